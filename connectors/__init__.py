@@ -1,0 +1,1 @@
+"""Member data sources and identifier normalisation."""

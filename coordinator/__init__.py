@@ -1,0 +1,1 @@
+"""The coordinator: query planning, routing, matching and release, plus the client SDK."""

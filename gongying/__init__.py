@@ -1,0 +1,1 @@
+"""Gongying: privacy-preserving data collaboration between partners."""

@@ -1,0 +1,1 @@
+"""The partner node: config, sessions, gRPC service and server start-up."""

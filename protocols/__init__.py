@@ -1,0 +1,1 @@
+"""Cryptographic protocols, pure: ECDH-PSI over ristretto255, Paillier aggregation, noise."""
