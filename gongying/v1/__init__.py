@@ -1,0 +1,1 @@
+"""Generated gRPC stubs for gongying.v1."""

@@ -1,0 +1,122 @@
+"""The ristretto255 group from libsodium, batched over concatenated 32-byte encodings.
+
+Binding choice: PyNaCl ships a *minimal* libsodium without the ristretto255 functions, so we use
+`rbcl`, which bundles a full libsodium and installs from pip alone. `rbcl` writes a copy of that
+shared library into the temp folder at every import and never removes it; we unlink the copy as
+soon as it is loaded (the mapping stays valid on POSIX), so no file is left behind per process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import hashlib
+import os
+import sys
+from collections.abc import Iterable
+
+POINT_BYTES = 32
+SCALAR_BYTES = 32
+HASH_DOMAIN = b"gongying/psi/v1/ristretto255/"
+IDENTITY = bytes(POINT_BYTES)
+
+
+class InvalidPoint(ValueError):
+    """A received encoding is not a canonical ristretto255 point, or it is the identity."""
+
+    def __init__(self, index: int, reason: str = "not a canonical ristretto255 point") -> None:
+        super().__init__(f"point {index} is invalid: {reason}")
+        self.index = index
+
+
+def _load_libsodium() -> ctypes.CDLL:
+    """Import rbcl's libsodium and delete the temporary copy it writes at import."""
+    import rbcl  # noqa: F401  (the import itself loads the library)
+
+    for name in ("rbcl._sodium", "_sodium"):
+        path = getattr(sys.modules.get(name), "lib_path", None)
+        if isinstance(path, str) and os.path.exists(path):
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+    library: ctypes.CDLL = sys.modules["rbcl.rbcl"]._sodium
+    return library
+
+
+_lib = _load_libsodium()
+_from_hash = _lib.crypto_core_ristretto255_from_hash
+_scalarmult = _lib.crypto_scalarmult_ristretto255
+_is_valid = _lib.crypto_core_ristretto255_is_valid_point
+_scalar_random = _lib.crypto_core_ristretto255_scalar_random
+_scalar_invert = _lib.crypto_core_ristretto255_scalar_invert
+
+
+def random_scalar() -> bytes:
+    """A uniformly random non-zero scalar modulo the group order, from libsodium's CSPRNG."""
+    out = ctypes.create_string_buffer(SCALAR_BYTES)
+    _scalar_random(out)
+    return out.raw
+
+
+def invert_scalar(scalar: bytes) -> bytes:
+    """The multiplicative inverse of a scalar (used by tests to unblind)."""
+    out = ctypes.create_string_buffer(SCALAR_BYTES)
+    if _scalar_invert(out, scalar) != 0:
+        raise ValueError("scalar is zero and has no inverse")
+    return out.raw
+
+
+def hash_to_point(element: bytes) -> bytes:
+    """Map an element to a group point: from_hash(SHA-512(domain || element))."""
+    out = ctypes.create_string_buffer(POINT_BYTES)
+    _from_hash(out, hashlib.sha512(HASH_DOMAIN + element).digest())
+    return out.raw
+
+
+def hash_and_blind(elements: Iterable[bytes], scalar: bytes, count: int) -> bytes:
+    """k * hash_to_point(x) for each element, concatenated in input order."""
+    out = ctypes.create_string_buffer(POINT_BYTES * count)
+    point = ctypes.create_string_buffer(POINT_BYTES)
+    byref = ctypes.byref
+    sha512 = hashlib.sha512
+    written = 0
+    for element in elements:
+        if written == count:
+            raise ValueError(f"more than the {count} elements announced")
+        _from_hash(point, sha512(HASH_DOMAIN + element).digest())
+        if _scalarmult(byref(out, POINT_BYTES * written), scalar, point) != 0:
+            raise ValueError(f"element {written} hashed to a point that blinds to the identity")
+        written += 1
+    if written != count:
+        raise ValueError(f"{written} elements given, {count} announced")
+    return out.raw
+
+
+def blind_points(points: bytes, scalar: bytes, first_index: int = 0) -> bytes:
+    """k * P for each 32-byte encoding in `points`; every input is validated on the way.
+
+    libsodium's scalar multiplication decodes its input (rejecting non-canonical encodings) and
+    refuses an identity result, so one call validates and multiplies. `first_index` only makes
+    error messages name the point's position in the whole stream.
+    """
+    if len(points) % POINT_BYTES:
+        raise InvalidPoint(first_index + len(points) // POINT_BYTES, "truncated encoding")
+    count = len(points) // POINT_BYTES
+    out = ctypes.create_string_buffer(len(points))
+    byref = ctypes.byref
+    view = memoryview(points)
+    for i in range(count):
+        chunk = bytes(view[i * POINT_BYTES : (i + 1) * POINT_BYTES])
+        if _scalarmult(byref(out, POINT_BYTES * i), scalar, chunk) != 0:
+            raise InvalidPoint(first_index + i, "not a canonical ristretto255 point, or identity")
+    return out.raw
+
+
+def validate_points(points: bytes, first_index: int = 0) -> None:
+    """Raise InvalidPoint for the first encoding that is not a valid non-identity point."""
+    if len(points) % POINT_BYTES:
+        raise InvalidPoint(first_index + len(points) // POINT_BYTES, "truncated encoding")
+    view = memoryview(points)
+    for i in range(len(points) // POINT_BYTES):
+        encoding = bytes(view[i * POINT_BYTES : (i + 1) * POINT_BYTES])
+        if encoding == IDENTITY or _is_valid(encoding) != 1:
+            raise InvalidPoint(first_index + i, "not a canonical ristretto255 point, or identity")
