@@ -1,0 +1,79 @@
+"""CSV member files read in chunks, every cell as text exactly as written."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+
+import pandas as pd
+
+from connectors.errors import SourceNotFound, SourceUnreadable
+from connectors.source_spec import (
+    DEFAULT_CHUNK_ROWS,
+    SourceSpec,
+    check_chunk_rows,
+    distinct,
+    require_columns,
+)
+
+_PARSE_ERRORS = (pd.errors.ParserError, UnicodeDecodeError, ValueError)
+
+
+class CsvSource:
+    """A CSV file with a header row; values come back as str (None for empty cells).
+
+    CSV carries no types, so attributes are returned as written; callers that aggregate them
+    parse numbers themselves. This keeps results identical whatever `chunk_rows` is.
+    """
+
+    def __init__(self, spec: SourceSpec) -> None:
+        self._spec = spec
+        self._path = spec.path or ""
+
+    @property
+    def spec(self) -> SourceSpec:
+        return self._spec
+
+    def columns(self) -> list[str]:
+        self._check_exists()
+        try:
+            header = pd.read_csv(self._path, nrows=0, encoding=self._spec.encoding)
+        except pd.errors.EmptyDataError:
+            raise SourceUnreadable(self._spec.describe(), "file is empty, no header row") from None
+        except _PARSE_ERRORS as error:
+            raise SourceUnreadable(self._spec.describe(), str(error)) from error
+        return [str(c) for c in header.columns]
+
+    def iter_chunks(
+        self, columns: Sequence[str], chunk_rows: int = DEFAULT_CHUNK_ROWS
+    ) -> Iterator[pd.DataFrame]:
+        check_chunk_rows(chunk_rows)
+        wanted = distinct(columns)
+        require_columns(self._spec.describe(), wanted, self.columns())
+        try:
+            reader = pd.read_csv(
+                self._path,
+                usecols=wanted,
+                dtype=str,
+                chunksize=chunk_rows,
+                encoding=self._spec.encoding,
+                # Only an empty cell is missing: "NA" or "null" may be somebody's member id.
+                keep_default_na=False,
+                na_values=[""],
+            )
+        except _PARSE_ERRORS as error:
+            raise SourceUnreadable(self._spec.describe(), str(error)) from error
+        with reader:
+            while True:
+                try:
+                    chunk = next(reader)
+                except StopIteration:
+                    return
+                except _PARSE_ERRORS as error:
+                    raise SourceUnreadable(self._spec.describe(), str(error).strip()) from error
+                frame = chunk[wanted].reset_index(drop=True)
+                yield frame.astype(object).where(frame.notna(), None)
+
+    def _check_exists(self) -> None:
+        if not os.path.isfile(self._path):
+            raise SourceNotFound(self._spec.describe(), "no such file")

@@ -1,0 +1,60 @@
+"""Parquet member files read batch by batch with pyarrow."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from connectors.errors import SourceNotFound, SourceUnreadable
+from connectors.source_spec import (
+    DEFAULT_CHUNK_ROWS,
+    SourceSpec,
+    check_chunk_rows,
+    distinct,
+    require_columns,
+)
+
+
+class ParquetSource:
+    """A Parquet file; integer columns with nulls come back as Python ints and None."""
+
+    def __init__(self, spec: SourceSpec) -> None:
+        self._spec = spec
+        self._path = spec.path or ""
+
+    @property
+    def spec(self) -> SourceSpec:
+        return self._spec
+
+    def columns(self) -> list[str]:
+        return [str(name) for name in self._open().schema_arrow.names]
+
+    def iter_chunks(
+        self, columns: Sequence[str], chunk_rows: int = DEFAULT_CHUNK_ROWS
+    ) -> Iterator[pd.DataFrame]:
+        check_chunk_rows(chunk_rows)
+        wanted = distinct(columns)
+        parquet = self._open()
+        require_columns(self._spec.describe(), wanted, list(parquet.schema_arrow.names))
+        batches = parquet.iter_batches(batch_size=chunk_rows, columns=wanted)
+        while True:
+            try:
+                batch = next(batches)
+            except StopIteration:
+                return
+            except (pa.ArrowException, OSError) as error:
+                raise SourceUnreadable(self._spec.describe(), str(error)) from error
+            frame = batch.to_pandas(integer_object_nulls=True)
+            yield frame[wanted]
+
+    def _open(self) -> pq.ParquetFile:
+        if not os.path.isfile(self._path):
+            raise SourceNotFound(self._spec.describe(), "no such file")
+        try:
+            return pq.ParquetFile(self._path)
+        except (pa.ArrowException, OSError) as error:
+            raise SourceUnreadable(self._spec.describe(), str(error)) from error
