@@ -1,0 +1,49 @@
+"""Tamper-evident, hash-chained and signed audit log of every request a party handles."""
+
+from node.audit.chain import ChainFault, FaultKind, VerifyReport, verify_chain
+from node.audit.errors import (
+    AuditError,
+    AuditKeyError,
+    AuditLogNotFound,
+    AuditPartyMismatch,
+    AuditRecordInvalid,
+    CheckpointKeyMissing,
+)
+from node.audit.export import CSV_COLUMNS, export
+from node.audit.keys import load_private_key, load_public_key, private_key_pem, public_key_pem
+from node.audit.log import AuditLog
+from node.audit.reconcile import MissingQuery, QueryConflict, ReconcileReport, reconcile
+from node.audit.record import GENESIS_HASH, AuditRecord, Checkpoint, StoredRecord, chain_hash
+from node.audit.sql import DEFAULT_CHECKPOINT_EVERY, SqlAuditLog, open_audit_log
+
+__all__ = [
+    "CSV_COLUMNS",
+    "DEFAULT_CHECKPOINT_EVERY",
+    "GENESIS_HASH",
+    "AuditError",
+    "AuditKeyError",
+    "AuditLog",
+    "AuditLogNotFound",
+    "AuditPartyMismatch",
+    "AuditRecord",
+    "AuditRecordInvalid",
+    "ChainFault",
+    "Checkpoint",
+    "CheckpointKeyMissing",
+    "FaultKind",
+    "MissingQuery",
+    "QueryConflict",
+    "ReconcileReport",
+    "SqlAuditLog",
+    "StoredRecord",
+    "VerifyReport",
+    "chain_hash",
+    "export",
+    "load_private_key",
+    "load_public_key",
+    "open_audit_log",
+    "private_key_pem",
+    "public_key_pem",
+    "reconcile",
+    "verify_chain",
+]

@@ -1,0 +1,193 @@
+"""Chain verification: recompute the hash chain and check every signed checkpoint."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from node.audit.record import GENESIS_HASH, Checkpoint, StoredRecord, chain_hash
+
+
+class FaultKind(StrEnum):
+    """Why a record or checkpoint failed verification."""
+
+    EDITED = "edited"
+    DELETED = "deleted"
+    INSERTED = "inserted"
+    REORDERED = "reordered"
+    BAD_SIGNATURE = "bad checkpoint signature"
+    CHECKPOINT_MISMATCH = "checkpoint mismatch"
+    TRUNCATED = "truncated"
+
+
+@dataclass(frozen=True)
+class ChainFault:
+    """One problem found by `verify_chain`, at the first sequence number it affects."""
+
+    seq: int
+    kind: FaultKind
+    detail: str
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    """Outcome of verifying one party's log."""
+
+    party: str
+    records: int
+    checkpoints: int
+    head_seq: int
+    head_hash: str
+    signatures_checked: bool
+    faults: tuple[ChainFault, ...]
+
+    @property
+    def ok(self) -> bool:
+        """True when no fault was found."""
+        return not self.faults
+
+    @property
+    def first(self) -> ChainFault | None:
+        """The fault with the lowest sequence number, if any."""
+        return self.faults[0] if self.faults else None
+
+
+def _link_fault(rows: Sequence[StoredRecord], index: int) -> ChainFault:
+    """Classify a self-consistent record whose prev_hash is not its predecessor's hash."""
+    row = rows[index]
+    position = {r.hash: i for i, r in enumerate(rows)}
+    target = position.get(row.prev_hash)
+    if target is not None and target > index:
+        return ChainFault(
+            row.seq,
+            FaultKind.REORDERED,
+            f"record {row.seq} links to record {rows[target].seq}, which is stored after it",
+        )
+    if index > 0 and row.prev_hash == rows[index - 1].prev_hash:
+        extra = rows[index - 1].seq
+        return ChainFault(
+            extra,
+            FaultKind.INSERTED,
+            f"record {extra} is not part of the chain: record {row.seq} links past it",
+        )
+    if target is not None and target < index - 1:
+        extra = rows[target + 1].seq
+        return ChainFault(
+            extra,
+            FaultKind.INSERTED,
+            f"records {extra}..{rows[index - 1].seq} are not part of the chain: "
+            f"record {row.seq} links past them to record {rows[target].seq}",
+        )
+    return ChainFault(
+        row.seq,
+        FaultKind.DELETED,
+        f"record {row.seq} links to a hash no stored record has: "
+        "the record before it was deleted or rewritten",
+    )
+
+
+def _record_faults(rows: Sequence[StoredRecord]) -> list[ChainFault]:
+    faults: list[ChainFault] = []
+    expected_seq, prev_hash = 1, GENESIS_HASH
+    for index, row in enumerate(rows):
+        gap = row.seq != expected_seq
+        if gap:
+            faults.append(
+                ChainFault(
+                    expected_seq,
+                    FaultKind.DELETED,
+                    f"records {expected_seq}..{row.seq - 1} are missing (sequence gap)",
+                )
+            )
+        if chain_hash(row.prev_hash, row.record) != row.hash:
+            following = rows[index + 1] if index + 1 < len(rows) else None
+            if following is not None and following.prev_hash == prev_hash:
+                kind, why = FaultKind.INSERTED, "is not part of the chain: the next record skips it"
+            else:
+                kind, why = FaultKind.EDITED, "no longer matches its stored hash"
+            faults.append(ChainFault(row.seq, kind, f"record {row.seq} {why}"))
+        elif row.prev_hash != prev_hash and not gap:
+            faults.append(_link_fault(rows, index))
+        expected_seq, prev_hash = row.seq + 1, row.hash
+    return faults
+
+
+def _checkpoint_faults(
+    party: str,
+    rows: Sequence[StoredRecord],
+    checkpoints: Sequence[Checkpoint],
+    public_key: Ed25519PublicKey | None,
+) -> list[ChainFault]:
+    faults: list[ChainFault] = []
+    by_seq = {row.seq: row.hash for row in rows}
+    by_seq[0] = GENESIS_HASH
+    last_seq = rows[-1].seq if rows else 0
+    for cp in checkpoints:
+        if cp.party != party:
+            faults.append(
+                ChainFault(
+                    cp.seq,
+                    FaultKind.BAD_SIGNATURE,
+                    f"checkpoint at record {cp.seq} names party {cp.party!r}, not {party!r}",
+                )
+            )
+            continue
+        if public_key is not None:
+            try:
+                public_key.verify(cp.signature, cp.message())
+            except InvalidSignature:
+                faults.append(
+                    ChainFault(
+                        cp.seq,
+                        FaultKind.BAD_SIGNATURE,
+                        f"checkpoint at record {cp.seq} does not verify under the public key",
+                    )
+                )
+                continue
+        if cp.seq > last_seq:
+            faults.append(
+                ChainFault(
+                    last_seq + 1,
+                    FaultKind.TRUNCATED,
+                    f"checkpoint signed record {cp.seq} but the log ends at record {last_seq}: "
+                    f"records {last_seq + 1}..{cp.seq} were removed",
+                )
+            )
+        elif by_seq.get(cp.seq) != cp.hash:
+            faults.append(
+                ChainFault(
+                    cp.seq,
+                    FaultKind.CHECKPOINT_MISMATCH,
+                    f"checkpoint at record {cp.seq} signed hash {cp.hash[:16]}..., "
+                    "which the chain no longer has there",
+                )
+            )
+    return faults
+
+
+def verify_chain(
+    party: str,
+    rows: Sequence[StoredRecord],
+    checkpoints: Sequence[Checkpoint],
+    public_key: Ed25519PublicKey | None,
+) -> VerifyReport:
+    """Verify `rows` (in stored seq order) and `checkpoints` of `party`'s log.
+
+    Without `public_key` the checkpoints are still compared with the chain, but their
+    signatures are not checked (`signatures_checked` is False).
+    """
+    faults = _record_faults(rows) + _checkpoint_faults(party, rows, checkpoints, public_key)
+    faults.sort(key=lambda fault: fault.seq)
+    return VerifyReport(
+        party=party,
+        records=len(rows),
+        checkpoints=len(checkpoints),
+        head_seq=rows[-1].seq if rows else 0,
+        head_hash=rows[-1].hash if rows else GENESIS_HASH,
+        signatures_checked=public_key is not None,
+        faults=tuple(faults),
+    )
