@@ -55,7 +55,8 @@ class SqlSource:
         wanted = distinct(columns)
         available = self.columns()
         require_columns(self._spec.describe(), wanted, available)
-        statement = sa.select(*(self._selectable(available).c[c] for c in wanted))
+        selectable = self._selectable(available)
+        statement = sa.select(*(selectable.c[c] for c in wanted))
         try:
             with self._connectable().connect() as connection:
                 result = connection.execution_options(stream_results=True).execute(statement)
