@@ -48,6 +48,7 @@ def normalise_column(
     text, not_text = text_cells(column.reset_index(drop=True))
     reasons = pd.Series(np.full(len(text), None, dtype=object), index=text.index)
     reasons[not_text] = REASON_NOT_TEXT
+    reasons[text.isna() & ~not_text] = REASON_EMPTY
     if kind == ColumnKind.EMAIL:
         values = _emails(text, reasons, profile)
     elif kind == ColumnKind.PHONE:
@@ -60,13 +61,16 @@ def normalise_column(
         reasons[_blank(values) & reasons.isna()] = REASON_EMPTY
         bad = ~values.str.fullmatch(HEX64_PATTERN.pattern, na=False).astype(bool)
         reasons[bad & reasons.isna()] = REASON_HASH_NOT_HEX64
-    values = values.astype(object).where(reasons.isna(), None)
     hashed = id_type in (IdType.EMAIL_SHA256, IdType.PHONE_SHA256)
-    if hashed and kind in (ColumnKind.EMAIL, ColumnKind.PHONE):
-        values = values.map(lambda v: None if v is None else sha256_hex(v))
-    values.index = original_index
+    hashes = hashed and kind in (ColumnKind.EMAIL, ColumnKind.PHONE)
+    kept: list[str | None] = [
+        (sha256_hex(value) if hashes else value) if reason is None else None
+        for value, reason in zip(values.tolist(), reasons.tolist(), strict=True)
+    ]
     reasons.index = original_index
-    return NormalisedColumn(values=values, reasons=reasons)
+    return NormalisedColumn(
+        values=pd.Series(kept, index=original_index, dtype=object), reasons=reasons
+    )
 
 
 def text_cells(column: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -102,8 +106,8 @@ def _emails(text: pd.Series, reasons: pd.Series, profile: NormalisationProfile) 
     syntax_ok = values.str.fullmatch(EMAIL_PATTERN.pattern, na=False).astype(bool)
     reasons[~syntax_ok & reasons.isna()] = REASON_EMAIL_SYNTAX
     if profile.gmail_canonical:
-        domains = values.str.rpartition("@")[2]
-        gmail = domains.isin(GMAIL_DOMAINS) & reasons.isna()
+        on_gmail = [isinstance(v, str) and v.rpartition("@")[2] in GMAIL_DOMAINS for v in values]
+        gmail = pd.Series(on_gmail, index=values.index, dtype=bool) & reasons.isna()
         if gmail.any():
             values = values.copy()
             values[gmail] = _per_row(values[gmail], reasons, canonical_gmail)
