@@ -78,7 +78,7 @@ def _sqlite_triggers() -> list[str]:
 def _postgresql_triggers() -> list[str]:
     statements = [
         "CREATE OR REPLACE FUNCTION audit_refuse_change() RETURNS trigger "
-        "LANGUAGE plpgsql AS $$ BEGIN "  # %% : psycopg placeholders escaped
+        "LANGUAGE plpgsql AS $$ BEGIN "  # "%%" because psycopg reads "%" as a placeholder
         "RAISE EXCEPTION '%% is append-only: %% refused', TG_TABLE_NAME, TG_OP; "
         "END $$"
     ]

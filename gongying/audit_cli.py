@@ -1,0 +1,216 @@
+"""`gongying audit`: list, show, verify, export and reconcile audit logs."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from node.audit import (
+    AuditError,
+    AuditLog,
+    StoredRecord,
+    export,
+    load_public_key,
+    open_audit_log,
+    reconcile,
+)
+
+audit_app = typer.Typer(
+    help="List, verify, export and reconcile tamper-evident audit logs.", no_args_is_help=True
+)
+
+EXIT_FAULT = 1
+EXIT_USAGE = 2
+
+LogOption = Annotated[
+    str, typer.Option("--log", help="Audit log: SQLite file path or SQLAlchemy URL.")
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+class ExportFormat(StrEnum):
+    """Formats `export` writes."""
+
+    JSONL = "jsonl"
+    CSV = "csv"
+
+
+def _fail(message: str) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(EXIT_USAGE)
+
+
+@contextmanager
+def _opened(location: str) -> Iterator[AuditLog]:
+    try:
+        log = open_audit_log(location)
+    except AuditError as exc:
+        _fail(str(exc))
+    try:
+        yield log
+    finally:
+        log.close()
+
+
+def _parse_since(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        _fail(f"--since {text!r} is not an ISO 8601 date or time")
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+def _table(records: list[StoredRecord]) -> Table:
+    table = Table("seq", "time (UTC)", "query", "requester", "kind", "decision", "rule",
+                  "released", "suppressed", "epsilon", "ms")  # fmt: skip
+    for stored in records:
+        r = stored.record
+        released = ", ".join(f"{name}={count}" for name, count in sorted(r.released.items()))
+        table.add_row(
+            str(stored.seq), r.time.strftime("%Y-%m-%d %H:%M:%S"), r.query_id, r.requester,
+            r.kind, r.decision, r.rule or "", released, str(r.suppressed), f"{r.epsilon:g}",
+            str(r.duration_ms),
+        )  # fmt: skip
+    return table
+
+
+@audit_app.command("list")
+def list_records(
+    log: LogOption,
+    since: Annotated[str | None, typer.Option(help="Only records at or after this time.")] = None,
+    requester: Annotated[str | None, typer.Option(help="Only this requester.")] = None,
+    kind: Annotated[str | None, typer.Option(help="Only this query kind.")] = None,
+    status: Annotated[str | None, typer.Option(help="Only this decision.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List records, oldest first (a time without zone is read as UTC)."""
+    moment = _parse_since(since)
+    with _opened(log) as audit:
+        found = list(audit.records(since=moment, requester=requester, kind=kind, status=status))
+    if as_json:
+        typer.echo(json.dumps([stored.to_dict() for stored in found], indent=2))
+    else:
+        Console().print(_table(found))
+
+
+@audit_app.command("show")
+def show(query_id: str, log: LogOption, as_json: JsonOption = False) -> None:
+    """Show every record of one query."""
+    with _opened(log) as audit:
+        found = list(audit.records(query_id=query_id))
+    if not found:
+        typer.echo(f"error: no record of query {query_id} in {log}", err=True)
+        raise typer.Exit(EXIT_FAULT)
+    if as_json:
+        typer.echo(json.dumps([stored.to_dict() for stored in found], indent=2))
+        return
+    console = Console()
+    for stored in found:
+        table = Table("field", "value", title=f"record {stored.seq}")
+        for name, value in stored.to_dict().items():
+            table.add_row(name, json.dumps(value) if isinstance(value, list | dict) else str(value))
+        console.print(table)
+
+
+@audit_app.command("verify")
+def verify(
+    log: LogOption,
+    public_key: Annotated[
+        Path | None, typer.Option(help="PEM Ed25519 public key that signs the checkpoints.")
+    ] = None,
+) -> None:
+    """Recompute the hash chain and check the signed checkpoints; exit 1 on any fault."""
+    try:
+        key = load_public_key(public_key) if public_key is not None else None
+    except AuditError as exc:
+        _fail(str(exc))
+    with _opened(log) as audit:
+        report = audit.verify(key)
+    if not report.signatures_checked:
+        typer.echo("warning: checkpoint signatures not checked (give --public-key)", err=True)
+    first = report.first
+    if first is None:
+        typer.echo(
+            f"ok: {report.records} records, {report.checkpoints} checkpoints, "
+            f"head {report.head_seq} {report.head_hash}"
+        )
+        return
+    typer.echo(f"FAILED: first bad record {first.seq} ({first.kind.value}): {first.detail}")
+    for fault in report.faults[1:]:
+        typer.echo(f"  also record {fault.seq} ({fault.kind.value}): {fault.detail}")
+    raise typer.Exit(EXIT_FAULT)
+
+
+@audit_app.command("export")
+def export_records(
+    log: LogOption,
+    fmt: Annotated[ExportFormat, typer.Option("--format", help="Output format.")],
+    out: Annotated[Path | None, typer.Option(help="Output file (default: stdout).")] = None,
+) -> None:
+    """Export every record as JSON Lines or CSV."""
+    with _opened(log) as audit:
+        if out is None:
+            export(audit, fmt.value, sys.stdout)
+            return
+        try:
+            with out.open("w", encoding="utf-8", newline="") as stream:
+                count = export(audit, fmt.value, stream)
+        except OSError as exc:
+            _fail(f"cannot write {out}: {exc.strerror}")
+    typer.echo(f"{count} records written to {out}", err=True)
+
+
+@audit_app.command("reconcile")
+def reconcile_logs(
+    logs: Annotated[list[str], typer.Argument(help="Audit logs (paths or URLs), one per party.")],
+    named_only: Annotated[
+        bool, typer.Option(help="Expect a query only in logs of the parties it names.")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Line up several parties' logs by query id; exit 1 when a query is missing anywhere."""
+    opened: dict[str, AuditLog] = {}
+    try:
+        for location in logs:
+            try:
+                audit = open_audit_log(location)
+            except AuditError as exc:
+                _fail(str(exc))
+            name = audit.party if audit.party not in opened else f"{audit.party}@{location}"
+            opened[name] = audit
+        report = reconcile(opened, named_only=named_only)
+    finally:
+        for audit in opened.values():
+            audit.close()
+    if as_json:
+        typer.echo(json.dumps({
+            "logs": list(report.logs), "queries": report.queries,
+            "missing": [{"query_id": m.query_id, "present_in": list(m.present_in),
+                         "missing_from": list(m.missing_from)} for m in report.missing],
+            "conflicts": [{"query_id": c.query_id, "field": c.field, "values": c.values}
+                          for c in report.conflicts],
+        }, indent=2))  # fmt: skip
+    else:
+        typer.echo(f"{report.queries} queries across {', '.join(report.logs)}")
+        for item in report.missing:
+            typer.echo(
+                f"missing: query {item.query_id} is not in {', '.join(item.missing_from)} "
+                f"(present in {', '.join(item.present_in)})"
+            )
+        for conflict in report.conflicts:
+            views = ", ".join(f"{name}={value}" for name, value in conflict.values.items())
+            typer.echo(f"conflict: query {conflict.query_id} {conflict.field}: {views}")
+    if not report.ok:
+        raise typer.Exit(EXIT_FAULT)
