@@ -53,7 +53,8 @@ class CsvSource:
         try:
             reader = pd.read_csv(
                 self._path,
-                usecols=wanted,
+                # No usecols: with it pandas accepts rows with extra fields, which are
+                # misaligned data; reading every column keeps the field-count check.
                 dtype=str,
                 chunksize=chunk_rows,
                 encoding=self._spec.encoding,
