@@ -84,7 +84,7 @@ def test_missing_file_names_the_path(tmp_path: Path) -> None:
     path = tmp_path / "absent.csv"
     for kind in ("csv", "parquet"):
         with pytest.raises(SourceNotFound, match=r"absent\.csv"):
-            open_source(SourceSpec(kind=kind, path=str(path))).columns()  # type: ignore[arg-type]
+            open_source(SourceSpec(kind=kind, path=str(path))).columns()
 
 
 @pytest.mark.parametrize("kind", ["csv", "parquet", "sqlite", "frame"])
