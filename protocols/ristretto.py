@@ -27,6 +27,10 @@ class InvalidPoint(ValueError):
     def __init__(self, index: int, reason: str = "not a canonical ristretto255 point") -> None:
         super().__init__(f"point {index} is invalid: {reason}")
         self.index = index
+        self.reason = reason
+
+    def __reduce__(self) -> tuple[type[InvalidPoint], tuple[int, str]]:
+        return (InvalidPoint, (self.index, self.reason))
 
 
 def _load_libsodium() -> ctypes.CDLL:

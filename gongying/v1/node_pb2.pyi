@@ -298,10 +298,12 @@ class LoadReport(_message.Message):
     ACCEPTED_FIELD_NUMBER: _builtins.int
     DUPLICATES_FIELD_NUMBER: _builtins.int
     INVALID_FIELD_NUMBER: _builtins.int
+    PARTY_FIELD_NUMBER: _builtins.int
     source: _builtins.str
     rows_read: _builtins.int
     accepted: _builtins.int
     duplicates: _builtins.int
+    party: _builtins.str
     @_builtins.property
     def invalid(self) -> _containers.ScalarMap[_builtins.str, _builtins.int]: ...
     def __init__(
@@ -312,10 +314,11 @@ class LoadReport(_message.Message):
         accepted: _builtins.int = ...,
         duplicates: _builtins.int = ...,
         invalid: _abc.Mapping[_builtins.str, _builtins.int] | None = ...,
+        party: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["accepted", b"accepted", "duplicates", b"duplicates", "invalid", b"invalid", "rows_read", b"rows_read", "source", b"source"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accepted", b"accepted", "duplicates", b"duplicates", "invalid", b"invalid", "party", b"party", "rows_read", b"rows_read", "source", b"source"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -1,0 +1,45 @@
+"""The coordinator's config file (coordinator.toml): listen address and partner node addresses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from connectors.identifiers import NormalisationProfile
+from gongying.config_file import ConfigError, expect, optional, parse_address, read_toml, require
+
+DEFAULT_DEADLINE_SECONDS = 900.0
+
+
+@dataclass(frozen=True)
+class CoordinatorConfig:
+    """Where the coordinator listens and which nodes it routes queries to."""
+
+    listen: str
+    parties: dict[str, str]
+    deadline_seconds: float = DEFAULT_DEADLINE_SECONDS
+    normalisation_profile: str = NormalisationProfile().label()
+
+
+def load_coordinator_config(path: Path) -> CoordinatorConfig:
+    """Parse coordinator.toml; every party needs a HOST:PORT address."""
+    raw = read_toml(path)
+    where = str(path)
+    table = require(raw, "parties", dict, where)
+    if len(table) < 2:
+        raise ConfigError(f"{where} [parties]: at least two parties are needed, got {len(table)}")
+    parties = {
+        name: parse_address(expect(address, str, f"{where} [parties].{name}"), f"{where} [parties].{name}")
+        for name, address in table.items()
+    }
+    deadline = optional(raw, "deadline_seconds", float, DEFAULT_DEADLINE_SECONDS, where)
+    if deadline <= 0:
+        raise ConfigError(f"{where}.deadline_seconds: must be positive, got {deadline}")
+    return CoordinatorConfig(
+        listen=parse_address(require(raw, "listen", str, where), f"{where}.listen"),
+        parties=parties,
+        deadline_seconds=deadline,
+        normalisation_profile=optional(
+            raw, "normalisation_profile", str, NormalisationProfile().label(), where
+        ),
+    )

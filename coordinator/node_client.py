@@ -1,0 +1,103 @@
+"""A partner node as the coordinator sees it: its stub, and errors that name the party."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import grpc
+
+from connectors.members import LoadReport
+from gongying.serving import channel
+from gongying.status import QueryFailed
+from gongying.v1 import node_pb2, node_pb2_grpc, points_pb2
+from node import codec as node_codec
+
+
+@dataclass(frozen=True)
+class OpenedSession:
+    """A node's answer to OpenSession."""
+
+    party: str
+    set_size: int
+    report: LoadReport
+
+
+class Deadline:
+    """The time left for a query; every call gets the remaining part."""
+
+    def __init__(self, seconds: float) -> None:
+        self.expires = time.monotonic() + seconds
+
+    def remaining(self) -> float:
+        left = self.expires - time.monotonic()
+        if left <= 0:
+            raise QueryFailed(grpc.StatusCode.DEADLINE_EXCEEDED, "the query's deadline passed")
+        return left
+
+
+def party_error(party: str, address: str, error: grpc.RpcError) -> QueryFailed:
+    """A node's RPC failure as a QueryFailed naming the party and what went wrong."""
+    code = error.code() if isinstance(error, grpc.Call) else grpc.StatusCode.UNKNOWN
+    details = error.details() if isinstance(error, grpc.Call) else str(error)
+    if code == grpc.StatusCode.UNAVAILABLE:
+        return QueryFailed(code, f"node {party} at {address} is unreachable: {details}")
+    if code == grpc.StatusCode.DEADLINE_EXCEEDED:
+        return QueryFailed(code, f"node {party} at {address} did not answer within the deadline")
+    return QueryFailed(code, f"node {party} at {address} failed: {details}")
+
+
+class NodeClient:
+    """Calls one partner node; every error names that node."""
+
+    def __init__(self, party: str, address: str) -> None:
+        self.party = party
+        self.address = address
+        self._channel = channel(address)
+        self._stub = node_pb2_grpc.PartyNodeStub(self._channel)
+
+    def describe(self, deadline: Deadline) -> node_pb2.DescribeResponse:
+        try:
+            response: node_pb2.DescribeResponse = self._stub.Describe(
+                node_pb2.DescribeRequest(), timeout=deadline.remaining()
+            )
+        except grpc.RpcError as error:
+            raise party_error(self.party, self.address, error) from None
+        return response
+
+    def open_session(self, request: node_pb2.OpenSessionRequest, deadline: Deadline) -> OpenedSession:
+        try:
+            response = self._stub.OpenSession(request, timeout=deadline.remaining())
+        except grpc.RpcError as error:
+            raise party_error(self.party, self.address, error) from None
+        if response.party != self.party:
+            raise QueryFailed(
+                grpc.StatusCode.FAILED_PRECONDITION,
+                f"node at {self.address} says it is {response.party!r}, expected {self.party!r}",
+            )
+        return OpenedSession(
+            self.party, response.set_size, node_codec.load_report_from_proto(response.load_report)
+        )
+
+    def stream_own_set(self, query_id: str, deadline: Deadline) -> grpc.Call:
+        call: grpc.Call = self._stub.StreamOwnSet(
+            node_pb2.StreamOwnSetRequest(query_id=query_id), timeout=deadline.remaining()
+        )
+        return call
+
+    def reblind(
+        self, messages: Iterator[points_pb2.PointMessage], deadline: Deadline
+    ) -> grpc.Call:
+        call: grpc.Call = self._stub.Reblind(messages, timeout=deadline.remaining())
+        return call
+
+    def close_session(self, query_id: str) -> None:
+        """Best effort: ask the node to forget the query (it also expires idle sessions)."""
+        try:
+            self._stub.CloseSession(node_pb2.CloseSessionRequest(query_id=query_id), timeout=10)
+        except grpc.RpcError:
+            pass
+
+    def close(self) -> None:
+        self._channel.close()

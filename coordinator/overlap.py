@@ -1,0 +1,167 @@
+"""Running an overlap query: open sessions, route every set through every other node, count.
+
+Schedule: party i's set leaves node i blinded once, then visits nodes i+1, i+2, ... (mod N), each
+multiplying by its key; all N chains run at once, so every node is busy with a different set.
+The coordinator relays streams between nodes, checking each stream's framing and trailer; a
+failure anywhere cancels every call of the query and nothing is released.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+
+from coordinator.node_client import Deadline, NodeClient, OpenedSession, party_error
+from gongying.status import QueryFailed
+from gongying.streams import point_messages, read_header, unframe
+from gongying.v1 import node_pb2, points_pb2
+from protocols.matching import RegionCounts, count_regions
+
+
+@dataclass(frozen=True)
+class OverlapOutcome:
+    """The counted overlap plus each party's load report."""
+
+    query_id: str
+    id_type: str
+    counts: RegionCounts
+    sessions: dict[str, OpenedSession]
+    seconds: float
+
+
+class _QueryCalls:
+    """The live calls of one query, so a failure can cancel all of them; keeps the first cause."""
+
+    def __init__(self) -> None:
+        self._calls: list[grpc.Call] = []
+        self._lock = threading.Lock()
+        self.first_failure: QueryFailed | None = None
+
+    def add(self, call: grpc.Call) -> grpc.Call:
+        with self._lock:
+            self._calls.append(call)
+        return call
+
+    def fail(self, failure: QueryFailed) -> None:
+        with self._lock:
+            if self.first_failure is None:
+                self.first_failure = failure
+            calls = list(self._calls)
+        for call in calls:
+            call.cancel()
+
+
+def _relay(
+    call: Any,
+    node: NodeClient,
+    header: points_pb2.StreamHeader,
+    calls: _QueryCalls,
+) -> Iterator[points_pb2.PointMessage]:
+    """Read a node's point stream (checked) and re-frame it under a new header for the next hop."""
+    source = f"stream from node {node.party}"
+    try:
+        read_header(call, source)
+        yield from point_messages(header, unframe(call, 32, "points", source))
+    except grpc.RpcError as error:
+        calls.fail(party_error(node.party, node.address, error))
+        raise
+    except Exception as error:
+        calls.fail(QueryFailed(grpc.StatusCode.INVALID_ARGUMENT, str(error)))
+        raise
+
+
+def _collect(call: Any, node: NodeClient, calls: _QueryCalls) -> bytes:
+    """Read a node's final point stream completely, checking framing and trailer."""
+    source = f"stream from node {node.party}"
+    try:
+        read_header(call, source)
+        return b"".join(unframe(call, 32, "points", source))
+    except grpc.RpcError as error:
+        calls.fail(party_error(node.party, node.address, error))
+        raise calls.first_failure or party_error(node.party, node.address, error) from None
+    except QueryFailed:
+        raise
+    except Exception as error:
+        failure = QueryFailed(grpc.StatusCode.INVALID_ARGUMENT, str(error))
+        calls.fail(failure)
+        raise calls.first_failure or failure from None
+
+
+def _chain(
+    index: int,
+    order: list[str],
+    nodes: Mapping[str, NodeClient],
+    query_id: str,
+    deadline: Deadline,
+    calls: _QueryCalls,
+) -> bytes:
+    """Party order[index]'s set: own blinding, then every other node in turn."""
+    owner = order[index]
+    current = nodes[owner]
+    call = calls.add(current.stream_own_set(query_id, deadline))
+    for step in range(1, len(order)):
+        nxt = nodes[order[(index + step) % len(order)]]
+        header = points_pb2.StreamHeader(query_id=query_id, set_owner=owner)
+        call = calls.add(nxt.reblind(_relay(call, current, header, calls), deadline))
+        current = nxt
+    return _collect(call, current, calls)
+
+
+def run_overlap(
+    nodes: Mapping[str, NodeClient],
+    query_id: str,
+    id_type: str,
+    profile_version: str,
+    deadline: Deadline,
+) -> OverlapOutcome:
+    """Run the whole overlap protocol across `nodes` (in the given party order)."""
+    started = time.monotonic()
+    order = list(nodes)
+    request = node_pb2.OpenSessionRequest(
+        query_id=query_id,
+        kind=node_pb2.QUERY_KIND_OVERLAP,
+        id_type=id_type,
+        profile_version=profile_version,
+        parties=order,
+        role=node_pb2.SESSION_ROLE_MEMBER,
+    )
+    calls = _QueryCalls()
+    with ThreadPoolExecutor(max_workers=max(2, len(order))) as threads:
+        try:
+            opened = dict(
+                zip(
+                    order,
+                    threads.map(lambda p: nodes[p].open_session(request, deadline), order),
+                    strict=True,
+                )
+            )
+            futures = [
+                threads.submit(_chain, i, order, nodes, query_id, deadline, calls)
+                for i in range(len(order))
+            ]
+            finals: dict[str, bytes] = {}
+            for party, future in zip(order, futures, strict=True):
+                try:
+                    finals[party] = future.result()
+                except QueryFailed as failure:
+                    calls.fail(failure)
+            if calls.first_failure is not None:
+                raise calls.first_failure
+        finally:
+            for node in nodes.values():
+                node.close_session(query_id)
+    for party, points in finals.items():
+        if len(points) // 32 != opened[party].set_size:
+            raise QueryFailed(
+                grpc.StatusCode.INTERNAL,
+                f"the set of {party} came back with {len(points) // 32} points, "
+                f"but {party} announced {opened[party].set_size}",
+            )
+    counts = count_regions(finals)
+    return OverlapOutcome(query_id, id_type, counts, opened, time.monotonic() - started)

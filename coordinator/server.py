@@ -1,0 +1,55 @@
+"""Coordinator start-up: a gRPC server with health checking over CoordinatorService."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from coordinator.config import CoordinatorConfig, load_coordinator_config
+from coordinator.service import CoordinatorService
+from coordinator.servicer import CoordinatorServicer
+from gongying.serving import RunningServer, start_server, wait_for_termination
+from gongying.v1 import coordinator_pb2_grpc
+
+SERVICE_NAME = "gongying.v1.Coordinator"
+
+
+@dataclass
+class CoordinatorServer:
+    """A running coordinator."""
+
+    config: CoordinatorConfig
+    service: CoordinatorService
+    running: RunningServer
+
+    @property
+    def port(self) -> int:
+        return self.running.port
+
+    @property
+    def address(self) -> str:
+        return f"{self.config.listen.rpartition(':')[0]}:{self.port}"
+
+    def stop(self, grace: float = 5.0) -> None:
+        self.running.stop(grace)
+        self.service.close()
+
+
+def start_coordinator(config: CoordinatorConfig, listen: str | None = None) -> CoordinatorServer:
+    """Serve the coordinator on `listen` (default: the config's address)."""
+    service = CoordinatorService(config)
+    running = start_server(
+        listen or config.listen,
+        lambda server: coordinator_pb2_grpc.add_CoordinatorServicer_to_server(
+            CoordinatorServicer(service), server
+        ),
+        (SERVICE_NAME,),
+    )
+    return CoordinatorServer(config, service, running)
+
+
+def serve_coordinator(config_path: Path) -> None:
+    """Run the coordinator from its config file until SIGTERM/SIGINT."""
+    server = start_coordinator(load_coordinator_config(config_path))
+    print(f"coordinator serving on {server.address}", flush=True)
+    wait_for_termination(server.running, server.service.close)

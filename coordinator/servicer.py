@@ -1,0 +1,43 @@
+"""The coordinator's gRPC servicer: decode, call CoordinatorService, encode."""
+
+from __future__ import annotations
+
+import grpc
+
+from coordinator import codec
+from coordinator.service import CoordinatorService
+from gongying.status import reported
+from gongying.v1 import coordinator_pb2, coordinator_pb2_grpc
+
+
+class CoordinatorServicer(coordinator_pb2_grpc.CoordinatorServicer):
+    """Thin adapter from gRPC to CoordinatorService."""
+
+    def __init__(self, service: CoordinatorService) -> None:
+        self.service = service
+
+    def ListParties(
+        self, request: coordinator_pb2.ListPartiesRequest, context: grpc.ServicerContext
+    ) -> coordinator_pb2.ListPartiesResponse:
+        with reported(context, "coordinator ListParties"):
+            return coordinator_pb2.ListPartiesResponse(
+                parties=[
+                    coordinator_pb2.PartyInfo(party=p, address=a)
+                    for p, a in self.service.parties().items()
+                ]
+            )
+        raise AssertionError("unreachable")
+
+    def RunOverlap(
+        self, request: coordinator_pb2.OverlapRequest, context: grpc.ServicerContext
+    ) -> coordinator_pb2.OverlapResponse:
+        with reported(context, "overlap query"):
+            remaining = context.time_remaining()
+            result = self.service.overlap(
+                list(request.parties),
+                request.id_type,
+                query_id=request.query_id,
+                timeout=remaining if remaining is not None and remaining < 1e8 else None,
+            )
+            return codec.overlap_to_proto(result)
+        raise AssertionError("unreachable")

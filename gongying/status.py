@@ -1,0 +1,70 @@
+"""The one table from domain errors to gRPC status codes, used by every servicer."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator
+
+import grpc
+
+from connectors.errors import ConnectorError, IdentifierTypeError, ProfileError
+from gongying.config_file import ConfigError
+from gongying.streams import StreamError
+from protocols.matching import DuplicatePoints
+from protocols.psi import KeyForgotten
+from protocols.ristretto import InvalidPoint
+
+log = logging.getLogger(__name__)
+
+
+class QueryFailed(RuntimeError):
+    """A query could not complete; carries the status code to report and names the party."""
+
+    def __init__(self, code: grpc.StatusCode, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _table() -> list[tuple[type[BaseException], grpc.StatusCode]]:
+    from node.config import IdentifierUnavailable
+    from node.service import QueryRefused
+    from node.sessions import SessionExists, SessionNotFound
+
+    return [
+        (InvalidPoint, grpc.StatusCode.INVALID_ARGUMENT),
+        (StreamError, grpc.StatusCode.INVALID_ARGUMENT),
+        (DuplicatePoints, grpc.StatusCode.INVALID_ARGUMENT),
+        (QueryRefused, grpc.StatusCode.INVALID_ARGUMENT),
+        (ProfileError, grpc.StatusCode.INVALID_ARGUMENT),
+        (IdentifierTypeError, grpc.StatusCode.FAILED_PRECONDITION),
+        (IdentifierUnavailable, grpc.StatusCode.FAILED_PRECONDITION),
+        (ConnectorError, grpc.StatusCode.FAILED_PRECONDITION),
+        (ConfigError, grpc.StatusCode.FAILED_PRECONDITION),
+        (SessionNotFound, grpc.StatusCode.NOT_FOUND),
+        (KeyForgotten, grpc.StatusCode.NOT_FOUND),
+        (SessionExists, grpc.StatusCode.ALREADY_EXISTS),
+    ]
+
+
+def status_for(error: BaseException) -> grpc.StatusCode:
+    """The status code for a domain error; INTERNAL for anything unexpected."""
+    if isinstance(error, QueryFailed):
+        return error.code
+    for kind, code in _table():
+        if isinstance(error, kind):
+            return code
+    return grpc.StatusCode.INTERNAL
+
+
+@contextlib.contextmanager
+def reported(context: grpc.ServicerContext, where: str) -> Iterator[None]:
+    """Turn an exception raised inside a handler into an abort with a mapped status."""
+    try:
+        yield
+    except Exception as error:
+        code = status_for(error)
+        if code == grpc.StatusCode.INTERNAL:
+            log.exception("%s failed unexpectedly", where)
+        message = str(error) or type(error).__name__
+        context.abort(code, f"{where}: {message}")

@@ -1,0 +1,116 @@
+"""The node's config file (node.toml): party name, address, data source, identifiers, attributes."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from connectors.identifiers import SERVES, ColumnKind, IdType, NormalisationProfile
+from connectors.source_spec import SourceSpec
+from gongying.config_file import ConfigError, expect, optional, parse_address, read_toml, require
+
+SOURCE_KINDS = ("csv", "parquet", "sql")
+
+
+@dataclass(frozen=True)
+class IdentifierColumn:
+    """A source column holding one kind of identifier."""
+
+    column: str
+    kind: ColumnKind
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    """Everything a node needs to serve queries over its members."""
+
+    party: str
+    listen: str
+    source: SourceSpec
+    identifiers: tuple[IdentifierColumn, ...]
+    normalisation: NormalisationProfile = NormalisationProfile()
+    workers: int = max(1, min(os.cpu_count() or 1, 8))
+    attributes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    paillier_key_file: Path | None = None
+    paillier_bits: int = 3072
+    chunk_rows: int = 100_000
+    path: Path | None = None
+
+    def column_for(self, id_type: IdType) -> IdentifierColumn:
+        """The identifier column that can serve `id_type`; a clear error when none can."""
+        servable = sorted(
+            (c for c in self.identifiers if id_type in SERVES[c.kind]),
+            key=lambda c: c.kind.value != id_type.value,
+        )
+        if not servable:
+            held = ", ".join(f"{c.column} ({c.kind.value})" for c in self.identifiers) or "none"
+            raise IdentifierUnavailable(
+                f"party {self.party!r} has no identifier column for id type {id_type.value!r}; "
+                f"it holds: {held}"
+            )
+        return servable[0]
+
+
+class IdentifierUnavailable(LookupError):
+    """The node holds no column that can serve the requested identifier type."""
+
+
+def load_node_config(path: Path) -> NodeConfig:
+    """Parse node.toml; relative file paths are taken relative to the config file's folder."""
+    raw = read_toml(path)
+    where = str(path)
+    base = path.parent
+    source_table = require(raw, "source", dict, where)
+    kind = require(source_table, "kind", str, f"{where} [source]")
+    if kind not in SOURCE_KINDS:
+        raise ConfigError(f"{where} [source].kind: {kind!r} is not one of {', '.join(SOURCE_KINDS)}")
+    file_path = optional(source_table, "path", str, "", f"{where} [source]")
+    if file_path and not Path(file_path).is_absolute():
+        file_path = str(base / file_path)
+    source = SourceSpec(
+        kind=kind,  # type: ignore[arg-type]
+        path=file_path or None,
+        url=optional(source_table, "url", str, "", f"{where} [source]") or None,
+        table=optional(source_table, "table", str, "", f"{where} [source]") or None,
+        query=optional(source_table, "query", str, "", f"{where} [source]") or None,
+    )
+    id_table = require(raw, "identifiers", dict, where)
+    identifiers = []
+    for column_kind, column in id_table.items():
+        try:
+            parsed_kind = ColumnKind(column_kind)
+        except ValueError:
+            known = ", ".join(k.value for k in ColumnKind)
+            raise ConfigError(
+                f"{where} [identifiers]: {column_kind!r} is not an identifier kind ({known})"
+            ) from None
+        identifiers.append(
+            IdentifierColumn(expect(column, str, f"{where} [identifiers].{column_kind}"), parsed_kind)
+        )
+    if not identifiers:
+        raise ConfigError(f"{where} [identifiers]: declare at least one identifier column")
+    norm = optional(raw, "normalisation", dict, {}, where)
+    profile = NormalisationProfile(
+        default_region=optional(norm, "default_region", str, "CN", f"{where} [normalisation]"),
+        gmail_canonical=optional(norm, "gmail_canonical", bool, False, f"{where} [normalisation]"),
+    )
+    paillier = optional(raw, "paillier", dict, {}, where)
+    key_file = optional(paillier, "key_file", str, "", f"{where} [paillier]")
+    workers = optional(raw, "workers", int, NodeConfig.workers, where)
+    if workers < 1:
+        raise ConfigError(f"{where}.workers: must be at least 1, got {workers}")
+    return NodeConfig(
+        party=require(raw, "party", str, where),
+        listen=parse_address(require(raw, "listen", str, where), f"{where}.listen"),
+        source=source,
+        identifiers=tuple(identifiers),
+        normalisation=profile,
+        workers=workers,
+        attributes=optional(raw, "attributes", dict, {}, where),
+        paillier_key_file=(base / key_file) if key_file else None,
+        paillier_bits=optional(paillier, "bits", int, 3072, f"{where} [paillier]"),
+        chunk_rows=optional(raw, "chunk_rows", int, 100_000, where),
+        path=path,
+    )

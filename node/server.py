@@ -1,0 +1,65 @@
+"""Node start-up: process pool first, then the gRPC server with health checking."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from gongying.serving import RunningServer, start_server, wait_for_termination
+from gongying.v1 import node_pb2_grpc
+from node.config import NodeConfig, load_node_config
+from node.executor import CryptoExecutor
+from node.service import NodeService
+from node.servicer import PartyNodeServicer
+
+SERVICE_NAME = "gongying.v1.PartyNode"
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class NodeServer:
+    """A running node: its service, pool and gRPC server."""
+
+    config: NodeConfig
+    service: NodeService
+    executor: CryptoExecutor
+    running: RunningServer
+
+    @property
+    def port(self) -> int:
+        return self.running.port
+
+    @property
+    def address(self) -> str:
+        host = self.config.listen.rpartition(":")[0]
+        return f"{host}:{self.port}"
+
+    def stop(self, grace: float = 5.0) -> None:
+        """Stop serving, forget every session and stop the workers."""
+        self.running.stop(grace)
+        self.service.sessions.close_all()
+        self.executor.shutdown()
+
+
+def start_node(config: NodeConfig, listen: str | None = None) -> NodeServer:
+    """Create the pool (before any gRPC thread exists in this role), then serve."""
+    executor = CryptoExecutor(config.workers)
+    service = NodeService(config, executor)
+    running = start_server(
+        listen or config.listen,
+        lambda server: node_pb2_grpc.add_PartyNodeServicer_to_server(
+            PartyNodeServicer(service), server
+        ),
+        (SERVICE_NAME,),
+    )
+    return NodeServer(config, service, executor, running)
+
+
+def serve_node(config_path: Path) -> None:
+    """Run a node from its config file until SIGTERM/SIGINT."""
+    config = load_node_config(config_path)
+    node = start_node(config)
+    log.info("node %s serving on %s", config.party, node.address)
+    print(f"node {config.party} serving on {node.address}", flush=True)
+    wait_for_termination(node.running, lambda: (node.service.sessions.close_all(), node.executor.shutdown()))

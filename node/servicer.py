@@ -1,0 +1,72 @@
+"""The node's gRPC servicer: decode, call the NodeService, encode; errors via one table."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import grpc
+
+from gongying.status import reported
+from gongying.streams import point_messages, read_header, unframe
+from gongying.v1 import node_pb2, node_pb2_grpc, points_pb2
+from node import codec
+from node.service import NodeService
+
+
+class PartyNodeServicer(node_pb2_grpc.PartyNodeServicer):
+    """Thin adapter from gRPC to NodeService."""
+
+    def __init__(self, service: NodeService) -> None:
+        self.service = service
+        self.party = service.config.party
+
+    def Describe(
+        self, request: node_pb2.DescribeRequest, context: grpc.ServicerContext
+    ) -> node_pb2.DescribeResponse:
+        with reported(context, f"{self.party} Describe"):
+            return codec.description_to_proto(self.service.describe())
+        raise AssertionError("unreachable")
+
+    def OpenSession(
+        self, request: node_pb2.OpenSessionRequest, context: grpc.ServicerContext
+    ) -> node_pb2.OpenSessionResponse:
+        with reported(context, f"{self.party} OpenSession"):
+            opened = self.service.open_session(
+                query_id=request.query_id,
+                kind=codec.KIND_NAMES.get(request.kind, "unspecified"),
+                role=codec.ROLE_NAMES.get(request.role, "member"),
+                id_type=request.id_type,
+                profile_version=request.profile_version,
+                parties=tuple(request.parties),
+            )
+            return codec.session_opened_to_proto(opened)
+        raise AssertionError("unreachable")
+
+    def StreamOwnSet(
+        self, request: node_pb2.StreamOwnSetRequest, context: grpc.ServicerContext
+    ) -> Iterator[points_pb2.PointMessage]:
+        with reported(context, f"{self.party} StreamOwnSet"):
+            header = points_pb2.StreamHeader(query_id=request.query_id, set_owner=self.party)
+            yield from point_messages(header, self.service.own_set(request.query_id))
+
+    def Reblind(
+        self, request_iterator: Iterator[points_pb2.PointMessage], context: grpc.ServicerContext
+    ) -> Iterator[points_pb2.PointMessage]:
+        with reported(context, f"{self.party} Reblind"):
+            header = read_header(request_iterator, f"{self.party} Reblind")
+            source = f"{self.party} Reblind of {header.set_owner or 'unnamed'}'s set"
+            chunks = unframe(request_iterator, 32, "points", source)
+            blinded = self.service.reblind(header.query_id, chunks, header.preserve_order)
+            reply = points_pb2.StreamHeader(
+                query_id=header.query_id,
+                set_owner=header.set_owner,
+                preserve_order=header.preserve_order,
+            )
+            yield from point_messages(reply, blinded)
+
+    def CloseSession(
+        self, request: node_pb2.CloseSessionRequest, context: grpc.ServicerContext
+    ) -> node_pb2.CloseSessionResponse:
+        with reported(context, f"{self.party} CloseSession"):
+            return node_pb2.CloseSessionResponse(forgotten=self.service.close(request.query_id))
+        raise AssertionError("unreachable")

@@ -1,0 +1,103 @@
+"""Per-query sessions: the query's fresh key and members, dropped when the query ends or idles."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+
+from connectors.identifiers import IdType
+from connectors.members import LoadReport
+from protocols.psi import BlindingKey
+
+DEFAULT_IDLE_SECONDS = 600.0
+
+
+class SessionNotFound(LookupError):
+    """No open session for this query id (never opened, closed, or expired)."""
+
+
+class SessionExists(RuntimeError):
+    """A session for this query id is already open."""
+
+
+@dataclass
+class QuerySession:
+    """One query's state at a node. `elements` are in a secret random order."""
+
+    query_id: str
+    kind: str
+    role: str
+    id_type: IdType
+    parties: tuple[str, ...]
+    elements: list[bytes]
+    report: LoadReport
+    key: BlindingKey = field(default_factory=BlindingKey.fresh, repr=False)
+    attributes: dict[str, list[object]] = field(default_factory=dict, repr=False)
+    paillier_n: int | None = None
+    last_used: float = field(default_factory=time.monotonic)
+
+    def forget(self) -> None:
+        """Wipe the key and drop the members."""
+        self.key.forget()
+        self.elements = []
+        self.attributes = {}
+
+
+class SessionStore:
+    """Open sessions by query id; thread-safe; idle sessions expire and are forgotten."""
+
+    def __init__(self, idle_seconds: float = DEFAULT_IDLE_SECONDS) -> None:
+        self.idle_seconds = idle_seconds
+        self._sessions: dict[str, QuerySession] = {}
+        self._lock = threading.Lock()
+
+    def add(self, session: QuerySession) -> None:
+        """Register a new session; refuses a query id that is already open."""
+        self.expire()
+        with self._lock:
+            if session.query_id in self._sessions:
+                session.forget()
+                raise SessionExists(f"query {session.query_id} already has an open session")
+            self._sessions[session.query_id] = session
+
+    def get(self, query_id: str) -> QuerySession:
+        """The open session of `query_id`, marked as used now."""
+        with self._lock:
+            session = self._sessions.get(query_id)
+            if session is None:
+                raise SessionNotFound(f"no open session for query {query_id!r}")
+            session.last_used = time.monotonic()
+            return session
+
+    def close(self, query_id: str) -> bool:
+        """Forget a session; False when there was none."""
+        with self._lock:
+            session = self._sessions.pop(query_id, None)
+        if session is None:
+            return False
+        session.forget()
+        return True
+
+    def expire(self) -> int:
+        """Forget sessions idle for longer than `idle_seconds`; how many were dropped."""
+        cutoff = time.monotonic() - self.idle_seconds
+        with self._lock:
+            stale = [q for q, s in self._sessions.items() if s.last_used < cutoff]
+            dropped = [self._sessions.pop(q) for q in stale]
+        for session in dropped:
+            session.forget()
+        return len(dropped)
+
+    def open_count(self) -> int:
+        """How many sessions are open."""
+        with self._lock:
+            return len(self._sessions)
+
+    def close_all(self) -> None:
+        """Forget every session (shutdown)."""
+        with self._lock:
+            dropped = list(self._sessions.values())
+            self._sessions.clear()
+        for session in dropped:
+            session.forget()
