@@ -98,6 +98,15 @@ class TestAuditLog:
                 assert expected, filters  # each case selects something
                 assert list(log.records(**filters)) == expected, filters  # type: ignore[arg-type]
 
+    def test_records_are_read_in_pages_without_gaps(
+        self, backend: Backend, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr("node.audit.sql._PAGE", 3)
+        log, stored = _filled(backend, None, 10)
+        with log:
+            assert list(log.records()) == stored
+            assert list(log.records(requester="brand_x")) == stored[1::2]
+
     def test_records_survive_reopen_and_the_chain_continues(
         self, backend: Backend, signing_key: Ed25519PrivateKey
     ) -> None:
