@@ -267,21 +267,25 @@ def combine_aggregates(
 
 
 def _describe_mismatch(
-    declared: tuple[Attribute, ...], other: tuple[Attribute, ...], index: int
+    declared: tuple[Attribute, ...],
+    other: tuple[Attribute, ...],
+    index: int,
+    reference: str = "aggregate 0",
 ) -> str:
+    subject = f"aggregate {index}" if index >= 0 else "the aggregate"
     by_name = {spec.name: spec for spec in declared}
     for spec in other:
         if spec.name not in by_name:
-            return f"aggregate {index} has attribute {spec.name!r} that aggregate 0 lacks"
+            return f"{subject} has attribute {spec.name!r} that {reference} lacks"
         if by_name[spec.name] != spec:
             return (
-                f"attribute {spec.name!r} is declared differently: aggregate 0 has "
-                f"{by_name[spec.name]!r}, aggregate {index} has {spec!r}"
+                f"attribute {spec.name!r} is declared differently: {reference} has "
+                f"{by_name[spec.name]!r}, {subject} has {spec!r}"
             )
     missing = sorted(set(by_name) - {spec.name for spec in other})
     if missing:
-        return f"aggregate {index} lacks attributes {missing}"
-    return f"aggregate {index} declares the same attributes in a different order"
+        return f"{subject} lacks attributes {missing}"
+    return f"{subject} declares the same attributes in a different order"
 
 
 @dataclass(frozen=True)
@@ -330,7 +334,7 @@ def decrypt_profile(
     public_key = private_key.public_key
     declared = tuple(item.attribute for item in aggregate.attributes)
     if declared != tuple(specs):
-        raise AttributeMismatch(_describe_mismatch(tuple(specs), declared, 1))
+        raise AttributeMismatch(_describe_mismatch(tuple(specs), declared, -1, "the request"))
     check_ciphertexts(public_key, aggregate.ciphertexts(), aggregate.key_fingerprint)
     categorical: dict[str, dict[str, int]] = {}
     numeric: dict[str, NumericSummary] = {}

@@ -236,7 +236,7 @@ def test_combine_refuses_other_declarations_and_keys() -> None:
     other_pub = cached_keypair(1024, slot=1)[0]
     with pytest.raises(AttributeMismatch, match="aggregate 0 was encrypted against a different"):
         combine_aggregates(other_pub, [base])
-    with pytest.raises(AttributeMismatch):
+    with pytest.raises(AttributeMismatch, match="'age' is declared differently: the request has"):
         decrypt_profile(PRIV, base, other_specs)
     with pytest.raises(PlaintextOverflow, match="'age'"):
         combine_aggregates(PUB, [dataclasses.replace(base, rows=2**1020)])
