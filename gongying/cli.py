@@ -1,0 +1,116 @@
+"""The `gongying` command: serve nodes and coordinators, run queries, run the demo, audit."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from gongying.audit_cli import audit_app
+
+app = typer.Typer(
+    help="Gongying (共赢): private overlap and profile queries between partners' member data.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+node_app = typer.Typer(help="Run a partner node next to your member data.", no_args_is_help=True)
+coordinator_app = typer.Typer(help="Run the coordinator that routes queries.", no_args_is_help=True)
+query_app = typer.Typer(help="Ask a coordinator a question.", no_args_is_help=True)
+app.add_typer(node_app, name="node")
+app.add_typer(coordinator_app, name="coordinator")
+app.add_typer(query_app, name="query")
+app.add_typer(audit_app, name="audit")
+
+ConfigOption = Annotated[Path, typer.Option("--config", help="Path to the TOML config file.")]
+err = Console(stderr=True)
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    return typer.Exit(code)
+
+
+@node_app.command("serve")
+def node_serve(config: ConfigOption) -> None:
+    """Serve a node from node.toml until SIGTERM or Ctrl-C."""
+    from gongying.config_file import ConfigError
+    from node.server import serve_node
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    try:
+        serve_node(config)
+    except (ConfigError, OSError) as error:
+        raise _fail(str(error)) from None
+
+
+@coordinator_app.command("serve")
+def coordinator_serve(config: ConfigOption) -> None:
+    """Serve the coordinator from coordinator.toml until SIGTERM or Ctrl-C."""
+    from coordinator.server import serve_coordinator
+    from gongying.config_file import ConfigError
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    try:
+        serve_coordinator(config)
+    except (ConfigError, OSError) as error:
+        raise _fail(str(error)) from None
+
+
+@query_app.command("overlap")
+def query_overlap(
+    coordinator: Annotated[str, typer.Option("--coordinator", help="Coordinator HOST:PORT.")],
+    parties: Annotated[str, typer.Option("--parties", help="Comma-separated party names.")],
+    id_type: Annotated[str, typer.Option("--id-type", help="email, phone, member_id, ...")] = "email",
+    query_id: Annotated[str, typer.Option("--query-id", help="Name the query (for retries).")] = "",
+    timeout: Annotated[float, typer.Option("--timeout", help="Seconds before giving up.")] = 900.0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the documented JSON object.")] = False,
+) -> None:
+    """How many members the parties share: sizes, every exclusive region, pairs, all parties."""
+    from coordinator.sdk import CoordinatorClient, QueryError
+    from gongying.render import print_overlap
+
+    names = [p.strip() for p in parties.split(",") if p.strip()]
+    try:
+        with CoordinatorClient(coordinator) as client:
+            result = client.overlap(names, id_type, query_id=query_id, timeout=timeout)
+    except QueryError as error:
+        raise _fail(f"{error} [{error.code}]") from None
+    if as_json:
+        typer.echo(json.dumps(result.to_json(), indent=2))
+    else:
+        print_overlap(result, Console())
+
+
+@app.command("demo")
+def demo(
+    members: Annotated[int, typer.Option("--members", help="Members per retailer.")] = 20_000,
+    workdir: Annotated[
+        Path | None, typer.Option("--workdir", help="Keep data and configs in this folder.")
+    ] = None,
+    data: Annotated[
+        Path | None,
+        typer.Option("--data", help="Your own CSV files, one per party (file stem = party)."),
+    ] = None,
+    id_type: Annotated[str, typer.Option("--id-type", help="email or phone.")] = "email",
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the synthetic data.")] = 7,
+) -> None:
+    """Generate partners' data, start their nodes and a coordinator, query, check the truth."""
+    from gongying.demo import DemoError, run_demo
+
+    try:
+        ok = run_demo(
+            members=members, workdir=workdir, data=data, id_type=id_type, seed=seed, console=Console()
+        )
+    except DemoError as error:
+        raise _fail(str(error)) from None
+    if not ok:
+        raise _fail("the query's answer differs from the plaintext truth", code=3)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,148 @@
+"""`gongying demo`: partners' data, their nodes and a coordinator on loopback, a query, the truth."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+from rich.console import Console
+
+from connectors.errors import ConnectorError
+from connectors.identifiers import ColumnKind, IdType, NormalisationProfile, normalise
+from coordinator.sdk import CoordinatorClient, QueryError
+from gongying.demo_data import generate_demo_data
+from gongying.launch import LaunchError, LocalProcesses, free_port
+from gongying.oracle import identifier_sets_from_files, overlap_truth
+from gongying.render import print_overlap
+
+ID_COLUMNS = ("email", "phone")
+
+
+class DemoError(RuntimeError):
+    """The demo cannot run as asked (bad data folder, a party that will not start, ...)."""
+
+
+@dataclass(frozen=True)
+class DemoLayout:
+    """Where the demo keeps data, configs and logs, and the parties' addresses."""
+
+    workdir: Path
+    paths: dict[str, Path]
+    node_addresses: dict[str, str]
+    coordinator_address: str
+
+
+def _user_files(data: Path, id_type: str) -> dict[str, Path]:
+    if not data.is_dir():
+        raise DemoError(f"--data {data}: not a folder")
+    files = sorted(data.glob("*.csv"))
+    if len(files) < 2:
+        raise DemoError(f"--data {data}: need at least two CSV files (one per party), found {len(files)}")
+    for path in files:
+        header = pd.read_csv(path, nrows=0).columns.tolist()
+        if id_type not in header:
+            raise DemoError(
+                f"{path}: no {id_type!r} column for --id-type {id_type}; columns: {', '.join(header)}"
+            )
+    return {path.stem: path for path in files}
+
+
+def write_configs(workdir: Path, paths: dict[str, Path]) -> DemoLayout:
+    """Write node.toml per party and coordinator.toml on free loopback ports."""
+    config_dir = workdir / "configs"
+    config_dir.mkdir(parents=True, exist_ok=True)
+    workers = max(1, min(os.cpu_count() or 1, 2))
+    addresses: dict[str, str] = {}
+    for party, path in paths.items():
+        header = pd.read_csv(path, nrows=0).columns.tolist()
+        identifiers = "\n".join(f'{c} = "{c}"' for c in ID_COLUMNS if c in header)
+        address = f"127.0.0.1:{free_port()}"
+        addresses[party] = address
+        (config_dir / f"{party}.toml").write_text(
+            f'party = "{party}"\nlisten = "{address}"\nworkers = {workers}\n\n'
+            f'[source]\nkind = "csv"\npath = "{path.resolve()}"\n\n'
+            f"[identifiers]\n{identifiers}\n\n"
+            f'[normalisation]\ndefault_region = "CN"\n'
+        )
+    coordinator = f"127.0.0.1:{free_port()}"
+    parties = "\n".join(f'{p} = "{a}"' for p, a in addresses.items())
+    (config_dir / "coordinator.toml").write_text(
+        f'listen = "{coordinator}"\n\n[parties]\n{parties}\n'
+    )
+    return DemoLayout(workdir, paths, addresses, coordinator)
+
+
+def plaintext_truth(paths: dict[str, Path], id_type: str) -> dict[frozenset[str], int]:
+    """Region counts computed directly from the files with pandas and plain sets."""
+    profile = NormalisationProfile()
+    kind, wanted = ColumnKind(id_type), IdType(id_type)
+
+    def normalised(value: str) -> str | None:
+        try:
+            return normalise(kind, value, wanted, profile)
+        except ConnectorError:
+            return None
+
+    return dict(overlap_truth(identifier_sets_from_files(paths, id_type, normalised)).regions)
+
+
+def run_demo(
+    members: int,
+    workdir: Path | None,
+    data: Path | None,
+    id_type: str,
+    seed: int,
+    console: Console,
+) -> bool:
+    """Run the whole flow; True when the query's answer equals the plaintext truth."""
+    if id_type not in ID_COLUMNS:
+        raise DemoError(f"--id-type must be one of {', '.join(ID_COLUMNS)}, got {id_type!r}")
+    if members < 20:
+        raise DemoError(f"--members must be at least 20, got {members}")
+    temporary = workdir is None
+    root = Path(tempfile.mkdtemp(prefix="gongying-demo-")) if workdir is None else workdir
+    root.mkdir(parents=True, exist_ok=True)
+    processes = LocalProcesses(root / "logs")
+    try:
+        if data is not None:
+            paths = _user_files(data, id_type)
+            console.print(f"using {len(paths)} parties' files from {data}")
+        else:
+            console.print(f"generating synthetic data: {members:,} members per retailer (seed {seed})")
+            paths = generate_demo_data(root / "data", members=members, seed=seed).paths
+        layout = write_configs(root, paths)
+        console.print(f"starting {len(paths)} nodes and a coordinator on loopback")
+        for party, address in layout.node_addresses.items():
+            processes.start(party, "node", root / "configs" / f"{party}.toml", address)
+        processes.start(
+            "coordinator", "coordinator", root / "configs" / "coordinator.toml",
+            layout.coordinator_address,
+        )
+        parties = list(paths)
+        console.print(f"overlap query on {id_type} across {', '.join(parties)}")
+        with CoordinatorClient(layout.coordinator_address) as client:
+            result = client.overlap(parties, id_type)
+        truth = plaintext_truth(paths, id_type)
+        print_overlap(result, console, truth)
+        ok = all(result.region(*sorted(m)) == n for m, n in truth.items())
+        console.print(
+            "[bold green]the private answer equals the plaintext truth[/]"
+            if ok
+            else "[bold red]the private answer differs from the plaintext truth[/]"
+        )
+        if not temporary:
+            console.print(
+                f"data and configs kept in {root}; start a party by hand with "
+                f"`gongying node serve --config {root / 'configs' / (parties[0] + '.toml')}`"
+            )
+        return ok
+    except (LaunchError, QueryError, ConnectorError) as error:
+        raise DemoError(str(error)) from None
+    finally:
+        processes.stop()
+        if temporary:
+            shutil.rmtree(root, ignore_errors=True)

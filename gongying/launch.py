@@ -1,0 +1,85 @@
+"""Starting nodes and a coordinator as separate local processes, and waiting until they serve."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+
+class LaunchError(RuntimeError):
+    """A local party process did not start or did not become healthy in time."""
+
+
+def free_port() -> int:
+    """A TCP port on loopback that is free right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def wait_healthy(address: str, timeout: float, process: subprocess.Popen[bytes] | None = None) -> None:
+    """Poll the gRPC health service at `address` until it reports SERVING."""
+    deadline = time.monotonic() + timeout
+    with grpc.insecure_channel(address) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        while time.monotonic() < deadline:
+            if process is not None and process.poll() is not None:
+                raise LaunchError(f"process for {address} exited with status {process.returncode}")
+            try:
+                reply = stub.Check(health_pb2.HealthCheckRequest(), timeout=1.0)
+                if reply.status == health_pb2.HealthCheckResponse.SERVING:
+                    return
+            except grpc.RpcError:
+                pass
+            time.sleep(0.2)
+    raise LaunchError(f"{address} did not report SERVING within {timeout:.0f} s")
+
+
+@dataclass
+class LocalProcesses:
+    """Party processes started by this program; stopped together with SIGTERM."""
+
+    log_dir: Path
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    def start(self, name: str, role: str, config: Path, address: str, timeout: float = 90.0) -> None:
+        """Run `gongying ROLE serve --config CONFIG` and wait until it is healthy."""
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        log_path = self.log_dir / f"{name}.log"
+        with log_path.open("wb") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "gongying", role, "serve", "--config", str(config)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            )
+        self.processes[name] = process
+        try:
+            wait_healthy(address, timeout, process)
+        except LaunchError as error:
+            tail = log_path.read_text(errors="replace")[-2000:]
+            raise LaunchError(f"{role} {name}: {error}; log {log_path}:\n{tail}") from None
+
+    def stop(self, grace: float = 15.0) -> None:
+        """SIGTERM every process, then SIGKILL what is still alive after `grace` seconds."""
+        for process in self.processes.values():
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        for process in self.processes.values():
+            try:
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        self.processes.clear()

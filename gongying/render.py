@@ -1,0 +1,79 @@
+"""Terminal rendering of query results with rich tables."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from rich.console import Console
+from rich.table import Table
+
+from coordinator.results import OverlapResult
+
+
+def region_label(members: tuple[str, ...] | list[str]) -> str:
+    """A region's name, e.g. `brand & retailer_a only`."""
+    return " & ".join(members) + " only"
+
+
+def overlap_tables(
+    result: OverlapResult, truth: Mapping[frozenset[str], int] | None = None
+) -> list[Table]:
+    """Set sizes with load reports, exclusive regions (with the truth beside them if given)
+    and the pairwise matrix."""
+    sizes = Table(title=f"Overlap {result.query_id} on {result.id_type}: set sizes")
+    for column in ("party", "members", "rows read", "duplicates", "invalid rows"):
+        sizes.add_column(column, justify="left" if column == "party" else "right")
+    loads = {load.party: load for load in result.loads}
+    for party in result.parties:
+        load = loads.get(party)
+        invalid = (
+            ", ".join(f"{reason} {n}" for reason, n in sorted(load.invalid.items())) or "0"
+            if load
+            else "-"
+        )
+        sizes.add_row(
+            party,
+            f"{result.set_sizes.get(party, 0):,}",
+            f"{load.rows_read:,}" if load else "-",
+            f"{load.duplicates:,}" if load else "-",
+            invalid,
+        )
+    regions = Table(title="Exclusive regions (members in exactly these parties)")
+    regions.add_column("region")
+    regions.add_column("count", justify="right")
+    if truth is not None:
+        regions.add_column("plaintext truth", justify="right")
+        regions.add_column("", justify="center")
+    for members, count in result.regions:
+        row = [region_label(members), f"{count:,}"]
+        if truth is not None:
+            expected = truth.get(frozenset(members), 0)
+            row += [f"{expected:,}", "ok" if expected == count else "DIFFERENT"]
+        regions.add_row(*row)
+    all_row = ["all parties (intersection)", f"{result.all_parties:,}"]
+    if truth is not None:
+        expected_all = sum(n for m, n in truth.items() if len(m) == len(result.parties))
+        all_row += [f"{expected_all:,}", "ok" if expected_all == result.all_parties else "DIFFERENT"]
+    regions.add_row(*all_row, style="bold")
+    matrix = Table(title="Pairwise overlap |A ∩ B|")
+    matrix.add_column("")
+    for party in result.parties:
+        matrix.add_column(party, justify="right")
+    for a in result.parties:
+        cells = [
+            f"{result.set_sizes.get(a, 0):,}" if a == b else f"{result.pair(a, b):,}"
+            for b in result.parties
+        ]
+        matrix.add_row(a, *cells)
+    return [sizes, regions, matrix]
+
+
+def print_overlap(
+    result: OverlapResult,
+    console: Console,
+    truth: Mapping[frozenset[str], int] | None = None,
+) -> None:
+    """Print the overlap tables and the timing."""
+    for table in overlap_tables(result, truth):
+        console.print(table)
+    console.print(f"query {result.query_id} took {result.seconds:.2f} s")
