@@ -6,8 +6,9 @@ several formats of the same mainland mobile number, a few invalid or empty value
 rows of one person), so that a pipeline which skips normalisation gets visibly wrong counts.
 
 Guarantees, relied on by the tests and the demo:
-- each person has one email and one mobile number, distinct from every other person's, and
-  carries that same email (and, when present, phone) in every file they appear in;
+- each person has one email and one mobile number, distinct from every other person's (emails
+  stay distinct with gmail's dot rule applied), and carries that same email (and, when
+  present, phone) in every file they appear in;
 - ``DemoDataset.email_persons[party]`` is exactly the set of person ids having at least one row
   in that party's file whose email is valid; ``phone_persons`` the same for phones;
 - an invalid email has no ``@``, an empty local part or an empty domain; an invalid phone is a
@@ -295,7 +296,8 @@ def _draw_emails(rng: np.random.Generator, size: int) -> tuple[_Strings, _String
     )
     local = local.astype(f"U{local.dtype.itemsize // 4 + 20}")
     for _ in range(20):
-        taken = pd.Series(add(add(local, "@"), domain)).duplicated().to_numpy()
+        undotted = np.strings.replace(local, ".", "")  # unique under gmail's dot rule too
+        taken = pd.Series(add(add(undotted, "@"), domain)).duplicated().to_numpy()
         if not taken.any():
             return local, domain
         local[taken] = add(local[taken], rng.integers(10, 1000, int(taken.sum())).astype(str))
