@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +20,7 @@ class CoordinatorConfig:
     parties: dict[str, str]
     deadline_seconds: float = DEFAULT_DEADLINE_SECONDS
     normalisation_profile: str = NormalisationProfile().label()
+    workers: int = max(1, min(os.cpu_count() or 1, 8))
 
 
 def load_coordinator_config(path: Path) -> CoordinatorConfig:
@@ -39,6 +41,7 @@ def load_coordinator_config(path: Path) -> CoordinatorConfig:
         listen=parse_address(require(raw, "listen", str, where), f"{where}.listen"),
         parties=parties,
         deadline_seconds=deadline,
+        workers=optional(raw, "workers", int, CoordinatorConfig.workers, where),
         normalisation_profile=optional(
             raw, "normalisation_profile", str, NormalisationProfile().label(), where
         ),

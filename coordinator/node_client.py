@@ -13,6 +13,7 @@ from gongying.serving import channel
 from gongying.status import QueryFailed
 from gongying.v1 import node_pb2, node_pb2_grpc, points_pb2
 from node import codec as node_codec
+from protocols.profile import Attribute
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,8 @@ class OpenedSession:
     party: str
     set_size: int
     report: LoadReport
+    paillier_n: int | None = None
+    attributes: tuple[Attribute, ...] = ()
 
 
 class Deadline:
@@ -77,7 +80,11 @@ class NodeClient:
                 f"node at {self.address} says it is {response.party!r}, expected {self.party!r}",
             )
         return OpenedSession(
-            self.party, response.set_size, node_codec.load_report_from_proto(response.load_report)
+            self.party,
+            response.set_size,
+            node_codec.load_report_from_proto(response.load_report),
+            paillier_n=int.from_bytes(response.paillier_n, "big") or None,
+            attributes=tuple(node_codec.attribute_from_proto(a) for a in response.attributes),
         )
 
     def stream_own_set(self, query_id: str, deadline: Deadline) -> grpc.Call:
@@ -91,6 +98,28 @@ class NodeClient:
     ) -> grpc.Call:
         call: grpc.Call = self._stub.Reblind(messages, timeout=deadline.remaining())
         return call
+
+    def aggregate(
+        self, messages: Iterator[node_pb2.IndicatorMessage], deadline: Deadline
+    ) -> node_pb2.AggregateResponse:
+        try:
+            response: node_pb2.AggregateResponse = self._stub.Aggregate(
+                messages, timeout=deadline.remaining()
+            )
+        except grpc.RpcError as error:
+            raise party_error(self.party, self.address, error) from None
+        return response
+
+    def decrypt(
+        self, request: node_pb2.DecryptProfileRequest, deadline: Deadline
+    ) -> node_pb2.DecryptProfileResponse:
+        try:
+            response: node_pb2.DecryptProfileResponse = self._stub.DecryptProfile(
+                request, timeout=deadline.remaining()
+            )
+        except grpc.RpcError as error:
+            raise party_error(self.party, self.address, error) from None
+        return response
 
     def close_session(self, query_id: str) -> None:
         """Best effort: ask the node to forget the query (it also expires idle sessions)."""

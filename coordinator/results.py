@@ -73,3 +73,67 @@ class OverlapResult:
             ],
             "seconds": round(self.seconds, 3),
         }
+
+
+@dataclass(frozen=True)
+class NumericStats:
+    """Count, sum, mean and population standard deviation of a numeric attribute."""
+
+    count: int
+    sum: float
+    mean: float | None
+    std: float | None
+
+
+@dataclass(frozen=True)
+class OwnerProfile:
+    """The audience profile over one owner's share of the overlap, or all owners combined."""
+
+    owner: str
+    overlap: int
+    categorical: dict[str, dict[str, int]]
+    numeric: dict[str, NumericStats]
+
+
+@dataclass(frozen=True)
+class ProfileResult:
+    """A profile query's answer: per owner and (where declarations agree) combined."""
+
+    query_id: str
+    querier: str
+    owners: tuple[str, ...]
+    attributes: tuple[str, ...]
+    profiles: tuple[OwnerProfile, ...]
+    not_combined: dict[str, str] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def profile(self, owner: str) -> OwnerProfile:
+        """The profile of one owner, or of `combined`."""
+        for item in self.profiles:
+            if item.owner == owner:
+                return item
+        raise KeyError(f"no profile for {owner!r}")
+
+    def to_json(self) -> dict[str, Any]:
+        """The documented JSON object (see README, "Profile JSON")."""
+        return {
+            "query_id": self.query_id,
+            "kind": "profile",
+            "querier": self.querier,
+            "owners": list(self.owners),
+            "attributes": list(self.attributes),
+            "profiles": [
+                {
+                    "owner": p.owner,
+                    "overlap": p.overlap,
+                    "categorical": {a: dict(bins) for a, bins in p.categorical.items()},
+                    "numeric": {
+                        a: {"count": s.count, "sum": s.sum, "mean": s.mean, "std": s.std}
+                        for a, s in p.numeric.items()
+                    },
+                }
+                for p in self.profiles
+            ],
+            "not_combined": dict(self.not_combined),
+            "seconds": round(self.seconds, 3),
+        }

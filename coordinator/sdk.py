@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import grpc
 
 from coordinator import codec
-from coordinator.results import OverlapResult
+from coordinator.results import OverlapResult, ProfileResult
 from gongying.serving import channel
 from gongying.v1 import coordinator_pb2, coordinator_pb2_grpc
 
@@ -70,6 +70,29 @@ class CoordinatorClient:
         except grpc.RpcError as error:
             raise self._failure(error) from None
         return codec.overlap_from_proto(response)
+
+    def profile(
+        self,
+        querier: str,
+        owners: Sequence[str],
+        attributes: Sequence[str],
+        id_type: str = "email",
+        query_id: str = "",
+        timeout: float = 900.0,
+    ) -> ProfileResult:
+        """Who the shared audience is: bins and numeric statistics per owner and combined."""
+        request = coordinator_pb2.ProfileRequest(
+            query_id=query_id,
+            querier=querier,
+            owners=list(owners),
+            attributes=list(attributes),
+            id_type=id_type,
+        )
+        try:
+            response = self._stub.RunProfile(request, timeout=timeout)
+        except grpc.RpcError as error:
+            raise self._failure(error) from None
+        return codec.profile_from_proto(response, tuple(owners), tuple(attributes))
 
     def close(self) -> None:
         self._channel.close()

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from coordinator.config import CoordinatorConfig, load_coordinator_config
+from coordinator.masks import MaskSupply
 from coordinator.service import CoordinatorService
 from coordinator.servicer import CoordinatorServicer
 from gongying.serving import RunningServer, start_server, wait_for_termination
@@ -37,7 +38,8 @@ class CoordinatorServer:
 
 def start_coordinator(config: CoordinatorConfig, listen: str | None = None) -> CoordinatorServer:
     """Serve the coordinator on `listen` (default: the config's address)."""
-    service = CoordinatorService(config)
+    masks = MaskSupply(config.workers) if config.workers > 0 else None
+    service = CoordinatorService(config, masks)
     running = start_server(
         listen or config.listen,
         lambda server: coordinator_pb2_grpc.add_CoordinatorServicer_to_server(

@@ -11,7 +11,16 @@ from connectors.identifiers import IdType
 from coordinator.config import CoordinatorConfig
 from coordinator.node_client import Deadline, NodeClient
 from coordinator.overlap import run_overlap
-from coordinator.results import OverlapResult, PartyLoad
+from coordinator.masks import MaskSupply
+from coordinator.profile import DecryptedProfile, run_profile
+from coordinator.results import (
+    NumericStats,
+    OverlapResult,
+    OwnerProfile,
+    PartyLoad,
+    ProfileResult,
+)
+from protocols.profile import CategoricalAttribute, decode_numeric
 from gongying.status import QueryFailed
 from protocols.matching import MAX_PARTIES
 
@@ -19,8 +28,9 @@ from protocols.matching import MAX_PARTIES
 class CoordinatorService:
     """Routes queries to the configured partner nodes."""
 
-    def __init__(self, config: CoordinatorConfig) -> None:
+    def __init__(self, config: CoordinatorConfig, masks: MaskSupply | None = None) -> None:
         self.config = config
+        self.masks = masks
         self.nodes = {party: NodeClient(party, address) for party, address in config.parties.items()}
 
     def parties(self) -> dict[str, str]:
@@ -92,6 +102,76 @@ class CoordinatorService:
             seconds=outcome.seconds,
         )
 
+    def profile(
+        self,
+        querier: str,
+        owners: Sequence[str],
+        attributes: Sequence[str],
+        id_type: str = "email",
+        query_id: str = "",
+        timeout: float | None = None,
+    ) -> ProfileResult:
+        """Profile the audience the querier shares with each owner, per owner and combined."""
+        if self.masks is None:
+            raise QueryFailed(
+                grpc.StatusCode.FAILED_PRECONDITION, "this coordinator runs no mask workers"
+            )
+        if id_type not in {t.value for t in IdType}:
+            raise QueryFailed(grpc.StatusCode.INVALID_ARGUMENT, f"unknown id type {id_type!r}")
+        if querier in owners:
+            raise QueryFailed(
+                grpc.StatusCode.INVALID_ARGUMENT, f"the querier {querier!r} cannot also be an owner"
+            )
+        if not owners:
+            raise QueryFailed(grpc.StatusCode.INVALID_ARGUMENT, "name at least one owner")
+        if not attributes:
+            raise QueryFailed(grpc.StatusCode.INVALID_ARGUMENT, "name at least one attribute")
+        nodes = self._select([querier, *owners])
+        seconds = min(timeout or self.config.deadline_seconds, self.config.deadline_seconds)
+        outcome = run_profile(
+            nodes[querier],
+            {o: nodes[o] for o in owners},
+            query_id or str(uuid.uuid4()),
+            id_type,
+            list(attributes),
+            self.config.normalisation_profile,
+            Deadline(seconds),
+            self.masks,
+        )
+        return ProfileResult(
+            query_id=outcome.query_id,
+            querier=querier,
+            owners=tuple(owners),
+            attributes=tuple(attributes),
+            profiles=tuple(decode_profile(p) for p in outcome.profiles),
+            not_combined=outcome.not_combined,
+            seconds=outcome.seconds,
+        )
+
     def close(self) -> None:
         for node in self.nodes.values():
             node.close()
+        if self.masks is not None:
+            self.masks.shutdown()
+
+
+def decode_profile(decrypted: DecryptedProfile) -> OwnerProfile:
+    """Plaintext cells to bin counts and numeric statistics in the attributes' own units."""
+    categorical: dict[str, dict[str, int]] = {}
+    numeric: dict[str, NumericStats] = {}
+    for spec in decrypted.specs:
+        if isinstance(spec, CategoricalAttribute):
+            categorical[spec.name] = {b: decrypted.cells[(spec.name, b)] for b in spec.bins}
+        else:
+            summary = decode_numeric(
+                spec,
+                decrypted.cells[(spec.name, "count")],
+                decrypted.cells[(spec.name, "sum")],
+                decrypted.cells[(spec.name, "sum_sq")],
+            )
+            numeric[spec.name] = NumericStats(
+                summary.count, float(summary.sum), summary.mean, summary.std
+            )
+    return OwnerProfile(
+        decrypted.owner, decrypted.cells[("", "overlap")], categorical, numeric
+    )

@@ -41,3 +41,19 @@ class CoordinatorServicer(coordinator_pb2_grpc.CoordinatorServicer):
             )
             return codec.overlap_to_proto(result)
         raise AssertionError("unreachable")
+
+    def RunProfile(
+        self, request: coordinator_pb2.ProfileRequest, context: grpc.ServicerContext
+    ) -> coordinator_pb2.ProfileResponse:
+        with reported(context, "profile query"):
+            remaining = context.time_remaining()
+            result = self.service.profile(
+                request.querier,
+                list(request.owners),
+                list(request.attributes),
+                id_type=request.id_type or "email",
+                query_id=request.query_id,
+                timeout=remaining if remaining is not None and remaining < 1e8 else None,
+            )
+            return codec.profile_to_proto(result)
+        raise AssertionError("unreachable")

@@ -14,6 +14,12 @@ from typing import Any
 from gongying.v1 import points_pb2
 
 CHUNK_ITEMS = 8192
+CHUNK_BYTES_LIMIT = 1024 * 1024
+
+
+def items_per_chunk(item_bytes: int) -> int:
+    """How many fixed-width items one chunk carries: 8192 points, or up to 1 MiB of ciphertexts."""
+    return max(1, min(CHUNK_ITEMS, CHUNK_BYTES_LIMIT // item_bytes))
 
 
 class StreamError(ValueError):
@@ -44,7 +50,8 @@ def frame(
     """Wrap payload chunks into numbered chunk messages, then a trailer."""
     digest = hashlib.sha256()
     count = 0
-    for seq, payload in enumerate(chunk_payloads(payloads, item_bytes)):
+    items = items_per_chunk(item_bytes)
+    for seq, payload in enumerate(chunk_payloads(payloads, item_bytes, items)):
         digest.update(payload)
         count += len(payload) // item_bytes
         yield make_chunk(seq, payload)
@@ -77,7 +84,7 @@ def unframe(
     digest = hashlib.sha256()
     count = 0
     expected_seq = 0
-    limit = item_bytes * CHUNK_ITEMS
+    limit = item_bytes * items_per_chunk(item_bytes)
     for message in messages:
         kind = message.WhichOneof("body")
         if kind == "chunk":

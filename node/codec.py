@@ -5,6 +5,14 @@ from __future__ import annotations
 from connectors.members import LoadReport
 from gongying.v1 import node_pb2
 from node.service import NodeDescription, SessionOpened
+from protocols.paillier import PaillierPublicKey, ciphertext_from_bytes, ciphertext_to_bytes
+from protocols.profile import (
+    Attribute,
+    AttributeAggregate,
+    CategoricalAttribute,
+    NumericAttribute,
+    OwnerAggregate,
+)
 
 KIND_NAMES = {
     node_pb2.QUERY_KIND_OVERLAP: "overlap",
@@ -52,4 +60,89 @@ def session_opened_to_proto(opened: SessionOpened) -> node_pb2.OpenSessionRespon
         party=opened.party,
         set_size=opened.set_size,
         load_report=load_report_to_proto(opened.report),
+        paillier_n=int_to_bytes(opened.paillier_n) if opened.paillier_n else b"",
+        attributes=[attribute_to_proto(spec) for spec in opened.attributes],
+    )
+
+
+def int_to_bytes(value: int) -> bytes:
+    """A non-negative integer as minimal big-endian bytes."""
+    return value.to_bytes((value.bit_length() + 7) // 8, "big")
+
+
+def attribute_to_proto(spec: Attribute) -> node_pb2.AttributeSpec:
+    if isinstance(spec, CategoricalAttribute):
+        return node_pb2.AttributeSpec(
+            name=spec.name, categorical=node_pb2.CategoricalSpec(domain=list(spec.domain))
+        )
+    return node_pb2.AttributeSpec(
+        name=spec.name,
+        numeric=node_pb2.NumericSpec(lower=spec.lower, upper=spec.upper, scale=spec.scale),
+    )
+
+
+def attribute_from_proto(message: node_pb2.AttributeSpec) -> Attribute:
+    if message.WhichOneof("kind") == "categorical":
+        return CategoricalAttribute(message.name, tuple(message.categorical.domain))
+    if message.WhichOneof("kind") == "numeric":
+        spec = message.numeric
+        return NumericAttribute(message.name, spec.lower, spec.upper, int(spec.scale))
+    raise ValueError(f"attribute {message.name!r} declares no kind")
+
+
+def cell_names(spec: Attribute) -> tuple[str, ...]:
+    """The cells of an attribute's aggregate, in ciphertext order."""
+    if isinstance(spec, CategoricalAttribute):
+        return spec.bins
+    return ("count", "sum", "sum_sq")
+
+
+def aggregate_to_proto(
+    party: str, public_key: PaillierPublicKey, aggregate: OwnerAggregate
+) -> node_pb2.AggregateResponse:
+    cells = [
+        node_pb2.AggregateCell(
+            attribute="", cell="overlap",
+            ciphertext=ciphertext_to_bytes(public_key, aggregate.overlap),
+        )
+    ]
+    for item in aggregate.attributes:
+        for name, ciphertext in zip(cell_names(item.attribute), item.ciphertexts, strict=True):
+            cells.append(
+                node_pb2.AggregateCell(
+                    attribute=item.attribute.name,
+                    cell=name,
+                    ciphertext=ciphertext_to_bytes(public_key, ciphertext),
+                )
+            )
+    return node_pb2.AggregateResponse(
+        party=party,
+        key_fingerprint=aggregate.key_fingerprint,
+        cells=cells,
+        attributes=[attribute_to_proto(item.attribute) for item in aggregate.attributes],
+    )
+
+
+def aggregate_from_proto(
+    public_key: PaillierPublicKey, message: node_pb2.AggregateResponse
+) -> OwnerAggregate:
+    """Rebuild an owner's aggregate; cells must come in declared order (checked)."""
+    specs = [attribute_from_proto(a) for a in message.attributes]
+    expected = [("", "overlap")] + [(s.name, c) for s in specs for c in cell_names(s)]
+    got = [(c.attribute, c.cell) for c in message.cells]
+    if got != expected:
+        raise ValueError(f"aggregate from {message.party} has cells {got}, expected {expected}")
+    values = [ciphertext_from_bytes(public_key, c.ciphertext) for c in message.cells]
+    position = 1
+    attributes = []
+    for spec in specs:
+        width = len(cell_names(spec))
+        attributes.append(AttributeAggregate(spec, tuple(values[position : position + width])))
+        position += width
+    return OwnerAggregate(
+        key_fingerprint=message.key_fingerprint,
+        rows=0,
+        overlap=values[0],
+        attributes=tuple(attributes),
+        sealed=True,
     )

@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from connectors.identifiers import SERVES, ColumnKind, IdType, NormalisationProfile
 from connectors.source_spec import SourceSpec
+from node.attributes import parse_attributes
+from protocols.profile import Attribute
 from gongying.config_file import ConfigError, expect, optional, parse_address, read_toml, require
 
 SOURCE_KINDS = ("csv", "parquet", "sql")
@@ -32,7 +33,7 @@ class NodeConfig:
     identifiers: tuple[IdentifierColumn, ...]
     normalisation: NormalisationProfile = NormalisationProfile()
     workers: int = max(1, min(os.cpu_count() or 1, 8))
-    attributes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    attributes: dict[str, Attribute] = field(default_factory=dict)
     paillier_key_file: Path | None = None
     paillier_bits: int = 3072
     chunk_rows: int = 100_000
@@ -108,7 +109,7 @@ def load_node_config(path: Path) -> NodeConfig:
         identifiers=tuple(identifiers),
         normalisation=profile,
         workers=workers,
-        attributes=optional(raw, "attributes", dict, {}, where),
+        attributes=parse_attributes(optional(raw, "attributes", dict, {}, where), where),
         paillier_key_file=(base / key_file) if key_file else None,
         paillier_bits=optional(paillier, "bits", int, 3072, f"{where} [paillier]"),
         chunk_rows=optional(raw, "chunk_rows", int, 100_000, where),

@@ -15,6 +15,8 @@ from typing import TypeVar
 
 from gongying.streams import CHUNK_ITEMS
 from protocols import ristretto
+from protocols.paillier import PaillierPublicKey, check_ciphertexts
+from protocols.profile import Attribute, OwnerAggregate, aggregate_rows
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -87,3 +89,20 @@ class CryptoExecutor:
     def shutdown(self) -> None:
         """Stop the workers (pending tasks are cancelled)."""
         self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def aggregate_chunk(
+    modulus: int,
+    fingerprint: bytes,
+    ciphertexts: bytes,
+    values: dict[str, list[object]],
+    specs: tuple[Attribute, ...],
+) -> OwnerAggregate:
+    """Worker task: decode and check a chunk of indicator ciphertexts, aggregate its rows."""
+    public_key = PaillierPublicKey(modulus)
+    width = public_key.ciphertext_width
+    indicators = [
+        int.from_bytes(ciphertexts[i : i + width], "big") for i in range(0, len(ciphertexts), width)
+    ]
+    check_ciphertexts(public_key, indicators, fingerprint)
+    return aggregate_rows(public_key, indicators, values, specs)

@@ -11,6 +11,7 @@ from gongying.v1 import node_pb2_grpc
 from node.config import NodeConfig, load_node_config
 from node.executor import CryptoExecutor
 from node.service import NodeService
+from node.querier_key import load_or_create_key
 from node.servicer import PartyNodeServicer
 
 SERVICE_NAME = "gongying.v1.PartyNode"
@@ -45,7 +46,12 @@ class NodeServer:
 def start_node(config: NodeConfig, listen: str | None = None) -> NodeServer:
     """Create the pool (before any gRPC thread exists in this role), then serve."""
     executor = CryptoExecutor(config.workers)
-    service = NodeService(config, executor)
+    querier_key = (
+        load_or_create_key(config.paillier_key_file, config.paillier_bits)
+        if config.paillier_key_file
+        else None
+    )
+    service = NodeService(config, executor, querier_key=querier_key)
     running = start_server(
         listen or config.listen,
         lambda server: node_pb2_grpc.add_PartyNodeServicer_to_server(

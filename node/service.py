@@ -9,11 +9,28 @@ from connectors.identifiers import SERVES, IdType
 from connectors.members import LoadReport, load_members
 from connectors.sources import open_source
 from node.config import NodeConfig
-from node.executor import CryptoExecutor
+from node.attributes import attribute_column
+from node.executor import CryptoExecutor, aggregate_chunk
 from node.sessions import QuerySession, SessionStore
 from protocols import psi
+from protocols.masks import MaskPool, build_mask_table
+from protocols.paillier import (
+    InvalidCiphertext,
+    PaillierPrivateKey,
+    PaillierPublicKey,
+    check_ciphertexts,
+    ciphertext_from_bytes,
+)
+from protocols.profile import (
+    Attribute,
+    OwnerAggregate,
+    aggregate_rows,
+    combine_aggregates,
+    seal_aggregate,
+)
 
 QUERY_KINDS = ("overlap", "profile")
+MIN_PAILLIER_BITS = 2048
 
 
 class QueryRefused(ValueError):
@@ -36,17 +53,28 @@ class SessionOpened:
     party: str
     set_size: int
     report: LoadReport
+    paillier_n: int | None = None
+    attributes: tuple[Attribute, ...] = ()
+
+
+MAX_DECRYPT_CELLS = 4096
 
 
 class NodeService:
     """Serves one party's steps of queries over its configured member source."""
 
     def __init__(
-        self, config: NodeConfig, executor: CryptoExecutor, sessions: SessionStore | None = None
+        self,
+        config: NodeConfig,
+        executor: CryptoExecutor,
+        sessions: SessionStore | None = None,
+        querier_key: PaillierPrivateKey | None = None,
     ) -> None:
         self.config = config
         self.executor = executor
         self.sessions = sessions or SessionStore()
+        self.querier_key = querier_key
+        self._seal_pools: dict[bytes, MaskPool] = {}
 
     def describe(self) -> NodeDescription:
         """Party name, servable identifier types and the normalisation profile label."""
@@ -65,6 +93,8 @@ class NodeService:
         id_type: str,
         profile_version: str,
         parties: tuple[str, ...],
+        attributes: tuple[str, ...] = (),
+        paillier_n: int | None = None,
     ) -> SessionOpened:
         """Load members for the query, shuffle them, and draw the query's fresh key."""
         if not query_id or len(query_id) > 128:
@@ -86,26 +116,135 @@ class NodeService:
         except ValueError:
             known = ", ".join(t.value for t in IdType)
             raise QueryRefused(f"unknown id type {id_type!r}; known: {known}") from None
+        specs = self._owner_specs(role, attributes)
+        public_key = self._owner_key(role, paillier_n)
+        if role == "querier" and self.querier_key is None:
+            raise QueryRefused(
+                f"party {self.config.party!r} holds no Paillier key pair; set [paillier] key_file"
+            )
         column = self.config.column_for(wanted)
+        source = open_source(self.config.source)
         table = load_members(
-            open_source(self.config.source),
+            source,
             column.column,
             column.kind,
             wanted,
             self.config.normalisation,
+            attributes=[s.name for s in specs],
             chunk_rows=self.config.chunk_rows,
         )
+        order = psi.secure_permutation(len(table.elements))
+        columns = {
+            spec.name: attribute_column(spec, table.attributes[spec.name], table.report.source)
+            for spec in specs
+        }
         session = QuerySession(
             query_id=query_id,
             kind=kind,
             role=role,
             id_type=wanted,
             parties=parties,
-            elements=psi.shuffle_elements(table.elements),
+            elements=[table.elements[i] for i in order],
             report=table.report,
+            attributes={name: [values[i] for i in order] for name, values in columns.items()},
+            paillier_n=public_key.n if public_key else None,
+            specs=specs,
         )
         self.sessions.add(session)
-        return SessionOpened(self.config.party, len(session.elements), table.report)
+        return SessionOpened(
+            self.config.party,
+            len(session.elements),
+            table.report,
+            paillier_n=self.querier_key.public_key.n if role == "querier" and self.querier_key else None,
+            attributes=specs,
+        )
+
+    def _owner_specs(self, role: str, attributes: tuple[str, ...]) -> tuple[Attribute, ...]:
+        if role != "owner":
+            return ()
+        if not attributes:
+            raise QueryRefused("a profile query names at least one attribute")
+        unknown = [a for a in attributes if a not in self.config.attributes]
+        if unknown:
+            declared = ", ".join(sorted(self.config.attributes)) or "none"
+            raise QueryRefused(
+                f"attribute {', '.join(map(repr, unknown))} is not declared by "
+                f"{self.config.party!r} (declared: {declared})"
+            )
+        if len(set(attributes)) != len(attributes):
+            raise QueryRefused("an attribute is named twice")
+        return tuple(self.config.attributes[a] for a in attributes)
+
+    def _owner_key(self, role: str, paillier_n: int | None) -> PaillierPublicKey | None:
+        if role != "owner":
+            return None
+        if not paillier_n or paillier_n.bit_length() < MIN_PAILLIER_BITS:
+            bits = paillier_n.bit_length() if paillier_n else 0
+            raise QueryRefused(
+                f"the querier's Paillier modulus has {bits} bits; at least {MIN_PAILLIER_BITS} needed"
+            )
+        return PaillierPublicKey(paillier_n)
+
+    def aggregate(
+        self, query_id: str, fingerprint: bytes, chunks: Iterator[bytes]
+    ) -> OwnerAggregate:
+        """Aggregate the owner's attributes against encrypted indicators, in the owner's order.
+
+        Chunks are aggregated in the worker pool as they arrive; the caller's framing has checked
+        the stream's trailer before the partial aggregates are combined, sealed and returned.
+        """
+        session = self.sessions.get(query_id)
+        if session.role != "owner" or session.paillier_n is None:
+            raise QueryRefused(f"query {query_id} has no owner session at {self.config.party!r}")
+        public_key = PaillierPublicKey(session.paillier_n)
+        if fingerprint != public_key.fingerprint():
+            raise InvalidCiphertext("indicators are encrypted against a different key than the query's")
+        width = public_key.ciphertext_width
+        specs = session.specs
+        rows = len(session.elements)
+
+        def tasks() -> Iterator[tuple[object, ...]]:
+            start = 0
+            for chunk in chunks:
+                count = len(chunk) // width
+                if start + count > rows:
+                    raise QueryRefused(
+                        f"more indicators than the {rows} members of {self.config.party!r}"
+                    )
+                values = {s.name: session.attributes[s.name][start : start + count] for s in specs}
+                yield (public_key.n, fingerprint, chunk, values, specs)
+                start += count
+            if start != rows:
+                raise QueryRefused(
+                    f"{start} indicators for the {rows} members of {self.config.party!r}"
+                )
+
+        partials = list(self.executor.map_ordered(aggregate_chunk, tasks()))
+        if not partials:
+            partials = [aggregate_rows(public_key, [], {s.name: [] for s in specs}, specs)]
+        combined = combine_aggregates(public_key, partials)
+        return seal_aggregate(public_key, combined, self._seal_pool(public_key))
+
+    def _seal_pool(self, public_key: PaillierPublicKey) -> MaskPool:
+        pool = self._seal_pools.get(public_key.fingerprint())
+        if pool is None:
+            pool = MaskPool(public_key, build_mask_table(public_key))
+            self._seal_pools[public_key.fingerprint()] = pool
+        return pool
+
+    def decrypt(self, query_id: str, fingerprint: bytes, ciphertexts: list[bytes]) -> list[int]:
+        """Decrypt aggregate cells of an open profile query with this querier's key."""
+        session = self.sessions.get(query_id)
+        if session.role != "querier" or self.querier_key is None:
+            raise QueryRefused(f"query {query_id} has no querier session at {self.config.party!r}")
+        public_key = self.querier_key.public_key
+        if fingerprint != public_key.fingerprint():
+            raise InvalidCiphertext("aggregates are encrypted against a different key")
+        if len(ciphertexts) > MAX_DECRYPT_CELLS:
+            raise QueryRefused(f"at most {MAX_DECRYPT_CELLS} aggregate cells per request")
+        values = [ciphertext_from_bytes(public_key, c) for c in ciphertexts]
+        check_ciphertexts(public_key, values, fingerprint)
+        return [self.querier_key.decrypt_signed(c) for c in values]
 
     def own_set(self, query_id: str) -> Iterator[bytes]:
         """The session's elements, hashed and blinded with its key, in its secret order."""

@@ -10,7 +10,8 @@ from gongying.status import reported
 from gongying.streams import point_messages, read_header, unframe
 from gongying.v1 import node_pb2, node_pb2_grpc, points_pb2
 from node import codec
-from node.service import NodeService
+from node.service import NodeService, QueryRefused
+from protocols.paillier import PaillierPublicKey
 
 
 class PartyNodeServicer(node_pb2_grpc.PartyNodeServicer):
@@ -38,6 +39,8 @@ class PartyNodeServicer(node_pb2_grpc.PartyNodeServicer):
                 id_type=request.id_type,
                 profile_version=request.profile_version,
                 parties=tuple(request.parties),
+                attributes=tuple(request.attributes),
+                paillier_n=int.from_bytes(request.paillier_n, "big") or None,
             )
             return codec.session_opened_to_proto(opened)
         raise AssertionError("unreachable")
@@ -63,6 +66,36 @@ class PartyNodeServicer(node_pb2_grpc.PartyNodeServicer):
                 preserve_order=header.preserve_order,
             )
             yield from point_messages(reply, blinded)
+
+    def Aggregate(
+        self, request_iterator: Iterator[node_pb2.IndicatorMessage], context: grpc.ServicerContext
+    ) -> node_pb2.AggregateResponse:
+        with reported(context, f"{self.party} Aggregate"):
+            source = f"{self.party} Aggregate indicators"
+            header = read_header(request_iterator, source)
+            session = self.service.sessions.get(header.query_id)
+            if session.paillier_n is None:
+                raise QueryRefused(f"query {header.query_id} has no owner session here")
+            public_key = PaillierPublicKey(session.paillier_n)
+            chunks = unframe(request_iterator, public_key.ciphertext_width, "ciphertexts", source)
+            aggregate = self.service.aggregate(header.query_id, header.key_fingerprint, chunks)
+            return codec.aggregate_to_proto(self.party, public_key, aggregate)
+        raise AssertionError("unreachable")
+
+    def DecryptProfile(
+        self, request: node_pb2.DecryptProfileRequest, context: grpc.ServicerContext
+    ) -> node_pb2.DecryptProfileResponse:
+        with reported(context, f"{self.party} DecryptProfile"):
+            values = self.service.decrypt(
+                request.query_id, request.key_fingerprint, [c.ciphertext for c in request.cells]
+            )
+            return node_pb2.DecryptProfileResponse(
+                cells=[
+                    node_pb2.DecryptedCell(attribute=c.attribute, cell=c.cell, value=str(v))
+                    for c, v in zip(request.cells, values, strict=True)
+                ]
+            )
+        raise AssertionError("unreachable")
 
     def CloseSession(
         self, request: node_pb2.CloseSessionRequest, context: grpc.ServicerContext

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from connectors.identifiers import IdType
 from connectors.members import LoadReport
+from protocols.profile import Attribute
 from protocols.psi import BlindingKey
 
 DEFAULT_IDLE_SECONDS = 600.0
@@ -35,6 +36,7 @@ class QuerySession:
     key: BlindingKey = field(default_factory=BlindingKey.fresh, repr=False)
     attributes: dict[str, list[object]] = field(default_factory=dict, repr=False)
     paillier_n: int | None = None
+    specs: tuple[Attribute, ...] = ()
     last_used: float = field(default_factory=time.monotonic)
 
     def forget(self) -> None:

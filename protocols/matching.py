@@ -87,3 +87,18 @@ def count_regions(sets: Mapping[str, bytes]) -> RegionCounts:
         members = frozenset(p for i, p in enumerate(parties) if mask >> i & 1)
         regions[members] = int(counts[mask])
     return RegionCounts(parties, sizes, regions)
+
+
+def matched_positions(points: bytes, reference: bytes) -> np.ndarray:
+    """For each point of `points` (in its order), whether it occurs in `reference`.
+
+    Used by the profile query: `points` is an owner's fully blinded list in the owner's order,
+    `reference` the querier's fully blinded set under the same two keys.
+    """
+    keys = np.frombuffer(points, dtype=f"S{POINT_BYTES}")
+    if len(keys) == 0 or not reference:
+        return np.zeros(len(keys), dtype=bool)
+    ref_keys = np.sort(np.frombuffer(reference, dtype=f"S{POINT_BYTES}"))
+    found = np.searchsorted(ref_keys, keys)
+    found = np.minimum(found, len(ref_keys) - 1)
+    return np.asarray(ref_keys[found] == keys)

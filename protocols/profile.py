@@ -324,6 +324,11 @@ def _summarise(spec: NumericAttribute, count: int, total: int, squares: int) -> 
     return NumericSummary(count, value_sum, square_sum, float(value_sum / count), std)
 
 
+def decode_numeric(spec: NumericAttribute, count: int, total: int, squares: int) -> NumericSummary:
+    """Undo the fixed-point encoding of decrypted (count, sum, sum of squares) cells."""
+    return _summarise(spec, count, total, squares)
+
+
 def decrypt_profile(
     private_key: PaillierPrivateKey, aggregate: OwnerAggregate, specs: Sequence[Attribute]
 ) -> ProfileResult:

@@ -255,36 +255,41 @@ class ProfileRequest(_message.Message):
 Global___ProfileRequest: _TypeAlias = ProfileRequest  # noqa: Y015
 
 @_typing.final
-class CategoricalResult(_message.Message):
+class BinCount(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
-    @_typing.final
-    class BinsEntry(_message.Message):
-        DESCRIPTOR: _descriptor.Descriptor
-
-        KEY_FIELD_NUMBER: _builtins.int
-        VALUE_FIELD_NUMBER: _builtins.int
-        key: _builtins.str
-        value: _builtins.int
-        def __init__(
-            self,
-            *,
-            key: _builtins.str = ...,
-            value: _builtins.int = ...,
-        ) -> None: ...
-        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
-        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
-        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-        def WhichOneof(self, oneof_group: _Never) -> None: ...
-
-    BINS_FIELD_NUMBER: _builtins.int
-    @_builtins.property
-    def bins(self) -> _containers.ScalarMap[_builtins.str, _builtins.int]: ...
+    BIN_FIELD_NUMBER: _builtins.int
+    COUNT_FIELD_NUMBER: _builtins.int
+    bin: _builtins.str
+    count: _builtins.int
+    """Signed: owner-side noise may push a small bin below zero."""
     def __init__(
         self,
         *,
-        bins: _abc.Mapping[_builtins.str, _builtins.int] | None = ...,
+        bin: _builtins.str = ...,
+        count: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bin", b"bin", "count", b"count"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BinCount: _TypeAlias = BinCount  # noqa: Y015
+
+@_typing.final
+class CategoricalResult(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BINS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def bins(self) -> _containers.RepeatedCompositeFieldContainer[Global___BinCount]:
+        """In declared order, then `other`."""
+
+    def __init__(
+        self,
+        *,
+        bins: _abc.Iterable[Global___BinCount] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...

@@ -1,0 +1,243 @@
+"""Running a profile query (DESIGN 3.3): match each owner's list against the querier's set,
+encrypt indicators under the querier's key, collect owners' aggregates, combine, decrypt.
+
+Per owner D: the querier's singly blinded set goes through D (D reshuffles); D's own list goes
+through the querier *keeping D's secret order*, so the coordinator's indicators line up with D's
+members without the coordinator learning which member is which. The coordinator sees only
+fully blinded points, indicator ciphertexts it made, and aggregate ciphertexts.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import grpc
+
+from coordinator.masks import MaskSupply
+from coordinator.node_client import Deadline, NodeClient, OpenedSession
+from coordinator.overlap import _collect, _QueryCalls, _relay
+from gongying.status import QueryFailed
+from gongying.streams import frame, point_messages
+from gongying.v1 import node_pb2, points_pb2
+from node import codec as node_codec
+from protocols.indicators import encrypt_indicators
+from protocols.matching import matched_positions
+from protocols.paillier import PaillierPublicKey, ciphertext_to_bytes
+from protocols.profile import Attribute, OwnerAggregate, combine_aggregates
+
+COMBINED = "combined"
+
+
+@dataclass(frozen=True)
+class DecryptedProfile:
+    """Plaintext aggregate cells of one owner (or `combined`) and the specs to decode them."""
+
+    owner: str
+    specs: tuple[Attribute, ...]
+    cells: dict[tuple[str, str], int]
+
+
+@dataclass(frozen=True)
+class ProfileOutcome:
+    """Everything the coordinator releases for a profile query."""
+
+    query_id: str
+    querier: str
+    profiles: list[DecryptedProfile]
+    not_combined: dict[str, str]
+    sessions: dict[str, OpenedSession]
+    seconds: float
+
+
+def _owner_aggregate(
+    owner: NodeClient,
+    querier: NodeClient,
+    querier_points: bytes,
+    public_key: PaillierPublicKey,
+    query_id: str,
+    deadline: Deadline,
+    masks: MaskSupply,
+    calls: _QueryCalls,
+) -> OwnerAggregate:
+    """Match one owner's list against the querier's set and collect the owner's aggregate."""
+    header = points_pb2.StreamHeader(query_id=query_id, set_owner=querier.party)
+    reference_call = calls.add(
+        owner.reblind(point_messages(header, iter((querier_points,))), deadline)
+    )
+    reference = _collect(reference_call, owner, calls)
+    own_call = calls.add(owner.stream_own_set(query_id, deadline))
+    keep = points_pb2.StreamHeader(query_id=query_id, set_owner=owner.party, preserve_order=True)
+    listed_call = calls.add(querier.reblind(_relay(own_call, owner, keep, calls), deadline))
+    listed = _collect(listed_call, querier, calls)
+    matched = matched_positions(listed, reference)
+    indicators = encrypt_indicators(public_key, matched, masks.take(public_key, len(matched)))
+    messages: Iterator[node_pb2.IndicatorMessage] = _indicator_messages(
+        query_id, public_key, indicators
+    )
+    response = owner.aggregate(messages, deadline)
+    try:
+        return node_codec.aggregate_from_proto(public_key, response)
+    except ValueError as error:
+        raise QueryFailed(grpc.StatusCode.INTERNAL, f"owner {owner.party}: {error}") from None
+
+
+def _indicator_messages(
+    query_id: str, public_key: PaillierPublicKey, indicators: bytes
+) -> Iterator[node_pb2.IndicatorMessage]:
+    yield node_pb2.IndicatorMessage(
+        header=node_pb2.IndicatorHeader(
+            query_id=query_id, key_fingerprint=public_key.fingerprint()
+        )
+    )
+    yield from frame(
+        iter((indicators,)),
+        public_key.ciphertext_width,
+        lambda seq, data: node_pb2.IndicatorMessage(
+            chunk=node_pb2.CiphertextChunk(seq=seq, ciphertexts=data)
+        ),
+        lambda trailer: node_pb2.IndicatorMessage(trailer=trailer),
+    )
+
+
+def _combine(
+    public_key: PaillierPublicKey, aggregates: Mapping[str, OwnerAggregate], attributes: list[str]
+) -> tuple[OwnerAggregate | None, dict[str, str]]:
+    """Sum owners' aggregates per attribute where every owner declared it identically."""
+    not_combined: dict[str, str] = {}
+    keep = []
+    for name in attributes:
+        declared = {
+            owner: next(a.attribute for a in agg.attributes if a.attribute.name == name)
+            for owner, agg in aggregates.items()
+        }
+        if len(set(declared.values())) == 1:
+            keep.append(name)
+        else:
+            not_combined[name] = "declared differently: " + "; ".join(
+                f"{owner} {spec}" for owner, spec in declared.items()
+            )
+    if len(aggregates) < 2 or not keep:
+        return None, not_combined
+    trimmed = [
+        OwnerAggregate(
+            key_fingerprint=agg.key_fingerprint,
+            rows=agg.rows,
+            overlap=agg.overlap,
+            attributes=tuple(a for a in agg.attributes if a.attribute.name in keep),
+            sealed=agg.sealed,
+        )
+        for agg in aggregates.values()
+    ]
+    return combine_aggregates(public_key, trimmed), not_combined
+
+
+def _decrypt(
+    querier: NodeClient,
+    query_id: str,
+    public_key: PaillierPublicKey,
+    owner: str,
+    aggregate: OwnerAggregate,
+    deadline: Deadline,
+) -> DecryptedProfile:
+    names = [("", "overlap")] + [
+        (item.attribute.name, cell)
+        for item in aggregate.attributes
+        for cell in node_codec.cell_names(item.attribute)
+    ]
+    request = node_pb2.DecryptProfileRequest(
+        query_id=query_id,
+        key_fingerprint=public_key.fingerprint(),
+        cells=[
+            node_pb2.AggregateCell(
+                attribute=a, cell=c, ciphertext=ciphertext_to_bytes(public_key, value)
+            )
+            for (a, c), value in zip(names, aggregate.ciphertexts(), strict=True)
+        ],
+    )
+    response = querier.decrypt(request, deadline)
+    cells = {(c.attribute, c.cell): int(c.value) for c in response.cells}
+    if list(cells) != names:
+        raise QueryFailed(grpc.StatusCode.INTERNAL, f"querier {querier.party} answered other cells")
+    return DecryptedProfile(owner, tuple(a.attribute for a in aggregate.attributes), cells)
+
+
+def run_profile(
+    querier: NodeClient,
+    owners: Mapping[str, NodeClient],
+    query_id: str,
+    id_type: str,
+    attributes: list[str],
+    profile_version: str,
+    deadline: Deadline,
+    masks: MaskSupply,
+) -> ProfileOutcome:
+    """Run the whole profile protocol; nothing is returned unless every owner answered."""
+    started = time.monotonic()
+    parties = [querier.party, *owners]
+    calls = _QueryCalls()
+    everyone = {querier.party: querier, **owners}
+    sessions: dict[str, OpenedSession] = {}
+    try:
+        with ThreadPoolExecutor(max_workers=max(2, len(parties))) as threads:
+            base = dict(
+                query_id=query_id,
+                kind=node_pb2.QUERY_KIND_PROFILE,
+                id_type=id_type,
+                profile_version=profile_version,
+                parties=parties,
+            )
+            sessions[querier.party] = querier.open_session(
+                node_pb2.OpenSessionRequest(**base, role=node_pb2.SESSION_ROLE_QUERIER), deadline
+            )
+            modulus = sessions[querier.party].paillier_n
+            if modulus is None:
+                raise QueryFailed(
+                    grpc.StatusCode.FAILED_PRECONDITION,
+                    f"querier {querier.party} did not provide a Paillier public key",
+                )
+            public_key = PaillierPublicKey(modulus)
+            owner_request = node_pb2.OpenSessionRequest(
+                **base,
+                role=node_pb2.SESSION_ROLE_OWNER,
+                attributes=attributes,
+                paillier_n=node_codec.int_to_bytes(modulus),
+            )
+            opened = threads.map(lambda o: owners[o].open_session(owner_request, deadline), owners)
+            sessions.update(zip(owners, opened, strict=True))
+            own_call = calls.add(querier.stream_own_set(query_id, deadline))
+            querier_points = _collect(own_call, querier, calls)
+            futures = {
+                name: threads.submit(
+                    _owner_aggregate, node, querier, querier_points, public_key,
+                    query_id, deadline, masks, calls,
+                )
+                for name, node in owners.items()
+            }
+            aggregates: dict[str, OwnerAggregate] = {}
+            for name, future in futures.items():
+                try:
+                    aggregates[name] = future.result()
+                except QueryFailed as failure:
+                    calls.fail(failure)
+            if calls.first_failure is not None:
+                raise calls.first_failure
+            combined, not_combined = _combine(public_key, aggregates, attributes)
+            profiles = [
+                _decrypt(querier, query_id, public_key, name, agg, deadline)
+                for name, agg in aggregates.items()
+            ]
+            if combined is not None:
+                profiles.append(
+                    _decrypt(querier, query_id, public_key, COMBINED, combined, deadline)
+                )
+    finally:
+        for node in everyone.values():
+            node.close_session(query_id)
+    total = sum(sessions[o].set_size for o in owners)
+    masks.refill_in_background(public_key, total)
+    return ProfileOutcome(
+        query_id, querier.party, profiles, not_combined, sessions, time.monotonic() - started
+    )
