@@ -85,6 +85,38 @@ def query_overlap(
         print_overlap(result, Console())
 
 
+@query_app.command("profile")
+def query_profile(
+    coordinator: Annotated[str, typer.Option("--coordinator", help="Coordinator HOST:PORT.")],
+    querier: Annotated[str, typer.Option("--querier", help="The party holding the key (a brand).")],
+    owners: Annotated[str, typer.Option("--owners", help="Comma-separated data owners.")],
+    attributes: Annotated[str, typer.Option("--attributes", help="Comma-separated attributes.")],
+    id_type: Annotated[str, typer.Option("--id-type", help="email, phone, member_id, ...")] = "email",
+    query_id: Annotated[str, typer.Option("--query-id", help="Name the query (for retries).")] = "",
+    timeout: Annotated[float, typer.Option("--timeout", help="Seconds before giving up.")] = 900.0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the documented JSON object.")] = False,
+) -> None:
+    """Who the shared audience is: attribute bins and statistics per owner and combined."""
+    from coordinator.sdk import CoordinatorClient, QueryError
+    from gongying.render import print_profile
+
+    def names(text: str) -> list[str]:
+        return [p.strip() for p in text.split(",") if p.strip()]
+
+    try:
+        with CoordinatorClient(coordinator) as client:
+            result = client.profile(
+                querier, names(owners), names(attributes), id_type=id_type, query_id=query_id,
+                timeout=timeout,
+            )
+    except QueryError as error:
+        raise _fail(f"{error} [{error.code}]") from None
+    if as_json:
+        typer.echo(json.dumps(result.to_json(), indent=2))
+    else:
+        print_profile(result, Console())
+
+
 @app.command("demo")
 def demo(
     members: Annotated[int, typer.Option("--members", help="Members per retailer.")] = 20_000,

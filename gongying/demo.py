@@ -14,10 +14,11 @@ from rich.console import Console
 from connectors.errors import ConnectorError
 from connectors.identifiers import ColumnKind, IdType, NormalisationProfile, normalise
 from coordinator.sdk import CoordinatorClient, QueryError
-from gongying.demo_data import generate_demo_data
+from gongying.demo_data import BRAND, RETAILERS, generate_demo_data
+from gongying.demo_profile import ATTRIBUTES, attributes_toml, differences, profile_truths
 from gongying.launch import LaunchError, LocalProcesses, free_port
 from gongying.oracle import identifier_sets_from_files, overlap_truth
-from gongying.render import print_overlap
+from gongying.render import print_overlap, print_profile
 
 ID_COLUMNS = ("email", "phone")
 
@@ -51,7 +52,9 @@ def _user_files(data: Path, id_type: str) -> dict[str, Path]:
     return {path.stem: path for path in files}
 
 
-def write_configs(workdir: Path, paths: dict[str, Path]) -> DemoLayout:
+def write_configs(
+    workdir: Path, paths: dict[str, Path], extra: dict[str, str] | None = None
+) -> DemoLayout:
     """Write node.toml per party and coordinator.toml on free loopback ports."""
     config_dir = workdir / "configs"
     config_dir.mkdir(parents=True, exist_ok=True)
@@ -66,7 +69,8 @@ def write_configs(workdir: Path, paths: dict[str, Path]) -> DemoLayout:
             f'party = "{party}"\nlisten = "{address}"\nworkers = {workers}\n\n'
             f'[source]\nkind = "csv"\npath = "{path.resolve()}"\n\n'
             f"[identifiers]\n{identifiers}\n\n"
-            f'[normalisation]\ndefault_region = "CN"\n'
+            f'[normalisation]\ndefault_region = "CN"\n\n'
+            + (extra or {}).get(party, "")
         )
     coordinator = f"127.0.0.1:{free_port()}"
     parties = "\n".join(f'{p} = "{a}"' for p, a in addresses.items())
@@ -90,6 +94,23 @@ def plaintext_truth(paths: dict[str, Path], id_type: str) -> dict[frozenset[str]
     return dict(overlap_truth(identifier_sets_from_files(paths, id_type, normalised)).regions)
 
 
+def _profile_step(layout: DemoLayout, id_type: str, console: Console) -> bool:
+    """Profile the brand's audience at every retailer; compare with the pandas truth."""
+    owners = list(RETAILERS)
+    console.print(
+        f"profile query: {BRAND}'s audience at {', '.join(owners)} on {', '.join(ATTRIBUTES)}"
+    )
+    with CoordinatorClient(layout.coordinator_address) as client:
+        result = client.profile(BRAND, owners, list(ATTRIBUTES), id_type=id_type)
+    print_profile(result, console)
+    found = differences(result, profile_truths(layout.paths, BRAND, owners, id_type))
+    for line in found:
+        console.print(f"[red]differs from the pandas truth: {line}[/]")
+    if not found:
+        console.print("[bold green]every profile cell equals the pandas truth (noise off)[/]")
+    return not found
+
+
 def run_demo(
     members: int,
     workdir: Path | None,
@@ -97,6 +118,7 @@ def run_demo(
     id_type: str,
     seed: int,
     console: Console,
+    paillier_bits: int = 2048,
 ) -> bool:
     """Run the whole flow; True when the query's answer equals the plaintext truth."""
     if id_type not in ID_COLUMNS:
@@ -114,7 +136,12 @@ def run_demo(
         else:
             console.print(f"generating synthetic data: {members:,} members per retailer (seed {seed})")
             paths = generate_demo_data(root / "data", members=members, seed=seed).paths
-        layout = write_configs(root, paths)
+        profiled = data is None
+        extra = {}
+        if profiled:
+            extra = {p: attributes_toml() for p in RETAILERS}
+            extra[BRAND] = f'[paillier]\nkey_file = "{BRAND}.paillier.json"\nbits = {paillier_bits}\n'
+        layout = write_configs(root, paths, extra)
         console.print(f"starting {len(paths)} nodes and a coordinator on loopback")
         for party, address in layout.node_addresses.items():
             processes.start(party, "node", root / "configs" / f"{party}.toml", address)
@@ -129,6 +156,8 @@ def run_demo(
         truth = plaintext_truth(paths, id_type)
         print_overlap(result, console, truth)
         ok = all(result.region(*sorted(m)) == n for m, n in truth.items())
+        if profiled:
+            ok = _profile_step(layout, id_type, console) and ok
         console.print(
             "[bold green]the private answer equals the plaintext truth[/]"
             if ok

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from rich.console import Console
 from rich.table import Table
 
-from coordinator.results import OverlapResult
+from coordinator.results import OverlapResult, ProfileResult
 
 
 def region_label(members: tuple[str, ...] | list[str]) -> str:
@@ -76,4 +76,47 @@ def print_overlap(
     """Print the overlap tables and the timing."""
     for table in overlap_tables(result, truth):
         console.print(table)
+    console.print(f"query {result.query_id} took {result.seconds:.2f} s")
+
+
+def print_profile(result: ProfileResult, console: Console) -> None:
+    """One table per categorical attribute (owners side by side), one for numeric attributes."""
+    owners = [p.owner for p in result.profiles]
+    console.print(
+        f"Profile {result.query_id}: audience {result.querier} shares with "
+        f"{', '.join(result.owners)}"
+    )
+    overlap = Table(title="Shared audience (overlap with the querier)")
+    for owner in owners:
+        overlap.add_column(owner, justify="right")
+    overlap.add_row(*(f"{p.overlap:,}" for p in result.profiles))
+    console.print(overlap)
+    first = result.profiles[0] if result.profiles else None
+    for name in first.categorical if first else {}:
+        table = Table(title=f"{name} (members per bin)")
+        table.add_column("bin")
+        for owner in owners:
+            table.add_column(owner, justify="right")
+        for bin_name in first.categorical[name] if first else {}:
+            table.add_row(
+                bin_name, *(f"{p.categorical.get(name, {}).get(bin_name, 0):,}" for p in result.profiles)
+            )
+        console.print(table)
+    if first and first.numeric:
+        table = Table(title="Numeric attributes")
+        for column in ("attribute", "owner", "count", "sum", "mean", "std"):
+            table.add_column(column, justify="left" if column in ("attribute", "owner") else "right")
+        for name in first.numeric:
+            for p in result.profiles:
+                s = p.numeric.get(name)
+                if s is None:
+                    continue
+                table.add_row(
+                    name, p.owner, f"{s.count:,}", f"{s.sum:,.2f}",
+                    "-" if s.mean is None else f"{s.mean:,.2f}",
+                    "-" if s.std is None else f"{s.std:,.2f}",
+                )
+        console.print(table)
+    for name, why in result.not_combined.items():
+        console.print(f"[yellow]{name} not combined across owners: {why}[/]")
     console.print(f"query {result.query_id} took {result.seconds:.2f} s")
