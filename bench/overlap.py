@@ -1,0 +1,511 @@
+"""Two-party overlap: gongying (two nodes + a coordinator over gRPC) versus openmined-psi.
+
+Both systems count the same intersection of two email sets (``user{i}@example.com``; side A is
+``0..n-1``, side B is shifted so that ``--overlap`` of it, half by default, is shared with A).
+
+gongying
+    Node A, node B and the coordinator each run in their own process (``gongying node|coordinator
+    serve``, started with ``gongying.launch.LocalProcesses``), all on loopback, ``--workers``
+    blinding processes per node. The wall time is taken around ``CoordinatorClient.overlap`` only
+    (after every process reports SERVING and the client channel is connected); it includes the
+    nodes reading and normalising their CSV files, which happens inside the query.
+
+openmined-psi
+    ``bench.baselines.run_openmined_cardinality`` (cardinality mode, GCS setup message, messages
+    serialised and parsed back) in a spawned child process of its own; its wall time is the one
+    the baseline measures (set generation excluded).
+
+Reported for each system: wall time, elements/s (elements of both sides / wall), peak RSS per
+process in MiB, bytes on the wire per element, and the gongying-vs-openmined ratios. Peak RSS is
+the kernel's high-water mark (``VmHWM`` in ``/proc/PID/status``, read just before the processes
+stop; it is over the process's whole life, start-up included) next to the maximum that a sampler
+thread saw polling the process trees with psutil every ``--sample-interval`` seconds. For
+openmined-psi it is the child's own ``getrusage`` peak. CPU seconds (user + system) spent during
+the query are reported per process and in total (the baseline is one thread; gongying's nodes run
+``--workers`` blinding processes each, so on a machine with few cores compare elements per CPU
+second as well as elements per wall second).
+
+Bytes on the wire for gongying, two ways:
+
+* payload: each 32-byte ristretto255 point of party P's set travels node(P) -> coordinator, then
+  coordinator -> node -> coordinator once per other party: ``2 * parties - 1`` transfers, i.e. 3 x
+  32 bytes per element for two parties (payload only, excluding protobuf, gRPC and HTTP/2 framing);
+* measured: every transfer has the coordinator at one end, so the growth of ``bytes_sent +
+  bytes_received`` over the coordinator's established TCP sockets during the query (kernel
+  ``tcp_info``, read with ``ss -tinp``) counts all of it: TCP payload, i.e. HTTP/2 frames with gRPC
+  and protobuf inside, without TCP/IP headers; it includes the client's small request and reply.
+  (``/proc/PID/io`` would not do: gRPC uses sendmsg/recvmsg, which ``rchar``/``wchar`` miss.)
+
+openmined-psi's bytes are the serialised setup, request and response messages.
+
+Both counts are checked against the exact intersection; the exit status is 1 if either differs
+(openmined's GCS filter may over-count with probability at most ``--fpr``).
+
+Run from the repository root::
+
+    .venv/bin/python -m bench.overlap                 # 100k elements per side
+    .venv/bin/python -m bench.overlap --size 20000 --json
+    .venv/bin/python -m bench.overlap --million       # 1M per side (minutes, several GiB)
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import json
+import multiprocessing
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+if __package__ in (None, ""):  # `python bench/overlap.py`: make `bench` and `gongying` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from coordinator.sdk import CoordinatorClient
+from gongying.launch import LocalProcesses, free_port
+
+POINT_BYTES = 32
+MIB = 1024 * 1024
+PARTIES = ("a", "b")
+
+
+# --------------------------------------------------------------------------- the two sets
+
+
+def make_sets(size: int, shared: int) -> tuple[list[str], list[str]]:
+    """Side A is user0..user{size-1}; side B starts `shared` before A's end."""
+    side_a = [f"user{i}@example.com" for i in range(size)]
+    side_b = [f"user{i}@example.com" for i in range(size - shared, 2 * size - shared)]
+    return side_a, side_b
+
+
+def write_csv(path: Path, emails: list[str]) -> None:
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["email"])
+        writer.writerows([email] for email in emails)
+
+
+# --------------------------------------------------------------------------- process sampling
+
+
+def _vm_hwm_mib(pid: int) -> float | None:
+    """The kernel's peak RSS of `pid` so far (Linux), in MiB."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except (OSError, ValueError):
+        return None
+    return None
+
+
+def _tcp_bytes(pid: int) -> dict[tuple[str, str], int] | None:
+    """bytes_sent + bytes_received per established TCP socket of `pid` (from `ss -tinp`).
+
+    These are TCP payload bytes (HTTP/2 frames with gRPC and protobuf inside), without TCP/IP
+    headers. None if `ss` is missing or fails.
+    """
+    try:
+        listing = subprocess.run(
+            ["ss", "-tinpH", "state", "established"],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    sockets: dict[tuple[str, str], int] = {}
+    owner: tuple[str, str] | None = None
+    for line in listing.splitlines():
+        if not line[:1].isspace():  # "Recv-Q Send-Q local peer users:((...))"
+            fields = line.split()
+            owner = (fields[2], fields[3]) if f"pid={pid}," in line else None
+        elif owner is not None:
+            counters = dict(
+                item.split(":", 1) for item in line.split() if item.startswith("bytes_")
+            )
+            sockets[owner] = int(counters.get("bytes_sent", 0)) + int(
+                counters.get("bytes_received", 0)
+            )
+    return sockets
+
+
+def _cpu_seconds(process: psutil.Process) -> float:
+    times = process.cpu_times()
+    return float(times.user + times.system)
+
+
+@dataclass
+class ProcessStats:
+    """What was seen of one process: its label, sampled peak RSS, kernel peak, CPU in the query."""
+
+    root: str
+    label: str
+    pid: int
+    sampled_peak_mib: float = 0.0
+    hwm_mib: float | None = None
+    cpu_seconds_in_query: float | None = None
+
+    @property
+    def peak_mib(self) -> float:
+        return max(self.sampled_peak_mib, self.hwm_mib or 0.0)
+
+
+@dataclass
+class TreeSampler:
+    """Polls the RSS of each root process and all its descendants in a background thread."""
+
+    roots: dict[str, int]
+    interval: float = 0.2
+    stats: dict[int, ProcessStats] = field(default_factory=dict)
+    _handles: dict[int, psutil.Process] = field(default_factory=dict)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def _label_child(self, root: str, child: psutil.Process) -> str:
+        try:
+            command = " ".join(child.cmdline())
+        except psutil.Error:
+            command = ""
+        if "resource_tracker" in command:
+            return f"{root} resource tracker"
+        workers = sum(1 for s in self.stats.values() if s.label.startswith(f"{root} worker"))
+        return f"{root} worker {workers + 1}"
+
+    def sample_once(self) -> None:
+        with self._lock:
+            for root, pid in self.roots.items():
+                try:
+                    top = self._handles.setdefault(pid, psutil.Process(pid))
+                    members = [(top, root)] + [(c, "") for c in top.children(recursive=True)]
+                except psutil.Error:
+                    continue
+                for process, label in members:
+                    if process.pid not in self.stats:
+                        self._handles[process.pid] = process
+                        self.stats[process.pid] = ProcessStats(
+                            root, label or self._label_child(root, process), process.pid
+                        )
+                    try:
+                        rss = self._handles[process.pid].memory_info().rss / MIB
+                    except psutil.Error:
+                        continue
+                    entry = self.stats[process.pid]
+                    entry.sampled_peak_mib = max(entry.sampled_peak_mib, rss)
+
+    def cpu_snapshot(self) -> dict[int, float]:
+        """CPU seconds (user + system) of every process seen so far."""
+        self.sample_once()
+        snapshot = {}
+        with self._lock:
+            for pid, handle in self._handles.items():
+                with contextlib.suppress(psutil.Error):
+                    snapshot[pid] = _cpu_seconds(handle)
+        return snapshot
+
+    def read_high_water_marks(self) -> None:
+        with self._lock:
+            for pid, entry in self.stats.items():
+                entry.hwm_mib = _vm_hwm_mib(pid)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.sample_once()
+
+    def start(self) -> None:
+        self.sample_once()
+        self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        self.sample_once()
+
+
+# --------------------------------------------------------------------------- gongying
+
+
+def run_gongying(
+    workdir: Path,
+    side_a: list[str],
+    side_b: list[str],
+    workers: int,
+    interval: float,
+) -> dict[str, Any]:
+    """Start node A, node B and the coordinator as processes, run one overlap, measure it."""
+    data = workdir / "data"
+    data.mkdir(parents=True, exist_ok=True)
+    addresses = {party: f"127.0.0.1:{free_port()}" for party in PARTIES}
+    for party, emails in zip(PARTIES, (side_a, side_b), strict=True):
+        write_csv(data / f"{party}.csv", emails)
+        (data / f"{party}.toml").write_text(
+            f'party = "{party}"\nlisten = "{addresses[party]}"\nworkers = {workers}\n\n'
+            f'[source]\nkind = "csv"\npath = "{(data / f"{party}.csv").resolve()}"\n\n'
+            '[identifiers]\nemail = "email"\n'
+        )
+    coordinator = f"127.0.0.1:{free_port()}"
+    parties = "\n".join(f'{p} = "{a}"' for p, a in addresses.items())
+    (data / "coordinator.toml").write_text(
+        f'listen = "{coordinator}"\ndeadline_seconds = 7200\n\n[parties]\n{parties}\n'
+    )
+
+    processes = LocalProcesses(workdir / "logs")
+    sampler: TreeSampler | None = None
+    try:
+        for party in PARTIES:
+            processes.start(f"node-{party}", "node", data / f"{party}.toml", addresses[party])
+        processes.start("coordinator", "coordinator", data / "coordinator.toml", coordinator)
+        roots = {f"node {p.upper()}": processes.processes[f"node-{p}"].pid for p in PARTIES}
+        roots["coordinator"] = processes.processes["coordinator"].pid
+        sampler = TreeSampler(roots, interval)
+        sampler.start()
+        coordinator_pid = roots["coordinator"]
+
+        with CoordinatorClient(coordinator) as client:
+            client.parties()  # connect the channel before the clock starts
+            cpu_before = sampler.cpu_snapshot()
+            tcp_before = _tcp_bytes(coordinator_pid)
+            started = time.perf_counter()
+            result = client.overlap(list(PARTIES), "email", timeout=7200.0)
+            wall = time.perf_counter() - started
+            tcp_after = _tcp_bytes(coordinator_pid)
+            cpu_after = sampler.cpu_snapshot()
+        sampler.stop()
+        sampler.read_high_water_marks()
+        for pid, entry in sampler.stats.items():
+            if pid in cpu_before and pid in cpu_after:
+                entry.cpu_seconds_in_query = cpu_after[pid] - cpu_before[pid]
+    finally:
+        if sampler is not None:
+            sampler.stop()
+        processes.stop()
+
+    elements = len(side_a) + len(side_b)
+    hops = 2 * len(PARTIES) - 1
+    measured = None
+    if tcp_before is not None and tcp_after is not None and tcp_after:
+        measured = sum(count - tcp_before.get(key, 0) for key, count in tcp_after.items())
+    order = list(sampler.roots)
+    processes_out = sorted(
+        sampler.stats.values(), key=lambda s: (order.index(s.root), s.label != s.root, s.pid)
+    )
+    return {
+        "system": "gongying",
+        "count": result.all_parties,
+        "wall_seconds": wall,
+        "coordinator_seconds": result.seconds,
+        "elements": elements,
+        "elements_per_second": elements / wall,
+        "payload_bytes": hops * POINT_BYTES * elements,
+        "payload_bytes_per_element": hops * POINT_BYTES,
+        "measured_bytes": measured,
+        "measured_bytes_per_element": None if measured is None else measured / elements,
+        "cpu_seconds": sum(s.cpu_seconds_in_query or 0.0 for s in processes_out),
+        "set_sizes": dict(result.set_sizes),
+        "processes": [{**asdict(entry), "peak_mib": entry.peak_mib} for entry in processes_out],
+    }
+
+
+# --------------------------------------------------------------------------- openmined-psi
+
+
+def _openmined_child(size: int, shared: int, fpr: float) -> dict[str, Any]:
+    """Runs in a spawned process, so the peak RSS it reports is the baseline's own."""
+    from bench.baselines import peak_rss_mb, run_openmined_cardinality
+
+    side_a, side_b = make_sets(size, shared)
+    cpu_started = time.process_time()
+    result = run_openmined_cardinality(side_a, side_b, fpr=fpr)
+    cpu = time.process_time() - cpu_started
+    return {**asdict(result), "cpu_seconds": cpu, "peak_mib": peak_rss_mb()}
+
+
+def run_openmined(size: int, shared: int, fpr: float) -> dict[str, Any]:
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        child: dict[str, Any] = pool.apply(_openmined_child, (size, shared, fpr))
+    elements = 2 * size
+    return {
+        "system": "openmined-psi",
+        "count": child["count"],
+        "wall_seconds": child["seconds"],
+        "elements": elements,
+        "elements_per_second": child["elements_per_second"],
+        "cpu_seconds": child["cpu_seconds"],
+        "wire_bytes": child["wire_bytes"],
+        "wire_bytes_per_element": child["wire_bytes"] / elements,
+        "fpr": fpr,
+        "processes": [{"label": "openmined (client + server)", "peak_mib": child["peak_mib"]}],
+    }
+
+
+# --------------------------------------------------------------------------- report
+
+
+def print_tables(report: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    gy, om, truth = report["gongying"], report["openmined"], report["truth"]
+    console = Console()
+    title = (
+        f"Two-party overlap, {report['size']:,} per side, {truth:,} shared "
+        f"({gy['elements']:,} elements), gongying workers/node = {report['workers']}"
+    )
+    table = Table(title=title)
+    table.add_column("metric")
+    table.add_column("gongying", justify="right")
+    table.add_column("openmined-psi", justify="right")
+    table.add_column("gongying / openmined", justify="right")
+
+    def mark(count: int) -> str:
+        return f"{count:,} " + ("ok" if count == truth else f"WRONG (true {truth:,})")
+
+    measured = gy["measured_bytes_per_element"]
+    table.add_row("count", mark(gy["count"]), mark(om["count"]), "")
+    table.add_row(
+        "wall s",
+        f"{gy['wall_seconds']:.2f}",
+        f"{om['wall_seconds']:.2f}",
+        f"{report['wall_time_ratio']:.2f}x",
+    )
+    table.add_row(
+        "elements/s",
+        f"{gy['elements_per_second']:,.0f}",
+        f"{om['elements_per_second']:,.0f}",
+        f"{report['throughput_ratio']:.3f}x",
+    )
+    table.add_row(
+        "CPU s (all processes)",
+        f"{gy['cpu_seconds']:.2f}",
+        f"{om['cpu_seconds']:.2f}",
+        f"{gy['cpu_seconds'] / om['cpu_seconds']:.2f}x",
+    )
+    table.add_row(
+        "elements / CPU s",
+        f"{gy['elements'] / gy['cpu_seconds']:,.0f}",
+        f"{om['elements'] / om['cpu_seconds']:,.0f}",
+        f"{om['cpu_seconds'] / gy['cpu_seconds']:.3f}x",
+    )
+    table.add_row(
+        "wire B/element",
+        f"{gy['payload_bytes_per_element']:.0f} payload"
+        + ("" if measured is None else f"\n{measured:.1f} measured"),
+        f"{om['wire_bytes_per_element']:.1f}",
+        f"{gy['payload_bytes_per_element'] / om['wire_bytes_per_element']:.2f}x payload"
+        + (
+            "" if measured is None else f"\n{measured / om['wire_bytes_per_element']:.2f}x measured"
+        ),
+    )
+    table.add_row(
+        "peak RSS MiB (sum)",
+        f"{sum(p['peak_mib'] for p in gy['processes']):,.0f}",
+        f"{om['processes'][0]['peak_mib']:,.0f}",
+        "",
+    )
+    console.print(table)
+
+    memory = Table(title="Peak RSS per process (MiB) and CPU seconds during the query")
+    memory.add_column("process", no_wrap=True)
+    memory.add_column("pid", justify="right")
+    memory.add_column("peak (VmHWM)", justify="right")
+    memory.add_column("peak sampled", justify="right")
+    memory.add_column("CPU s in query", justify="right")
+    for entry in gy["processes"]:
+        cpu = entry["cpu_seconds_in_query"]
+        hwm = entry["hwm_mib"]
+        memory.add_row(
+            f"gongying {entry['label']}",
+            str(entry["pid"]),
+            "-" if hwm is None else f"{hwm:,.1f}",
+            f"{entry['sampled_peak_mib']:,.1f}",
+            "-" if cpu is None else f"{cpu:.2f}",
+        )
+    memory.add_row(
+        "openmined-psi (one process)", "", f"{om['processes'][0]['peak_mib']:,.1f}", "", ""
+    )
+    console.print(memory)
+    console.print(
+        "gongying wire: payload = 3 hops x 32-byte points (node->coordinator->node->coordinator), "
+        "excluding protobuf/gRPC/HTTP2 framing; measured = growth of bytes sent + received on the "
+        "coordinator's TCP sockets during the query (ss/tcp_info: HTTP/2 frames, framing "
+        "included, no TCP/IP headers). "
+        f"Coordinator-side query time {gy['coordinator_seconds']:.2f} s."
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--size", type=int, default=100_000, help="elements per side")
+    parser.add_argument("--million", action="store_true", help="1,000,000 elements per side")
+    parser.add_argument("--overlap", type=float, default=0.5, help="fraction of a side shared")
+    parser.add_argument("--workers", type=int, default=2, help="blinding processes per node")
+    parser.add_argument("--fpr", type=float, default=1e-9, help="openmined GCS false-positive rate")
+    parser.add_argument("--sample-interval", type=float, default=0.2, help="RSS sampling, seconds")
+    parser.add_argument("--workdir", type=Path, help="keep configs, data and logs here")
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead")
+    args = parser.parse_args()
+    size = 1_000_000 if args.million else args.size
+    if size < 1 or not 0.0 <= args.overlap <= 1.0:
+        parser.error("--size must be positive and --overlap within [0, 1]")
+    shared = round(size * args.overlap)
+
+    side_a, side_b = make_sets(size, shared)
+    truth = len(set(side_a) & set(side_b))
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="gongying-bench-overlap-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    if not args.json:
+        print(
+            f"gongying: {size:,} x {size:,} emails, {truth:,} shared; work dir {workdir}",
+            file=sys.stderr,
+        )
+    gy = run_gongying(workdir, side_a, side_b, args.workers, args.sample_interval)
+    del side_a, side_b
+    if not args.json:
+        print(
+            f"gongying done in {gy['wall_seconds']:.2f} s; running openmined-psi", file=sys.stderr
+        )
+    om = run_openmined(size, shared, args.fpr)
+
+    ok = gy["count"] == truth and om["count"] == truth
+    report = {
+        "size": size,
+        "shared": shared,
+        "truth": truth,
+        "workers": args.workers,
+        "cpu_count": os.cpu_count(),
+        "gongying": gy,
+        "openmined": om,
+        "throughput_ratio": gy["elements_per_second"] / om["elements_per_second"],
+        "wall_time_ratio": gy["wall_seconds"] / om["wall_seconds"],
+        "counts_ok": ok,
+        "log_dir": str(workdir / "logs"),
+    }
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print_tables(report)
+    if args.workdir is None:
+        if ok:
+            shutil.rmtree(workdir, ignore_errors=True)
+        else:
+            print(f"counts differ from the truth; work dir kept: {workdir}", file=sys.stderr)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
