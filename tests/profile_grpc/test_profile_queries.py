@@ -1,0 +1,152 @@
+"""Profile queries over real gRPC on loopback, checked against the pandas truth."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from coordinator.config import CoordinatorConfig
+from coordinator.sdk import CoordinatorClient, QueryError
+from coordinator.server import CoordinatorServer, start_coordinator
+from gongying.demo_data import RETAILERS, generate_demo_data
+from gongying.demo_profile import ATTRIBUTES, attributes_toml, differences, profile_truths
+from gongying.streams import frame
+from gongying.v1 import node_pb2, node_pb2_grpc
+from gongying.serving import channel
+from node.config import load_node_config
+from node.server import NodeServer, start_node
+from protocols.masks import build_mask_table, generate_masks
+from protocols.paillier import PaillierPrivateKey, encrypt
+
+
+def _config(folder: Path, party: str, path: Path, extra: str) -> Path:
+    config = folder / f"{party}.toml"
+    config.write_text(
+        f'party = "{party}"\nlisten = "127.0.0.1:0"\nworkers = 1\n'
+        f'[source]\nkind = "csv"\npath = "{path}"\n[identifiers]\nemail = "email"\nphone = "phone"\n'
+        + extra
+    )
+    return config
+
+
+@pytest.fixture(scope="module")
+def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dict[str, NodeServer], CoordinatorServer, dict[str, Path]]]:
+    folder = tmp_path_factory.mktemp("profile")
+    data = generate_demo_data(folder / "data", members=400, seed=11)
+    paths = dict(data.paths)
+    lonely = folder / "data" / "lonely.csv"
+    pd.DataFrame({"email": ["nobody1@nowhere.cn", "nobody2@nowhere.cn"], "phone": ["", ""]}).to_csv(
+        lonely, index=False
+    )
+    paths["lonely"] = lonely
+    nodes: dict[str, NodeServer] = {}
+    for party, path in paths.items():
+        if party in RETAILERS:
+            extra = attributes_toml()
+        else:
+            extra = f'[paillier]\nkey_file = "{party}.paillier.json"\nbits = 2048\n'
+        nodes[party] = start_node(load_node_config(_config(folder, party, path, extra)))
+    coordinator = start_coordinator(
+        CoordinatorConfig(
+            listen="127.0.0.1:0", parties={p: n.address for p, n in nodes.items()}, workers=1
+        )
+    )
+    yield nodes, coordinator, paths
+    coordinator.stop()
+    for node in nodes.values():
+        node.stop()
+
+
+def test_profile_equals_pandas_truth_per_owner_and_combined(deployment) -> None:  # type: ignore[no-untyped-def]
+    nodes, coordinator, paths = deployment
+    owners = ["retailer_a", "retailer_b"]
+    with CoordinatorClient(coordinator.address) as client:
+        result = client.profile("brand", owners, list(ATTRIBUTES))
+    truths = profile_truths(paths, "brand", owners, "email")
+    assert differences(result, truths) == []
+    assert result.profile("retailer_a").overlap > 0
+    assert [p.owner for p in result.profiles] == [*owners, "combined"]
+    assert all(n.service.sessions.open_count() == 0 for n in nodes.values())
+
+
+def test_empty_overlap_gives_zero_counts_and_no_mean(deployment) -> None:  # type: ignore[no-untyped-def]
+    _, coordinator, paths = deployment
+    with CoordinatorClient(coordinator.address) as client:
+        result = client.profile("lonely", ["retailer_c"], ["age_band", "spend_12m"])
+    profile = result.profile("retailer_c")
+    assert profile.overlap == 0
+    assert sum(profile.categorical["age_band"].values()) == 0
+    assert profile.numeric["spend_12m"].count == 0
+    assert profile.numeric["spend_12m"].mean is None
+
+
+def test_undeclared_attribute_is_refused_naming_it(deployment) -> None:  # type: ignore[no-untyped-def]
+    _, coordinator, _ = deployment
+    with CoordinatorClient(coordinator.address) as client, pytest.raises(QueryError) as caught:
+        client.profile("brand", ["retailer_a"], ["income"])
+    assert caught.value.code == "INVALID_ARGUMENT"
+    assert "income" in str(caught.value) and "retailer_a" in str(caught.value)
+
+
+def test_querier_without_key_is_refused(deployment) -> None:  # type: ignore[no-untyped-def]
+    _, coordinator, _ = deployment
+    with CoordinatorClient(coordinator.address) as client, pytest.raises(QueryError) as caught:
+        client.profile("retailer_a", ["retailer_b"], ["gender"])
+    assert "Paillier" in str(caught.value)
+
+
+def test_owner_returns_only_one_ciphertext_per_bin_or_statistic(deployment) -> None:  # type: ignore[no-untyped-def]
+    """Drive an owner directly: whatever it holds, it answers with aggregate cells only."""
+    nodes, _, paths = deployment
+    brand_key = PaillierPrivateKey.from_json((Path(paths["brand"]).parent.parent / "brand.paillier.json").read_text())
+    public_key = brand_key.public_key
+    owner = nodes["retailer_b"]
+    stub = node_pb2_grpc.PartyNodeStub(channel(owner.address))
+    opened = stub.OpenSession(
+        node_pb2.OpenSessionRequest(
+            query_id="direct-1",
+            kind=node_pb2.QUERY_KIND_PROFILE,
+            id_type="email",
+            profile_version=owner.config.normalisation.label(),
+            parties=["brand", "retailer_b"],
+            role=node_pb2.SESSION_ROLE_OWNER,
+            attributes=["gender", "visits_12m"],
+            paillier_n=public_key.n.to_bytes((public_key.n.bit_length() + 7) // 8, "big"),
+        )
+    )
+    rows = opened.set_size
+    chosen = set(range(0, rows, 3))
+    masks = generate_masks(build_mask_table(public_key), rows)
+    indicators = b"".join(
+        encrypt(public_key, int(i in chosen), masks[i]).to_bytes(public_key.ciphertext_width, "big")
+        for i in range(rows)
+    )
+
+    def messages() -> Iterator[node_pb2.IndicatorMessage]:
+        yield node_pb2.IndicatorMessage(
+            header=node_pb2.IndicatorHeader(query_id="direct-1", key_fingerprint=public_key.fingerprint())
+        )
+        yield from frame(
+            iter((indicators,)),
+            public_key.ciphertext_width,
+            lambda seq, data: node_pb2.IndicatorMessage(chunk=node_pb2.CiphertextChunk(seq=seq, ciphertexts=data)),
+            lambda trailer: node_pb2.IndicatorMessage(trailer=trailer),
+        )
+
+    response = stub.Aggregate(messages())
+    stub.CloseSession(node_pb2.CloseSessionRequest(query_id="direct-1"))
+    # overlap + 3 gender bins + other + (count, sum, sum_sq) for visits: nothing per member.
+    assert [(c.attribute, c.cell) for c in response.cells] == [
+        ("", "overlap"),
+        ("gender", "female"), ("gender", "male"), ("gender", "unknown"), ("gender", "other"),
+        ("visits_12m", "count"), ("visits_12m", "sum"), ("visits_12m", "sum_sq"),
+    ]
+    assert all(len(c.ciphertext) == public_key.ciphertext_width for c in response.cells)
+    overlap = brand_key.decrypt_signed(int.from_bytes(response.cells[0].ciphertext, "big"))
+    gender_total = sum(
+        brand_key.decrypt_signed(int.from_bytes(c.ciphertext, "big")) for c in response.cells[1:5]
+    )
+    assert overlap == len(chosen) == gender_total
