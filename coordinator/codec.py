@@ -115,7 +115,9 @@ def profile_from_proto(
             else:
                 n = item.numeric
                 numeric[item.attribute] = NumericStats(
-                    n.count, n.sum, None if math.isnan(n.mean) else n.mean,
+                    n.count,
+                    n.sum,
+                    None if math.isnan(n.mean) else n.mean,
                     None if math.isnan(n.std) else n.std,
                 )
         profiles.append(OwnerProfile(p.owner, p.overlap, categorical, numeric))

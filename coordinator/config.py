@@ -31,7 +31,9 @@ def load_coordinator_config(path: Path) -> CoordinatorConfig:
     if len(table) < 2:
         raise ConfigError(f"{where} [parties]: at least two parties are needed, got {len(table)}")
     parties = {
-        name: parse_address(expect(address, str, f"{where} [parties].{name}"), f"{where} [parties].{name}")
+        name: parse_address(
+            expect(address, str, f"{where} [parties].{name}"), f"{where} [parties].{name}"
+        )
         for name, address in table.items()
     }
     deadline = optional(raw, "deadline_seconds", float, DEFAULT_DEADLINE_SECONDS, where)

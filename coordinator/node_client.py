@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -69,7 +70,9 @@ class NodeClient:
             raise party_error(self.party, self.address, error) from None
         return response
 
-    def open_session(self, request: node_pb2.OpenSessionRequest, deadline: Deadline) -> OpenedSession:
+    def open_session(
+        self, request: node_pb2.OpenSessionRequest, deadline: Deadline
+    ) -> OpenedSession:
         try:
             response = self._stub.OpenSession(request, timeout=deadline.remaining())
         except grpc.RpcError as error:
@@ -93,9 +96,7 @@ class NodeClient:
         )
         return call
 
-    def reblind(
-        self, messages: Iterator[points_pb2.PointMessage], deadline: Deadline
-    ) -> grpc.Call:
+    def reblind(self, messages: Iterator[points_pb2.PointMessage], deadline: Deadline) -> grpc.Call:
         call: grpc.Call = self._stub.Reblind(messages, timeout=deadline.remaining())
         return call
 
@@ -123,10 +124,8 @@ class NodeClient:
 
     def close_session(self, query_id: str) -> None:
         """Best effort: ask the node to forget the query (it also expires idle sessions)."""
-        try:
+        with contextlib.suppress(grpc.RpcError):
             self._stub.CloseSession(node_pb2.CloseSessionRequest(query_id=query_id), timeout=10)
-        except grpc.RpcError:
-            pass
 
     def close(self) -> None:
         self._channel.close()

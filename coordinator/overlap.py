@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
 
@@ -134,13 +134,11 @@ def run_overlap(
     calls = _QueryCalls()
     with ThreadPoolExecutor(max_workers=max(2, len(order))) as threads:
         try:
-            opened = dict(
-                zip(
-                    order,
-                    threads.map(lambda p: nodes[p].open_session(request, deadline), order),
-                    strict=True,
-                )
-            )
+            # wait for every OpenSession before raising any failure, so the closing below never
+            # races a session that is still being opened (it would stay open until it expires)
+            opening = [threads.submit(nodes[p].open_session, request, deadline) for p in order]
+            wait(opening)
+            opened = {p: future.result() for p, future in zip(order, opening, strict=True)}
             futures = [
                 threads.submit(_chain, i, order, nodes, query_id, deadline, calls)
                 for i in range(len(order))

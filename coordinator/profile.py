@@ -88,9 +88,7 @@ def _indicator_messages(
     query_id: str, public_key: PaillierPublicKey, indicators: bytes
 ) -> Iterator[node_pb2.IndicatorMessage]:
     yield node_pb2.IndicatorMessage(
-        header=node_pb2.IndicatorHeader(
-            query_id=query_id, key_fingerprint=public_key.fingerprint()
-        )
+        header=node_pb2.IndicatorHeader(query_id=query_id, key_fingerprint=public_key.fingerprint())
     )
     yield from frame(
         iter((indicators,)),
@@ -182,16 +180,17 @@ def run_profile(
     sessions: dict[str, OpenedSession] = {}
     try:
         with ThreadPoolExecutor(max_workers=max(2, len(parties))) as threads:
-            base = dict(
+            base = node_pb2.OpenSessionRequest(
                 query_id=query_id,
                 kind=node_pb2.QUERY_KIND_PROFILE,
                 id_type=id_type,
                 profile_version=profile_version,
                 parties=parties,
             )
-            sessions[querier.party] = querier.open_session(
-                node_pb2.OpenSessionRequest(**base, role=node_pb2.SESSION_ROLE_QUERIER), deadline
-            )
+            querier_request = node_pb2.OpenSessionRequest()
+            querier_request.CopyFrom(base)
+            querier_request.role = node_pb2.SESSION_ROLE_QUERIER
+            sessions[querier.party] = querier.open_session(querier_request, deadline)
             modulus = sessions[querier.party].paillier_n
             if modulus is None:
                 raise QueryFailed(
@@ -199,20 +198,26 @@ def run_profile(
                     f"querier {querier.party} did not provide a Paillier public key",
                 )
             public_key = PaillierPublicKey(modulus)
-            owner_request = node_pb2.OpenSessionRequest(
-                **base,
-                role=node_pb2.SESSION_ROLE_OWNER,
-                attributes=attributes,
-                paillier_n=node_codec.int_to_bytes(modulus),
-            )
+            owner_request = node_pb2.OpenSessionRequest()
+            owner_request.CopyFrom(base)
+            owner_request.role = node_pb2.SESSION_ROLE_OWNER
+            owner_request.attributes.extend(attributes)
+            owner_request.paillier_n = node_codec.int_to_bytes(modulus)
             opened = threads.map(lambda o: owners[o].open_session(owner_request, deadline), owners)
             sessions.update(zip(owners, opened, strict=True))
             own_call = calls.add(querier.stream_own_set(query_id, deadline))
             querier_points = _collect(own_call, querier, calls)
             futures = {
                 name: threads.submit(
-                    _owner_aggregate, node, querier, querier_points, public_key,
-                    query_id, deadline, masks, calls,
+                    _owner_aggregate,
+                    node,
+                    querier,
+                    querier_points,
+                    public_key,
+                    query_id,
+                    deadline,
+                    masks,
+                    calls,
                 )
                 for name, node in owners.items()
             }

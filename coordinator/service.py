@@ -9,9 +9,9 @@ import grpc
 
 from connectors.identifiers import IdType
 from coordinator.config import CoordinatorConfig
+from coordinator.masks import MaskSupply
 from coordinator.node_client import Deadline, NodeClient
 from coordinator.overlap import run_overlap
-from coordinator.masks import MaskSupply
 from coordinator.profile import DecryptedProfile, run_profile
 from coordinator.results import (
     NumericStats,
@@ -20,9 +20,9 @@ from coordinator.results import (
     PartyLoad,
     ProfileResult,
 )
-from protocols.profile import CategoricalAttribute, decode_numeric
 from gongying.status import QueryFailed
 from protocols.matching import MAX_PARTIES
+from protocols.profile import CategoricalAttribute, decode_numeric
 
 
 class CoordinatorService:
@@ -31,7 +31,9 @@ class CoordinatorService:
     def __init__(self, config: CoordinatorConfig, masks: MaskSupply | None = None) -> None:
         self.config = config
         self.masks = masks
-        self.nodes = {party: NodeClient(party, address) for party, address in config.parties.items()}
+        self.nodes = {
+            party: NodeClient(party, address) for party, address in config.parties.items()
+        }
 
     def parties(self) -> dict[str, str]:
         """Known party names and their node addresses."""
@@ -76,7 +78,10 @@ class CoordinatorService:
         order = counts.parties
         regions = sorted(
             counts.regions.items(),
-            key=lambda item: (len(item[0]), [order.index(p) for p in sorted(item[0], key=order.index)]),
+            key=lambda item: (
+                len(item[0]),
+                [order.index(p) for p in sorted(item[0], key=order.index)],
+            ),
         )
         return OverlapResult(
             query_id=outcome.query_id,
@@ -172,6 +177,4 @@ def decode_profile(decrypted: DecryptedProfile) -> OwnerProfile:
             numeric[spec.name] = NumericStats(
                 summary.count, float(summary.sum), summary.mean, summary.std
             )
-    return OwnerProfile(
-        decrypted.owner, decrypted.cells[("", "overlap")], categorical, numeric
-    )
+    return OwnerProfile(decrypted.owner, decrypted.cells[("", "overlap")], categorical, numeric)

@@ -30,7 +30,7 @@ err = Console(stderr=True)
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -64,10 +64,14 @@ def coordinator_serve(config: ConfigOption) -> None:
 def query_overlap(
     coordinator: Annotated[str, typer.Option("--coordinator", help="Coordinator HOST:PORT.")],
     parties: Annotated[str, typer.Option("--parties", help="Comma-separated party names.")],
-    id_type: Annotated[str, typer.Option("--id-type", help="email, phone, member_id, ...")] = "email",
+    id_type: Annotated[
+        str, typer.Option("--id-type", help="email, phone, member_id, ...")
+    ] = "email",
     query_id: Annotated[str, typer.Option("--query-id", help="Name the query (for retries).")] = "",
     timeout: Annotated[float, typer.Option("--timeout", help="Seconds before giving up.")] = 900.0,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the documented JSON object.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the documented JSON object.")
+    ] = False,
 ) -> None:
     """How many members the parties share: sizes, every exclusive region, pairs, all parties."""
     from coordinator.sdk import CoordinatorClient, QueryError
@@ -91,10 +95,14 @@ def query_profile(
     querier: Annotated[str, typer.Option("--querier", help="The party holding the key (a brand).")],
     owners: Annotated[str, typer.Option("--owners", help="Comma-separated data owners.")],
     attributes: Annotated[str, typer.Option("--attributes", help="Comma-separated attributes.")],
-    id_type: Annotated[str, typer.Option("--id-type", help="email, phone, member_id, ...")] = "email",
+    id_type: Annotated[
+        str, typer.Option("--id-type", help="email, phone, member_id, ...")
+    ] = "email",
     query_id: Annotated[str, typer.Option("--query-id", help="Name the query (for retries).")] = "",
     timeout: Annotated[float, typer.Option("--timeout", help="Seconds before giving up.")] = 900.0,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the documented JSON object.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the documented JSON object.")
+    ] = False,
 ) -> None:
     """Who the shared audience is: attribute bins and statistics per owner and combined."""
     from coordinator.sdk import CoordinatorClient, QueryError
@@ -106,7 +114,11 @@ def query_profile(
     try:
         with CoordinatorClient(coordinator) as client:
             result = client.profile(
-                querier, names(owners), names(attributes), id_type=id_type, query_id=query_id,
+                querier,
+                names(owners),
+                names(attributes),
+                id_type=id_type,
+                query_id=query_id,
                 timeout=timeout,
             )
     except QueryError as error:
@@ -135,7 +147,12 @@ def demo(
 
     try:
         ok = run_demo(
-            members=members, workdir=workdir, data=data, id_type=id_type, seed=seed, console=Console()
+            members=members,
+            workdir=workdir,
+            data=data,
+            id_type=id_type,
+            seed=seed,
+            console=Console(),
         )
     except DemoError as error:
         raise _fail(str(error)) from None

@@ -44,7 +44,9 @@ def expect(value: Any, kind: type[T], where: str) -> T:
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)  # type: ignore[return-value]
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise ConfigError(f"{where}: expected {kind.__name__}, got {type(value).__name__} {value!r}")
+        raise ConfigError(
+            f"{where}: expected {kind.__name__}, got {type(value).__name__} {value!r}"
+        )
     return value
 
 

@@ -1,4 +1,4 @@
-"""`gongying demo`: partners' data, their nodes and a coordinator on loopback, a query, the truth."""
+"""`gongying demo`: partners' data, their nodes and a coordinator, queries, the truth."""
 
 from __future__ import annotations
 
@@ -42,12 +42,15 @@ def _user_files(data: Path, id_type: str) -> dict[str, Path]:
         raise DemoError(f"--data {data}: not a folder")
     files = sorted(data.glob("*.csv"))
     if len(files) < 2:
-        raise DemoError(f"--data {data}: need at least two CSV files (one per party), found {len(files)}")
+        raise DemoError(
+            f"--data {data}: need at least two CSV files (one per party), found {len(files)}"
+        )
     for path in files:
         header = pd.read_csv(path, nrows=0).columns.tolist()
         if id_type not in header:
             raise DemoError(
-                f"{path}: no {id_type!r} column for --id-type {id_type}; columns: {', '.join(header)}"
+                f"{path}: no {id_type!r} column for --id-type {id_type}; "
+                f"columns: {', '.join(header)}"
             )
     return {path.stem: path for path in files}
 
@@ -69,8 +72,7 @@ def write_configs(
             f'party = "{party}"\nlisten = "{address}"\nworkers = {workers}\n\n'
             f'[source]\nkind = "csv"\npath = "{path.resolve()}"\n\n'
             f"[identifiers]\n{identifiers}\n\n"
-            f'[normalisation]\ndefault_region = "CN"\n\n'
-            + (extra or {}).get(party, "")
+            f'[normalisation]\ndefault_region = "CN"\n\n' + (extra or {}).get(party, "")
         )
     coordinator = f"127.0.0.1:{free_port()}"
     parties = "\n".join(f'{p} = "{a}"' for p, a in addresses.items())
@@ -134,19 +136,25 @@ def run_demo(
             paths = _user_files(data, id_type)
             console.print(f"using {len(paths)} parties' files from {data}")
         else:
-            console.print(f"generating synthetic data: {members:,} members per retailer (seed {seed})")
+            console.print(
+                f"generating synthetic data: {members:,} members per retailer (seed {seed})"
+            )
             paths = generate_demo_data(root / "data", members=members, seed=seed).paths
         profiled = data is None
         extra = {}
         if profiled:
             extra = {p: attributes_toml() for p in RETAILERS}
-            extra[BRAND] = f'[paillier]\nkey_file = "{BRAND}.paillier.json"\nbits = {paillier_bits}\n'
+            extra[BRAND] = (
+                f'[paillier]\nkey_file = "{BRAND}.paillier.json"\nbits = {paillier_bits}\n'
+            )
         layout = write_configs(root, paths, extra)
         console.print(f"starting {len(paths)} nodes and a coordinator on loopback")
         for party, address in layout.node_addresses.items():
             processes.start(party, "node", root / "configs" / f"{party}.toml", address)
         processes.start(
-            "coordinator", "coordinator", root / "configs" / "coordinator.toml",
+            "coordinator",
+            "coordinator",
+            root / "configs" / "coordinator.toml",
             layout.coordinator_address,
         )
         parties = list(paths)

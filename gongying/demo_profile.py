@@ -11,7 +11,14 @@ import pandas as pd
 from connectors.errors import ConnectorError
 from connectors.identifiers import ColumnKind, IdType, NormalisationProfile, normalise
 from coordinator.results import OwnerProfile, ProfileResult
-from gongying.demo_data import AGE_BANDS, CATEGORIES, CITY_TIERS, GENDERS, SPEND_BOUNDS, VISITS_BOUNDS
+from gongying.demo_data import (
+    AGE_BANDS,
+    CATEGORIES,
+    CITY_TIERS,
+    GENDERS,
+    SPEND_BOUNDS,
+    VISITS_BOUNDS,
+)
 from gongying.oracle import ProfileTruth, profile_truth
 
 CATEGORICAL: dict[str, tuple[str, ...]] = {
@@ -79,31 +86,50 @@ def profile_truths(
 def differences(result: ProfileResult, truths: Mapping[str, ProfileTruth]) -> list[str]:
     """Every cell where the query's answer differs from the truth (empty when all agree)."""
     found: list[str] = []
-    combined = {
-        "matched": sum(t.matched for t in truths.values()),
-        "bins": {
-            name: {b: sum(t.categorical[name][b] for t in truths.values()) for b in bins}
-            for name, bins in next(iter(truths.values())).categorical.items()
-        },
-        "count": {n: sum(t.numeric[n].count for t in truths.values()) for n in NUMERIC},
-        "sum": {n: sum(t.numeric[n].sum_fixed for t in truths.values()) / NUMERIC[n][2] for n in NUMERIC},
+    combined_matched = sum(t.matched for t in truths.values())
+    combined_bins = {
+        name: {b: sum(t.categorical[name][b] for t in truths.values()) for b in bins}
+        for name, bins in next(iter(truths.values())).categorical.items()
+    }
+    combined_numeric = {
+        n: (
+            sum(t.numeric[n].count for t in truths.values()),
+            sum(t.numeric[n].sum_fixed for t in truths.values()) / NUMERIC[n][2],
+        )
+        for n in NUMERIC
     }
     for owner, truth in truths.items():
-        _compare(result.profile(owner), owner, truth.matched, truth.categorical,
-                 {n: (t.count, t.sum) for n, t in truth.numeric.items()}, found)
+        _compare(
+            result.profile(owner),
+            owner,
+            truth.matched,
+            truth.categorical,
+            {n: (t.count, t.sum) for n, t in truth.numeric.items()},
+            found,
+        )
         for name, stats in result.profile(owner).numeric.items():
             expected = truth.numeric[name]
-            if expected.mean is not None and stats.mean is not None and not math.isclose(
-                stats.mean, expected.mean, rel_tol=1e-9
+            if (
+                expected.mean is not None
+                and stats.mean is not None
+                and not math.isclose(stats.mean, expected.mean, rel_tol=1e-9)
             ):
                 found.append(f"{owner} {name} mean {stats.mean} != {expected.mean}")
-            if expected.std is not None and stats.std is not None and not math.isclose(
-                stats.std, expected.std, rel_tol=1e-6, abs_tol=1e-9
+            if (
+                expected.std is not None
+                and stats.std is not None
+                and not math.isclose(stats.std, expected.std, rel_tol=1e-6, abs_tol=1e-9)
             ):
                 found.append(f"{owner} {name} std {stats.std} != {expected.std}")
     if len(truths) > 1:
-        _compare(result.profile("combined"), "combined", combined["matched"], combined["bins"],
-                 {n: (combined["count"][n], combined["sum"][n]) for n in NUMERIC}, found)
+        _compare(
+            result.profile("combined"),
+            "combined",
+            combined_matched,
+            combined_bins,
+            combined_numeric,
+            found,
+        )
     return found
 
 

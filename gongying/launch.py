@@ -27,7 +27,9 @@ def free_port() -> int:
         return port
 
 
-def wait_healthy(address: str, timeout: float, process: subprocess.Popen[bytes] | None = None) -> None:
+def wait_healthy(
+    address: str, timeout: float, process: subprocess.Popen[bytes] | None = None
+) -> None:
     """Poll the gRPC health service at `address` until it reports SERVING."""
     deadline = time.monotonic() + timeout
     with grpc.insecure_channel(address) as channel:
@@ -52,7 +54,9 @@ class LocalProcesses:
     log_dir: Path
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
-    def start(self, name: str, role: str, config: Path, address: str, timeout: float = 90.0) -> None:
+    def start(
+        self, name: str, role: str, config: Path, address: str, timeout: float = 90.0
+    ) -> None:
         """Run `gongying ROLE serve --config CONFIG` and wait until it is healthy."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log_path = self.log_dir / f"{name}.log"

@@ -53,7 +53,10 @@ def overlap_tables(
     all_row = ["all parties (intersection)", f"{result.all_parties:,}"]
     if truth is not None:
         expected_all = sum(n for m, n in truth.items() if len(m) == len(result.parties))
-        all_row += [f"{expected_all:,}", "ok" if expected_all == result.all_parties else "DIFFERENT"]
+        all_row += [
+            f"{expected_all:,}",
+            "ok" if expected_all == result.all_parties else "DIFFERENT",
+        ]
     regions.add_row(*all_row, style="bold")
     matrix = Table(title="Pairwise overlap |A ∩ B|")
     matrix.add_column("")
@@ -99,20 +102,26 @@ def print_profile(result: ProfileResult, console: Console) -> None:
             table.add_column(owner, justify="right")
         for bin_name in first.categorical[name] if first else {}:
             table.add_row(
-                bin_name, *(f"{p.categorical.get(name, {}).get(bin_name, 0):,}" for p in result.profiles)
+                bin_name,
+                *(f"{p.categorical.get(name, {}).get(bin_name, 0):,}" for p in result.profiles),
             )
         console.print(table)
     if first and first.numeric:
         table = Table(title="Numeric attributes")
         for column in ("attribute", "owner", "count", "sum", "mean", "std"):
-            table.add_column(column, justify="left" if column in ("attribute", "owner") else "right")
+            table.add_column(
+                column, justify="left" if column in ("attribute", "owner") else "right"
+            )
         for name in first.numeric:
             for p in result.profiles:
                 s = p.numeric.get(name)
                 if s is None:
                     continue
                 table.add_row(
-                    name, p.owner, f"{s.count:,}", f"{s.sum:,.2f}",
+                    name,
+                    p.owner,
+                    f"{s.count:,}",
+                    f"{s.sum:,.2f}",
                     "-" if s.mean is None else f"{s.mean:,.2f}",
                     "-" if s.std is None else f"{s.std:,.2f}",
                 )

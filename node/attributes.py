@@ -1,4 +1,4 @@
-"""Profilable attributes as a node declares them in node.toml, and turning source values into them."""
+"""Profilable attributes as declared in node.toml, and source values made ready for them."""
 
 from __future__ import annotations
 
@@ -45,9 +45,7 @@ def parse_attributes(table: Mapping[str, Any], where: str) -> dict[str, Attribut
     return specs
 
 
-def attribute_column(
-    spec: Attribute, values: Sequence[object], source: str
-) -> list[object]:
+def attribute_column(spec: Attribute, values: Sequence[object], source: str) -> list[object]:
     """Source values ready for aggregation: numbers for numeric attributes (None when missing)."""
     if isinstance(spec, CategoricalAttribute):
         return [None if _missing(v) else str(v) for v in values]

@@ -102,7 +102,8 @@ def aggregate_to_proto(
 ) -> node_pb2.AggregateResponse:
     cells = [
         node_pb2.AggregateCell(
-            attribute="", cell="overlap",
+            attribute="",
+            cell="overlap",
             ciphertext=ciphertext_to_bytes(public_key, aggregate.overlap),
         )
     ]

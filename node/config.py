@@ -8,9 +8,9 @@ from pathlib import Path
 
 from connectors.identifiers import SERVES, ColumnKind, IdType, NormalisationProfile
 from connectors.source_spec import SourceSpec
+from gongying.config_file import ConfigError, expect, optional, parse_address, read_toml, require
 from node.attributes import parse_attributes
 from protocols.profile import Attribute
-from gongying.config_file import ConfigError, expect, optional, parse_address, read_toml, require
 
 SOURCE_KINDS = ("csv", "parquet", "sql")
 
@@ -31,7 +31,7 @@ class NodeConfig:
     listen: str
     source: SourceSpec
     identifiers: tuple[IdentifierColumn, ...]
-    normalisation: NormalisationProfile = NormalisationProfile()
+    normalisation: NormalisationProfile = field(default_factory=NormalisationProfile)
     workers: int = max(1, min(os.cpu_count() or 1, 8))
     attributes: dict[str, Attribute] = field(default_factory=dict)
     paillier_key_file: Path | None = None
@@ -66,7 +66,9 @@ def load_node_config(path: Path) -> NodeConfig:
     source_table = require(raw, "source", dict, where)
     kind = require(source_table, "kind", str, f"{where} [source]")
     if kind not in SOURCE_KINDS:
-        raise ConfigError(f"{where} [source].kind: {kind!r} is not one of {', '.join(SOURCE_KINDS)}")
+        raise ConfigError(
+            f"{where} [source].kind: {kind!r} is not one of {', '.join(SOURCE_KINDS)}"
+        )
     file_path = optional(source_table, "path", str, "", f"{where} [source]")
     if file_path and not Path(file_path).is_absolute():
         file_path = str(base / file_path)
@@ -88,7 +90,9 @@ def load_node_config(path: Path) -> NodeConfig:
                 f"{where} [identifiers]: {column_kind!r} is not an identifier kind ({known})"
             ) from None
         identifiers.append(
-            IdentifierColumn(expect(column, str, f"{where} [identifiers].{column_kind}"), parsed_kind)
+            IdentifierColumn(
+                expect(column, str, f"{where} [identifiers].{column_kind}"), parsed_kind
+            )
         )
     if not identifiers:
         raise ConfigError(f"{where} [identifiers]: declare at least one identifier column")

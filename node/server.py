@@ -10,8 +10,8 @@ from gongying.serving import RunningServer, start_server, wait_for_termination
 from gongying.v1 import node_pb2_grpc
 from node.config import NodeConfig, load_node_config
 from node.executor import CryptoExecutor
-from node.service import NodeService
 from node.querier_key import load_or_create_key
+from node.service import NodeService
 from node.servicer import PartyNodeServicer
 
 SERVICE_NAME = "gongying.v1.PartyNode"
@@ -68,4 +68,9 @@ def serve_node(config_path: Path) -> None:
     node = start_node(config)
     log.info("node %s serving on %s", config.party, node.address)
     print(f"node {config.party} serving on {node.address}", flush=True)
-    wait_for_termination(node.running, lambda: (node.service.sessions.close_all(), node.executor.shutdown()))
+
+    def release() -> None:
+        node.service.sessions.close_all()
+        node.executor.shutdown()
+
+    wait_for_termination(node.running, release)

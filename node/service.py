@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from connectors.identifiers import SERVES, IdType
 from connectors.members import LoadReport, load_members
 from connectors.sources import open_source
-from node.config import NodeConfig
 from node.attributes import attribute_column
+from node.config import NodeConfig
 from node.executor import CryptoExecutor, aggregate_chunk
 from node.sessions import QuerySession, SessionStore
 from protocols import psi
@@ -78,9 +78,7 @@ class NodeService:
 
     def describe(self) -> NodeDescription:
         """Party name, servable identifier types and the normalisation profile label."""
-        id_types = sorted(
-            {t.value for c in self.config.identifiers for t in SERVES[c.kind]}
-        )
+        id_types = sorted({t.value for c in self.config.identifiers for t in SERVES[c.kind]})
         return NodeDescription(
             self.config.party, tuple(id_types), self.config.normalisation.label()
         )
@@ -155,7 +153,9 @@ class NodeService:
             self.config.party,
             len(session.elements),
             table.report,
-            paillier_n=self.querier_key.public_key.n if role == "querier" and self.querier_key else None,
+            paillier_n=self.querier_key.public_key.n
+            if role == "querier" and self.querier_key
+            else None,
             attributes=specs,
         )
 
@@ -181,7 +181,8 @@ class NodeService:
         if not paillier_n or paillier_n.bit_length() < MIN_PAILLIER_BITS:
             bits = paillier_n.bit_length() if paillier_n else 0
             raise QueryRefused(
-                f"the querier's Paillier modulus has {bits} bits; at least {MIN_PAILLIER_BITS} needed"
+                f"the querier's Paillier modulus has {bits} bits; "
+                f"at least {MIN_PAILLIER_BITS} are needed"
             )
         return PaillierPublicKey(paillier_n)
 
@@ -198,7 +199,9 @@ class NodeService:
             raise QueryRefused(f"query {query_id} has no owner session at {self.config.party!r}")
         public_key = PaillierPublicKey(session.paillier_n)
         if fingerprint != public_key.fingerprint():
-            raise InvalidCiphertext("indicators are encrypted against a different key than the query's")
+            raise InvalidCiphertext(
+                "indicators are encrypted against a different key than the query's"
+            )
         width = public_key.ciphertext_width
         specs = session.specs
         rows = len(session.elements)

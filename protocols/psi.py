@@ -73,7 +73,7 @@ def shuffle_points(points: bytes) -> bytes:
     if count < 2:
         return points
     rows = np.frombuffer(points, dtype=np.uint8).reshape(count, POINT_BYTES)
-    return rows[secure_permutation(count)].tobytes()
+    return bytes(rows[secure_permutation(count)].tobytes())
 
 
 def blind_own_set(elements: Sequence[bytes], key: BlindingKey) -> bytes:

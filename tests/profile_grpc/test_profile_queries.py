@@ -13,9 +13,9 @@ from coordinator.sdk import CoordinatorClient, QueryError
 from coordinator.server import CoordinatorServer, start_coordinator
 from gongying.demo_data import RETAILERS, generate_demo_data
 from gongying.demo_profile import ATTRIBUTES, attributes_toml, differences, profile_truths
+from gongying.serving import channel
 from gongying.streams import frame
 from gongying.v1 import node_pb2, node_pb2_grpc
-from gongying.serving import channel
 from node.config import load_node_config
 from node.server import NodeServer, start_node
 from protocols.masks import build_mask_table, generate_masks
@@ -33,7 +33,9 @@ def _config(folder: Path, party: str, path: Path, extra: str) -> Path:
 
 
 @pytest.fixture(scope="module")
-def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dict[str, NodeServer], CoordinatorServer, dict[str, Path]]]:
+def deployment(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[dict[str, NodeServer], CoordinatorServer, dict[str, Path]]]:
     folder = tmp_path_factory.mktemp("profile")
     data = generate_demo_data(folder / "data", members=400, seed=11)
     paths = dict(data.paths)
@@ -73,7 +75,7 @@ def test_profile_equals_pandas_truth_per_owner_and_combined(deployment) -> None:
 
 
 def test_empty_overlap_gives_zero_counts_and_no_mean(deployment) -> None:  # type: ignore[no-untyped-def]
-    _, coordinator, paths = deployment
+    _, coordinator, _ = deployment
     with CoordinatorClient(coordinator.address) as client:
         result = client.profile("lonely", ["retailer_c"], ["age_band", "spend_12m"])
     profile = result.profile("retailer_c")
@@ -101,7 +103,9 @@ def test_querier_without_key_is_refused(deployment) -> None:  # type: ignore[no-
 def test_owner_returns_only_one_ciphertext_per_bin_or_statistic(deployment) -> None:  # type: ignore[no-untyped-def]
     """Drive an owner directly: whatever it holds, it answers with aggregate cells only."""
     nodes, _, paths = deployment
-    brand_key = PaillierPrivateKey.from_json((Path(paths["brand"]).parent.parent / "brand.paillier.json").read_text())
+    brand_key = PaillierPrivateKey.from_json(
+        (Path(paths["brand"]).parent.parent / "brand.paillier.json").read_text()
+    )
     public_key = brand_key.public_key
     owner = nodes["retailer_b"]
     stub = node_pb2_grpc.PartyNodeStub(channel(owner.address))
@@ -127,12 +131,16 @@ def test_owner_returns_only_one_ciphertext_per_bin_or_statistic(deployment) -> N
 
     def messages() -> Iterator[node_pb2.IndicatorMessage]:
         yield node_pb2.IndicatorMessage(
-            header=node_pb2.IndicatorHeader(query_id="direct-1", key_fingerprint=public_key.fingerprint())
+            header=node_pb2.IndicatorHeader(
+                query_id="direct-1", key_fingerprint=public_key.fingerprint()
+            )
         )
         yield from frame(
             iter((indicators,)),
             public_key.ciphertext_width,
-            lambda seq, data: node_pb2.IndicatorMessage(chunk=node_pb2.CiphertextChunk(seq=seq, ciphertexts=data)),
+            lambda seq, data: node_pb2.IndicatorMessage(
+                chunk=node_pb2.CiphertextChunk(seq=seq, ciphertexts=data)
+            ),
             lambda trailer: node_pb2.IndicatorMessage(trailer=trailer),
         )
 
@@ -141,8 +149,13 @@ def test_owner_returns_only_one_ciphertext_per_bin_or_statistic(deployment) -> N
     # overlap + 3 gender bins + other + (count, sum, sum_sq) for visits: nothing per member.
     assert [(c.attribute, c.cell) for c in response.cells] == [
         ("", "overlap"),
-        ("gender", "female"), ("gender", "male"), ("gender", "unknown"), ("gender", "other"),
-        ("visits_12m", "count"), ("visits_12m", "sum"), ("visits_12m", "sum_sq"),
+        ("gender", "female"),
+        ("gender", "male"),
+        ("gender", "unknown"),
+        ("gender", "other"),
+        ("visits_12m", "count"),
+        ("visits_12m", "sum"),
+        ("visits_12m", "sum_sq"),
     ]
     assert all(len(c.ciphertext) == public_key.ciphertext_width for c in response.cells)
     overlap = brand_key.decrypt_signed(int.from_bytes(response.cells[0].ciphertext, "big"))
