@@ -82,7 +82,9 @@ def email_range(start: int, stop: int) -> pd.Series:
     return pd.Series([f"user{i}@example.com" for i in range(start, stop)], name="email")
 
 
-def write_data(data: Path, owner_size: int, brand_size: int, seed: int) -> tuple[Path, Path, pd.DataFrame, int]:
+def write_data(
+    data: Path, owner_size: int, brand_size: int, seed: int
+) -> tuple[Path, Path, pd.DataFrame, int]:
     """brand.csv and owner.csv; returns the owner frame and the exact overlap."""
     data.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
@@ -109,13 +111,16 @@ def write_data(data: Path, owner_size: int, brand_size: int, seed: int) -> tuple
     return brand_path, owner_path, owner, overlap
 
 
-def write_configs(root: Path, brand_csv: Path, owner_csv: Path, bits: int) -> dict[str, tuple[Path, str]]:
+def write_configs(
+    root: Path, brand_csv: Path, owner_csv: Path, bits: int
+) -> dict[str, tuple[Path, str]]:
     """node and coordinator TOML files on free loopback ports: name -> (config, address)."""
     configs = root / "configs"
     configs.mkdir(parents=True, exist_ok=True)
     out: dict[str, tuple[Path, str]] = {}
+    key_file = (root / "brand.paillier.json").resolve()
     extra = {
-        QUERIER: f'[paillier]\nkey_file = "{(root / "brand.paillier.json").resolve()}"\nbits = {bits}\n',
+        QUERIER: f'[paillier]\nkey_file = "{key_file}"\nbits = {bits}\n',
         OWNER: attributes_toml(),
     }
     for party, csv_path in ((QUERIER, brand_csv), (OWNER, owner_csv)):
@@ -206,7 +211,10 @@ def wait_refill(pid: int, owner_size: int, cap: float = 300.0) -> tuple[float, s
 
 
 def run(args: argparse.Namespace) -> int:
-    owner_size, brand_size = (1_000_000, 100_000) if args.full else (args.owner_size, args.brand_size)
+    if args.full:
+        owner_size, brand_size = 1_000_000, 100_000
+    else:
+        owner_size, brand_size = args.owner_size, args.brand_size
     root = Path(tempfile.mkdtemp(prefix="gongying-bench-profile-"))
     processes = LocalProcesses(root / "logs")
     report: dict[str, Any] = {
@@ -216,7 +224,9 @@ def run(args: argparse.Namespace) -> int:
     failures: list[str] = []
     try:
         t = time.perf_counter()
-        brand_csv, owner_csv, owner, overlap = write_data(root / "data", owner_size, brand_size, args.seed)
+        brand_csv, owner_csv, owner, overlap = write_data(
+            root / "data", owner_size, brand_size, args.seed
+        )
         report["setup_data_s"] = time.perf_counter() - t
         report["exact_overlap"] = overlap
         configs = write_configs(root, brand_csv, owner_csv, args.bits)
@@ -261,7 +271,7 @@ def run(args: argparse.Namespace) -> int:
     report["ratio_mask_vs_phe_encrypt"] = ops["ours_masks_per_s"] / ops["phe_encrypt_per_s"]
     report["ratio_add_ours_vs_phe"] = ops["ours_add_per_s"] / ops["phe_add_per_s"]
     report["ratio_decrypt_crt_vs_phe"] = ops["ours_crt_decrypt_per_s"] / ops["phe_decrypt_per_s"]
-    report["check"] = "ok" if not failures else failures
+    report["check"] = failures if failures else "ok"
 
     if args.json:
         print(json.dumps(report, indent=2))
@@ -273,29 +283,38 @@ def run(args: argparse.Namespace) -> int:
 def _print(r: dict[str, Any], width: int) -> None:
     mib = 1024 * 1024
     ops = r["paillier_ops"]
+
+    def row(label: str, value: str) -> None:
+        print(f"  {label:<34}{value}")
+
     print(f"profile query: owner {r['owner_size']:,} rows x {len(r['attributes'])} attributes, "
           f"brand {r['brand_size']:,}, Paillier {r['bits']} bits")
     print("set-up (outside queries)")
-    print(f"  data generation                  {r['setup_data_s']:8.2f} s")
-    print(f"  brand node start incl. key gen   {r['setup_brand_start_with_keygen_s']:8.2f} s")
-    print(f"  owner node + coordinator start   {r['setup_owner_and_coordinator_start_s']:8.2f} s")
+    row("data generation", f"{r['setup_data_s']:8.2f} s")
+    row("brand node start incl. key gen", f"{r['setup_brand_start_with_keygen_s']:8.2f} s")
+    row("owner node + coordinator start", f"{r['setup_owner_and_coordinator_start_s']:8.2f} s")
     print("end to end (CoordinatorClient.profile; coordinator's own seconds in brackets)")
-    print(f"  COLD mask pool                   {r['cold_wall_s']:8.2f} s  ({r['cold_coordinator_s']:.2f})")
-    print(f"  refill wait                      {r['refill_wait_s']:8.2f} s  [{r['refill_wait_method']}]")
-    print(f"  WARM mask pool                   {r['warm_wall_s']:8.2f} s  ({r['warm_coordinator_s']:.2f})")
-    print(f"  cold - warm (~ mask generation)  {r['cold_minus_warm_s']:8.2f} s")
+    row("COLD mask pool", f"{r['cold_wall_s']:8.2f} s  ({r['cold_coordinator_s']:.2f})")
+    row("refill wait", f"{r['refill_wait_s']:8.2f} s  [{r['refill_wait_method']}]")
+    row("WARM mask pool", f"{r['warm_wall_s']:8.2f} s  ({r['warm_coordinator_s']:.2f})")
+    row("cold - warm (~ mask generation)", f"{r['cold_minus_warm_s']:8.2f} s")
     print("  per-phase times: not exposed by the coordinator")
     print("bytes on the wire (payload)")
-    print(f"  indicators {r['owner_size']:,} x {width} B        {r['wire_indicator_bytes'] / mib:10.1f} MiB")
-    print(f"  points 3 x {r['brand_size'] + r['owner_size']:,} x 32 B       {r['wire_point_bytes'] / mib:10.1f} MiB")
-    print(f"  total                            {r['wire_total_bytes'] / mib:10.1f} MiB")
-    print(f"per operation, one core, {ops['bits']} bits, sample {ops['sample']} (ops/s; ours / phe)")
-    print(f"  encrypt: phe {ops['phe_encrypt_per_s']:10.1f}  our masks {ops['ours_masks_per_s']:10.1f}"
-          f"  ratio {r['ratio_mask_vs_phe_encrypt']:6.2f}x")
-    print(f"  add:     phe {ops['phe_add_per_s']:10.1f}  ours      {ops['ours_add_per_s']:10.1f}"
-          f"  ratio {r['ratio_add_ours_vs_phe']:6.2f}x")
-    print(f"  decrypt: phe {ops['phe_decrypt_per_s']:10.1f}  ours CRT  {ops['ours_crt_decrypt_per_s']:10.1f}"
-          f"  ratio {r['ratio_decrypt_crt_vs_phe']:6.2f}x")
+    row(f"indicators {r['owner_size']:,} x {width} B",
+        f"{r['wire_indicator_bytes'] / mib:8.1f} MiB")
+    row(f"points 3 x {r['brand_size'] + r['owner_size']:,} x 32 B",
+        f"{r['wire_point_bytes'] / mib:8.1f} MiB")
+    row("total", f"{r['wire_total_bytes'] / mib:8.1f} MiB")
+    print(f"per operation, one core, {ops['bits']} bits, sample {ops['sample']} "
+          "(ops/s; ratio ours / phe)")
+    for label, phe_key, ours_key, ours_name, ratio in (
+        ("encrypt", "phe_encrypt_per_s", "ours_masks_per_s", "our masks", "mask_vs_phe_encrypt"),
+        ("add", "phe_add_per_s", "ours_add_per_s", "ours", "add_ours_vs_phe"),
+        ("decrypt", "phe_decrypt_per_s", "ours_crt_decrypt_per_s", "ours CRT",
+         "decrypt_crt_vs_phe"),
+    ):
+        print(f"  {label + ':':<9}phe {ops[phe_key]:10.1f}  {ours_name:<9} {ops[ours_key]:10.1f}"
+              f"  ratio {r['ratio_' + ratio]:6.2f}x")
     print(f"check: overlap cold {r['cold_overlap']:,} warm {r['warm_overlap']:,} "
           f"exact {r['exact_overlap']:,}; bins and numeric sums vs pandas: "
           + ("OK" if r["check"] == "ok" else "DIFFERS"))
