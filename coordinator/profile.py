@@ -13,18 +13,20 @@ import time
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 import grpc
+import numpy as np
 
 from coordinator.masks import MaskSupply
-from coordinator.node_client import Deadline, NodeClient, OpenedSession
+from coordinator.node_client import Deadline, NodeClient, OpenedSession, party_error
 from coordinator.overlap import _collect, _QueryCalls, _relay
 from gongying.status import QueryFailed
-from gongying.streams import frame, point_messages
+from gongying.streams import frame, point_messages, read_header, unframe
 from gongying.v1 import node_pb2, points_pb2
 from node import codec as node_codec
 from protocols.indicators import encrypt_indicators
-from protocols.matching import matched_positions
+from protocols.matching import matched_positions, sorted_reference
 from protocols.paillier import PaillierPublicKey, ciphertext_to_bytes
 from protocols.profile import Attribute, OwnerAggregate, combine_aggregates
 
@@ -62,36 +64,61 @@ def _owner_aggregate(
     masks: MaskSupply,
     calls: _QueryCalls,
 ) -> OwnerAggregate:
-    """Match one owner's list against the querier's set and collect the owner's aggregate."""
+    """Match one owner's list against the querier's set and collect the owner's aggregate.
+
+    Pipelined: the owner's list streams from the owner through the querier (order kept) to the
+    coordinator, which matches and encrypts each chunk and streams the indicators on to the
+    owner, which aggregates chunk by chunk in its worker pool.
+    """
     header = points_pb2.StreamHeader(query_id=query_id, set_owner=querier.party)
     reference_call = calls.add(
         owner.reblind(point_messages(header, iter((querier_points,))), deadline)
     )
-    reference = _collect(reference_call, owner, calls)
+    reference = sorted_reference(_collect(reference_call, owner, calls))
     own_call = calls.add(owner.stream_own_set(query_id, deadline))
     keep = points_pb2.StreamHeader(query_id=query_id, set_owner=owner.party, preserve_order=True)
     listed_call = calls.add(querier.reblind(_relay(own_call, owner, keep, calls), deadline))
-    listed = _collect(listed_call, querier, calls)
-    matched = matched_positions(listed, reference)
-    indicators = encrypt_indicators(public_key, matched, masks.take(public_key, len(matched)))
-    messages: Iterator[node_pb2.IndicatorMessage] = _indicator_messages(
-        query_id, public_key, indicators
-    )
-    response = owner.aggregate(messages, deadline)
+    indicators = _indicators(listed_call, querier, reference, public_key, masks, calls)
+    response = owner.aggregate(_indicator_messages(query_id, public_key, indicators), deadline)
+    if calls.first_failure is not None:
+        raise calls.first_failure
     try:
         return node_codec.aggregate_from_proto(public_key, response)
     except ValueError as error:
         raise QueryFailed(grpc.StatusCode.INTERNAL, f"owner {owner.party}: {error}") from None
 
 
+def _indicators(
+    listed_call: Any,
+    querier: NodeClient,
+    reference: np.ndarray,
+    public_key: PaillierPublicKey,
+    masks: MaskSupply,
+    calls: _QueryCalls,
+) -> Iterator[bytes]:
+    """Indicator ciphertexts for each chunk of the owner's fully blinded list, as it arrives."""
+    source = f"stream from node {querier.party}"
+    try:
+        read_header(listed_call, source)
+        for chunk in unframe(listed_call, 32, "points", source):
+            matched = matched_positions(chunk, reference)
+            yield encrypt_indicators(public_key, matched, masks.take(public_key, len(matched)))
+    except grpc.RpcError as error:
+        calls.fail(party_error(querier.party, querier.address, error))
+        raise
+    except Exception as error:
+        calls.fail(QueryFailed(grpc.StatusCode.INVALID_ARGUMENT, str(error)))
+        raise
+
+
 def _indicator_messages(
-    query_id: str, public_key: PaillierPublicKey, indicators: bytes
+    query_id: str, public_key: PaillierPublicKey, indicators: Iterator[bytes]
 ) -> Iterator[node_pb2.IndicatorMessage]:
     yield node_pb2.IndicatorMessage(
         header=node_pb2.IndicatorHeader(query_id=query_id, key_fingerprint=public_key.fingerprint())
     )
     yield from frame(
-        iter((indicators,)),
+        indicators,
         public_key.ciphertext_width,
         lambda seq, data: node_pb2.IndicatorMessage(
             chunk=node_pb2.CiphertextChunk(seq=seq, ciphertexts=data)

@@ -259,14 +259,16 @@ class NodeService:
     ) -> Iterator[bytes]:
         """Multiply every received point by the session key; reshuffle unless told not to.
 
-        Every point is validated in the workers; the whole stream is read (and its trailer
-        checked by the caller's framing) before anything is sent back.
+        Every point is validated in the workers. A reshuffled set is read whole (and its trailer
+        checked by the caller's framing) before anything is sent back; an order-preserving one
+        (the owner's list in a profile query) streams through chunk by chunk, and a bad trailer
+        still fails the call, so the coordinator never completes a query from part of a set.
         """
         session = self.sessions.get(query_id)
-        blinded = b"".join(self.executor.blind_points(chunks, session.key.scalar))
-        if not preserve_order:
-            blinded = psi.shuffle_points(blinded)
-        return iter((blinded,))
+        blinded = self.executor.blind_points(chunks, session.key.scalar)
+        if preserve_order:
+            return blinded
+        return iter((psi.shuffle_points(b"".join(blinded)),))
 
     def close(self, query_id: str) -> bool:
         """Forget the query's key and members."""

@@ -89,16 +89,21 @@ def count_regions(sets: Mapping[str, bytes]) -> RegionCounts:
     return RegionCounts(parties, sizes, regions)
 
 
-def matched_positions(points: bytes, reference: bytes) -> np.ndarray:
-    """For each point of `points` (in its order), whether it occurs in `reference`.
+def sorted_reference(reference: bytes) -> np.ndarray:
+    """A fully blinded set as a sorted array of 32-byte keys, for `matched_positions`."""
+    if len(reference) % POINT_BYTES:
+        raise ValueError("reference point buffer is not a multiple of 32 bytes")
+    return np.sort(np.frombuffer(reference, dtype=f"S{POINT_BYTES}"))
 
-    Used by the profile query: `points` is an owner's fully blinded list in the owner's order,
-    `reference` the querier's fully blinded set under the same two keys.
+
+def matched_positions(points: bytes, reference: np.ndarray) -> np.ndarray:
+    """For each point of `points` (in its order), whether it occurs in the sorted `reference`.
+
+    Used by the profile query: `points` is (a chunk of) an owner's fully blinded list in the
+    owner's order, `reference` the querier's fully blinded set under the same two keys.
     """
     keys = np.frombuffer(points, dtype=f"S{POINT_BYTES}")
-    if len(keys) == 0 or not reference:
+    if len(keys) == 0 or len(reference) == 0:
         return np.zeros(len(keys), dtype=bool)
-    ref_keys = np.sort(np.frombuffer(reference, dtype=f"S{POINT_BYTES}"))
-    found = np.searchsorted(ref_keys, keys)
-    found = np.minimum(found, len(ref_keys) - 1)
-    return np.asarray(ref_keys[found] == keys)
+    found = np.minimum(np.searchsorted(reference, keys), len(reference) - 1)
+    return np.asarray(reference[found] == keys)
