@@ -1,0 +1,258 @@
+"""The owner's policy (policy.toml): who may ask what, minimum cohort, rate and privacy budget."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+from connectors.identifiers import IdType
+from gongying.config_file import ConfigError, expect, read_toml
+
+QUERY_KINDS: Final = ("overlap", "profile")
+ID_TYPES: Final = tuple(t.value for t in IdType)
+_REQUIRED: Final = (
+    "query_kinds",
+    "id_types",
+    "min_cohort",
+    "min_counterparty_set",
+    "queries_per_day",
+)
+_OPTIONAL: Final[dict[str, Any]] = {
+    "identities": None,  # default: the partner's own name
+    "attributes": [],
+    "epsilon_per_period": 0.0,
+    "period_days": 30,
+    "epsilon_per_query": 0.0,
+}
+KEYS: Final = frozenset(_REQUIRED) | frozenset(_OPTIONAL)
+
+PERMISSION_DENIED: Final = "PERMISSION_DENIED"
+FAILED_PRECONDITION: Final = "FAILED_PRECONDITION"
+RESOURCE_EXHAUSTED: Final = "RESOURCE_EXHAUSTED"
+OK: Final = "OK"
+
+
+class UnknownPartner(LookupError):
+    """A partner name that the policy does not list."""
+
+
+@dataclass(frozen=True)
+class PartnerTerms:
+    """What one partner may ask, and the limits on its answers."""
+
+    name: str
+    identities: tuple[str, ...]
+    query_kinds: frozenset[str]
+    id_types: frozenset[str]
+    attributes: frozenset[str]
+    min_cohort: int
+    min_counterparty_set: int
+    queries_per_day: int
+    epsilon_per_period: float
+    period_days: int
+    epsilon_per_query: float
+
+    @property
+    def noised(self) -> bool:
+        """Whether answers to this partner carry discrete Laplace noise."""
+        return self.epsilon_per_query > 0
+
+
+@dataclass(frozen=True)
+class PolicyRequest:
+    """What a query asks of this node, as far as policy is concerned."""
+
+    kind: str
+    id_type: str
+    parties: Sequence[str]
+    attributes: Sequence[str] = ()
+    counterparty_sizes: Mapping[str, int] | None = None  # None: set sizes not known yet
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The policy's verdict; `rule` names the policy key, `code` is a gRPC status name."""
+
+    allowed: bool
+    rule: str
+    message: str
+    code: str
+
+    @classmethod
+    def allow(cls, partner: str) -> Decision:
+        """The decision for a request that passes every rule."""
+        return cls(True, f"partners.{partner}", f"allowed for {partner}", OK)
+
+    @classmethod
+    def refuse(cls, rule: str, message: str, code: str) -> Decision:
+        """A refusal naming the rule it breaks."""
+        return cls(False, rule, message, code)
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Every listed partner's terms, and the certificate identities that map to them."""
+
+    partners: Mapping[str, PartnerTerms]
+    path: Path | None = None
+
+    def partner_for_identity(self, identity: str) -> str | None:
+        """The partner whose `identities` list this certificate SAN, or None when unlisted."""
+        for terms in self.partners.values():
+            if identity in terms.identities:
+                return terms.name
+        return None
+
+    def terms(self, partner: str) -> PartnerTerms:
+        """The partner's terms; UnknownPartner when the policy does not list it."""
+        try:
+            return self.partners[partner]
+        except KeyError:
+            raise UnknownPartner(f"partner {partner!r} is not listed in the policy") from None
+
+    def check(self, partner: str | None, request: PolicyRequest) -> Decision:
+        """Apply the static rules (who, kind, id type, attributes, counter-party set sizes)."""
+        if partner is None:
+            return Decision.refuse(
+                "partners",
+                "the requester's identity is not mapped to any partner in the policy",
+                PERMISSION_DENIED,
+            )
+        terms = self.partners.get(partner)
+        if terms is None:
+            return Decision.refuse(
+                f"partners.{partner}",
+                f"partner {partner} is not listed in the policy",
+                PERMISSION_DENIED,
+            )
+        rule = f"partners.{partner}"
+        if request.kind not in terms.query_kinds:
+            return Decision.refuse(
+                f"{rule}.query_kinds",
+                f"query kind {request.kind} is not allowed for {partner}",
+                PERMISSION_DENIED,
+            )
+        if request.id_type not in terms.id_types:
+            return Decision.refuse(
+                f"{rule}.id_types",
+                f"id type {request.id_type} is not allowed for {partner}",
+                PERMISSION_DENIED,
+            )
+        for attribute in request.attributes:
+            if attribute not in terms.attributes:
+                return Decision.refuse(
+                    f"{rule}.attributes",
+                    f"attribute {attribute} is not allowed for {partner}",
+                    PERMISSION_DENIED,
+                )
+        for party, size in (request.counterparty_sizes or {}).items():
+            if size < terms.min_counterparty_set:
+                return Decision.refuse(
+                    f"{rule}.min_counterparty_set",
+                    f"the set of {party} has {size} identifiers, fewer than min_counterparty_set "
+                    f"{terms.min_counterparty_set} for {partner}",
+                    FAILED_PRECONDITION,
+                )
+        return Decision.allow(partner)
+
+
+def load_policy(path: Path) -> Policy:
+    """Parse policy.toml; every error names the file and the key."""
+    raw = read_toml(path)
+    where = str(path)
+    unknown = sorted(set(raw) - {"defaults", "partners"})
+    if unknown:
+        raise ConfigError(f"{where}: unknown top-level key {unknown[0]!r}")
+    defaults = expect(raw.get("defaults", {}), dict, f"{where} [defaults]")
+    _check_keys(defaults, f"{where} [defaults]")
+    partners_table = expect(raw.get("partners", {}), dict, f"{where} [partners]")
+    if not partners_table:
+        raise ConfigError(f"{where} [partners]: list at least one partner")
+    partners: dict[str, PartnerTerms] = {}
+    owner_of: dict[str, str] = {}
+    for name, table in partners_table.items():
+        at = f"{where} [partners.{name}]"
+        terms = _partner(name, expect(table, dict, at), defaults, at)
+        for identity in terms.identities:
+            if identity in owner_of:
+                raise ConfigError(
+                    f"{at}.identities: {identity!r} already maps to partner {owner_of[identity]}"
+                )
+            owner_of[identity] = name
+        partners[name] = terms
+    return Policy(partners, path)
+
+
+def _check_keys(table: Mapping[str, Any], where: str) -> None:
+    unknown = sorted(set(table) - KEYS)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key {unknown[0]!r} (known: {', '.join(sorted(KEYS))})")
+
+
+def _partner(
+    name: str, table: Mapping[str, Any], defaults: Mapping[str, Any], at: str
+) -> PartnerTerms:
+    _check_keys(table, at)
+    merged = {**_OPTIONAL, **defaults, **table}
+    for key in _REQUIRED:
+        if key not in merged:
+            raise ConfigError(f"{at}: missing key {key!r} (set it here or in [defaults])")
+
+    def where(key: str) -> str:
+        return f"{at}.{key}" if key in table else f"{at}.{key} (from [defaults])"
+
+    identities = merged["identities"] if merged["identities"] is not None else [name]
+    terms = PartnerTerms(
+        name=name,
+        identities=tuple(_strings(identities, where("identities"))),
+        query_kinds=_choices(merged["query_kinds"], QUERY_KINDS, where("query_kinds")),
+        id_types=_choices(merged["id_types"], ID_TYPES, where("id_types")),
+        attributes=frozenset(_strings(merged["attributes"], where("attributes"))),
+        min_cohort=_at_least(merged["min_cohort"], 1, where("min_cohort")),
+        min_counterparty_set=_at_least(
+            merged["min_counterparty_set"], 1, where("min_counterparty_set")
+        ),
+        queries_per_day=_at_least(merged["queries_per_day"], 0, where("queries_per_day")),
+        epsilon_per_period=_epsilon(merged["epsilon_per_period"], where("epsilon_per_period")),
+        period_days=_at_least(merged["period_days"], 1, where("period_days")),
+        epsilon_per_query=_epsilon(merged["epsilon_per_query"], where("epsilon_per_query")),
+    )
+    if terms.epsilon_per_query > terms.epsilon_per_period:
+        raise ConfigError(
+            f"{where('epsilon_per_query')}: {terms.epsilon_per_query} exceeds "
+            f"epsilon_per_period {terms.epsilon_per_period}, so no query could ever be answered"
+        )
+    return terms
+
+
+def _strings(value: Any, where: str) -> list[str]:
+    items = expect(value, list, where)
+    for item in items:
+        if not isinstance(item, str) or not item:
+            raise ConfigError(f"{where}: expected non-empty strings, got {item!r}")
+    return items
+
+
+def _choices(value: Any, allowed: Sequence[str], where: str) -> frozenset[str]:
+    items = _strings(value, where)
+    for item in items:
+        if item not in allowed:
+            raise ConfigError(f"{where}: {item!r} is not one of {', '.join(allowed)}")
+    return frozenset(items)
+
+
+def _at_least(value: Any, lowest: int, where: str) -> int:
+    number = expect(value, int, where)
+    if number < lowest:
+        raise ConfigError(f"{where}: must be at least {lowest}, got {number}")
+    return number
+
+
+def _epsilon(value: Any, where: str) -> float:
+    number = expect(value, float, where)
+    if not math.isfinite(number) or number < 0:
+        raise ConfigError(f"{where}: must be a finite number >= 0, got {number}")
+    return number

@@ -1,0 +1,1 @@
+"""Tests for policy, privacy-budget ledger, discrete Laplace noise and release rules."""
