@@ -1,0 +1,86 @@
+"""Query results as pandas DataFrames: regions, the pairwise matrix, profiles per attribute."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from coordinator.results import OverlapResult, ProfileResult
+
+NUMERIC_COLUMNS = ("count", "sum", "mean", "std")
+
+
+def region_name(members: tuple[str, ...] | list[str]) -> str:
+    """A region's name in a table or chart: its parties joined by ` & `."""
+    return " & ".join(members)
+
+
+def regions_frame(result: OverlapResult) -> pd.DataFrame:
+    """One row per exclusive region (index: its name): a membership column per party (bool),
+    `degree` (how many parties hold it) and `count` (nullable Int64: a suppressed count is NA)."""
+    rows = [
+        {
+            **{party: party in members for party in result.parties},
+            "degree": len(members),
+            "count": count,
+        }
+        for members, count in result.regions
+    ]
+    frame = pd.DataFrame(
+        rows,
+        columns=[*result.parties, "degree", "count"],
+        index=pd.Index([region_name(m) for m, _ in result.regions], name="region"),
+    )
+    frame = frame.astype({party: bool for party in result.parties})
+    return frame.astype({"degree": "int64", "count": "Int64"})
+
+
+def pairwise_frame(result: OverlapResult) -> pd.DataFrame:
+    """The square |A ∩ B| matrix over the queried parties, set sizes on the diagonal."""
+    parties = list(result.parties)
+    cells = [
+        [result.set_sizes.get(a) if a == b else result.pair(a, b) for b in parties] for a in parties
+    ]
+    frame = pd.DataFrame(
+        cells,
+        index=pd.Index(parties, name="party"),
+        columns=pd.Index(parties, name="party"),
+    )
+    return frame.astype("Int64")
+
+
+def profile_frames(result: ProfileResult) -> dict[str, pd.DataFrame]:
+    """One frame per attribute, in the query's order: bins x owners (members per bin, Int64)
+    for a categorical attribute; owners x (count, sum, mean, std) for a numeric one. Owners
+    include `combined` where the result has it; a cell an owner did not report is NA."""
+    frames: dict[str, pd.DataFrame] = {}
+    owners = [p.owner for p in result.profiles]
+    for attribute in result.attributes:
+        holders = [p for p in result.profiles if attribute in p.categorical]
+        if holders:
+            bins: list[str] = []
+            for p in holders:
+                bins += [b for b in p.categorical[attribute] if b not in bins]
+            table = {
+                p.owner: [p.categorical.get(attribute, {}).get(b) for b in bins]
+                for p in result.profiles
+                if attribute in p.categorical
+            }
+            frame = pd.DataFrame(
+                table,
+                index=pd.Index(bins, name=attribute),
+                columns=pd.Index([o for o in owners if o in table], name="owner"),
+            )
+            frames[attribute] = frame.astype("Int64")
+            continue
+        stats = {p.owner: p.numeric[attribute] for p in result.profiles if attribute in p.numeric}
+        if not stats:
+            continue
+        numeric = pd.DataFrame(
+            [[s.count, s.sum, s.mean, s.std] for s in stats.values()],
+            index=pd.Index(list(stats), name="owner"),
+            columns=list(NUMERIC_COLUMNS),
+        )
+        frames[attribute] = numeric.astype(
+            {"count": "int64", "sum": "float64", "mean": "float64", "std": "float64"}
+        )
+    return frames

@@ -1,0 +1,698 @@
+"""A self-contained HTML report of query results: inline CSS and SVG charts, nothing fetched."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from coordinator.frames import region_name
+from coordinator.insights import Contribution
+from coordinator.results import NumericStats, OverlapResult, ProfileResult
+
+PALETTE = (
+    "#4e79a7",
+    "#f28e2b",
+    "#59a14f",
+    "#e15759",
+    "#76b7b2",
+    "#b07aa1",
+    "#edc948",
+    "#9c755f",
+    "#ff9da7",
+    "#bab0ac",
+)
+COMBINED_COLOUR = "#3f4756"
+SUPPRESSED = "suppressed"
+UNKNOWN = "not computable"
+
+CSS = """
+:root { --ink:#1f2430; --muted:#5b6475; --line:#d9dee7; --card:#ffffff; --bg:#f3f5f9;
+  --accent:#2b6cb0; }
+* { box-sizing: border-box; }
+body { margin:0; background:var(--bg); color:var(--ink);
+  font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "Noto Sans", "Noto Sans CJK SC",
+  "Helvetica Neue", Arial, sans-serif; }
+header { background:#1f2a44; color:#fff; padding:22px 32px; }
+header h1 { margin:0 0 4px; font-size:22px; font-weight:600; }
+header p { margin:0; color:#c9d3e6; }
+main { max-width:1200px; margin:0 auto; padding:20px 24px 40px; }
+section { background:var(--card); border:1px solid var(--line); border-radius:8px;
+  padding:18px 22px; margin:0 0 18px; }
+h2 { margin:0 0 4px; font-size:18px; font-weight:600; }
+h3 { margin:18px 0 6px; font-size:15px; font-weight:600; }
+p.note { margin:2px 0 12px; color:var(--muted); }
+.chart { overflow-x:auto; margin:6px 0 10px; max-width:100%; }
+.pair { display:flex; flex-wrap:wrap; gap:8px 36px; align-items:flex-start; }
+svg text { font-family:inherit; }
+table { border-collapse:collapse; margin:6px 0 8px; font-variant-numeric:tabular-nums; }
+th, td { border-bottom:1px solid var(--line); padding:4px 12px 4px 0; text-align:right; }
+th { color:var(--muted); font-weight:600; }
+th:first-child, td:first-child { text-align:left; }
+td.suppressed, span.suppressed { color:#a0522d; font-style:italic; }
+.cards { display:flex; flex-wrap:wrap; gap:12px; margin:8px 0 4px; }
+.card { border:1px solid var(--line); border-radius:6px; padding:8px 14px; min-width:150px; }
+.card .value { font-size:20px; font-weight:600; }
+.card .label { color:var(--muted); font-size:12px; }
+.legend { display:flex; flex-wrap:wrap; gap:14px; margin:4px 0; color:var(--muted); }
+.legend i { display:inline-block; width:12px; height:12px; border-radius:2px;
+  margin-right:5px; vertical-align:-1px; }
+ul.warnings { margin:6px 0; padding-left:18px; color:#a0522d; }
+dl.provenance { display:grid; grid-template-columns:max-content 1fr; gap:4px 18px; margin:6px 0; }
+dl.provenance dt { color:var(--muted); font-weight:600; }
+dl.provenance dd { margin:0; overflow-wrap:anywhere; }
+dl.provenance dl.provenance { margin:0; }
+footer { color:var(--muted); text-align:center; font-size:12px; padding:0 0 24px; }
+"""
+
+
+def _e(value: object) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def fmt_count(value: int | None) -> str:
+    """A count as the report prints it: `12,345`, or `suppressed` for an unknown count."""
+    return SUPPRESSED if value is None else f"{value:,}"
+
+
+def fmt_number(value: float | None) -> str:
+    """A statistic as the report prints it: two decimals with separators, `-` when undefined."""
+    return "-" if value is None else f"{value:,.2f}"
+
+
+def fmt_share(part: float | None, whole: float | None) -> str:
+    """`part` as a percentage of `whole`, one decimal."""
+    if part is None or not whole:
+        return ""
+    return f"{100 * part / whole:.1f}%"
+
+
+def _text_width(text: str, size: float = 12) -> float:
+    return 0.62 * size * len(text)
+
+
+def _svg(width: float, height: float, body: list[str], label: str) -> str:
+    return (
+        f'<svg role="img" aria-label="{_e(label)}" width="{width:.0f}" height="{height:.0f}" '
+        f'viewBox="0 0 {width:.0f} {height:.0f}">' + "".join(body) + "</svg>"
+    )
+
+
+def _text(
+    x: float,
+    y: float,
+    text: str,
+    anchor: str = "start",
+    size: float = 12,
+    fill: str = "#1f2430",
+    weight: str = "normal",
+    extra: str = "",
+) -> str:
+    return (
+        f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="{anchor}" font-size="{size}" '
+        f'fill="{fill}" font-weight="{weight}"{extra}>{_e(text)}</text>'
+    )
+
+
+def _rect(x: float, y: float, w: float, h: float, fill: str, extra: str = "") -> str:
+    return (
+        f'<rect x="{x:.1f}" y="{y:.1f}" width="{max(w, 0):.1f}" height="{max(h, 0):.1f}" '
+        f'fill="{fill}"{extra}/>'
+    )
+
+
+def _colours(names: Sequence[str]) -> dict[str, str]:
+    colours: dict[str, str] = {}
+    for i, name in enumerate(n for n in names if n != "combined"):
+        colours[name] = PALETTE[i % len(PALETTE)]
+    colours["combined"] = COMBINED_COLOUR
+    return colours
+
+
+def _legend(names: Sequence[str], colours: Mapping[str, str]) -> str:
+    items = "".join(f'<span><i style="background:{colours[n]}"></i>{_e(n)}</span>' for n in names)
+    return f'<div class="legend">{items}</div>'
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    head = "".join(f"<th>{_e(h)}</th>" for h in header)
+    body = "".join(
+        "<tr>"
+        + "".join(
+            f'<td class="suppressed">{_e(c)}</td>'
+            if c in (SUPPRESSED, UNKNOWN)
+            else f"<td>{_e(c)}</td>"
+            for c in row
+        )
+        + "</tr>"
+        for row in rows
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def upset_chart(result: OverlapResult) -> str:
+    """Exclusive regions as an UpSet chart: a bar per region over its membership dot matrix."""
+    parties = list(result.parties)
+    regions = sorted(result.regions, key=lambda r: (r[1] is None, -(r[1] or 0), len(r[0])))
+    labels = [f"{p} ({result.set_sizes.get(p, 0):,})" for p in parties]
+    left = max(_text_width(t) for t in labels) + 24
+    widest = max((len(f"{c:,}") for _, c in regions if c is not None), default=6)
+    column = max(34.0, _text_width("0" * widest, 11) + 10)
+    top, bars, row = 22.0, 190.0, 24.0
+    width = left + column * len(regions) + 12
+    height = top + bars + 12 + row * len(parties) + 8
+    peak = max((c or 0 for _, c in regions), default=0) or 1
+    body: list[str] = []
+    matrix_top = top + bars + 12
+    for i, label in enumerate(labels):
+        y = matrix_top + i * row
+        if i % 2 == 0:
+            body.append(_rect(left - 6, y, column * len(regions) + 6, row, "#f1f3f8"))
+        body.append(_text(left - 12, y + row / 2 + 4, label, anchor="end"))
+    body.append(
+        f'<line x1="{left - 6:.1f}" y1="{top + bars:.1f}" x2="{width - 6:.1f}" '
+        f'y2="{top + bars:.1f}" stroke="#9aa3b2"/>'
+    )
+    for j, (members, count) in enumerate(regions):
+        x = left + j * column
+        centre = x + column / 2
+        name = region_name(list(members))
+        if count is None:
+            body.append(
+                _rect(
+                    x + 6,
+                    top + bars - 40,
+                    column - 12,
+                    40,
+                    "none",
+                    ' stroke="#a0522d" stroke-dasharray="4 3"',
+                )
+            )
+            body.append(
+                _text(centre, top + bars - 46, "suppr.", anchor="middle", size=10, fill="#a0522d")
+            )
+        else:
+            h = bars * count / peak
+            body.append(
+                _rect(x + 6, top + bars - h, column - 12, h, "#4e79a7").replace(
+                    "/>", f"><title>{_e(name)}: {count:,}</title></rect>"
+                )
+            )
+            body.append(_text(centre, top + bars - h - 5, f"{count:,}", anchor="middle", size=11))
+        rows = [i for i, p in enumerate(parties) if p in members]
+        if len(rows) > 1:
+            y1 = matrix_top + rows[0] * row + row / 2
+            y2 = matrix_top + rows[-1] * row + row / 2
+            body.append(
+                f'<line x1="{centre:.1f}" y1="{y1:.1f}" x2="{centre:.1f}" y2="{y2:.1f}" '
+                'stroke="#1f2430" stroke-width="2.5"/>'
+            )
+        for i in range(len(parties)):
+            y = matrix_top + i * row + row / 2
+            fill = "#1f2430" if i in rows else "#d4d9e3"
+            body.append(f'<circle cx="{centre:.1f}" cy="{y:.1f}" r="6" fill="{fill}"/>')
+    return _svg(width, height, body, "exclusive overlap regions (UpSet chart)")
+
+
+def _blend(fraction: float) -> str:
+    low, high = (0xF4, 0xF7, 0xFB), (0x1F, 0x5A, 0x9E)
+    f = min(max(fraction, 0.0), 1.0)
+    return "#" + "".join(f"{round(a + (b - a) * f):02x}" for a, b in zip(low, high, strict=True))
+
+
+def heatmap_chart(result: OverlapResult) -> str:
+    """The pairwise overlap matrix; a cell's shade is the share of the row party's members
+    that the column party also holds."""
+    parties = list(result.parties)
+    left = max(_text_width(p) for p in parties) + 20
+    cell_w = max(
+        96.0,
+        max(_text_width(p) for p in parties) + 16,
+        max(_text_width(f"100.0% of {p}", 10) for p in parties) + 14,
+    )
+    cell_h = 46.0
+    top = 28.0
+    body: list[str] = []
+    for j, b in enumerate(parties):
+        body.append(_text(left + j * cell_w + cell_w / 2, top - 10, b, anchor="middle"))
+    for i, a in enumerate(parties):
+        y = top + i * cell_h
+        body.append(_text(left - 10, y + cell_h / 2 + 4, a, anchor="end"))
+        size = result.set_sizes.get(a, 0)
+        for j, b in enumerate(parties):
+            x = left + j * cell_w
+            if a == b:
+                body.append(_rect(x + 1, y + 1, cell_w - 2, cell_h - 2, "#e3e7ef"))
+                body.append(
+                    _text(x + cell_w / 2, y + 20, f"{size:,}", anchor="middle", weight="bold")
+                )
+                body.append(
+                    _text(
+                        x + cell_w / 2, y + 36, "members", anchor="middle", size=10, fill="#5b6475"
+                    )
+                )
+                continue
+            count = result.pair(a, b)
+            fraction = count / size if size else 0.0
+            ink = "#ffffff" if fraction > 0.5 else "#1f2430"
+            body.append(
+                _rect(x + 1, y + 1, cell_w - 2, cell_h - 2, _blend(fraction)).replace(
+                    "/>", f"><title>{_e(a)} ∩ {_e(b)}: {count:,}</title></rect>"
+                )
+            )
+            body.append(_text(x + cell_w / 2, y + 20, f"{count:,}", anchor="middle", fill=ink))
+            body.append(
+                _text(
+                    x + cell_w / 2,
+                    y + 36,
+                    f"{fmt_share(count, size)} of {a}" if size else "",
+                    anchor="middle",
+                    size=10,
+                    fill=ink,
+                )
+            )
+    width = left + cell_w * len(parties) + 8
+    height = top + cell_h * len(parties) + 8
+    return _svg(width, height, body, "pairwise overlap heatmap")
+
+
+def _bars(
+    groups: Sequence[tuple[str, Sequence[tuple[str, float | None, str]]]],
+    colours: Mapping[str, str],
+    label: str,
+) -> str:
+    """Horizontal grouped bars: per group, one bar per (series, value, text)."""
+    names = [g for g, _ in groups]
+    left = max((_text_width(n) for n in names), default=40) + 18
+    texts = [t for _, series in groups for _, _, t in series]
+    room = max((_text_width(t, 11) for t in texts), default=40) + 14
+    span = 520.0
+    peak = max((v or 0 for _, s in groups for _, v, _ in s), default=0) or 1
+    bar, gap = 14.0, 12.0
+    body: list[str] = []
+    y = 6.0
+    for name, series in groups:
+        block = bar * len(series)
+        body.append(_text(left - 10, y + block / 2 + 4, name, anchor="end"))
+        for key, value, text in series:
+            w = span * (value or 0) / peak
+            if value is None:
+                body.append(
+                    _rect(
+                        left, y + 1, 40, bar - 2, "none", ' stroke="#a0522d" stroke-dasharray="3 2"'
+                    )
+                )
+                body.append(_text(left + 46, y + bar - 3, text, size=11, fill="#a0522d"))
+            else:
+                body.append(
+                    _rect(left, y + 1, w, bar - 2, colours[key]).replace(
+                        "/>", f"><title>{_e(name)}, {_e(key)}: {_e(text)}</title></rect>"
+                    )
+                )
+                body.append(_text(left + w + 5, y + bar - 3, text, size=11))
+            y += bar
+        y += gap
+    body.append(
+        f'<line x1="{left:.1f}" y1="2" x2="{left:.1f}" y2="{y - gap + 4:.1f}" stroke="#9aa3b2"/>'
+    )
+    return _svg(left + span + room, y - gap + 10, body, label)
+
+
+def _overlap_section(result: OverlapResult) -> str:
+    union = sum(c for _, c in result.regions if c is not None)
+    suppressed = [region_name(list(m)) for m, c in result.regions if c is None]
+    cards = [
+        ("parties", str(len(result.parties))),
+        ("all parties (intersection)", f"{result.all_parties:,}"),
+        ("union (known regions)" if suppressed else "union", f"{union:,}"),
+    ]
+    region_rows = [
+        [region_name(list(m)), *("●" if p in m else "" for p in result.parties), fmt_count(c)]
+        for m, c in result.regions
+    ]
+    size_rows = [[p, f"{result.set_sizes.get(p, 0):,}"] for p in result.parties]
+    loads = {load.party: load for load in result.loads}
+    if loads:
+        size_rows = [
+            [
+                p,
+                f"{result.set_sizes.get(p, 0):,}",
+                f"{loads[p].rows_read:,}" if p in loads else "-",
+                f"{loads[p].duplicates:,}" if p in loads else "-",
+                f"{sum(loads[p].invalid.values()):,}" if p in loads else "-",
+            ]
+            for p in result.parties
+        ]
+    size_header = ["party", "members"] + (
+        ["rows read", "duplicates", "invalid rows"] if loads else []
+    )
+    pair_rows = [
+        [
+            a,
+            *(
+                f"{result.set_sizes.get(a, 0):,}" if a == b else f"{result.pair(a, b):,}"
+                for b in result.parties
+            ),
+        ]
+        for a in result.parties
+    ]
+    parts = [
+        f'<section id="overlap"><h2>Overlap on {_e(result.id_type)}</h2>',
+        f'<p class="note">Query {_e(result.query_id)} across {_e(", ".join(result.parties))}.</p>',
+        '<div class="cards">'
+        + "".join(
+            f'<div class="card"><div class="value">{_e(v)}</div>'
+            f'<div class="label">{_e(k)}</div></div>'
+            for k, v in cards
+        )
+        + "</div>",
+        _table(size_header, size_rows),
+        "<h3>Exclusive regions</h3>",
+        '<p class="note">Each bar counts the members held by exactly the parties marked below it '
+        "(the regions sum to the union), largest first.</p>",
+        f'<div class="chart">{upset_chart(result)}</div>',
+    ]
+    if suppressed:
+        parts.append(
+            '<ul class="warnings">'
+            + "".join(f"<li>region {_e(s)} is suppressed</li>" for s in suppressed)
+            + "</ul>"
+        )
+    parts += [
+        _table(["region", *result.parties, "members"], region_rows),
+        "<h3>Pairwise overlap</h3>",
+        '<p class="note">|A ∩ B| for every pair (whatever else holds them); the diagonal is each '
+        "party's size. The shade is the share of the row party's members the column party also "
+        "holds.</p>",
+        f'<div class="pair"><div class="chart">{heatmap_chart(result)}</div>',
+        _table(["", *result.parties], pair_rows) + "</div>",
+        "</section>",
+    ]
+    return "".join(parts)
+
+
+def _categorical(result: ProfileResult, attribute: str, colours: Mapping[str, str]) -> str:
+    holders = [p for p in result.profiles if attribute in p.categorical]
+    bins: list[str] = []
+    for p in holders:
+        bins += [b for b in p.categorical[attribute] if b not in bins]
+    totals = {p.owner: sum(p.categorical[attribute].values()) for p in holders}
+    groups = [
+        (
+            b,
+            [
+                (
+                    p.owner,
+                    100 * p.categorical[attribute].get(b, 0) / totals[p.owner]
+                    if totals[p.owner]
+                    else 0.0,
+                    f"{p.categorical[attribute].get(b, 0):,} "
+                    f"({fmt_share(p.categorical[attribute].get(b, 0), totals[p.owner]) or '0.0%'})",
+                )
+                for p in holders
+            ],
+        )
+        for b in bins
+    ]
+    rows = [[b, *(f"{p.categorical[attribute].get(b, 0):,}" for p in holders)] for b in bins]
+    rows.append(["total", *(f"{totals[p.owner]:,}" for p in holders)])
+    return (
+        f"<h3>{_e(attribute)}</h3>"
+        '<p class="note">Members of the shared audience per bin; bar length is the share of '
+        "each owner's audience.</p>"
+        + _legend([p.owner for p in holders], colours)
+        + f'<div class="pair"><div class="chart">{_bars(groups, colours, attribute)}</div>'
+        + _table(["bin", *(p.owner for p in holders)], rows)
+        + "</div>"
+    )
+
+
+def _numeric(result: ProfileResult, attribute: str, colours: Mapping[str, str]) -> str:
+    stats: dict[str, NumericStats] = {
+        p.owner: p.numeric[attribute] for p in result.profiles if attribute in p.numeric
+    }
+    groups = [
+        (
+            owner,
+            [
+                (
+                    owner,
+                    s.mean,
+                    UNKNOWN
+                    if s.mean is None
+                    else f"mean {fmt_number(s.mean)} ± {fmt_number(s.std)}",
+                )
+            ],
+        )
+        for owner, s in stats.items()
+    ]
+    rows = [
+        [owner, f"{s.count:,}", fmt_number(s.sum), fmt_number(s.mean), fmt_number(s.std)]
+        for owner, s in stats.items()
+    ]
+    return (
+        f"<h3>{_e(attribute)}</h3>"
+        '<p class="note">Over shared-audience members with a value; std is the population '
+        "standard deviation.</p>"
+        + f'<div class="pair"><div class="chart">{_bars(groups, colours, attribute)}</div>'
+        + _table(["owner", "count", "sum", "mean", "std"], rows)
+        + "</div>"
+    )
+
+
+def _profile_section(result: ProfileResult) -> str:
+    owners = [p.owner for p in result.profiles]
+    colours = _colours(owners)
+    overlap_groups = [
+        (
+            "shared audience",
+            [(p.owner, float(p.overlap), f"{p.overlap:,}") for p in result.profiles],
+        )
+    ]
+    parts = [
+        '<section id="profile"><h2>Audience profile</h2>',
+        f'<p class="note">Query {_e(result.query_id)}: the audience {_e(result.querier)} shares '
+        f"with {_e(', '.join(result.owners))}, per owner"
+        + (" and combined" if "combined" in owners else "")
+        + ".</p>",
+        _legend(owners, colours),
+        f'<div class="chart">{_bars(overlap_groups, colours, "shared audience")}</div>',
+    ]
+    for attribute in result.attributes:
+        if any(attribute in p.categorical for p in result.profiles):
+            parts.append(_categorical(result, attribute, colours))
+        elif any(attribute in p.numeric for p in result.profiles):
+            parts.append(_numeric(result, attribute, colours))
+    if result.not_combined:
+        parts.append(
+            '<ul class="warnings">'
+            + "".join(
+                f"<li>{_e(a)} not combined across owners: {_e(why)}</li>"
+                for a, why in result.not_combined.items()
+            )
+            + "</ul>"
+        )
+    parts.append("</section>")
+    return "".join(parts)
+
+
+def _contribution_section(contribution: Contribution) -> str:
+    measures = {
+        "reach": "#9ab6d6",
+        "Shapley value": "#2b6cb0",
+        "unique reach": "#f28e2b",
+    }
+    groups = []
+    for s in contribution.shares:
+        series: list[tuple[str, float | None, str]] = [
+            (
+                "reach",
+                None if s.reach is None else float(s.reach),
+                fmt_count(s.reach) if s.reach is not None else UNKNOWN,
+            ),
+            (
+                "Shapley value",
+                None if s.shapley is None else float(s.shapley),
+                UNKNOWN if s.shapley is None else f"{float(s.shapley):,.1f}",
+            ),
+            (
+                "unique reach",
+                None if s.unique_reach is None else float(s.unique_reach),
+                UNKNOWN if s.unique_reach is None else f"{s.unique_reach:,}",
+            ),
+        ]
+        groups.append((s.retailer, series))
+    total = contribution.total_reach
+    rows = []
+    for s in contribution.shares:
+        rows.append(
+            [
+                s.retailer,
+                UNKNOWN if s.reach is None else f"{s.reach:,}",
+                UNKNOWN if s.unique_reach is None else f"{s.unique_reach:,}",
+                UNKNOWN if s.incremental_reach is None else f"{s.incremental_reach:,}",
+                str(contribution.order.index(s.retailer) + 1),
+                UNKNOWN if s.shapley is None else f"{float(s.shapley):,.1f}",
+                UNKNOWN if s.shapley is None else fmt_share(float(s.shapley), total) or "-",
+            ]
+        )
+    cards = [
+        (f"{contribution.brand} customers", fmt_count(contribution.brand_customers)),
+        ("reached by any retailer", UNKNOWN if total is None else f"{total:,}"),
+        (
+            "share of the brand's customers",
+            fmt_share(total, contribution.brand_customers) or "-",
+        ),
+    ]
+    parts = [
+        '<section id="contribution"><h2>Contribution to the shared audience</h2>',
+        f'<p class="note">Reach: {_e(contribution.brand)} customers a retailer holds. Unique '
+        "reach: held by that retailer and no other. Incremental reach: what it adds to the "
+        "retailers before it (order shown). Shapley value: every customer shared equally among "
+        "the retailers that hold it; the values sum to the total reach.</p>",
+        '<div class="cards">'
+        + "".join(
+            f'<div class="card"><div class="value">{_e(v)}</div>'
+            f'<div class="label">{_e(k)}</div></div>'
+            for k, v in cards
+        )
+        + "</div>",
+        _legend(list(measures), measures),
+        f'<div class="chart">{_bars(groups, measures, "contribution per retailer")}</div>',
+        _table(
+            [
+                "retailer",
+                "reach",
+                "unique reach",
+                "incremental reach",
+                "order",
+                "Shapley value",
+                "Shapley share",
+            ],
+            rows,
+        ),
+    ]
+    if contribution.not_computed:
+        parts.append(
+            '<ul class="warnings">'
+            + "".join(f"<li>{_e(line)}</li>" for line in contribution.not_computed)
+            + "</ul>"
+        )
+    parts.append("</section>")
+    return "".join(parts)
+
+
+def _value(value: Any, depth: int = 0) -> str:
+    if isinstance(value, Mapping) and depth < 4:
+        return (
+            '<dl class="provenance">'
+            + "".join(f"<dt>{_e(k)}</dt><dd>{_value(v, depth + 1)}</dd>" for k, v in value.items())
+            + "</dl>"
+        )
+    if isinstance(value, list | tuple | set | frozenset) and depth < 4:
+        items = list(value)
+        if all(isinstance(i, str | int | float | bool) or i is None for i in items):
+            return _e(", ".join("-" if i is None else str(i) for i in items)) or "(none)"
+        return "<ol>" + "".join(f"<li>{_value(i, depth + 1)}</li>" for i in items) + "</ol>"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return _e(f"{value:,}")
+    return _e("-" if value is None else value)
+
+
+def default_provenance(
+    overlap: OverlapResult | None, profile: ProfileResult | None
+) -> dict[str, Any]:
+    """What the results themselves say about where they come from."""
+    facts: dict[str, Any] = {}
+    if overlap is not None:
+        facts["overlap query id"] = overlap.query_id
+        facts["overlap parties"] = list(overlap.parties)
+        facts["id type"] = overlap.id_type
+        facts["overlap seconds"] = f"{overlap.seconds:.2f}"
+    if profile is not None:
+        facts["profile query id"] = profile.query_id
+        facts["querier"] = profile.querier
+        facts["owners"] = list(profile.owners)
+        facts["attributes"] = list(profile.attributes)
+        facts["profile seconds"] = f"{profile.seconds:.2f}"
+    facts["report written"] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return facts
+
+
+def render_report(
+    overlap: OverlapResult | None,
+    profile: ProfileResult | None,
+    contribution: Contribution | None = None,
+    provenance: Mapping[str, Any] | None = None,
+    title: str = "Gongying report",
+) -> str:
+    """The report as one HTML document: no script, and nothing it refers to outside itself."""
+    facts = default_provenance(overlap, profile) | dict(provenance or {})
+    subtitle = []
+    if overlap is not None:
+        subtitle.append(f"overlap across {len(overlap.parties)} parties on {overlap.id_type}")
+    if profile is not None:
+        subtitle.append(f"profile of {profile.querier}'s shared audience")
+    sections = []
+    if overlap is not None:
+        sections.append(_overlap_section(overlap))
+    if contribution is not None:
+        sections.append(_contribution_section(contribution))
+    if profile is not None:
+        sections.append(_profile_section(profile))
+    sections.append(
+        '<section id="provenance"><h2>Provenance</h2>'
+        '<p class="note">Where these numbers come from.</p>' + _value(facts) + "</section>"
+    )
+    return (
+        "<!DOCTYPE html>\n"
+        '<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{_e(title)}</title><style>{CSS}</style></head><body>"
+        f"<header><h1>{_e(title)}</h1><p>{_e('; '.join(subtitle))}</p></header>"
+        "<main>" + "".join(sections) + "</main>"
+        "<footer>Gongying: counts and aggregates only; no identifier left its owner."
+        "</footer></body></html>\n"
+    )
+
+
+def write_report(
+    path: Path | str,
+    overlap: OverlapResult | None,
+    profile: ProfileResult | None,
+    contribution: Contribution | None = None,
+    provenance: Mapping[str, Any] | None = None,
+) -> Path:
+    """Write the self-contained HTML report to `path` (UTF-8) and return the path."""
+    if overlap is None and profile is None:
+        raise ValueError("a report needs an overlap or a profile result")
+    target = Path(path)
+    target.write_text(render_report(overlap, profile, contribution, provenance), encoding="utf-8")
+    return target
+
+
+def write_outputs(
+    overlap: OverlapResult | None,
+    profile: ProfileResult | None,
+    report: Path | None = None,
+    csv: Path | None = None,
+    brand: str | None = None,
+    provenance: Mapping[str, Any] | None = None,
+) -> list[Path]:
+    """What `--report` and `--csv` ask for: the HTML report (contribution shares of `brand`,
+    default the overlap's first party, to the others) and the overlap's regions as CSV."""
+    from coordinator.frames import regions_frame
+    from coordinator.insights import contribution
+
+    written: list[Path] = []
+    if csv is not None and overlap is not None:
+        regions_frame(overlap).to_csv(csv)
+        written.append(csv)
+    if report is not None:
+        shares = None
+        if overlap is not None:
+            shares = contribution(overlap, brand if brand is not None else overlap.parties[0])
+        written.append(write_report(report, overlap, profile, shares, provenance))
+    return written

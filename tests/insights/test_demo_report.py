@@ -1,0 +1,55 @@
+"""`gongying demo --report`: one report with both queries, its regions equal to the truth."""
+
+from __future__ import annotations
+
+import html
+import subprocess
+import sys
+from pathlib import Path
+
+from gongying.demo import plaintext_truth
+from gongying.demo_data import BRAND, RETAILERS
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_demo_writes_one_report_with_the_true_regions(tmp_path: Path) -> None:
+    report, work = tmp_path / "demo.html", tmp_path / "work"
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "gongying",
+            "demo",
+            "--members",
+            "200",
+            "--workdir",
+            str(work),
+            "--report",
+            str(report),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=280,
+        check=False,
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    page = report.read_text(encoding="utf-8")
+    paths = {p: work / "data" / f"{p}.csv" for p in (BRAND, *RETAILERS)}
+    assert all(path.exists() for path in paths.values()), sorted((work / "data").iterdir())
+    truth = plaintext_truth(paths, "email")
+    parties = list(paths)
+    for members, count in truth.items():
+        name = " & ".join(p for p in parties if p in members)
+        dots = "".join(f"<td>{'●' if p in members else ''}</td>" for p in parties)
+        assert f"<tr><td>{html.escape(name)}</td>{dots}<td>{count:,}</td></tr>" in page, name
+    for heading in (
+        "Overlap on email",
+        "Contribution to the shared audience",
+        "Audience profile",
+        "Provenance",
+        "synthetic, seed 7",
+    ):
+        assert heading in page
+    assert "http://" not in page and "https://" not in page
