@@ -254,14 +254,16 @@ def run_gongying(
     for party, emails in zip(PARTIES, (side_a, side_b), strict=True):
         write_csv(data / f"{party}.csv", emails)
         (data / f"{party}.toml").write_text(
-            f'party = "{party}"\nlisten = "{addresses[party]}"\nworkers = {workers}\n\n'
+            f'party = "{party}"\nlisten = "{addresses[party]}"\nworkers = {workers}\n'
+            "insecure_plaintext = true\n\n"
             f'[source]\nkind = "csv"\npath = "{(data / f"{party}.csv").resolve()}"\n\n'
             '[identifiers]\nemail = "email"\n'
         )
     coordinator = f"127.0.0.1:{free_port()}"
     parties = "\n".join(f'{p} = "{a}"' for p, a in addresses.items())
     (data / "coordinator.toml").write_text(
-        f'listen = "{coordinator}"\ndeadline_seconds = 7200\n\n[parties]\n{parties}\n'
+        f'listen = "{coordinator}"\ndeadline_seconds = 7200\ninsecure_plaintext = true\n\n'
+        f"[parties]\n{parties}\n"
     )
 
     processes = LocalProcesses(workdir / "logs")

@@ -127,7 +127,8 @@ def write_configs(
         address = f"127.0.0.1:{free_port()}"
         path = configs / f"{party}.toml"
         path.write_text(
-            f'party = "{party}"\nlisten = "{address}"\nworkers = {WORKERS}\n\n'
+            f'party = "{party}"\nlisten = "{address}"\nworkers = {WORKERS}\n'
+            "insecure_plaintext = true\n\n"
             f'[source]\nkind = "csv"\npath = "{csv_path.resolve()}"\n\n'
             f'[identifiers]\nemail = "email"\n\n'
             f'[normalisation]\ndefault_region = "CN"\n\n' + extra[party]
@@ -136,7 +137,7 @@ def write_configs(
     address = f"127.0.0.1:{free_port()}"
     path = configs / "coordinator.toml"
     path.write_text(
-        f'listen = "{address}"\nworkers = {WORKERS}\n\n[parties]\n'
+        f'listen = "{address}"\nworkers = {WORKERS}\ninsecure_plaintext = true\n\n[parties]\n'
         f'{QUERIER} = "{out[QUERIER][1]}"\n{OWNER} = "{out[OWNER][1]}"\n'
     )
     out["coordinator"] = (path, address)

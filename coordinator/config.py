@@ -1,13 +1,14 @@
-"""The coordinator's config file (coordinator.toml): listen address and partner node addresses."""
+"""The coordinator's config file (coordinator.toml): listen address, TLS, partner node addresses."""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from connectors.identifiers import NormalisationProfile
 from gongying.config_file import ConfigError, expect, optional, parse_address, read_toml, require
+from gongying.tls import INSECURE_FLAG, TLSFiles, parse_tls_table
 
 DEFAULT_DEADLINE_SECONDS = 900.0
 
@@ -21,6 +22,13 @@ class CoordinatorConfig:
     deadline_seconds: float = DEFAULT_DEADLINE_SECONDS
     normalisation_profile: str = NormalisationProfile().label()
     workers: int = max(1, min(os.cpu_count() or 1, 8))
+    tls: TLSFiles | None = None
+    insecure_plaintext: bool = False
+    clients: tuple[str, ...] = field(default_factory=tuple)
+
+    def allowed_callers(self) -> frozenset[str]:
+        """Identities that may call the coordinator: every known party and listed clients."""
+        return frozenset(self.parties) | frozenset(self.clients)
 
 
 def load_coordinator_config(path: Path) -> CoordinatorConfig:
@@ -39,6 +47,9 @@ def load_coordinator_config(path: Path) -> CoordinatorConfig:
     deadline = optional(raw, "deadline_seconds", float, DEFAULT_DEADLINE_SECONDS, where)
     if deadline <= 0:
         raise ConfigError(f"{where}.deadline_seconds: must be positive, got {deadline}")
+    clients = optional(raw, "clients", list, [], where)
+    for index, client in enumerate(clients):
+        expect(client, str, f"{where}.clients[{index}]")
     return CoordinatorConfig(
         listen=parse_address(require(raw, "listen", str, where), f"{where}.listen"),
         parties=parties,
@@ -47,4 +58,7 @@ def load_coordinator_config(path: Path) -> CoordinatorConfig:
         normalisation_profile=optional(
             raw, "normalisation_profile", str, NormalisationProfile().label(), where
         ),
+        tls=parse_tls_table(raw, path.parent, where),
+        insecure_plaintext=optional(raw, INSECURE_FLAG, bool, False, where),
+        clients=tuple(clients),
     )

@@ -12,6 +12,7 @@ import grpc
 from connectors.members import LoadReport
 from gongying.serving import channel
 from gongying.status import QueryFailed
+from gongying.tls import TLSFiles
 from gongying.v1 import node_pb2, node_pb2_grpc, points_pb2
 from node import codec as node_codec
 from protocols.profile import Attribute
@@ -55,10 +56,11 @@ def party_error(party: str, address: str, error: grpc.RpcError) -> QueryFailed:
 class NodeClient:
     """Calls one partner node; every error names that node."""
 
-    def __init__(self, party: str, address: str) -> None:
+    def __init__(self, party: str, address: str, tls: TLSFiles | None = None) -> None:
+        """With `tls`, the node's certificate must name `party` and ours is presented."""
         self.party = party
         self.address = address
-        self._channel = channel(address)
+        self._channel = channel(address, tls, server_name=party)
         self._stub = node_pb2_grpc.PartyNodeStub(self._channel)
 
     def describe(self, deadline: Deadline) -> node_pb2.DescribeResponse:

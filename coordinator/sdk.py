@@ -8,7 +8,9 @@ import grpc
 
 from coordinator import codec
 from coordinator.results import OverlapResult, ProfileResult
+from gongying.certs import COORDINATOR
 from gongying.serving import channel
+from gongying.tls import ClientTLS as ClientTLS  # re-exported: the SDK's TLS files
 from gongying.v1 import coordinator_pb2, coordinator_pb2_grpc
 
 
@@ -21,11 +23,17 @@ class QueryError(RuntimeError):
 
 
 class CoordinatorClient:
-    """A connection to a coordinator at HOST:PORT."""
+    """A connection to a coordinator at HOST:PORT; mutual TLS when `tls` is given.
 
-    def __init__(self, address: str) -> None:
+    With `tls`, the coordinator's certificate must name `server_name`, and the querier's own
+    certificate (a party or a `clients` name in coordinator.toml) is presented.
+    """
+
+    def __init__(
+        self, address: str, tls: ClientTLS | None = None, server_name: str = COORDINATOR
+    ) -> None:
         self.address = address
-        self._channel = channel(address)
+        self._channel = channel(address, tls, server_name=server_name)
         self._stub = coordinator_pb2_grpc.CoordinatorStub(self._channel)
 
     def __enter__(self) -> CoordinatorClient:

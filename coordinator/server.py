@@ -10,6 +10,7 @@ from coordinator.masks import MaskSupply
 from coordinator.service import CoordinatorService
 from coordinator.servicer import CoordinatorServicer
 from gongying.serving import RunningServer, start_server, wait_for_termination
+from gongying.tls import transport_security
 from gongying.v1 import coordinator_pb2_grpc
 
 SERVICE_NAME = "gongying.v1.Coordinator"
@@ -37,7 +38,12 @@ class CoordinatorServer:
 
 
 def start_coordinator(config: CoordinatorConfig, listen: str | None = None) -> CoordinatorServer:
-    """Serve the coordinator on `listen` (default: the config's address)."""
+    """Serve the coordinator on `listen` (default: the config's address).
+
+    Refuses to start without a [tls] table unless `insecure_plaintext` is set; with TLS only
+    known parties and the configured `clients` may call (health probes excepted).
+    """
+    tls = transport_security("coordinator", config.tls, config.insecure_plaintext)
     masks = MaskSupply(config.workers) if config.workers > 0 else None
     service = CoordinatorService(config, masks)
     running = start_server(
@@ -46,6 +52,8 @@ def start_coordinator(config: CoordinatorConfig, listen: str | None = None) -> C
             CoordinatorServicer(service), server
         ),
         (SERVICE_NAME,),
+        tls=tls,
+        allowed=config.allowed_callers(),
     )
     return CoordinatorServer(config, service, running)
 

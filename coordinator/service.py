@@ -32,7 +32,8 @@ class CoordinatorService:
         self.config = config
         self.masks = masks
         self.nodes = {
-            party: NodeClient(party, address) for party, address in config.parties.items()
+            party: NodeClient(party, address, config.tls)
+            for party, address in config.parties.items()
         }
 
     def parties(self) -> dict[str, str]:

@@ -5,12 +5,16 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from gongying.audit_cli import audit_app
+from gongying.certs_cli import certs_app
+
+if TYPE_CHECKING:
+    from gongying.tls import TLSFiles
 
 app = typer.Typer(
     help="Gongying (共赢): private overlap and profile queries between partners' member data.",
@@ -24,14 +28,37 @@ app.add_typer(node_app, name="node")
 app.add_typer(coordinator_app, name="coordinator")
 app.add_typer(query_app, name="query")
 app.add_typer(audit_app, name="audit")
+app.add_typer(certs_app, name="certs")
 
 ConfigOption = Annotated[Path, typer.Option("--config", help="Path to the TOML config file.")]
 err = Console(stderr=True)
 
 
+CaOption = Annotated[Path | None, typer.Option("--ca", help="CA certificate (PEM) for mutual TLS.")]
+CertOption = Annotated[
+    Path | None, typer.Option("--cert", help="Your TLS certificate (PEM), e.g. certs/brand.pem.")
+]
+KeyOption = Annotated[
+    Path | None, typer.Option("--key", help="Your TLS private key (PEM), e.g. certs/brand.key.")
+]
+
+
 def _fail(message: str, code: int = 1) -> typer.Exit:
     err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
+
+
+def _client_tls(ca: Path | None, cert: Path | None, key: Path | None) -> TLSFiles | None:
+    """--ca/--cert/--key as TLS files: all three for mutual TLS, none for plaintext."""
+    from gongying.tls import TLSFiles
+
+    given = [v is not None for v in (ca, cert, key)]
+    if not any(given):
+        return None
+    if not all(given):
+        raise _fail("--ca, --cert and --key go together (mutual TLS needs all three)", code=2)
+    assert ca is not None and cert is not None and key is not None
+    return TLSFiles(ca, cert, key)
 
 
 @node_app.command("serve")
@@ -72,15 +99,21 @@ def query_overlap(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the documented JSON object.")
     ] = False,
+    ca: CaOption = None,
+    cert: CertOption = None,
+    key: KeyOption = None,
 ) -> None:
     """How many members the parties share: sizes, every exclusive region, pairs, all parties."""
     from coordinator.sdk import CoordinatorClient, QueryError
     from gongying.render import print_overlap
+    from gongying.tls import TLSError
 
     names = [p.strip() for p in parties.split(",") if p.strip()]
     try:
-        with CoordinatorClient(coordinator) as client:
+        with CoordinatorClient(coordinator, _client_tls(ca, cert, key)) as client:
             result = client.overlap(names, id_type, query_id=query_id, timeout=timeout)
+    except TLSError as error:
+        raise _fail(str(error)) from None
     except QueryError as error:
         raise _fail(f"{error} [{error.code}]") from None
     if as_json:
@@ -103,16 +136,20 @@ def query_profile(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the documented JSON object.")
     ] = False,
+    ca: CaOption = None,
+    cert: CertOption = None,
+    key: KeyOption = None,
 ) -> None:
     """Who the shared audience is: attribute bins and statistics per owner and combined."""
     from coordinator.sdk import CoordinatorClient, QueryError
     from gongying.render import print_profile
+    from gongying.tls import TLSError
 
     def names(text: str) -> list[str]:
         return [p.strip() for p in text.split(",") if p.strip()]
 
     try:
-        with CoordinatorClient(coordinator) as client:
+        with CoordinatorClient(coordinator, _client_tls(ca, cert, key)) as client:
             result = client.profile(
                 querier,
                 names(owners),
@@ -121,6 +158,8 @@ def query_profile(
                 query_id=query_id,
                 timeout=timeout,
             )
+    except TLSError as error:
+        raise _fail(str(error)) from None
     except QueryError as error:
         raise _fail(f"{error} [{error.code}]") from None
     if as_json:
@@ -141,6 +180,13 @@ def demo(
     ] = None,
     id_type: Annotated[str, typer.Option("--id-type", help="email or phone.")] = "email",
     seed: Annotated[int, typer.Option("--seed", help="Seed of the synthetic data.")] = 7,
+    insecure_plaintext: Annotated[
+        bool,
+        typer.Option(
+            "--insecure-plaintext",
+            help="INSECURE: run every link as plaintext gRPC instead of mutual TLS.",
+        ),
+    ] = False,
 ) -> None:
     """Generate partners' data, start their nodes and a coordinator, query, check the truth."""
     from gongying.demo import DemoError, run_demo
@@ -153,6 +199,7 @@ def demo(
             id_type=id_type,
             seed=seed,
             console=Console(),
+            insecure_plaintext=insecure_plaintext,
         )
     except DemoError as error:
         raise _fail(str(error)) from None

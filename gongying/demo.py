@@ -14,11 +14,13 @@ from rich.console import Console
 from connectors.errors import ConnectorError
 from connectors.identifiers import ColumnKind, IdType, NormalisationProfile, normalise
 from coordinator.sdk import CoordinatorClient, QueryError
+from gongying.certs import COORDINATOR, CertsError, init_certs
 from gongying.demo_data import BRAND, RETAILERS, generate_demo_data
 from gongying.demo_profile import ATTRIBUTES, attributes_toml, differences, profile_truths
 from gongying.launch import LaunchError, LocalProcesses, free_port
 from gongying.oracle import identifier_sets_from_files, overlap_truth
 from gongying.render import print_overlap, print_profile
+from gongying.tls import INSECURE_FLAG, TLSFiles
 
 ID_COLUMNS = ("email", "phone")
 
@@ -35,6 +37,24 @@ class DemoLayout:
     paths: dict[str, Path]
     node_addresses: dict[str, str]
     coordinator_address: str
+    certs: Path | None = None
+
+    def tls_for(self, party: str) -> TLSFiles | None:
+        """`party`'s TLS files under the demo's certificate folder; None for plaintext."""
+        if self.certs is None:
+            return None
+        return TLSFiles(
+            self.certs / "ca.pem", self.certs / f"{party}.pem", self.certs / f"{party}.key"
+        )
+
+    @property
+    def querier(self) -> str:
+        """The party whose certificate the demo's queries present."""
+        return BRAND if BRAND in self.paths else next(iter(self.paths))
+
+    def client(self) -> CoordinatorClient:
+        """A client of the demo's coordinator, over mutual TLS unless plaintext was asked."""
+        return CoordinatorClient(self.coordinator_address, self.tls_for(self.querier))
 
 
 def _user_files(data: Path, id_type: str) -> dict[str, Path]:
@@ -55,12 +75,32 @@ def _user_files(data: Path, id_type: str) -> dict[str, Path]:
     return {path.stem: path for path in files}
 
 
+def _transport_toml(certs: Path | None, party: str) -> tuple[str, str]:
+    """(top-level keys, [tls] table) of a demo config: mutual TLS, or loudly plaintext."""
+    if certs is None:
+        return f"{INSECURE_FLAG} = true\n", ""
+    return "", (
+        f'[tls]\nca = "../certs/ca.pem"\ncert = "../certs/{party}.pem"\n'
+        f'key = "../certs/{party}.key"\n\n'
+    )
+
+
 def write_configs(
-    workdir: Path, paths: dict[str, Path], extra: dict[str, str] | None = None
+    workdir: Path,
+    paths: dict[str, Path],
+    extra: dict[str, str] | None = None,
+    insecure_plaintext: bool = False,
 ) -> DemoLayout:
-    """Write node.toml per party and coordinator.toml on free loopback ports."""
+    """Write node.toml per party and coordinator.toml on free loopback ports; with mutual TLS
+    (certificates from `certs init` in workdir/certs) unless `insecure_plaintext`."""
     config_dir = workdir / "configs"
     config_dir.mkdir(parents=True, exist_ok=True)
+    certs = None if insecure_plaintext else workdir / "certs"
+    if certs is not None:
+        try:
+            init_certs(certs, list(paths), days=7, overwrite=True)
+        except CertsError as error:
+            raise DemoError(f"cannot create demo certificates in {certs}: {error}") from None
     workers = max(1, min(os.cpu_count() or 1, 2))
     addresses: dict[str, str] = {}
     for party, path in paths.items():
@@ -68,18 +108,20 @@ def write_configs(
         identifiers = "\n".join(f'{c} = "{c}"' for c in ID_COLUMNS if c in header)
         address = f"127.0.0.1:{free_port()}"
         addresses[party] = address
+        top, tls = _transport_toml(certs, party)
         (config_dir / f"{party}.toml").write_text(
-            f'party = "{party}"\nlisten = "{address}"\nworkers = {workers}\n\n'
+            f'party = "{party}"\nlisten = "{address}"\nworkers = {workers}\n{top}\n{tls}'
             f'[source]\nkind = "csv"\npath = "{path.resolve()}"\n\n'
             f"[identifiers]\n{identifiers}\n\n"
             f'[normalisation]\ndefault_region = "CN"\n\n' + (extra or {}).get(party, "")
         )
     coordinator = f"127.0.0.1:{free_port()}"
     parties = "\n".join(f'{p} = "{a}"' for p, a in addresses.items())
+    top, tls = _transport_toml(certs, COORDINATOR)
     (config_dir / "coordinator.toml").write_text(
-        f'listen = "{coordinator}"\n\n[parties]\n{parties}\n'
+        f'listen = "{coordinator}"\n{top}\n{tls}[parties]\n{parties}\n'
     )
-    return DemoLayout(workdir, paths, addresses, coordinator)
+    return DemoLayout(workdir, paths, addresses, coordinator, certs)
 
 
 def plaintext_truth(paths: dict[str, Path], id_type: str) -> dict[frozenset[str], int]:
@@ -102,7 +144,7 @@ def _profile_step(layout: DemoLayout, id_type: str, console: Console) -> bool:
     console.print(
         f"profile query: {BRAND}'s audience at {', '.join(owners)} on {', '.join(ATTRIBUTES)}"
     )
-    with CoordinatorClient(layout.coordinator_address) as client:
+    with layout.client() as client:
         result = client.profile(BRAND, owners, list(ATTRIBUTES), id_type=id_type)
     print_profile(result, console)
     found = differences(result, profile_truths(layout.paths, BRAND, owners, id_type))
@@ -121,6 +163,7 @@ def run_demo(
     seed: int,
     console: Console,
     paillier_bits: int = 2048,
+    insecure_plaintext: bool = False,
 ) -> bool:
     """Run the whole flow; True when the query's answer equals the plaintext truth."""
     if id_type not in ID_COLUMNS:
@@ -147,19 +190,36 @@ def run_demo(
             extra[BRAND] = (
                 f'[paillier]\nkey_file = "{BRAND}.paillier.json"\nbits = {paillier_bits}\n'
             )
-        layout = write_configs(root, paths, extra)
-        console.print(f"starting {len(paths)} nodes and a coordinator on loopback")
+        layout = write_configs(root, paths, extra, insecure_plaintext)
+        probe = layout.tls_for(layout.querier)
+        console.print(
+            f"starting {len(paths)} nodes and a coordinator on loopback, "
+            + (
+                "PLAINTEXT (--insecure-plaintext)"
+                if layout.certs is None
+                else f"mutual TLS (certificates in {layout.certs})"
+            )
+        )
         for party, address in layout.node_addresses.items():
-            processes.start(party, "node", root / "configs" / f"{party}.toml", address)
+            processes.start(
+                party,
+                "node",
+                root / "configs" / f"{party}.toml",
+                address,
+                tls=probe,
+                server_name=party if probe else None,
+            )
         processes.start(
             "coordinator",
             "coordinator",
             root / "configs" / "coordinator.toml",
             layout.coordinator_address,
+            tls=probe,
+            server_name=COORDINATOR if probe else None,
         )
         parties = list(paths)
         console.print(f"overlap query on {id_type} across {', '.join(parties)}")
-        with CoordinatorClient(layout.coordinator_address) as client:
+        with layout.client() as client:
             result = client.overlap(parties, id_type)
         truth = plaintext_truth(paths, id_type)
         print_overlap(result, console, truth)

@@ -14,6 +14,9 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from gongying.serving import channel as open_channel
+from gongying.tls import TLSFiles
+
 
 class LaunchError(RuntimeError):
     """A local party process did not start or did not become healthy in time."""
@@ -28,11 +31,19 @@ def free_port() -> int:
 
 
 def wait_healthy(
-    address: str, timeout: float, process: subprocess.Popen[bytes] | None = None
+    address: str,
+    timeout: float,
+    process: subprocess.Popen[bytes] | None = None,
+    tls: TLSFiles | None = None,
+    server_name: str | None = None,
 ) -> None:
-    """Poll the gRPC health service at `address` until it reports SERVING."""
+    """Poll the gRPC health service at `address` until it reports SERVING.
+
+    With `tls` the probe presents that certificate (any identity from the CA may probe health)
+    and checks the server's certificate names `server_name` when given.
+    """
     deadline = time.monotonic() + timeout
-    with grpc.insecure_channel(address) as channel:
+    with open_channel(address, tls, server_name) as channel:
         stub = health_pb2_grpc.HealthStub(channel)
         while time.monotonic() < deadline:
             if process is not None and process.poll() is not None:
@@ -55,9 +66,17 @@ class LocalProcesses:
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     def start(
-        self, name: str, role: str, config: Path, address: str, timeout: float = 90.0
+        self,
+        name: str,
+        role: str,
+        config: Path,
+        address: str,
+        timeout: float = 90.0,
+        tls: TLSFiles | None = None,
+        server_name: str | None = None,
     ) -> None:
-        """Run `gongying ROLE serve --config CONFIG` and wait until it is healthy."""
+        """Run `gongying ROLE serve --config CONFIG` and wait until it is healthy
+        (probing over mutual TLS with `tls`)."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log_path = self.log_dir / f"{name}.log"
         with log_path.open("wb") as log:
@@ -69,7 +88,7 @@ class LocalProcesses:
             )
         self.processes[name] = process
         try:
-            wait_healthy(address, timeout, process)
+            wait_healthy(address, timeout, process, tls, server_name)
         except LaunchError as error:
             tail = log_path.read_text(errors="replace")[-2000:]
             raise LaunchError(f"{role} {name}: {error}; log {log_path}:\n{tail}") from None

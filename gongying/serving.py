@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent import futures
 from dataclasses import dataclass
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+
+from gongying.identity import AllowListInterceptor
+from gongying.tls import TLSFiles
 
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 GRACE_SECONDS = 10.0
@@ -34,10 +37,17 @@ def start_server(
     register: Callable[[grpc.Server], None],
     service_names: tuple[str, ...],
     threads: int = 32,
+    tls: TLSFiles | None = None,
+    allowed: Iterable[str] = (),
 ) -> RunningServer:
-    """Bind `address` (port 0 picks a free one), register services and health, and start."""
+    """Bind `address` (port 0 picks a free one), register services and health, and start.
+
+    With `tls` the port needs mutual TLS and only callers whose certificate names one of
+    `allowed` reach the services (health excepted); without it the port is plaintext and open.
+    """
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=threads),
+        interceptors=[AllowListInterceptor(allowed)] if tls is not None else None,
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
@@ -46,7 +56,10 @@ def start_server(
     register(server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    port = server.add_insecure_port(address)
+    if tls is not None:
+        port = server.add_secure_port(address, tls.server_credentials())
+    else:
+        port = server.add_insecure_port(address)
     if port == 0:
         raise OSError(f"could not bind {address}")
     server.start()
@@ -69,12 +82,20 @@ def wait_for_termination(running: RunningServer, on_stop: Callable[[], None]) ->
     on_stop()
 
 
-def channel(address: str) -> grpc.Channel:
-    """A client channel with the project's message limits."""
-    return grpc.insecure_channel(
-        address,
-        options=[
-            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
-        ],
-    )
+def channel(
+    address: str, tls: TLSFiles | None = None, server_name: str | None = None
+) -> grpc.Channel:
+    """A client channel with the project's message limits; mutual TLS when `tls` is given.
+
+    `server_name` is the identity the server's certificate must carry (a party name, or
+    `coordinator`); without it the certificate must match the host in `address`.
+    """
+    options: list[tuple[str, str | int]] = [
+        ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+        ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+    ]
+    if tls is None:
+        return grpc.insecure_channel(address, options=options)
+    if server_name:
+        options.append(("grpc.ssl_target_name_override", server_name))
+    return grpc.secure_channel(address, tls.channel_credentials(), options=options)

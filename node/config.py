@@ -1,4 +1,4 @@
-"""The node's config file (node.toml): party name, address, data source, identifiers, attributes."""
+"""The node's config file (node.toml): party, address, TLS, data source, identifiers, attributes."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ from pathlib import Path
 
 from connectors.identifiers import SERVES, ColumnKind, IdType, NormalisationProfile
 from connectors.source_spec import SourceSpec
+from gongying.certs import COORDINATOR
 from gongying.config_file import ConfigError, expect, optional, parse_address, read_toml, require
+from gongying.tls import INSECURE_FLAG, TLSFiles, parse_tls_table
 from node.attributes import parse_attributes
 from protocols.profile import Attribute
 
@@ -38,6 +40,9 @@ class NodeConfig:
     paillier_bits: int = 3072
     chunk_rows: int = 100_000
     path: Path | None = None
+    tls: TLSFiles | None = None
+    insecure_plaintext: bool = False
+    coordinator_identity: str = COORDINATOR
 
     def column_for(self, id_type: IdType) -> IdentifierColumn:
         """The identifier column that can serve `id_type`; a clear error when none can."""
@@ -118,4 +123,7 @@ def load_node_config(path: Path) -> NodeConfig:
         paillier_bits=optional(paillier, "bits", int, 3072, f"{where} [paillier]"),
         chunk_rows=optional(raw, "chunk_rows", int, 100_000, where),
         path=path,
+        tls=parse_tls_table(raw, base, where),
+        insecure_plaintext=optional(raw, INSECURE_FLAG, bool, False, where),
+        coordinator_identity=optional(raw, "coordinator_identity", str, COORDINATOR, where),
     )

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gongying.serving import RunningServer, start_server, wait_for_termination
+from gongying.tls import transport_security
 from gongying.v1 import node_pb2_grpc
 from node.config import NodeConfig, load_node_config
 from node.executor import CryptoExecutor
@@ -44,7 +45,12 @@ class NodeServer:
 
 
 def start_node(config: NodeConfig, listen: str | None = None) -> NodeServer:
-    """Create the pool (before any gRPC thread exists in this role), then serve."""
+    """Create the pool (before any gRPC thread exists in this role), then serve.
+
+    Refuses to start without a [tls] table unless `insecure_plaintext` is set; with TLS only
+    the coordinator's identity may call (health probes excepted).
+    """
+    tls = transport_security(f"node {config.party}", config.tls, config.insecure_plaintext)
     executor = CryptoExecutor(config.workers)
     querier_key = (
         load_or_create_key(config.paillier_key_file, config.paillier_bits)
@@ -58,6 +64,8 @@ def start_node(config: NodeConfig, listen: str | None = None) -> NodeServer:
             PartyNodeServicer(service), server
         ),
         (SERVICE_NAME,),
+        tls=tls,
+        allowed=(config.coordinator_identity,),
     )
     return NodeServer(config, service, executor, running)
 

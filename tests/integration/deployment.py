@@ -58,7 +58,12 @@ def node_config(
     party: str, source: SourceSpec, identifiers: tuple[IdentifierColumn, ...] = BOTH_IDS
 ) -> NodeConfig:
     return NodeConfig(
-        party=party, listen=LOOPBACK, source=source, identifiers=identifiers, workers=1
+        party=party,
+        listen=LOOPBACK,
+        source=source,
+        identifiers=identifiers,
+        workers=1,
+        insecure_plaintext=True,
     )
 
 
@@ -126,7 +131,12 @@ def start_deployment(
         addresses = {party: node.address for party, node in nodes.items()}
         dead = {party: f"127.0.0.1:{free_port()}" for party in unreachable}
         coordinator = start_coordinator(
-            CoordinatorConfig(listen=LOOPBACK, parties={**addresses, **dead}, deadline_seconds=60),
+            CoordinatorConfig(
+                listen=LOOPBACK,
+                parties={**addresses, **dead},
+                deadline_seconds=60,
+                insecure_plaintext=True,
+            ),
             listen=LOOPBACK,
         )
     except BaseException:

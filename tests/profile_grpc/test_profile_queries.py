@@ -25,8 +25,9 @@ from protocols.paillier import PaillierPrivateKey, encrypt
 def _config(folder: Path, party: str, path: Path, extra: str) -> Path:
     config = folder / f"{party}.toml"
     config.write_text(
-        f'party = "{party}"\nlisten = "127.0.0.1:0"\nworkers = 1\n'
-        f'[source]\nkind = "csv"\npath = "{path}"\n[identifiers]\nemail = "email"\nphone = "phone"\n'
+        f'party = "{party}"\nlisten = "127.0.0.1:0"\nworkers = 1\ninsecure_plaintext = true\n'
+        f'[source]\nkind = "csv"\npath = "{path}"\n'
+        '[identifiers]\nemail = "email"\nphone = "phone"\n'
         + extra
     )
     return config
@@ -53,7 +54,10 @@ def deployment(
         nodes[party] = start_node(load_node_config(_config(folder, party, path, extra)))
     coordinator = start_coordinator(
         CoordinatorConfig(
-            listen="127.0.0.1:0", parties={p: n.address for p, n in nodes.items()}, workers=1
+            listen="127.0.0.1:0",
+            parties={p: n.address for p, n in nodes.items()},
+            workers=1,
+            insecure_plaintext=True,
         )
     )
     yield nodes, coordinator, paths

@@ -1,0 +1,273 @@
+"""Queries signed by the querier (Ed25519) with nonce and expiry, verified and replay-checked."""
+
+from __future__ import annotations
+
+import heapq
+import json
+import os
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+PAYLOAD_VERSION = "gongying.query.v1"
+NONCE_BYTES = 16
+DEFAULT_LIFETIME = timedelta(minutes=15)
+MAX_LIFETIME = timedelta(hours=24)
+_FIELDS = (
+    "v",
+    "query_id",
+    "kind",
+    "querier",
+    "parties",
+    "owners",
+    "attributes",
+    "id_type",
+    "nonce",
+    "expires_at",
+)
+
+
+class SignedQueryError(ValueError):
+    """A signed query cannot be accepted."""
+
+
+class BadSignature(SignedQueryError):
+    """The signature does not verify under the signer's key (tampered, wrong key or signer)."""
+
+
+class MalformedQuery(SignedQueryError):
+    """The signed payload is not a canonical query of this version, or lives too long."""
+
+
+class QueryExpired(SignedQueryError):
+    """The query's expiry has passed."""
+
+
+class QueryReplayed(SignedQueryError):
+    """The query's nonce was already used."""
+
+
+@dataclass(frozen=True)
+class QueryFields:
+    """What the querier signs: the whole question, who asks it, a nonce and an expiry (UTC)."""
+
+    query_id: str
+    kind: str
+    querier: str
+    parties: tuple[str, ...]
+    owners: tuple[str, ...]
+    attributes: tuple[str, ...]
+    id_type: str
+    nonce: bytes
+    expires_at: datetime
+
+    def canonical_bytes(self) -> bytes:
+        """The one byte string signed for these fields: sorted-key compact JSON, UTF-8."""
+        if self.expires_at.tzinfo is None:
+            raise MalformedQuery(f"query {self.query_id!r}: expires_at must be timezone-aware")
+        document = {
+            "v": PAYLOAD_VERSION,
+            "query_id": self.query_id,
+            "kind": self.kind,
+            "querier": self.querier,
+            "parties": list(self.parties),
+            "owners": list(self.owners),
+            "attributes": list(self.attributes),
+            "id_type": self.id_type,
+            "nonce": self.nonce.hex(),
+            "expires_at": self.expires_at.astimezone(UTC).isoformat(timespec="microseconds"),
+        }
+        return json.dumps(
+            document, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        ).encode("utf-8")
+
+
+@dataclass(frozen=True)
+class SignedQuery:
+    """The envelope on the wire (proto gongying.v1.SignedQuery): payload, signature, signer."""
+
+    payload: bytes
+    signature: bytes
+    signer: str
+
+
+def new_query_fields(
+    query_id: str,
+    kind: str,
+    querier: str,
+    parties: Sequence[str],
+    id_type: str,
+    owners: Sequence[str] = (),
+    attributes: Sequence[str] = (),
+    lifetime: timedelta = DEFAULT_LIFETIME,
+    now: datetime | None = None,
+) -> QueryFields:
+    """Fields for a new query with a fresh random nonce, expiring `lifetime` from now."""
+    start = now or datetime.now(UTC)
+    return QueryFields(
+        query_id=query_id,
+        kind=kind,
+        querier=querier,
+        parties=tuple(parties),
+        owners=tuple(owners),
+        attributes=tuple(attributes),
+        id_type=id_type,
+        nonce=os.urandom(NONCE_BYTES),
+        expires_at=start + lifetime,
+    )
+
+
+def sign_query(fields: QueryFields, private_key: Ed25519PrivateKey) -> SignedQuery:
+    """Sign the canonical bytes of `fields`; the signer is the querier."""
+    payload = fields.canonical_bytes()
+    return SignedQuery(payload, private_key.sign(payload), fields.querier)
+
+
+def _strings(value: Any, key: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise MalformedQuery(f"signed query field {key!r} is not a list of strings")
+    return tuple(value)
+
+
+def _text(document: dict[str, Any], key: str) -> str:
+    value = document[key]
+    if not isinstance(value, str):
+        raise MalformedQuery(f"signed query field {key!r} is not a string")
+    return value
+
+
+def _parse(payload: bytes) -> QueryFields:
+    try:
+        document = json.loads(payload.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise MalformedQuery("signed query payload is not UTF-8 JSON") from None
+    if not isinstance(document, dict) or sorted(document) != sorted(_FIELDS):
+        raise MalformedQuery(f"signed query payload must have exactly the keys {_FIELDS}")
+    if document["v"] != PAYLOAD_VERSION:
+        raise MalformedQuery(f"signed query version {document['v']!r} is not {PAYLOAD_VERSION!r}")
+    try:
+        nonce = bytes.fromhex(_text(document, "nonce"))
+        expires_at = datetime.fromisoformat(_text(document, "expires_at"))
+    except ValueError:
+        raise MalformedQuery("signed query nonce or expires_at is malformed") from None
+    if len(nonce) != NONCE_BYTES or expires_at.tzinfo is None:
+        raise MalformedQuery(f"signed query needs a {NONCE_BYTES}-byte nonce and a UTC expires_at")
+    fields = QueryFields(
+        query_id=_text(document, "query_id"),
+        kind=_text(document, "kind"),
+        querier=_text(document, "querier"),
+        parties=_strings(document["parties"], "parties"),
+        owners=_strings(document["owners"], "owners"),
+        attributes=_strings(document["attributes"], "attributes"),
+        id_type=_text(document, "id_type"),
+        nonce=nonce,
+        expires_at=expires_at.astimezone(UTC),
+    )
+    if fields.canonical_bytes() != payload:
+        raise MalformedQuery(f"query {fields.query_id!r}: payload is not in canonical form")
+    return fields
+
+
+def verify_query(
+    signed: SignedQuery,
+    public_key: Ed25519PublicKey,
+    now: datetime,
+    max_lifetime: timedelta = MAX_LIFETIME,
+) -> QueryFields:
+    """The query's fields when `public_key` signed them, they name the signer as querier, and
+    they have not expired at `now` (nor expire more than `max_lifetime` after it).
+
+    Raises BadSignature (tampered payload, wrong key, signer not the querier), MalformedQuery,
+    or QueryExpired. Replay is checked separately by a ReplayGuard.
+    """
+    try:
+        public_key.verify(signed.signature, signed.payload)
+    except InvalidSignature:
+        raise BadSignature(
+            f"signed query from {signed.signer!r}: signature does not verify under its key"
+        ) from None
+    fields = _parse(signed.payload)
+    if fields.querier != signed.signer:
+        raise BadSignature(
+            f"query {fields.query_id!r} is signed by {signed.signer!r} but names querier "
+            f"{fields.querier!r}"
+        )
+    if fields.expires_at <= now:
+        raise QueryExpired(
+            f"query {fields.query_id!r} from {fields.querier!r} expired at "
+            f"{fields.expires_at.isoformat()}"
+        )
+    if fields.expires_at - now > max_lifetime:
+        raise MalformedQuery(
+            f"query {fields.query_id!r} from {fields.querier!r} expires at "
+            f"{fields.expires_at.isoformat()}, more than {max_lifetime} ahead"
+        )
+    return fields
+
+
+class ReplayGuard:
+    """Remembers each accepted query's nonce until it expires; a second use is refused.
+
+    Thread safe. Forgetting at expiry is safe because verify_query refuses expired queries.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._seen: dict[bytes, datetime] = {}
+        self._expiries: list[tuple[datetime, bytes]] = []
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._seen)
+
+    def check(self, fields: QueryFields, now: datetime) -> None:
+        """Record `fields.nonce`; raise QueryReplayed if it is remembered already."""
+        with self._lock:
+            while self._expiries and self._expiries[0][0] <= now:
+                _, nonce = heapq.heappop(self._expiries)
+                self._seen.pop(nonce, None)
+            if fields.nonce in self._seen:
+                raise QueryReplayed(
+                    f"query {fields.query_id!r} from {fields.querier!r} was already used "
+                    f"(nonce {fields.nonce.hex()})"
+                )
+            self._seen[fields.nonce] = fields.expires_at
+            heapq.heappush(self._expiries, (fields.expires_at, fields.nonce))
+
+
+def load_signing_key(path: Path) -> Ed25519PrivateKey:
+    """A party's Ed25519 query-signing key (<party>.sign.key, PEM)."""
+    key = _load(path, private=True)
+    if not isinstance(key, Ed25519PrivateKey):
+        raise SignedQueryError(f"{path} is not an Ed25519 private key")
+    return key
+
+
+def load_verify_key(path: Path) -> Ed25519PublicKey:
+    """A party's Ed25519 query-verification key (<party>.sign.pub, PEM)."""
+    key = _load(path, private=False)
+    if not isinstance(key, Ed25519PublicKey):
+        raise SignedQueryError(f"{path} is not an Ed25519 public key")
+    return key
+
+
+def _load(path: Path, private: bool) -> object:
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise SignedQueryError(
+            f"signing key file {path} cannot be read: {error.strerror}"
+        ) from None
+    try:
+        if private:
+            return serialization.load_pem_private_key(data, password=None)
+        return serialization.load_pem_public_key(data)
+    except ValueError:
+        raise SignedQueryError(f"{path} is not a PEM key") from None

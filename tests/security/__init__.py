@@ -1,0 +1,1 @@
+"""Identities, mutual TLS and signed queries."""
