@@ -11,13 +11,28 @@ import multiprocessing
 import threading
 from concurrent.futures import ProcessPoolExecutor
 
-from protocols.masks import MaskPool, MaskTable, build_mask_table, generate_masks
+from protocols.masks import (
+    MaskPool,
+    MaskTable,
+    build_mask_table,
+    generate_masks,
+    table_for_base,
+)
 from protocols.paillier import PaillierPublicKey
 
 BATCH = 2048
 
 
-def _generate(table: MaskTable, count: int) -> list[int]:
+_worker_tables: dict[tuple[int, int], MaskTable] = {}
+
+
+def _generate(n: int, h_s: int, count: int) -> list[int]:
+    """Worker task: masks from a table rebuilt once per worker from (n, h_s), not pickled."""
+    table = _worker_tables.get((n, h_s))
+    if table is None:
+        _worker_tables.clear()
+        table = table_for_base(PaillierPublicKey(n), h_s)
+        _worker_tables[(n, h_s)] = table
     return generate_masks(table, count)
 
 
@@ -53,7 +68,8 @@ class MaskSupply:
         _, table = self._pool(public_key)
         sizes = [min(BATCH, count - start) for start in range(0, count, BATCH)]
         masks: list[int] = []
-        for batch in self._executor.map(_generate, [table] * len(sizes), sizes):
+        n, h_s = [table.n] * len(sizes), [table.h_s] * len(sizes)
+        for batch in self._executor.map(_generate, n, h_s, sizes):
             masks.extend(batch)
         return masks
 

@@ -100,10 +100,15 @@ def build_mask_table(
         if x > 1 and gmpy2.gcd(x, n) == 1:
             break
     h = (-x * x) % n
-    h_s = gmpy2.powmod(h, n, n_square)
+    return table_for_base(public_key, int(gmpy2.powmod(h, n, n_square)))
+
+
+def table_for_base(public_key: PaillierPublicKey, h_s: int) -> MaskTable:
+    """The fixed-base table of a chosen h_s (lets a worker rebuild a table from two integers)."""
+    n_square = public_key.n_square
     exponent_bits = exponent_bits_for(public_key.bits)
     rows: list[tuple[int, ...]] = []
-    row_base = h_s
+    row_base = gmpy2.mpz(h_s)
     for _ in range(exponent_bits // WINDOW_BITS):
         entry = gmpy2.mpz(1)
         row = []
@@ -112,7 +117,9 @@ def build_mask_table(
             entry = entry * row_base % n_square
         rows.append(tuple(row))
         row_base = entry  # row_base^256: the base of the next digit
-    return MaskTable(n=int(n), h_s=int(h_s), exponent_bits=exponent_bits, rows=tuple(rows))
+    return MaskTable(
+        n=public_key.n, h_s=int(h_s), exponent_bits=exponent_bits, rows=tuple(rows)
+    )
 
 
 def generate_masks(
