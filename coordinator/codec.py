@@ -99,6 +99,7 @@ def profile_to_proto(result: ProfileResult) -> coordinator_pb2.ProfileResponse:
         profiles=profiles,
         not_combined=result.not_combined,
         seconds=result.seconds,
+        phase_seconds=result.phases,
     )
 
 
@@ -129,4 +130,5 @@ def profile_from_proto(
         profiles=tuple(profiles),
         not_combined=dict(message.not_combined),
         seconds=message.seconds,
+        phases=dict(sorted(message.phase_seconds.items(), key=lambda item: item[1])),
     )

@@ -9,6 +9,7 @@ fully blinded points, indicator ciphertexts it made, and aggregate ciphertexts.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -52,6 +53,20 @@ class ProfileOutcome:
     not_combined: dict[str, str]
     sessions: dict[str, OpenedSession]
     seconds: float
+    phases: dict[str, float]
+
+
+class _Phases:
+    """When each step of a query finished, in seconds since the query started (thread-safe)."""
+
+    def __init__(self) -> None:
+        self.started = time.monotonic()
+        self.marks: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def mark(self, step: str) -> None:
+        with self._lock:
+            self.marks[step] = round(time.monotonic() - self.started, 3)
 
 
 def _owner_aggregate(
@@ -63,6 +78,7 @@ def _owner_aggregate(
     deadline: Deadline,
     masks: MaskSupply,
     calls: _QueryCalls,
+    phases: _Phases,
 ) -> OwnerAggregate:
     """Match one owner's list against the querier's set and collect the owner's aggregate.
 
@@ -75,11 +91,15 @@ def _owner_aggregate(
         owner.reblind(point_messages(header, iter((querier_points,))), deadline)
     )
     reference = sorted_reference(_collect(reference_call, owner, calls))
+    phases.mark(f"{owner.party}: querier set blinded by owner")
     own_call = calls.add(owner.stream_own_set(query_id, deadline))
     keep = points_pb2.StreamHeader(query_id=query_id, set_owner=owner.party, preserve_order=True)
     listed_call = calls.add(querier.reblind(_relay(own_call, owner, keep, calls), deadline))
     indicators = _indicators(listed_call, querier, reference, public_key, masks, calls)
-    response = owner.aggregate(_indicator_messages(query_id, public_key, indicators), deadline)
+    response = owner.aggregate(
+        _indicator_messages(query_id, public_key, indicators, phases, owner.party), deadline
+    )
+    phases.mark(f"{owner.party}: aggregate received")
     if calls.first_failure is not None:
         raise calls.first_failure
     try:
@@ -112,7 +132,11 @@ def _indicators(
 
 
 def _indicator_messages(
-    query_id: str, public_key: PaillierPublicKey, indicators: Iterator[bytes]
+    query_id: str,
+    public_key: PaillierPublicKey,
+    indicators: Iterator[bytes],
+    phases: _Phases,
+    owner: str,
 ) -> Iterator[node_pb2.IndicatorMessage]:
     yield node_pb2.IndicatorMessage(
         header=node_pb2.IndicatorHeader(query_id=query_id, key_fingerprint=public_key.fingerprint())
@@ -125,6 +149,7 @@ def _indicator_messages(
         ),
         lambda trailer: node_pb2.IndicatorMessage(trailer=trailer),
     )
+    phases.mark(f"{owner}: list matched, indicators encrypted and sent")
 
 
 def _combine(
@@ -200,7 +225,7 @@ def run_profile(
     masks: MaskSupply,
 ) -> ProfileOutcome:
     """Run the whole profile protocol; nothing is returned unless every owner answered."""
-    started = time.monotonic()
+    phases = _Phases()
     parties = [querier.party, *owners]
     calls = _QueryCalls()
     everyone = {querier.party: querier, **owners}
@@ -232,8 +257,10 @@ def run_profile(
             owner_request.paillier_n = node_codec.int_to_bytes(modulus)
             opened = threads.map(lambda o: owners[o].open_session(owner_request, deadline), owners)
             sessions.update(zip(owners, opened, strict=True))
+            phases.mark("sessions open (members loaded)")
             own_call = calls.add(querier.stream_own_set(query_id, deadline))
             querier_points = _collect(own_call, querier, calls)
+            phases.mark("querier set blinded")
             futures = {
                 name: threads.submit(
                     _owner_aggregate,
@@ -245,6 +272,7 @@ def run_profile(
                     deadline,
                     masks,
                     calls,
+                    phases,
                 )
                 for name, node in owners.items()
             }
@@ -265,11 +293,18 @@ def run_profile(
                 profiles.append(
                     _decrypt(querier, query_id, public_key, COMBINED, combined, deadline)
                 )
+            phases.mark("aggregates combined and decrypted")
     finally:
         for node in everyone.values():
             node.close_session(query_id)
     total = sum(sessions[o].set_size for o in owners)
     masks.refill_in_background(public_key, total)
     return ProfileOutcome(
-        query_id, querier.party, profiles, not_combined, sessions, time.monotonic() - started
+        query_id,
+        querier.party,
+        profiles,
+        not_combined,
+        sessions,
+        time.monotonic() - phases.started,
+        dict(phases.marks),
     )

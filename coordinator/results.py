@@ -106,6 +106,7 @@ class ProfileResult:
     profiles: tuple[OwnerProfile, ...]
     not_combined: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
+    phases: dict[str, float] = field(default_factory=dict)
 
     def profile(self, owner: str) -> OwnerProfile:
         """The profile of one owner, or of `combined`."""
@@ -136,4 +137,5 @@ class ProfileResult:
             ],
             "not_combined": dict(self.not_combined),
             "seconds": round(self.seconds, 3),
+            "phase_seconds": dict(self.phases),
         }

@@ -152,6 +152,7 @@ class CoordinatorService:
             profiles=tuple(decode_profile(p) for p in outcome.profiles),
             not_combined=outcome.not_combined,
             seconds=outcome.seconds,
+            phases=outcome.phases,
         )
 
     def close(self) -> None:

@@ -409,11 +409,32 @@ class ProfileResponse(_message.Message):
         def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
         def WhichOneof(self, oneof_group: _Never) -> None: ...
 
+    @_typing.final
+    class PhaseSecondsEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.float
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.float = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
     QUERY_ID_FIELD_NUMBER: _builtins.int
     QUERIER_FIELD_NUMBER: _builtins.int
     PROFILES_FIELD_NUMBER: _builtins.int
     NOT_COMBINED_FIELD_NUMBER: _builtins.int
     SECONDS_FIELD_NUMBER: _builtins.int
+    PHASE_SECONDS_FIELD_NUMBER: _builtins.int
     query_id: _builtins.str
     querier: _builtins.str
     seconds: _builtins.float
@@ -423,6 +444,12 @@ class ProfileResponse(_message.Message):
     def not_combined(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
         """Attributes that could not be combined across owners (declared differently), with why."""
 
+    @_builtins.property
+    def phase_seconds(self) -> _containers.ScalarMap[_builtins.str, _builtins.float]:
+        """Seconds from the query's start until each step finished at the coordinator (steps overlap:
+        the owner's list, the indicators and the owner's aggregation stream through together).
+        """
+
     def __init__(
         self,
         *,
@@ -431,10 +458,11 @@ class ProfileResponse(_message.Message):
         profiles: _abc.Iterable[Global___OwnerProfile] | None = ...,
         not_combined: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
         seconds: _builtins.float = ...,
+        phase_seconds: _abc.Mapping[_builtins.str, _builtins.float] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["not_combined", b"not_combined", "profiles", b"profiles", "querier", b"querier", "query_id", b"query_id", "seconds", b"seconds"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["not_combined", b"not_combined", "phase_seconds", b"phase_seconds", "profiles", b"profiles", "querier", b"querier", "query_id", b"query_id", "seconds", b"seconds"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
