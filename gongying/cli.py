@@ -14,6 +14,7 @@ from gongying.audit_cli import audit_app
 from gongying.certs_cli import certs_app
 
 if TYPE_CHECKING:
+    from coordinator.results import OverlapResult, ProfileResult
     from gongying.tls import TLSFiles
 
 app = typer.Typer(
@@ -61,6 +62,22 @@ def _client_tls(ca: Path | None, cert: Path | None, key: Path | None) -> TLSFile
     return TLSFiles(ca, cert, key)
 
 
+def _write_outputs(
+    overlap: OverlapResult | None,
+    profile: ProfileResult | None,
+    report: Path | None,
+    csv: Path | None = None,
+) -> None:
+    """--report and --csv; what was written is said on stderr, so --json stays parseable."""
+    from gongying.report import write_outputs
+
+    try:
+        for path in write_outputs(overlap, profile, report, csv):
+            err.print(f"wrote {path}", highlight=False)
+    except OSError as error:
+        raise _fail(f"cannot write: {error}") from None
+
+
 @node_app.command("serve")
 def node_serve(config: ConfigOption) -> None:
     """Serve a node from node.toml until SIGTERM or Ctrl-C."""
@@ -99,6 +116,12 @@ def query_overlap(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the documented JSON object.")
     ] = False,
+    report: Annotated[
+        Path | None, typer.Option("--report", help="Also write a self-contained HTML report.")
+    ] = None,
+    csv: Annotated[
+        Path | None, typer.Option("--csv", help="Also write the regions table as CSV.")
+    ] = None,
     ca: CaOption = None,
     cert: CertOption = None,
     key: KeyOption = None,
@@ -120,6 +143,7 @@ def query_overlap(
         typer.echo(json.dumps(result.to_json(), indent=2))
     else:
         print_overlap(result, Console())
+    _write_outputs(result, None, report, csv)
 
 
 @query_app.command("profile")
@@ -136,6 +160,9 @@ def query_profile(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the documented JSON object.")
     ] = False,
+    report: Annotated[
+        Path | None, typer.Option("--report", help="Also write a self-contained HTML report.")
+    ] = None,
     ca: CaOption = None,
     cert: CertOption = None,
     key: KeyOption = None,
@@ -166,6 +193,7 @@ def query_profile(
         typer.echo(json.dumps(result.to_json(), indent=2))
     else:
         print_profile(result, Console())
+    _write_outputs(None, result, report)
 
 
 @app.command("demo")
@@ -187,6 +215,10 @@ def demo(
             help="INSECURE: run every link as plaintext gRPC instead of mutual TLS.",
         ),
     ] = False,
+    report: Annotated[
+        Path | None,
+        typer.Option("--report", help="Write both queries into one self-contained HTML report."),
+    ] = None,
 ) -> None:
     """Generate partners' data, start their nodes and a coordinator, query, check the truth."""
     from gongying.demo import DemoError, run_demo
@@ -200,6 +232,7 @@ def demo(
             seed=seed,
             console=Console(),
             insecure_plaintext=insecure_plaintext,
+            report=report,
         )
     except DemoError as error:
         raise _fail(str(error)) from None

@@ -13,6 +13,7 @@ from rich.console import Console
 
 from connectors.errors import ConnectorError
 from connectors.identifiers import ColumnKind, IdType, NormalisationProfile, normalise
+from coordinator.results import ProfileResult
 from coordinator.sdk import CoordinatorClient, QueryError
 from gongying.certs import COORDINATOR, CertsError, init_certs
 from gongying.demo_data import BRAND, RETAILERS, generate_demo_data
@@ -20,6 +21,7 @@ from gongying.demo_profile import ATTRIBUTES, attributes_toml, differences, prof
 from gongying.launch import LaunchError, LocalProcesses, free_port
 from gongying.oracle import identifier_sets_from_files, overlap_truth
 from gongying.render import print_overlap, print_profile
+from gongying.report import write_outputs
 from gongying.tls import INSECURE_FLAG, TLSFiles
 
 ID_COLUMNS = ("email", "phone")
@@ -138,7 +140,9 @@ def plaintext_truth(paths: dict[str, Path], id_type: str) -> dict[frozenset[str]
     return dict(overlap_truth(identifier_sets_from_files(paths, id_type, normalised)).regions)
 
 
-def _profile_step(layout: DemoLayout, id_type: str, console: Console) -> bool:
+def _profile_step(
+    layout: DemoLayout, id_type: str, console: Console
+) -> tuple[bool, ProfileResult]:
     """Profile the brand's audience at every retailer; compare with the pandas truth."""
     owners = list(RETAILERS)
     console.print(
@@ -152,7 +156,7 @@ def _profile_step(layout: DemoLayout, id_type: str, console: Console) -> bool:
         console.print(f"[red]differs from the pandas truth: {line}[/]")
     if not found:
         console.print("[bold green]every profile cell equals the pandas truth (noise off)[/]")
-    return not found
+    return not found, result
 
 
 def run_demo(
@@ -164,6 +168,7 @@ def run_demo(
     console: Console,
     paillier_bits: int = 2048,
     insecure_plaintext: bool = False,
+    report: Path | None = None,
 ) -> bool:
     """Run the whole flow; True when the query's answer equals the plaintext truth."""
     if id_type not in ID_COLUMNS:
@@ -224,13 +229,28 @@ def run_demo(
         truth = plaintext_truth(paths, id_type)
         print_overlap(result, console, truth)
         ok = all(result.region(*sorted(m)) == n for m, n in truth.items())
+        profile = None
         if profiled:
-            ok = _profile_step(layout, id_type, console) and ok
+            profile_ok, profile = _profile_step(layout, id_type, console)
+            ok = profile_ok and ok
         console.print(
             "[bold green]the private answer equals the plaintext truth[/]"
             if ok
             else "[bold red]the private answer differs from the plaintext truth[/]"
         )
+        if report is not None:
+            source = f"your files in {data}" if data else f"synthetic, seed {seed}"
+            try:
+                write_outputs(
+                    result,
+                    profile,
+                    report,
+                    brand=BRAND if BRAND in parties else parties[0],
+                    provenance={"data": source, "checked against plaintext truth": ok},
+                )
+            except OSError as error:
+                raise DemoError(f"--report {report}: {error}") from None
+            console.print(f"report written to {report}")
         if not temporary:
             console.print(
                 f"data and configs kept in {root}; start a party by hand with "
