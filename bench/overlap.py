@@ -255,7 +255,7 @@ def run_gongying(
         write_csv(data / f"{party}.csv", emails)
         (data / f"{party}.toml").write_text(
             f'party = "{party}"\nlisten = "{addresses[party]}"\nworkers = {workers}\n'
-            "insecure_plaintext = true\n\n"
+            "insecure_plaintext = true\ninsecure_no_policy = true\n\n"
             f'[source]\nkind = "csv"\npath = "{(data / f"{party}.csv").resolve()}"\n\n'
             '[identifiers]\nemail = "email"\n'
         )

@@ -129,7 +129,7 @@ def write_configs(
         path = configs / f"{party}.toml"
         path.write_text(
             f'party = "{party}"\nlisten = "{address}"\nworkers = {WORKERS}\n'
-            "insecure_plaintext = true\n\n"
+            "insecure_plaintext = true\ninsecure_no_policy = true\n\n"
             f'[source]\nkind = "csv"\npath = "{csv_path.resolve()}"\n\n'
             f'[identifiers]\nemail = "email"\n\n'
             f'[normalisation]\ndefault_region = "CN"\n\n' + extra[party]

@@ -5,13 +5,32 @@ from __future__ import annotations
 import math
 
 from coordinator.results import (
+    Count,
     NumericStats,
     OverlapResult,
     OwnerProfile,
     PartyLoad,
     ProfileResult,
+    ReleaseInfo,
 )
 from gongying.v1 import coordinator_pb2, node_pb2
+
+
+def _release_to_proto(release: ReleaseInfo) -> coordinator_pb2.ReleaseTerms:
+    return coordinator_pb2.ReleaseTerms(
+        k=release.k,
+        epsilon=release.epsilon,
+        from_cache=release.from_cache,
+        suppressed=release.suppressed,
+    )
+
+
+def _release_from_proto(message: coordinator_pb2.ReleaseTerms) -> ReleaseInfo:
+    return ReleaseInfo(message.k, message.epsilon, message.from_cache, message.suppressed)
+
+
+def _count(value: int, suppressed: bool) -> Count:
+    return None if suppressed else int(value)
 
 
 def overlap_to_proto(result: OverlapResult) -> coordinator_pb2.OverlapResponse:
@@ -19,13 +38,20 @@ def overlap_to_proto(result: OverlapResult) -> coordinator_pb2.OverlapResponse:
         query_id=result.query_id,
         parties=list(result.parties),
         id_type=result.id_type,
-        set_sizes=result.set_sizes,
+        set_sizes={p: n or 0 for p, n in result.set_sizes.items()},
+        suppressed_sizes=[p for p, n in result.set_sizes.items() if n is None],
         regions=[
-            coordinator_pb2.Region(parties=list(members), count=count)
+            coordinator_pb2.Region(
+                parties=list(members), count=count or 0, suppressed=count is None
+            )
             for members, count in result.regions
         ],
-        pairwise=[coordinator_pb2.PairOverlap(a=a, b=b, count=n) for a, b, n in result.pairwise],
-        all_parties=result.all_parties,
+        pairwise=[
+            coordinator_pb2.PairOverlap(a=a, b=b, count=n or 0, suppressed=n is None)
+            for a, b, n in result.pairwise
+        ],
+        all_parties=result.all_parties or 0,
+        all_parties_suppressed=result.all_parties is None,
         load_reports=[
             node_pb2.LoadReport(
                 party=load.party,
@@ -38,32 +64,34 @@ def overlap_to_proto(result: OverlapResult) -> coordinator_pb2.OverlapResponse:
             for load in result.loads
         ],
         seconds=result.seconds,
+        release=_release_to_proto(result.release),
     )
 
 
 def overlap_from_proto(message: coordinator_pb2.OverlapResponse) -> OverlapResult:
-    loads = []
-    for report in message.load_reports:
-        loads.append(
-            PartyLoad(
-                party=report.party,
-                source=report.source,
-                rows_read=report.rows_read,
-                accepted=report.accepted,
-                duplicates=report.duplicates,
-                invalid=dict(report.invalid),
-            )
+    loads = [
+        PartyLoad(
+            party=report.party,
+            source=report.source,
+            rows_read=report.rows_read,
+            accepted=report.accepted,
+            duplicates=report.duplicates,
+            invalid=dict(report.invalid),
         )
+        for report in message.load_reports
+    ]
+    hidden = set(message.suppressed_sizes)
     return OverlapResult(
         query_id=message.query_id,
         parties=tuple(message.parties),
         id_type=message.id_type,
-        set_sizes={p: message.set_sizes[p] for p in message.parties},
-        regions=tuple((tuple(r.parties), r.count) for r in message.regions),
-        pairwise=tuple((p.a, p.b, p.count) for p in message.pairwise),
-        all_parties=message.all_parties,
+        set_sizes={p: _count(message.set_sizes[p], p in hidden) for p in message.parties},
+        regions=tuple((tuple(r.parties), _count(r.count, r.suppressed)) for r in message.regions),
+        pairwise=tuple((p.a, p.b, _count(p.count, p.suppressed)) for p in message.pairwise),
+        all_parties=_count(message.all_parties, message.all_parties_suppressed),
         loads=tuple(loads),
         seconds=message.seconds,
+        release=_release_from_proto(message.release),
     )
 
 
@@ -74,11 +102,15 @@ def profile_to_proto(result: ProfileResult) -> coordinator_pb2.ProfileResponse:
             coordinator_pb2.AttributeResult(
                 attribute=name,
                 categorical=coordinator_pb2.CategoricalResult(
-                    bins=[coordinator_pb2.BinCount(bin=b, count=n) for b, n in bins.items()]
+                    bins=[
+                        coordinator_pb2.BinCount(bin=b, count=n or 0, suppressed=n is None)
+                        for b, n in bins.items()
+                    ]
                 ),
             )
             for name, bins in p.categorical.items()
-        ] + [
+        ]
+        attributes += [
             coordinator_pb2.AttributeResult(
                 attribute=name,
                 numeric=coordinator_pb2.NumericResult(
@@ -90,8 +122,20 @@ def profile_to_proto(result: ProfileResult) -> coordinator_pb2.ProfileResponse:
             )
             for name, s in p.numeric.items()
         ]
+        attributes += [
+            coordinator_pb2.AttributeResult(
+                attribute=name, numeric=coordinator_pb2.NumericResult(suppressed=True)
+            )
+            for name in p.suppressed_numeric
+        ]
         profiles.append(
-            coordinator_pb2.OwnerProfile(owner=p.owner, overlap=p.overlap, attributes=attributes)
+            coordinator_pb2.OwnerProfile(
+                owner=p.owner,
+                overlap=p.overlap or 0,
+                overlap_suppressed=p.overlap is None,
+                attributes=attributes,
+                release=_release_to_proto(p.release),
+            )
         )
     return coordinator_pb2.ProfileResponse(
         query_id=result.query_id,
@@ -100,6 +144,7 @@ def profile_to_proto(result: ProfileResult) -> coordinator_pb2.ProfileResponse:
         not_combined=result.not_combined,
         seconds=result.seconds,
         phase_seconds=result.phases,
+        from_cache=result.from_cache,
     )
 
 
@@ -108,11 +153,16 @@ def profile_from_proto(
 ) -> ProfileResult:
     profiles = []
     for p in message.profiles:
-        categorical: dict[str, dict[str, int]] = {}
+        categorical: dict[str, dict[str, Count]] = {}
         numeric: dict[str, NumericStats] = {}
+        dropped: list[str] = []
         for item in p.attributes:
             if item.WhichOneof("result") == "categorical":
-                categorical[item.attribute] = {b.bin: b.count for b in item.categorical.bins}
+                categorical[item.attribute] = {
+                    b.bin: _count(b.count, b.suppressed) for b in item.categorical.bins
+                }
+            elif item.numeric.suppressed:
+                dropped.append(item.attribute)
             else:
                 n = item.numeric
                 numeric[item.attribute] = NumericStats(
@@ -121,7 +171,16 @@ def profile_from_proto(
                     None if math.isnan(n.mean) else n.mean,
                     None if math.isnan(n.std) else n.std,
                 )
-        profiles.append(OwnerProfile(p.owner, p.overlap, categorical, numeric))
+        profiles.append(
+            OwnerProfile(
+                p.owner,
+                _count(p.overlap, p.overlap_suppressed),
+                categorical,
+                numeric,
+                tuple(dropped),
+                _release_from_proto(p.release),
+            )
+        )
     return ProfileResult(
         query_id=message.query_id,
         querier=message.querier,
@@ -131,4 +190,5 @@ def profile_from_proto(
         not_combined=dict(message.not_combined),
         seconds=message.seconds,
         phases=dict(sorted(message.phase_seconds.items(), key=lambda item: item[1])),
+        from_cache=message.from_cache,
     )

@@ -25,6 +25,8 @@ class CoordinatorConfig:
     tls: TLSFiles | None = None
     insecure_plaintext: bool = False
     clients: tuple[str, ...] = field(default_factory=tuple)
+    audit_log: str | None = None
+    signing_key: Path | None = None
 
     def allowed_callers(self) -> frozenset[str]:
         """Identities that may call the coordinator: every known party and listed clients."""
@@ -60,5 +62,16 @@ def load_coordinator_config(path: Path) -> CoordinatorConfig:
         ),
         tls=parse_tls_table(raw, path.parent, where),
         insecure_plaintext=optional(raw, INSECURE_FLAG, bool, False, where),
+        audit_log=_location(
+            optional(raw, "audit_log", str, "", where) or "coordinator.audit.db", path.parent
+        ),
+        signing_key=(path.parent / key)
+        if (key := optional(raw, "signing_key", str, "", where))
+        else None,
         clients=tuple(clients),
     )
+
+
+def _location(value: str, base: Path) -> str:
+    """A SQLAlchemy URL as given, or a file path relative to the config's folder."""
+    return value if "://" in value or Path(value).is_absolute() else str(base / value)

@@ -27,6 +27,9 @@ class OpenedSession:
     report: LoadReport
     paillier_n: int | None = None
     attributes: tuple[Attribute, ...] = ()
+    min_cohort: int = 0
+    epsilon: float = 0.0
+    cached_answer: str = ""
 
 
 class Deadline:
@@ -90,6 +93,9 @@ class NodeClient:
             node_codec.load_report_from_proto(response.load_report),
             paillier_n=int.from_bytes(response.paillier_n, "big") or None,
             attributes=tuple(node_codec.attribute_from_proto(a) for a in response.attributes),
+            min_cohort=response.min_cohort,
+            epsilon=response.epsilon,
+            cached_answer=response.cached_answer,
         )
 
     def stream_own_set(self, query_id: str, deadline: Deadline) -> grpc.Call:
@@ -123,6 +129,31 @@ class NodeClient:
         except grpc.RpcError as error:
             raise party_error(self.party, self.address, error) from None
         return response
+
+    def settle(
+        self,
+        query_id: str,
+        outcome: str,
+        deadline: Deadline,
+        answer_json: str = "",
+        released: dict[str, int] | None = None,
+        suppressed: int = 0,
+        error: str = "",
+    ) -> bool:
+        """Tell the node how the query ended; for a release, whether it charged and logged it."""
+        request = node_pb2.CloseSessionRequest(
+            query_id=query_id,
+            outcome=outcome,
+            answer_json=answer_json,
+            released=released or {},
+            suppressed=suppressed,
+            error=error,
+        )
+        try:
+            response = self._stub.CloseSession(request, timeout=min(30.0, deadline.remaining()))
+        except grpc.RpcError as error_:
+            raise party_error(self.party, self.address, error_) from None
+        return bool(response.committed)
 
     def close_session(self, query_id: str) -> None:
         """Best effort: ask the node to forget the query (it also expires idle sessions)."""

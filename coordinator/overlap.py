@@ -20,7 +20,7 @@ import grpc
 from coordinator.node_client import Deadline, NodeClient, OpenedSession, party_error
 from gongying.status import QueryFailed
 from gongying.streams import point_messages, read_header, unframe
-from gongying.v1 import node_pb2, points_pb2
+from gongying.v1 import node_pb2, points_pb2, query_pb2
 from protocols.matching import RegionCounts, count_regions
 
 
@@ -30,9 +30,10 @@ class OverlapOutcome:
 
     query_id: str
     id_type: str
-    counts: RegionCounts
+    counts: RegionCounts | None
     sessions: dict[str, OpenedSession]
     seconds: float
+    cached: str | None = None
 
 
 class _QueryCalls:
@@ -119,8 +120,14 @@ def run_overlap(
     id_type: str,
     profile_version: str,
     deadline: Deadline,
+    signed: query_pb2.SignedQuery | None = None,
 ) -> OverlapOutcome:
-    """Run the whole overlap protocol across `nodes` (in the given party order)."""
+    """Run the whole overlap protocol across `nodes` (in the given party order).
+
+    Sessions stay open afterwards: the caller settles them (release or failure) on every node.
+    When every node holds the same cached answer for an identical earlier query, the protocol
+    is skipped and `cached` carries that answer.
+    """
     started = time.monotonic()
     order = list(nodes)
     request = node_pb2.OpenSessionRequest(
@@ -130,30 +137,33 @@ def run_overlap(
         profile_version=profile_version,
         parties=order,
         role=node_pb2.SESSION_ROLE_MEMBER,
+        signed=signed,
     )
     calls = _QueryCalls()
     with ThreadPoolExecutor(max_workers=max(2, len(order))) as threads:
-        try:
-            # wait for every OpenSession before raising any failure, so the closing below never
-            # races a session that is still being opened (it would stay open until it expires)
-            opening = [threads.submit(nodes[p].open_session, request, deadline) for p in order]
-            wait(opening)
-            opened = {p: future.result() for p, future in zip(order, opening, strict=True)}
-            futures = [
-                threads.submit(_chain, i, order, nodes, query_id, deadline, calls)
-                for i in range(len(order))
-            ]
-            finals: dict[str, bytes] = {}
-            for party, future in zip(order, futures, strict=True):
-                try:
-                    finals[party] = future.result()
-                except QueryFailed as failure:
-                    calls.fail(failure)
-            if calls.first_failure is not None:
-                raise calls.first_failure
-        finally:
-            for node in nodes.values():
-                node.close_session(query_id)
+        # wait for every OpenSession before raising any failure, so the settling that follows
+        # never races a session that is still being opened (it would stay open until it expires)
+        opening = [threads.submit(nodes[p].open_session, request, deadline) for p in order]
+        wait(opening)
+        opened = {p: future.result() for p, future in zip(order, opening, strict=True)}
+        cached = {s.cached_answer for s in opened.values()}
+        if len(cached) == 1 and "" not in cached:
+            answer = cached.pop()
+            return OverlapOutcome(
+                query_id, id_type, None, opened, time.monotonic() - started, answer
+            )
+        futures = [
+            threads.submit(_chain, i, order, nodes, query_id, deadline, calls)
+            for i in range(len(order))
+        ]
+        finals: dict[str, bytes] = {}
+        for party, future in zip(order, futures, strict=True):
+            try:
+                finals[party] = future.result()
+            except QueryFailed as failure:
+                calls.fail(failure)
+        if calls.first_failure is not None:
+            raise calls.first_failure
     for party, points in finals.items():
         if len(points) // 32 != opened[party].set_size:
             raise QueryFailed(

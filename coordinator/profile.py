@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +24,7 @@ from coordinator.node_client import Deadline, NodeClient, OpenedSession, party_e
 from coordinator.overlap import _collect, _QueryCalls, _relay
 from gongying.status import QueryFailed
 from gongying.streams import frame, point_messages, read_header, unframe
-from gongying.v1 import node_pb2, points_pb2
+from gongying.v1 import node_pb2, points_pb2, query_pb2
 from node import codec as node_codec
 from protocols.indicators import encrypt_indicators
 from protocols.matching import matched_positions, sorted_reference
@@ -54,6 +54,7 @@ class ProfileOutcome:
     sessions: dict[str, OpenedSession]
     seconds: float
     phases: dict[str, float]
+    cached: str | None = None
 
 
 class _Phases:
@@ -223,80 +224,95 @@ def run_profile(
     profile_version: str,
     deadline: Deadline,
     masks: MaskSupply,
+    signed: query_pb2.SignedQuery | None = None,
 ) -> ProfileOutcome:
-    """Run the whole profile protocol; nothing is returned unless every owner answered."""
+    """Run the whole profile protocol; nothing is returned unless every owner answered.
+
+    Sessions stay open afterwards: the caller settles them (release or failure) on every node.
+    When the querier and every owner hold the same cached answer for an identical earlier
+    query, the protocol is skipped and `cached` carries that answer.
+    """
     phases = _Phases()
     parties = [querier.party, *owners]
     calls = _QueryCalls()
-    everyone = {querier.party: querier, **owners}
     sessions: dict[str, OpenedSession] = {}
-    try:
-        with ThreadPoolExecutor(max_workers=max(2, len(parties))) as threads:
-            base = node_pb2.OpenSessionRequest(
-                query_id=query_id,
-                kind=node_pb2.QUERY_KIND_PROFILE,
-                id_type=id_type,
-                profile_version=profile_version,
-                parties=parties,
+    with ThreadPoolExecutor(max_workers=max(2, len(parties))) as threads:
+        base = node_pb2.OpenSessionRequest(
+            query_id=query_id,
+            kind=node_pb2.QUERY_KIND_PROFILE,
+            id_type=id_type,
+            profile_version=profile_version,
+            parties=parties,
+            signed=signed,
+        )
+        querier_request = node_pb2.OpenSessionRequest()
+        querier_request.CopyFrom(base)
+        querier_request.role = node_pb2.SESSION_ROLE_QUERIER
+        sessions[querier.party] = querier.open_session(querier_request, deadline)
+        modulus = sessions[querier.party].paillier_n
+        if modulus is None:
+            raise QueryFailed(
+                grpc.StatusCode.FAILED_PRECONDITION,
+                f"querier {querier.party} did not provide a Paillier public key",
             )
-            querier_request = node_pb2.OpenSessionRequest()
-            querier_request.CopyFrom(base)
-            querier_request.role = node_pb2.SESSION_ROLE_QUERIER
-            sessions[querier.party] = querier.open_session(querier_request, deadline)
-            modulus = sessions[querier.party].paillier_n
-            if modulus is None:
-                raise QueryFailed(
-                    grpc.StatusCode.FAILED_PRECONDITION,
-                    f"querier {querier.party} did not provide a Paillier public key",
-                )
-            public_key = PaillierPublicKey(modulus)
-            owner_request = node_pb2.OpenSessionRequest()
-            owner_request.CopyFrom(base)
-            owner_request.role = node_pb2.SESSION_ROLE_OWNER
-            owner_request.attributes.extend(attributes)
-            owner_request.paillier_n = node_codec.int_to_bytes(modulus)
-            opened = threads.map(lambda o: owners[o].open_session(owner_request, deadline), owners)
-            sessions.update(zip(owners, opened, strict=True))
-            phases.mark("sessions open (members loaded)")
-            own_call = calls.add(querier.stream_own_set(query_id, deadline))
-            querier_points = _collect(own_call, querier, calls)
-            phases.mark("querier set blinded")
-            futures = {
-                name: threads.submit(
-                    _owner_aggregate,
-                    node,
-                    querier,
-                    querier_points,
-                    public_key,
-                    query_id,
-                    deadline,
-                    masks,
-                    calls,
-                    phases,
-                )
-                for name, node in owners.items()
-            }
-            aggregates: dict[str, OwnerAggregate] = {}
-            for name, future in futures.items():
-                try:
-                    aggregates[name] = future.result()
-                except QueryFailed as failure:
-                    calls.fail(failure)
-            if calls.first_failure is not None:
-                raise calls.first_failure
-            combined, not_combined = _combine(public_key, aggregates, attributes)
-            profiles = [
-                _decrypt(querier, query_id, public_key, name, agg, deadline)
-                for name, agg in aggregates.items()
-            ]
-            if combined is not None:
-                profiles.append(
-                    _decrypt(querier, query_id, public_key, COMBINED, combined, deadline)
-                )
-            phases.mark("aggregates combined and decrypted")
-    finally:
-        for node in everyone.values():
-            node.close_session(query_id)
+        public_key = PaillierPublicKey(modulus)
+        owner_request = node_pb2.OpenSessionRequest()
+        owner_request.CopyFrom(base)
+        owner_request.role = node_pb2.SESSION_ROLE_OWNER
+        owner_request.attributes.extend(attributes)
+        owner_request.paillier_n = node_codec.int_to_bytes(modulus)
+        opening = {
+            o: threads.submit(owners[o].open_session, owner_request, deadline) for o in owners
+        }
+        wait(list(opening.values()))
+        sessions.update({o: future.result() for o, future in opening.items()})
+        phases.mark("sessions open (members loaded)")
+        cached = {s.cached_answer for o, s in sessions.items() if o in owners}
+        if len(cached) == 1 and "" not in cached:
+            return ProfileOutcome(
+                query_id,
+                querier.party,
+                [],
+                {},
+                sessions,
+                time.monotonic() - phases.started,
+                dict(phases.marks),
+                cached.pop(),
+            )
+        own_call = calls.add(querier.stream_own_set(query_id, deadline))
+        querier_points = _collect(own_call, querier, calls)
+        phases.mark("querier set blinded")
+        futures = {
+            name: threads.submit(
+                _owner_aggregate,
+                node,
+                querier,
+                querier_points,
+                public_key,
+                query_id,
+                deadline,
+                masks,
+                calls,
+                phases,
+            )
+            for name, node in owners.items()
+        }
+        aggregates: dict[str, OwnerAggregate] = {}
+        for name, future in futures.items():
+            try:
+                aggregates[name] = future.result()
+            except QueryFailed as failure:
+                calls.fail(failure)
+        if calls.first_failure is not None:
+            raise calls.first_failure
+        combined, not_combined = _combine(public_key, aggregates, attributes)
+        profiles = [
+            _decrypt(querier, query_id, public_key, name, agg, deadline)
+            for name, agg in aggregates.items()
+        ]
+        if combined is not None:
+            profiles.append(_decrypt(querier, query_id, public_key, COMBINED, combined, deadline))
+        phases.mark("aggregates combined and decrypted")
     total = sum(sessions[o].set_size for o in owners)
     masks.refill_in_background(public_key, total)
     return ProfileOutcome(

@@ -1,9 +1,47 @@
-"""Query results as plain dataclasses: what the SDK returns and the CLI prints."""
+"""Query results as plain dataclasses: what the SDK returns, the CLI prints and nodes cache.
+
+A count of `None` is suppressed: below the minimum cohort k of a party involved, or hidden so
+that it cannot be derived from the released totals. It is shown as `<k`, never rounded.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
+
+Count = int | None
+
+
+@dataclass(frozen=True)
+class ReleaseInfo:
+    """How the released numbers were made safe."""
+
+    k: int = 0
+    epsilon: float = 0.0
+    from_cache: bool = False
+    suppressed: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "k": self.k,
+            "epsilon": self.epsilon,
+            "from_cache": self.from_cache,
+            "suppressed": self.suppressed,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ReleaseInfo:
+        return cls(
+            int(data.get("k", 0)),
+            float(data.get("epsilon", 0.0)),
+            bool(data.get("from_cache", False)),
+            int(data.get("suppressed", 0)),
+        )
+
+    def shown(self, count: Count) -> str:
+        """A count for people: the number, or `<k` when suppressed."""
+        return f"{count:,}" if count is not None else f"<{self.k}"
 
 
 @dataclass(frozen=True)
@@ -25,14 +63,15 @@ class OverlapResult:
     query_id: str
     parties: tuple[str, ...]
     id_type: str
-    set_sizes: dict[str, int]
-    regions: tuple[tuple[tuple[str, ...], int], ...]
-    pairwise: tuple[tuple[str, str, int], ...]
-    all_parties: int
+    set_sizes: dict[str, Count]
+    regions: tuple[tuple[tuple[str, ...], Count], ...]
+    pairwise: tuple[tuple[str, str, Count], ...]
+    all_parties: Count
     loads: tuple[PartyLoad, ...] = ()
     seconds: float = 0.0
+    release: ReleaseInfo = ReleaseInfo()
 
-    def region(self, *parties: str) -> int:
+    def region(self, *parties: str) -> Count:
         """The count of elements held by exactly `parties` (order does not matter)."""
         wanted = set(parties)
         for members, count in self.regions:
@@ -40,7 +79,7 @@ class OverlapResult:
                 return count
         raise KeyError(f"no region for {sorted(wanted)}")
 
-    def pair(self, a: str, b: str) -> int:
+    def pair(self, a: str, b: str) -> Count:
         """|A ∩ B| for two queried parties."""
         for x, y, count in self.pairwise:
             if {x, y} == {a, b}:
@@ -72,7 +111,33 @@ class OverlapResult:
                 for load in self.loads
             ],
             "seconds": round(self.seconds, 3),
+            "release": self.release.to_json(),
         }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> OverlapResult:
+        """Parse `to_json` output (a cached answer)."""
+        return cls(
+            query_id=str(data["query_id"]),
+            parties=tuple(data["parties"]),
+            id_type=str(data["id_type"]),
+            set_sizes=dict(data["set_sizes"]),
+            regions=tuple((tuple(r["parties"]), r["count"]) for r in data["regions"]),
+            pairwise=tuple((p["a"], p["b"], p["count"]) for p in data["pairwise"]),
+            all_parties=data["all_parties"],
+            loads=tuple(PartyLoad(**load) for load in data.get("loads", ())),
+            seconds=float(data.get("seconds", 0.0)),
+            release=ReleaseInfo.from_json(data.get("release", {})),
+        )
+
+    def renamed(self, query_id: str, seconds: float, from_cache: bool) -> OverlapResult:
+        """The same answer released again under another query id (an identical repeated query)."""
+        return replace(
+            self,
+            query_id=query_id,
+            seconds=seconds,
+            release=replace(self.release, from_cache=from_cache),
+        )
 
 
 @dataclass(frozen=True)
@@ -87,12 +152,42 @@ class NumericStats:
 
 @dataclass(frozen=True)
 class OwnerProfile:
-    """The audience profile over one owner's share of the overlap, or all owners combined."""
+    """The audience profile over one owner's share of the overlap, or all owners combined.
+
+    A suppressed overlap or bin is None; a suppressed numeric attribute is absent from
+    `numeric` and named in `suppressed_numeric`.
+    """
 
     owner: str
-    overlap: int
-    categorical: dict[str, dict[str, int]]
+    overlap: Count
+    categorical: dict[str, dict[str, Count]]
     numeric: dict[str, NumericStats]
+    suppressed_numeric: tuple[str, ...] = ()
+    release: ReleaseInfo = ReleaseInfo()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "owner": self.owner,
+            "overlap": self.overlap,
+            "categorical": {a: dict(bins) for a, bins in self.categorical.items()},
+            "numeric": {
+                a: {"count": s.count, "sum": s.sum, "mean": s.mean, "std": s.std}
+                for a, s in self.numeric.items()
+            },
+            "suppressed_numeric": list(self.suppressed_numeric),
+            "release": self.release.to_json(),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> OwnerProfile:
+        return cls(
+            owner=str(data["owner"]),
+            overlap=data["overlap"],
+            categorical={a: dict(bins) for a, bins in data["categorical"].items()},
+            numeric={a: NumericStats(**s) for a, s in data["numeric"].items()},
+            suppressed_numeric=tuple(data.get("suppressed_numeric", ())),
+            release=ReleaseInfo.from_json(data.get("release", {})),
+        )
 
 
 @dataclass(frozen=True)
@@ -107,6 +202,7 @@ class ProfileResult:
     not_combined: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
     phases: dict[str, float] = field(default_factory=dict)
+    from_cache: bool = False
 
     def profile(self, owner: str) -> OwnerProfile:
         """The profile of one owner, or of `combined`."""
@@ -123,19 +219,24 @@ class ProfileResult:
             "querier": self.querier,
             "owners": list(self.owners),
             "attributes": list(self.attributes),
-            "profiles": [
-                {
-                    "owner": p.owner,
-                    "overlap": p.overlap,
-                    "categorical": {a: dict(bins) for a, bins in p.categorical.items()},
-                    "numeric": {
-                        a: {"count": s.count, "sum": s.sum, "mean": s.mean, "std": s.std}
-                        for a, s in p.numeric.items()
-                    },
-                }
-                for p in self.profiles
-            ],
+            "profiles": [p.to_json() for p in self.profiles],
             "not_combined": dict(self.not_combined),
             "seconds": round(self.seconds, 3),
             "phase_seconds": dict(self.phases),
+            "from_cache": self.from_cache,
         }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ProfileResult:
+        """Parse `to_json` output (a cached answer)."""
+        return cls(
+            query_id=str(data["query_id"]),
+            querier=str(data["querier"]),
+            owners=tuple(data["owners"]),
+            attributes=tuple(data["attributes"]),
+            profiles=tuple(OwnerProfile.from_json(p) for p in data["profiles"]),
+            not_combined=dict(data.get("not_combined", {})),
+            seconds=float(data.get("seconds", 0.0)),
+            phases=dict(data.get("phase_seconds", {})),
+            from_cache=bool(data.get("from_cache", False)),
+        )

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
 
 import grpc
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from coordinator import codec
 from coordinator.results import OverlapResult, ProfileResult
 from gongying.certs import COORDINATOR
 from gongying.serving import channel
+from gongying.signing import load_signing_key, new_query_fields, sign_query
 from gongying.tls import ClientTLS as ClientTLS  # re-exported: the SDK's TLS files
-from gongying.v1 import coordinator_pb2, coordinator_pb2_grpc
+from gongying.v1 import coordinator_pb2, coordinator_pb2_grpc, query_pb2
 
 
 class QueryError(RuntimeError):
@@ -22,17 +27,52 @@ class QueryError(RuntimeError):
         self.code = code
 
 
+@dataclass(frozen=True)
+class QuerySigner:
+    """Signs queries as `party` with its Ed25519 query-signing key (<party>.sign.key)."""
+
+    party: str
+    key: Ed25519PrivateKey
+
+    @classmethod
+    def from_file(cls, party: str, path: Path) -> QuerySigner:
+        return cls(party, load_signing_key(path))
+
+    def sign(
+        self,
+        query_id: str,
+        kind: str,
+        parties: Sequence[str],
+        id_type: str,
+        owners: Sequence[str] = (),
+        attributes: Sequence[str] = (),
+    ) -> query_pb2.SignedQuery:
+        fields = new_query_fields(
+            query_id, kind, self.party, parties, id_type, owners=owners, attributes=attributes
+        )
+        signed = sign_query(fields, self.key)
+        return query_pb2.SignedQuery(
+            payload=signed.payload, signature=signed.signature, signer=signed.signer
+        )
+
+
 class CoordinatorClient:
     """A connection to a coordinator at HOST:PORT; mutual TLS when `tls` is given.
 
     With `tls`, the coordinator's certificate must name `server_name`, and the querier's own
-    certificate (a party or a `clients` name in coordinator.toml) is presented.
+    certificate (a party or a `clients` name in coordinator.toml) is presented. With a `signer`
+    every query is signed by the querier, as nodes that run a policy require.
     """
 
     def __init__(
-        self, address: str, tls: ClientTLS | None = None, server_name: str = COORDINATOR
+        self,
+        address: str,
+        tls: ClientTLS | None = None,
+        server_name: str = COORDINATOR,
+        signer: QuerySigner | None = None,
     ) -> None:
         self.address = address
+        self.signer = signer
         self._channel = channel(address, tls, server_name=server_name)
         self._stub = coordinator_pb2_grpc.CoordinatorStub(self._channel)
 
@@ -70,9 +110,12 @@ class CoordinatorClient:
         timeout: float = 900.0,
     ) -> OverlapResult:
         """How many members the parties share: every exclusive region, pairs and all parties."""
+        query_id = query_id or str(uuid.uuid4())
         request = coordinator_pb2.OverlapRequest(
             query_id=query_id, parties=list(parties), id_type=id_type
         )
+        if self.signer is not None:
+            request.signed.CopyFrom(self.signer.sign(query_id, "overlap", parties, id_type))
         try:
             response = self._stub.RunOverlap(request, timeout=timeout)
         except grpc.RpcError as error:
@@ -89,6 +132,7 @@ class CoordinatorClient:
         timeout: float = 900.0,
     ) -> ProfileResult:
         """Who the shared audience is: bins and numeric statistics per owner and combined."""
+        query_id = query_id or str(uuid.uuid4())
         request = coordinator_pb2.ProfileRequest(
             query_id=query_id,
             querier=querier,
@@ -96,6 +140,17 @@ class CoordinatorClient:
             attributes=list(attributes),
             id_type=id_type,
         )
+        if self.signer is not None:
+            if self.signer.party != querier:
+                raise QueryError(
+                    "INVALID_ARGUMENT",
+                    f"this client signs as {self.signer.party!r}, not as the querier {querier!r}",
+                )
+            request.signed.CopyFrom(
+                self.signer.sign(
+                    query_id, "profile", [querier, *owners], id_type, owners, attributes
+                )
+            )
         try:
             response = self._stub.RunProfile(request, timeout=timeout)
         except grpc.RpcError as error:

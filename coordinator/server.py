@@ -10,8 +10,10 @@ from coordinator.masks import MaskSupply
 from coordinator.service import CoordinatorService
 from coordinator.servicer import CoordinatorServicer
 from gongying.serving import RunningServer, start_server, wait_for_termination
+from gongying.signing import load_signing_key
 from gongying.tls import transport_security
 from gongying.v1 import coordinator_pb2_grpc
+from node.audit import open_audit_log
 
 SERVICE_NAME = "gongying.v1.Coordinator"
 
@@ -45,7 +47,13 @@ def start_coordinator(config: CoordinatorConfig, listen: str | None = None) -> C
     """
     tls = transport_security("coordinator", config.tls, config.insecure_plaintext)
     masks = MaskSupply(config.workers) if config.workers > 0 else None
-    service = CoordinatorService(config, masks)
+    signing_key = load_signing_key(config.signing_key) if config.signing_key else None
+    audit = (
+        open_audit_log(config.audit_log, party="coordinator", signing_key=signing_key)
+        if config.audit_log
+        else None
+    )
+    service = CoordinatorService(config, masks, audit)
     running = start_server(
         listen or config.listen,
         lambda server: coordinator_pb2_grpc.add_CoordinatorServicer_to_server(

@@ -1,9 +1,19 @@
-"""The coordinator's logic: validate a query against known parties and run it."""
+"""The coordinator's logic: validate a query, run it, apply release rules, settle and log it.
+
+Nothing is returned to the querier until every node has charged and logged the release and the
+coordinator's own audit record is durable; a failed query releases nothing, every node is told
+(and refunds any reserved budget), and the failure is logged too.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import json
+import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 
 import grpc
 
@@ -12,7 +22,13 @@ from coordinator.config import CoordinatorConfig
 from coordinator.masks import MaskSupply
 from coordinator.node_client import Deadline, NodeClient
 from coordinator.overlap import run_overlap
-from coordinator.profile import DecryptedProfile, run_profile
+from coordinator.profile import COMBINED, DecryptedProfile, run_profile
+from coordinator.releasing import (
+    released_cells,
+    released_overlap,
+    released_profile,
+    strictest,
+)
 from coordinator.results import (
     NumericStats,
     OverlapResult,
@@ -20,7 +36,9 @@ from coordinator.results import (
     PartyLoad,
     ProfileResult,
 )
-from gongying.status import QueryFailed
+from gongying.status import QueryFailed, status_for
+from gongying.v1 import query_pb2
+from node.audit import AuditLog, AuditRecord
 from protocols.matching import MAX_PARTIES
 from protocols.profile import CategoricalAttribute, decode_numeric
 
@@ -28,9 +46,15 @@ from protocols.profile import CategoricalAttribute, decode_numeric
 class CoordinatorService:
     """Routes queries to the configured partner nodes."""
 
-    def __init__(self, config: CoordinatorConfig, masks: MaskSupply | None = None) -> None:
+    def __init__(
+        self,
+        config: CoordinatorConfig,
+        masks: MaskSupply | None = None,
+        audit: AuditLog | None = None,
+    ) -> None:
         self.config = config
         self.masks = masks
+        self.audit = audit
         self.nodes = {
             party: NodeClient(party, address, config.tls)
             for party, address in config.parties.items()
@@ -57,56 +81,48 @@ class CoordinatorService:
             )
         return {p: self.nodes[p] for p in parties}
 
+    def _deadline(self, timeout: float | None) -> Deadline:
+        return Deadline(min(timeout or self.config.deadline_seconds, self.config.deadline_seconds))
+
     def overlap(
-        self, parties: Sequence[str], id_type: str, query_id: str = "", timeout: float | None = None
+        self,
+        parties: Sequence[str],
+        id_type: str,
+        query_id: str = "",
+        timeout: float | None = None,
+        signed: query_pb2.SignedQuery | None = None,
+        requester: str = "",
     ) -> OverlapResult:
-        """Run an overlap query and return every region count."""
-        if id_type not in {t.value for t in IdType}:
-            known = ", ".join(t.value for t in IdType)
-            raise QueryFailed(
-                grpc.StatusCode.INVALID_ARGUMENT, f"unknown id type {id_type!r}; known: {known}"
+        """Run an overlap query and return every region count, as the release rules allow."""
+        query_id = query_id or str(uuid.uuid4())
+        started = time.monotonic()
+        querier = signed.signer if signed is not None and signed.signer else requester
+        record = _Record(self, query_id, "overlap", querier, tuple(parties), ())
+        nodes: dict[str, NodeClient] = {}
+        try:
+            _check_id_type(id_type)
+            nodes = self._select(parties)
+            deadline = self._deadline(timeout)
+            outcome = run_overlap(
+                nodes, query_id, id_type, self.config.normalisation_profile, deadline, signed
             )
-        nodes = self._select(parties)
-        seconds = min(timeout or self.config.deadline_seconds, self.config.deadline_seconds)
-        outcome = run_overlap(
-            nodes,
-            query_id or str(uuid.uuid4()),
-            id_type,
-            self.config.normalisation_profile,
-            Deadline(seconds),
-        )
-        counts = outcome.counts
-        order = counts.parties
-        regions = sorted(
-            counts.regions.items(),
-            key=lambda item: (
-                len(item[0]),
-                [order.index(p) for p in sorted(item[0], key=order.index)],
-            ),
-        )
-        return OverlapResult(
-            query_id=outcome.query_id,
-            parties=order,
-            id_type=id_type,
-            set_sizes=dict(counts.sizes),
-            regions=tuple(
-                (tuple(sorted(members, key=order.index)), count) for members, count in regions
-            ),
-            pairwise=tuple((a, b, n) for (a, b), n in counts.pairwise().items()),
-            all_parties=counts.intersection(),
-            loads=tuple(
-                PartyLoad(
-                    party=s.party,
-                    source=s.report.source,
-                    rows_read=s.report.rows_read,
-                    accepted=s.report.accepted,
-                    duplicates=s.report.duplicates,
-                    invalid=dict(s.report.invalid),
-                )
-                for s in outcome.sessions.values()
-            ),
-            seconds=outcome.seconds,
-        )
+            if outcome.cached is not None:
+                cached = OverlapResult.from_json(json.loads(outcome.cached))
+                result = cached.renamed(query_id, time.monotonic() - started, from_cache=True)
+                answer = outcome.cached
+            else:
+                result = _overlap_result(outcome, time.monotonic() - started)
+                answer = json.dumps(result.to_json(), sort_keys=True)
+            released = released_cells(
+                {"+".join(m): n for m, n in result.regions} | {"all": result.all_parties}
+            )
+            self._settle_released(nodes, query_id, deadline, answer, released, result)
+        except Exception as error:
+            self._settle_failed(nodes, query_id, error)
+            record.failed(error, started)
+            raise
+        record.released(released, result.release.suppressed, result.release.epsilon, started)
+        return result
 
     def profile(
         self,
@@ -116,55 +132,244 @@ class CoordinatorService:
         id_type: str = "email",
         query_id: str = "",
         timeout: float | None = None,
+        signed: query_pb2.SignedQuery | None = None,
+        requester: str = "",
     ) -> ProfileResult:
         """Profile the audience the querier shares with each owner, per owner and combined."""
-        if self.masks is None:
-            raise QueryFailed(
-                grpc.StatusCode.FAILED_PRECONDITION, "this coordinator runs no mask workers"
+        query_id = query_id or str(uuid.uuid4())
+        started = time.monotonic()
+        record = _Record(self, query_id, "profile", querier, (querier, *owners), tuple(attributes))
+        nodes: dict[str, NodeClient] = {}
+        try:
+            masks = _check_profile(self.masks, querier, owners, attributes, id_type)
+            nodes = self._select([querier, *owners])
+            deadline = self._deadline(timeout)
+            outcome = run_profile(
+                nodes[querier],
+                {o: nodes[o] for o in owners},
+                query_id,
+                id_type,
+                list(attributes),
+                self.config.normalisation_profile,
+                deadline,
+                masks,
+                signed,
             )
-        if id_type not in {t.value for t in IdType}:
-            raise QueryFailed(grpc.StatusCode.INVALID_ARGUMENT, f"unknown id type {id_type!r}")
-        if querier in owners:
-            raise QueryFailed(
-                grpc.StatusCode.INVALID_ARGUMENT, f"the querier {querier!r} cannot also be an owner"
-            )
-        if not owners:
-            raise QueryFailed(grpc.StatusCode.INVALID_ARGUMENT, "name at least one owner")
-        if not attributes:
-            raise QueryFailed(grpc.StatusCode.INVALID_ARGUMENT, "name at least one attribute")
-        nodes = self._select([querier, *owners])
-        seconds = min(timeout or self.config.deadline_seconds, self.config.deadline_seconds)
-        outcome = run_profile(
-            nodes[querier],
-            {o: nodes[o] for o in owners},
-            query_id or str(uuid.uuid4()),
-            id_type,
-            list(attributes),
-            self.config.normalisation_profile,
-            Deadline(seconds),
-            self.masks,
-        )
-        return ProfileResult(
-            query_id=outcome.query_id,
-            querier=querier,
-            owners=tuple(owners),
-            attributes=tuple(attributes),
-            profiles=tuple(decode_profile(p) for p in outcome.profiles),
-            not_combined=outcome.not_combined,
-            seconds=outcome.seconds,
-            phases=outcome.phases,
-        )
+            if outcome.cached is not None:
+                result = ProfileResult.from_json(json.loads(outcome.cached))
+                result = ProfileResult(
+                    **{**result.__dict__, "query_id": query_id, "from_cache": True}
+                )
+                answer = outcome.cached
+            else:
+                terms = {o: (s.min_cohort, s.epsilon) for o, s in outcome.sessions.items()}
+                profiles = []
+                for decrypted in outcome.profiles:
+                    k, epsilon = (
+                        strictest([terms[o] for o in owners])
+                        if decrypted.owner == COMBINED
+                        else terms[decrypted.owner]
+                    )
+                    profiles.append(released_profile(decode_profile(decrypted), k, epsilon))
+                result = ProfileResult(
+                    query_id=outcome.query_id,
+                    querier=querier,
+                    owners=tuple(owners),
+                    attributes=tuple(attributes),
+                    profiles=tuple(profiles),
+                    not_combined=outcome.not_combined,
+                    seconds=outcome.seconds,
+                    phases=outcome.phases,
+                )
+                answer = json.dumps(result.to_json(), sort_keys=True)
+            released = {p.owner: p.overlap for p in result.profiles if p.overlap is not None}
+            suppressed = sum(p.release.suppressed for p in result.profiles)
+            self._settle_released(nodes, query_id, deadline, answer, released, None, suppressed)
+        except Exception as error:
+            self._settle_failed(nodes, query_id, error)
+            record.failed(error, started)
+            raise
+        record.released(released, suppressed, 0.0, started)
+        return result
+
+    def _settle_released(
+        self,
+        nodes: Mapping[str, NodeClient],
+        query_id: str,
+        deadline: Deadline,
+        answer: str,
+        released: dict[str, int],
+        overlap: OverlapResult | None,
+        suppressed: int | None = None,
+    ) -> None:
+        """Every node charges and logs the release before anything is returned."""
+        hidden = overlap.release.suppressed if overlap is not None else suppressed or 0
+        with ThreadPoolExecutor(max_workers=max(2, len(nodes))) as threads:
+            futures = {
+                party: threads.submit(
+                    node.settle, query_id, "released", deadline, answer, released, hidden
+                )
+                for party, node in nodes.items()
+            }
+            for future in futures.values():
+                future.result()
+
+    def _settle_failed(
+        self, nodes: Mapping[str, NodeClient], query_id: str, error: BaseException
+    ) -> None:
+        """Best effort: every node logs the failure and refunds what it reserved."""
+        message = str(error) or type(error).__name__
+        with ThreadPoolExecutor(max_workers=max(2, len(nodes))) as threads:
+            for node in nodes.values():
+                threads.submit(_settle_quietly, node, query_id, message)
 
     def close(self) -> None:
         for node in self.nodes.values():
             node.close()
         if self.masks is not None:
             self.masks.shutdown()
+        if self.audit is not None:
+            self.audit.close()
+
+
+def _settle_quietly(node: NodeClient, query_id: str, message: str) -> None:
+    with contextlib.suppress(QueryFailed):  # else the node expires the session and logs it
+        node.settle(query_id, "failed", Deadline(30.0), error=message)
+
+
+class _Record:
+    """The coordinator's audit record of one query."""
+
+    def __init__(
+        self,
+        service: CoordinatorService,
+        query_id: str,
+        kind: str,
+        requester: str,
+        parties: tuple[str, ...],
+        attributes: tuple[str, ...],
+    ) -> None:
+        self.service = service
+        self.fields = dict(
+            query_id=query_id,
+            kind=kind,
+            requester=requester or "(unknown)",
+            parties=parties,
+            attributes=attributes,
+        )
+
+    def _append(self, started: float, **outcome: object) -> None:
+        if self.service.audit is None:
+            return
+        self.service.audit.append(
+            AuditRecord(
+                time=datetime.now(UTC),
+                party="coordinator",
+                duration_ms=int((time.monotonic() - started) * 1000),
+                **self.fields,  # type: ignore[arg-type]
+                **outcome,  # type: ignore[arg-type]
+            )
+        )
+
+    def released(
+        self, released: dict[str, int], suppressed: int, epsilon: float, started: float
+    ) -> None:
+        self._append(
+            started,
+            decision="released",
+            released=released,
+            suppressed=suppressed,
+            epsilon=epsilon,
+        )
+
+    def failed(self, error: BaseException, started: float) -> None:
+        code = status_for(error)
+        refused = code in (
+            grpc.StatusCode.PERMISSION_DENIED,
+            grpc.StatusCode.RESOURCE_EXHAUSTED,
+            grpc.StatusCode.INVALID_ARGUMENT,
+        )
+        self._append(
+            started,
+            decision="refused" if refused else "failed",
+            rule=code.name,
+            error=str(error) or type(error).__name__,
+        )
+
+
+def _check_id_type(id_type: str) -> None:
+    if id_type not in {t.value for t in IdType}:
+        known = ", ".join(t.value for t in IdType)
+        raise QueryFailed(
+            grpc.StatusCode.INVALID_ARGUMENT, f"unknown id type {id_type!r}; known: {known}"
+        )
+
+
+def _check_profile(
+    masks: MaskSupply | None,
+    querier: str,
+    owners: Sequence[str],
+    attributes: Sequence[str],
+    id_type: str,
+) -> MaskSupply:
+    if masks is None:
+        raise QueryFailed(
+            grpc.StatusCode.FAILED_PRECONDITION, "this coordinator runs no mask workers"
+        )
+    _check_id_type(id_type)
+    if querier in owners:
+        raise QueryFailed(
+            grpc.StatusCode.INVALID_ARGUMENT, f"the querier {querier!r} cannot also be an owner"
+        )
+    if not owners:
+        raise QueryFailed(grpc.StatusCode.INVALID_ARGUMENT, "name at least one owner")
+    if not attributes:
+        raise QueryFailed(grpc.StatusCode.INVALID_ARGUMENT, "name at least one attribute")
+    return masks
+
+
+def _overlap_result(outcome: object, seconds: float) -> OverlapResult:
+    """Release rules applied to a counted overlap."""
+    from coordinator.overlap import OverlapOutcome
+
+    assert isinstance(outcome, OverlapOutcome) and outcome.counts is not None
+    counts = outcome.counts
+    order = counts.parties
+    k, epsilon = strictest([(s.min_cohort, s.epsilon) for s in outcome.sessions.values()])
+    regions, sizes, pairs, everyone, release = released_overlap(counts, k, epsilon)
+    ordered = sorted(
+        regions.items(),
+        key=lambda item: (len(item[0]), sorted(order.index(p) for p in item[0])),
+    )
+    return OverlapResult(
+        query_id=outcome.query_id,
+        parties=order,
+        id_type=outcome.id_type,
+        set_sizes=sizes,
+        regions=tuple(
+            (tuple(sorted(members, key=order.index)), count) for members, count in ordered
+        ),
+        pairwise=tuple((a, b, n) for (a, b), n in pairs.items()),
+        all_parties=everyone,
+        loads=tuple(
+            PartyLoad(
+                party=s.party,
+                source=s.report.source,
+                rows_read=s.report.rows_read,
+                accepted=s.report.accepted,
+                duplicates=s.report.duplicates,
+                invalid=dict(s.report.invalid),
+            )
+            for s in outcome.sessions.values()
+        ),
+        seconds=seconds,
+        release=release,
+    )
 
 
 def decode_profile(decrypted: DecryptedProfile) -> OwnerProfile:
     """Plaintext cells to bin counts and numeric statistics in the attributes' own units."""
-    categorical: dict[str, dict[str, int]] = {}
+    categorical: dict[str, dict[str, int | None]] = {}
     numeric: dict[str, NumericStats] = {}
     for spec in decrypted.specs:
         if isinstance(spec, CategoricalAttribute):

@@ -6,6 +6,7 @@ import grpc
 
 from coordinator import codec
 from coordinator.service import CoordinatorService
+from gongying.identity import peer_identity
 from gongying.status import reported
 from gongying.v1 import coordinator_pb2, coordinator_pb2_grpc
 
@@ -38,6 +39,8 @@ class CoordinatorServicer(coordinator_pb2_grpc.CoordinatorServicer):
                 request.id_type,
                 query_id=request.query_id,
                 timeout=remaining if remaining is not None and remaining < 1e8 else None,
+                signed=request.signed if request.HasField("signed") else None,
+                requester=peer_identity(context) or "",
             )
             return codec.overlap_to_proto(result)
         raise AssertionError("unreachable")
@@ -54,6 +57,8 @@ class CoordinatorServicer(coordinator_pb2_grpc.CoordinatorServicer):
                 id_type=request.id_type or "email",
                 query_id=request.query_id,
                 timeout=remaining if remaining is not None and remaining < 1e8 else None,
+                signed=request.signed if request.HasField("signed") else None,
+                requester=peer_identity(context) or "",
             )
             return codec.profile_to_proto(result)
         raise AssertionError("unreachable")

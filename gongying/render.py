@@ -10,6 +10,13 @@ from rich.table import Table
 from coordinator.results import OverlapResult, ProfileResult
 
 
+def _verdict(released: int | None, truth: int) -> str:
+    """How a released count compares with the truth: equal, suppressed, or different."""
+    if released is None:
+        return "hidden (<k)"
+    return "ok" if released == truth else "DIFFERENT"
+
+
 def region_label(members: tuple[str, ...] | list[str]) -> str:
     """A region's name, e.g. `brand & retailer_a only`."""
     return " & ".join(members) + " only"
@@ -33,7 +40,7 @@ def overlap_tables(
         )
         sizes.add_row(
             party,
-            f"{result.set_sizes.get(party, 0):,}",
+            result.release.shown(result.set_sizes.get(party, 0)),
             f"{load.rows_read:,}" if load else "-",
             f"{load.duplicates:,}" if load else "-",
             invalid,
@@ -45,17 +52,17 @@ def overlap_tables(
         regions.add_column("plaintext truth", justify="right")
         regions.add_column("", justify="center")
     for members, count in result.regions:
-        row = [region_label(members), f"{count:,}"]
+        row = [region_label(members), result.release.shown(count)]
         if truth is not None:
             expected = truth.get(frozenset(members), 0)
-            row += [f"{expected:,}", "ok" if expected == count else "DIFFERENT"]
+            row += [f"{expected:,}", _verdict(count, expected)]
         regions.add_row(*row)
-    all_row = ["all parties (intersection)", f"{result.all_parties:,}"]
+    all_row = ["all parties (intersection)", result.release.shown(result.all_parties)]
     if truth is not None:
         expected_all = sum(n for m, n in truth.items() if len(m) == len(result.parties))
         all_row += [
             f"{expected_all:,}",
-            "ok" if expected_all == result.all_parties else "DIFFERENT",
+            _verdict(result.all_parties, expected_all),
         ]
     regions.add_row(*all_row, style="bold")
     matrix = Table(title="Pairwise overlap |A ∩ B|")
@@ -64,7 +71,9 @@ def overlap_tables(
         matrix.add_column(party, justify="right")
     for a in result.parties:
         cells = [
-            f"{result.set_sizes.get(a, 0):,}" if a == b else f"{result.pair(a, b):,}"
+            result.release.shown(result.set_sizes.get(a, 0))
+            if a == b
+            else result.release.shown(result.pair(a, b))
             for b in result.parties
         ]
         matrix.add_row(a, *cells)
@@ -79,6 +88,13 @@ def print_overlap(
     """Print the overlap tables and the timing."""
     for table in overlap_tables(result, truth):
         console.print(table)
+    release = result.release
+    if release.k or release.epsilon or release.from_cache:
+        console.print(
+            f"release: counts below k={release.k} suppressed ({release.suppressed} cells), "
+            f"noise epsilon={release.epsilon}"
+            + (", answer from cache" if release.from_cache else "")
+        )
     console.print(f"query {result.query_id} took {result.seconds:.2f} s")
 
 
@@ -92,7 +108,7 @@ def print_profile(result: ProfileResult, console: Console) -> None:
     overlap = Table(title="Shared audience (overlap with the querier)")
     for owner in owners:
         overlap.add_column(owner, justify="right")
-    overlap.add_row(*(f"{p.overlap:,}" for p in result.profiles))
+    overlap.add_row(*(p.release.shown(p.overlap) for p in result.profiles))
     console.print(overlap)
     first = result.profiles[0] if result.profiles else None
     for name in first.categorical if first else {}:
@@ -103,7 +119,10 @@ def print_profile(result: ProfileResult, console: Console) -> None:
         for bin_name in first.categorical[name] if first else {}:
             table.add_row(
                 bin_name,
-                *(f"{p.categorical.get(name, {}).get(bin_name, 0):,}" for p in result.profiles),
+                *(
+                    p.release.shown(p.categorical.get(name, {}).get(bin_name, 0))
+                    for p in result.profiles
+                ),
             )
         console.print(table)
     if first and first.numeric:

@@ -156,7 +156,7 @@ def upset_chart(result: OverlapResult) -> str:
     """Exclusive regions as an UpSet chart: a bar per region over its membership dot matrix."""
     parties = list(result.parties)
     regions = sorted(result.regions, key=lambda r: (r[1] is None, -(r[1] or 0), len(r[0])))
-    labels = [f"{p} ({result.set_sizes.get(p, 0):,})" for p in parties]
+    labels = [f"{p} ({fmt_count(result.set_sizes.get(p, 0))})" for p in parties]
     left = max(_text_width(t) for t in labels) + 24
     widest = max((len(f"{c:,}") for _, c in regions if c is not None), default=6)
     column = max(34.0, _text_width("0" * widest, 11) + 10)
@@ -246,7 +246,7 @@ def heatmap_chart(result: OverlapResult) -> str:
             if a == b:
                 body.append(_rect(x + 1, y + 1, cell_w - 2, cell_h - 2, "#e3e7ef"))
                 body.append(
-                    _text(x + cell_w / 2, y + 20, f"{size:,}", anchor="middle", weight="bold")
+                    _text(x + cell_w / 2, y + 20, fmt_count(size), anchor="middle", weight="bold")
                 )
                 body.append(
                     _text(
@@ -254,15 +254,16 @@ def heatmap_chart(result: OverlapResult) -> str:
                     )
                 )
                 continue
-            count = result.pair(a, b)
+            shown = result.pair(a, b)
+            count = shown or 0
             fraction = count / size if size else 0.0
             ink = "#ffffff" if fraction > 0.5 else "#1f2430"
             body.append(
                 _rect(x + 1, y + 1, cell_w - 2, cell_h - 2, _blend(fraction)).replace(
-                    "/>", f"><title>{_e(a)} ∩ {_e(b)}: {count:,}</title></rect>"
+                    "/>", f"><title>{_e(a)} ∩ {_e(b)}: {result.release.shown(shown)}</title></rect>"
                 )
             )
-            body.append(_text(x + cell_w / 2, y + 20, f"{count:,}", anchor="middle", fill=ink))
+            body.append(_text(x + cell_w / 2, y + 20, fmt_count(shown), anchor="middle", fill=ink))
             body.append(
                 _text(
                     x + cell_w / 2,
@@ -325,20 +326,20 @@ def _overlap_section(result: OverlapResult) -> str:
     suppressed = [region_name(list(m)) for m, c in result.regions if c is None]
     cards = [
         ("parties", str(len(result.parties))),
-        ("all parties (intersection)", f"{result.all_parties:,}"),
+        ("all parties (intersection)", fmt_count(result.all_parties)),
         ("union (known regions)" if suppressed else "union", f"{union:,}"),
     ]
     region_rows = [
         [region_name(list(m)), *("●" if p in m else "" for p in result.parties), fmt_count(c)]
         for m, c in result.regions
     ]
-    size_rows = [[p, f"{result.set_sizes.get(p, 0):,}"] for p in result.parties]
+    size_rows = [[p, fmt_count(result.set_sizes.get(p, 0))] for p in result.parties]
     loads = {load.party: load for load in result.loads}
     if loads:
         size_rows = [
             [
                 p,
-                f"{result.set_sizes.get(p, 0):,}",
+                fmt_count(result.set_sizes.get(p, 0)),
                 f"{loads[p].rows_read:,}" if p in loads else "-",
                 f"{loads[p].duplicates:,}" if p in loads else "-",
                 f"{sum(loads[p].invalid.values()):,}" if p in loads else "-",
@@ -352,7 +353,7 @@ def _overlap_section(result: OverlapResult) -> str:
         [
             a,
             *(
-                f"{result.set_sizes.get(a, 0):,}" if a == b else f"{result.pair(a, b):,}"
+                fmt_count(result.set_sizes.get(a, 0)) if a == b else fmt_count(result.pair(a, b))
                 for b in result.parties
             ),
         ]
@@ -398,25 +399,27 @@ def _categorical(result: ProfileResult, attribute: str, colours: Mapping[str, st
     bins: list[str] = []
     for p in holders:
         bins += [b for b in p.categorical[attribute] if b not in bins]
-    totals = {p.owner: sum(p.categorical[attribute].values()) for p in holders}
+    totals = {p.owner: sum(n or 0 for n in p.categorical[attribute].values()) for p in holders}
     groups = [
         (
             b,
             [
                 (
                     p.owner,
-                    100 * p.categorical[attribute].get(b, 0) / totals[p.owner]
+                    100 * (p.categorical[attribute].get(b) or 0) / totals[p.owner]
                     if totals[p.owner]
                     else 0.0,
-                    f"{p.categorical[attribute].get(b, 0):,} "
-                    f"({fmt_share(p.categorical[attribute].get(b, 0), totals[p.owner]) or '0.0%'})",
+                    f"{p.release.shown(p.categorical[attribute].get(b, 0))} "
+                    "("
+                    + (fmt_share(p.categorical[attribute].get(b) or 0, totals[p.owner]) or "0.0%")
+                    + ")",
                 )
                 for p in holders
             ],
         )
         for b in bins
     ]
-    rows = [[b, *(f"{p.categorical[attribute].get(b, 0):,}" for p in holders)] for b in bins]
+    rows = [[b, *(fmt_count(p.categorical[attribute].get(b, 0)) for p in holders)] for b in bins]
     rows.append(["total", *(f"{totals[p.owner]:,}" for p in holders)])
     return (
         f"<h3>{_e(attribute)}</h3>"
@@ -468,7 +471,7 @@ def _profile_section(result: ProfileResult) -> str:
     overlap_groups = [
         (
             "shared audience",
-            [(p.owner, float(p.overlap), f"{p.overlap:,}") for p in result.profiles],
+            [(p.owner, float(p.overlap or 0), p.release.shown(p.overlap)) for p in result.profiles],
         )
     ]
     parts = [

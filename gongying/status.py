@@ -27,9 +27,13 @@ class QueryFailed(RuntimeError):
 
 
 def _table() -> list[tuple[type[BaseException], grpc.StatusCode]]:
+    from gongying.signing import SignedQueryError
+    from node.attributes import AttributeTypeError
     from node.config import IdentifierUnavailable
     from node.service import QueryRefused
     from node.sessions import SessionExists, SessionNotFound
+    from protocols.paillier import PaillierError
+    from protocols.profile import AttributeMismatch, MissingAttributeValues, PlaintextOverflow
 
     return [
         (InvalidPoint, grpc.StatusCode.INVALID_ARGUMENT),
@@ -44,13 +48,23 @@ def _table() -> list[tuple[type[BaseException], grpc.StatusCode]]:
         (SessionNotFound, grpc.StatusCode.NOT_FOUND),
         (KeyForgotten, grpc.StatusCode.NOT_FOUND),
         (SessionExists, grpc.StatusCode.ALREADY_EXISTS),
+        (PaillierError, grpc.StatusCode.INVALID_ARGUMENT),
+        (AttributeMismatch, grpc.StatusCode.INVALID_ARGUMENT),
+        (MissingAttributeValues, grpc.StatusCode.INVALID_ARGUMENT),
+        (PlaintextOverflow, grpc.StatusCode.FAILED_PRECONDITION),
+        (AttributeTypeError, grpc.StatusCode.FAILED_PRECONDITION),
+        (SignedQueryError, grpc.StatusCode.PERMISSION_DENIED),
     ]
 
 
 def status_for(error: BaseException) -> grpc.StatusCode:
     """The status code for a domain error; INTERNAL for anything unexpected."""
+    from node.governance import GovernanceRefusal
+
     if isinstance(error, QueryFailed):
         return error.code
+    if isinstance(error, GovernanceRefusal):
+        return grpc.StatusCode[error.code]
     for kind, code in _table():
         if isinstance(error, kind):
             return code

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from connectors.members import LoadReport
-from gongying.v1 import node_pb2
+from gongying.signing import SignedQuery
+from gongying.v1 import node_pb2, query_pb2
 from node.service import NodeDescription, SessionOpened
 from protocols.paillier import PaillierPublicKey, ciphertext_from_bytes, ciphertext_to_bytes
 from protocols.profile import (
@@ -62,7 +63,20 @@ def session_opened_to_proto(opened: SessionOpened) -> node_pb2.OpenSessionRespon
         load_report=load_report_to_proto(opened.report),
         paillier_n=int_to_bytes(opened.paillier_n) if opened.paillier_n else b"",
         attributes=[attribute_to_proto(spec) for spec in opened.attributes],
+        min_cohort=opened.min_cohort,
+        epsilon=opened.epsilon,
+        cached_answer=opened.cached_answer,
     )
+
+
+def signed_to_proto(signed: SignedQuery) -> query_pb2.SignedQuery:
+    return query_pb2.SignedQuery(
+        payload=signed.payload, signature=signed.signature, signer=signed.signer
+    )
+
+
+def signed_from_proto(message: query_pb2.SignedQuery) -> SignedQuery:
+    return SignedQuery(payload=message.payload, signature=message.signature, signer=message.signer)
 
 
 def int_to_bytes(value: int) -> bytes:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from connectors.identifiers import SERVES, ColumnKind, IdType, NormalisationProfile
 from connectors.source_spec import SourceSpec
@@ -15,6 +16,7 @@ from node.attributes import parse_attributes
 from protocols.profile import Attribute
 
 SOURCE_KINDS = ("csv", "parquet", "sql")
+NO_POLICY_FLAG = "insecure_no_policy"
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,11 @@ class NodeConfig:
     tls: TLSFiles | None = None
     insecure_plaintext: bool = False
     coordinator_identity: str = COORDINATOR
+    policy: Path | None = None
+    insecure_no_policy: bool = False
+    audit_log: str | None = None
+    ledger: str | None = None
+    signing_key: Path | None = None
 
     def column_for(self, id_type: IdType) -> IdentifierColumn:
         """The identifier column that can serve `id_type`; a clear error when none can."""
@@ -126,4 +133,37 @@ def load_node_config(path: Path) -> NodeConfig:
         tls=parse_tls_table(raw, base, where),
         insecure_plaintext=optional(raw, INSECURE_FLAG, bool, False, where),
         coordinator_identity=optional(raw, "coordinator_identity", str, COORDINATOR, where),
+        **_governance(raw, base, where),
     )
+
+
+def _governance(raw: dict[str, Any], base: Path, where: str) -> dict[str, Any]:
+    """Policy, audit log, budget ledger and checkpoint-signing key, relative to the config file.
+
+    A node without a policy refuses to start unless `insecure_no_policy = true` says so; the
+    audit log and the ledger default to SQLite files next to the config (`<party>.audit.db`,
+    `<party>.ledger.db`); either may be a SQLAlchemy URL (PostgreSQL) instead.
+    """
+    party = require(raw, "party", str, where)
+    policy = optional(raw, "policy", str, "", where)
+    no_policy = optional(raw, NO_POLICY_FLAG, bool, False, where)
+    if policy and no_policy:
+        raise ConfigError(f"{where}: set either policy or {NO_POLICY_FLAG}, not both")
+    if not policy and not no_policy:
+        raise ConfigError(
+            f'{where}: no policy file; set policy = "policy.toml" (or, for a throwaway local '
+            f"test only, {NO_POLICY_FLAG} = true, which answers every caller unchecked)"
+        )
+    signing_key = optional(raw, "signing_key", str, "", where)
+
+    def location(key: str, default: str) -> str:
+        value = optional(raw, key, str, "", where) or default
+        return value if "://" in value or Path(value).is_absolute() else str(base / value)
+
+    return {
+        "policy": base / policy if policy else None,
+        "insecure_no_policy": no_policy,
+        "audit_log": location("audit_log", f"{party}.audit.db"),
+        "ledger": location("ledger", f"{party}.ledger.db"),
+        "signing_key": base / signing_key if signing_key else None,
+    }

@@ -26,6 +26,7 @@ _OPTIONAL: Final[dict[str, Any]] = {
     "epsilon_per_period": 0.0,
     "period_days": 30,
     "epsilon_per_query": 0.0,
+    "signing_key": "",  # the partner's Ed25519 query-verification key (<partner>.sign.pub)
 }
 KEYS: Final = frozenset(_REQUIRED) | frozenset(_OPTIONAL)
 
@@ -54,6 +55,7 @@ class PartnerTerms:
     epsilon_per_period: float
     period_days: int
     epsilon_per_query: float
+    signing_key: Path | None = None
 
     @property
     def noised(self) -> bool:
@@ -175,7 +177,7 @@ def load_policy(path: Path) -> Policy:
     owner_of: dict[str, str] = {}
     for name, table in partners_table.items():
         at = f"{where} [partners.{name}]"
-        terms = _partner(name, expect(table, dict, at), defaults, at)
+        terms = _partner(name, expect(table, dict, at), defaults, at, path.parent)
         for identity in terms.identities:
             if identity in owner_of:
                 raise ConfigError(
@@ -193,7 +195,7 @@ def _check_keys(table: Mapping[str, Any], where: str) -> None:
 
 
 def _partner(
-    name: str, table: Mapping[str, Any], defaults: Mapping[str, Any], at: str
+    name: str, table: Mapping[str, Any], defaults: Mapping[str, Any], at: str, base: Path
 ) -> PartnerTerms:
     _check_keys(table, at)
     merged = {**_OPTIONAL, **defaults, **table}
@@ -219,6 +221,7 @@ def _partner(
         epsilon_per_period=_epsilon(merged["epsilon_per_period"], where("epsilon_per_period")),
         period_days=_at_least(merged["period_days"], 1, where("period_days")),
         epsilon_per_query=_epsilon(merged["epsilon_per_query"], where("epsilon_per_query")),
+        signing_key=_path(merged["signing_key"], base, where("signing_key")),
     )
     if terms.epsilon_per_query > terms.epsilon_per_period:
         raise ConfigError(
@@ -226,6 +229,14 @@ def _partner(
             f"epsilon_per_period {terms.epsilon_per_period}, so no query could ever be answered"
         )
     return terms
+
+
+def _path(value: Any, base: Path, where: str) -> Path | None:
+    text = expect(value, str, where)
+    if not text:
+        return None
+    path = Path(text)
+    return path if path.is_absolute() else base / path
 
 
 def _strings(value: Any, where: str) -> list[str]:

@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import sys
+import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from gongying.config_file import ConfigError
 from gongying.serving import RunningServer, start_server, wait_for_termination
 from gongying.tls import transport_security
 from gongying.v1 import node_pb2_grpc
 from node.config import NodeConfig, load_node_config
 from node.executor import CryptoExecutor
+from node.governance import open_governance
 from node.querier_key import load_or_create_key
 from node.service import NodeService
 from node.servicer import PartyNodeServicer
 
 SERVICE_NAME = "gongying.v1.PartyNode"
+REAP_SECONDS = 30.0
 log = logging.getLogger(__name__)
 
 
@@ -27,6 +32,7 @@ class NodeServer:
     service: NodeService
     executor: CryptoExecutor
     running: RunningServer
+    _stopping: threading.Event = field(default_factory=threading.Event)
 
     @property
     def port(self) -> int:
@@ -38,10 +44,21 @@ class NodeServer:
         return f"{host}:{self.port}"
 
     def stop(self, grace: float = 5.0) -> None:
-        """Stop serving, forget every session and stop the workers."""
+        """Stop serving, settle and forget every session, close the logs, stop the workers."""
+        self._stopping.set()
         self.running.stop(grace)
         self.service.sessions.close_all()
+        self.service.governance.close()
         self.executor.shutdown()
+
+    def start_reaper(self, every: float = REAP_SECONDS) -> None:
+        """Expire idle sessions (dropping their keys, logging them as failed) in the background."""
+
+        def reap() -> None:
+            while not self._stopping.wait(every):
+                self.service.sessions.expire()
+
+        threading.Thread(target=reap, name="session-reaper", daemon=True).start()
 
 
 def start_node(config: NodeConfig, listen: str | None = None) -> NodeServer:
@@ -51,13 +68,26 @@ def start_node(config: NodeConfig, listen: str | None = None) -> NodeServer:
     the coordinator's identity may call (health probes excepted).
     """
     tls = transport_security(f"node {config.party}", config.tls, config.insecure_plaintext)
+    if config.policy is None and not config.insecure_no_policy:
+        raise ConfigError(
+            f'node {config.party}: no policy; set policy = "policy.toml" in its config '
+            f"(or insecure_no_policy = true for a throwaway local test)"
+        )
+    if config.insecure_no_policy:
+        print(
+            f"WARNING: node {config.party} runs WITHOUT A POLICY (insecure_no_policy): "
+            "every query from the coordinator is answered unchecked",
+            file=sys.stderr,
+            flush=True,
+        )
+    governance = open_governance(config)
     executor = CryptoExecutor(config.workers)
     querier_key = (
         load_or_create_key(config.paillier_key_file, config.paillier_bits)
         if config.paillier_key_file
         else None
     )
-    service = NodeService(config, executor, querier_key=querier_key)
+    service = NodeService(config, executor, querier_key=querier_key, governance=governance)
     running = start_server(
         listen or config.listen,
         lambda server: node_pb2_grpc.add_PartyNodeServicer_to_server(
@@ -67,7 +97,9 @@ def start_node(config: NodeConfig, listen: str | None = None) -> NodeServer:
         tls=tls,
         allowed=(config.coordinator_identity,),
     )
-    return NodeServer(config, service, executor, running)
+    node = NodeServer(config, service, executor, running)
+    node.start_reaper()
+    return node
 
 
 def serve_node(config_path: Path) -> None:
@@ -79,6 +111,7 @@ def serve_node(config_path: Path) -> None:
 
     def release() -> None:
         node.service.sessions.close_all()
+        node.service.governance.close()
         node.executor.shutdown()
 
     wait_for_termination(node.running, release)

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 from connectors.identifiers import SERVES, IdType
 from connectors.members import LoadReport, load_members
 from connectors.sources import open_source
+from gongying.signing import SignedQuery
 from node.attributes import attribute_column
 from node.config import NodeConfig
 from node.executor import CryptoExecutor, aggregate_chunk
-from node.sessions import QuerySession, SessionStore
+from node.governance import Admission, NodeGovernance
+from node.sessions import QuerySession, SessionNotFound, SessionStore
 from protocols import psi
 from protocols.masks import MaskPool, build_mask_table
+from protocols.owner_noise import noised_aggregate
 from protocols.paillier import (
     InvalidCiphertext,
     PaillierPrivateKey,
@@ -55,6 +58,9 @@ class SessionOpened:
     report: LoadReport
     paillier_n: int | None = None
     attributes: tuple[Attribute, ...] = ()
+    min_cohort: int = 1
+    epsilon: float = 0.0
+    cached_answer: str = ""
 
 
 MAX_DECRYPT_CELLS = 4096
@@ -69,10 +75,12 @@ class NodeService:
         executor: CryptoExecutor,
         sessions: SessionStore | None = None,
         querier_key: PaillierPrivateKey | None = None,
+        governance: NodeGovernance | None = None,
     ) -> None:
         self.config = config
         self.executor = executor
-        self.sessions = sessions or SessionStore()
+        self.governance = governance or NodeGovernance(config.party, audit=None)
+        self.sessions = sessions or SessionStore(on_expire=self._expired)
         self.querier_key = querier_key
         self._seal_pools: dict[bytes, MaskPool] = {}
 
@@ -93,8 +101,45 @@ class NodeService:
         parties: tuple[str, ...],
         attributes: tuple[str, ...] = (),
         paillier_n: int | None = None,
+        signed: SignedQuery | None = None,
+        requester: str = "",
     ) -> SessionOpened:
-        """Load members for the query, shuffle them, and draw the query's fresh key."""
+        """Admit the query (signature, policy, budget), load members, draw a fresh key.
+
+        Refusals are audited by the governance; any later failure settles the admission as
+        failed (logged, budget refunded) before the error is reported.
+        """
+        admission = self.governance.admit(
+            query_id, kind, id_type, parties, attributes, signed, requester
+        )
+        try:
+            return self._open(
+                admission,
+                query_id,
+                kind,
+                role,
+                id_type,
+                profile_version,
+                parties,
+                attributes,
+                paillier_n,
+            )
+        except Exception as error:
+            self.governance.settle(admission, "failed", error=str(error) or type(error).__name__)
+            raise
+
+    def _open(
+        self,
+        admission: Admission,
+        query_id: str,
+        kind: str,
+        role: str,
+        id_type: str,
+        profile_version: str,
+        parties: tuple[str, ...],
+        attributes: tuple[str, ...],
+        paillier_n: int | None,
+    ) -> SessionOpened:
         if not query_id or len(query_id) > 128:
             raise QueryRefused("query id must be 1 to 128 characters")
         if kind not in QUERY_KINDS:
@@ -147,6 +192,7 @@ class NodeService:
             attributes={name: [values[i] for i in order] for name, values in columns.items()},
             paillier_n=public_key.n if public_key else None,
             specs=specs,
+            admission=admission,
         )
         self.sessions.add(session)
         return SessionOpened(
@@ -157,6 +203,9 @@ class NodeService:
             if role == "querier" and self.querier_key
             else None,
             attributes=specs,
+            min_cohort=admission.min_cohort,
+            epsilon=admission.epsilon,
+            cached_answer=admission.cached_answer or "",
         )
 
     def _owner_specs(self, role: str, attributes: tuple[str, ...]) -> tuple[Attribute, ...]:
@@ -226,6 +275,8 @@ class NodeService:
         if not partials:
             partials = [aggregate_rows(public_key, [], {s.name: [] for s in specs}, specs)]
         combined = combine_aggregates(public_key, partials)
+        if session.admission is not None and session.admission.epsilon > 0:
+            combined = noised_aggregate(public_key, combined, session.admission.epsilon)
         return seal_aggregate(public_key, combined, self._seal_pool(public_key))
 
     def _seal_pool(self, public_key: PaillierPublicKey) -> MaskPool:
@@ -255,7 +306,7 @@ class NodeService:
         return self.executor.blind_elements(session.elements, session.key.scalar)
 
     def reblind(
-        self, query_id: str, chunks: Iterator[bytes], preserve_order: bool
+        self, query_id: str, chunks: Iterator[bytes], preserve_order: bool, set_owner: str = ""
     ) -> Iterator[bytes]:
         """Multiply every received point by the session key; reshuffle unless told not to.
 
@@ -265,11 +316,60 @@ class NodeService:
         still fails the call, so the coordinator never completes a query from part of a set.
         """
         session = self.sessions.get(query_id)
-        blinded = self.executor.blind_points(chunks, session.key.scalar)
-        if preserve_order:
-            return blinded
-        return iter((psi.shuffle_points(b"".join(blinded)),))
+        counted = _Counted(chunks)
+        blinded = self.executor.blind_points(counted, session.key.scalar)
 
-    def close(self, query_id: str) -> bool:
-        """Forget the query's key and members."""
-        return self.sessions.close(query_id)
+        def checked() -> Iterator[bytes]:
+            yield from blinded
+            if session.admission is not None:
+                self.governance.check_counterparty(session.admission, set_owner, counted.points)
+
+        if preserve_order:
+            return checked()
+        return iter((psi.shuffle_points(b"".join(checked())),))
+
+    def close(
+        self,
+        query_id: str,
+        outcome: str = "failed",
+        answer_json: str = "",
+        released: Mapping[str, int] | None = None,
+        suppressed: int = 0,
+        error: str = "",
+    ) -> tuple[bool, bool]:
+        """Settle the query (charge and log a release, or log a failure), then forget it.
+
+        Returns (forgotten, committed).
+        """
+        try:
+            session = self.sessions.get(query_id)
+        except SessionNotFound:
+            return False, False
+        committed = False
+        if session.admission is not None:
+            committed = self.governance.settle(
+                session.admission,
+                "released" if outcome == "released" else "failed",
+                answer_json,
+                released,
+                suppressed,
+                error or ("closed without a release" if outcome != "released" else None),
+            )
+        return self.sessions.close(query_id), committed
+
+    def _expired(self, session: QuerySession) -> None:
+        if session.admission is not None:
+            self.governance.settle(session.admission, "failed", error="session expired idle")
+
+
+class _Counted:
+    """Passes chunks through, counting the 32-byte points."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self.chunks = chunks
+        self.points = 0
+
+    def __iter__(self) -> Iterator[bytes]:
+        for chunk in self.chunks:
+            self.points += len(chunk) // 32
+            yield chunk

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import grpc
 
+from gongying.identity import peer_identity
 from gongying.status import reported
 from gongying.streams import point_messages, read_header, unframe
 from gongying.v1 import node_pb2, node_pb2_grpc, points_pb2
@@ -41,6 +42,10 @@ class PartyNodeServicer(node_pb2_grpc.PartyNodeServicer):
                 parties=tuple(request.parties),
                 attributes=tuple(request.attributes),
                 paillier_n=int.from_bytes(request.paillier_n, "big") or None,
+                signed=codec.signed_from_proto(request.signed)
+                if request.HasField("signed")
+                else None,
+                requester=peer_identity(context) or "",
             )
             return codec.session_opened_to_proto(opened)
         raise AssertionError("unreachable")
@@ -59,7 +64,9 @@ class PartyNodeServicer(node_pb2_grpc.PartyNodeServicer):
             header = read_header(request_iterator, f"{self.party} Reblind")
             source = f"{self.party} Reblind of {header.set_owner or 'unnamed'}'s set"
             chunks = unframe(request_iterator, 32, "points", source)
-            blinded = self.service.reblind(header.query_id, chunks, header.preserve_order)
+            blinded = self.service.reblind(
+                header.query_id, chunks, header.preserve_order, header.set_owner
+            )
             reply = points_pb2.StreamHeader(
                 query_id=header.query_id,
                 set_owner=header.set_owner,
@@ -101,5 +108,13 @@ class PartyNodeServicer(node_pb2_grpc.PartyNodeServicer):
         self, request: node_pb2.CloseSessionRequest, context: grpc.ServicerContext
     ) -> node_pb2.CloseSessionResponse:
         with reported(context, f"{self.party} CloseSession"):
-            return node_pb2.CloseSessionResponse(forgotten=self.service.close(request.query_id))
+            forgotten, committed = self.service.close(
+                request.query_id,
+                outcome=request.outcome or "failed",
+                answer_json=request.answer_json,
+                released=dict(request.released),
+                suppressed=request.suppressed,
+                error=request.error,
+            )
+            return node_pb2.CloseSessionResponse(forgotten=forgotten, committed=committed)
         raise AssertionError("unreachable")

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from connectors.identifiers import IdType
 from connectors.members import LoadReport
+from node.governance import Admission
 from protocols.profile import Attribute
 from protocols.psi import BlindingKey
 
@@ -37,6 +39,7 @@ class QuerySession:
     attributes: dict[str, list[object]] = field(default_factory=dict, repr=False)
     paillier_n: int | None = None
     specs: tuple[Attribute, ...] = ()
+    admission: Admission | None = None
     last_used: float = field(default_factory=time.monotonic)
 
     def forget(self) -> None:
@@ -49,8 +52,13 @@ class QuerySession:
 class SessionStore:
     """Open sessions by query id; thread-safe; idle sessions expire and are forgotten."""
 
-    def __init__(self, idle_seconds: float = DEFAULT_IDLE_SECONDS) -> None:
+    def __init__(
+        self,
+        idle_seconds: float = DEFAULT_IDLE_SECONDS,
+        on_expire: Callable[[QuerySession], None] | None = None,
+    ) -> None:
         self.idle_seconds = idle_seconds
+        self.on_expire = on_expire
         self._sessions: dict[str, QuerySession] = {}
         self._lock = threading.Lock()
 
@@ -88,6 +96,8 @@ class SessionStore:
             stale = [q for q, s in self._sessions.items() if s.last_used < cutoff]
             dropped = [self._sessions.pop(q) for q in stale]
         for session in dropped:
+            if self.on_expire is not None:
+                self.on_expire(session)
             session.forget()
         return len(dropped)
 
@@ -97,9 +107,11 @@ class SessionStore:
             return len(self._sessions)
 
     def close_all(self) -> None:
-        """Forget every session (shutdown)."""
+        """Forget every session (shutdown); each counts as expired (logged as failed)."""
         with self._lock:
             dropped = list(self._sessions.values())
             self._sessions.clear()
         for session in dropped:
+            if self.on_expire is not None:
+                self.on_expire(session)
             session.forget()

@@ -19,6 +19,7 @@ from tests.integration.deployment import Deployment, assert_equals_truth, start_
 REPO = Path(__file__).resolve().parents[1]
 PARTIES = ["brand", "retailer_a"]
 JSON_KEYS = {
+    "release",
     "query_id",
     "kind",
     "id_type",

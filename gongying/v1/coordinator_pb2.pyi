@@ -5,6 +5,7 @@ The coordinator: runs queries across partner nodes and returns released aggregat
 
 from collections import abc as _abc
 from gongying.v1 import node_pb2 as _node_pb2
+from gongying.v1 import query_pb2 as _query_pb2
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf.internal import containers as _containers
@@ -83,21 +84,27 @@ class OverlapRequest(_message.Message):
     QUERY_ID_FIELD_NUMBER: _builtins.int
     PARTIES_FIELD_NUMBER: _builtins.int
     ID_TYPE_FIELD_NUMBER: _builtins.int
+    SIGNED_FIELD_NUMBER: _builtins.int
     query_id: _builtins.str
     """Chosen by the client (a UUID) so a retry can name the same query; empty: the coordinator picks."""
     id_type: _builtins.str
     @_builtins.property
     def parties(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def signed(self) -> _query_pb2.SignedQuery:
+        """The querier's signature over the query (required by nodes that run a policy)."""
+
     def __init__(
         self,
         *,
         query_id: _builtins.str = ...,
         parties: _abc.Iterable[_builtins.str] | None = ...,
         id_type: _builtins.str = ...,
+        signed: _query_pb2.SignedQuery | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["signed", b"signed"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["id_type", b"id_type", "parties", b"parties", "query_id", b"query_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["id_type", b"id_type", "parties", b"parties", "query_id", b"query_id", "signed", b"signed"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -111,7 +118,11 @@ class Region(_message.Message):
 
     PARTIES_FIELD_NUMBER: _builtins.int
     COUNT_FIELD_NUMBER: _builtins.int
+    SUPPRESSED_FIELD_NUMBER: _builtins.int
     count: _builtins.int
+    """Released count (after noise, if any); 0 and meaningless when suppressed."""
+    suppressed: _builtins.bool
+    """Below the minimum cohort (or hidden so that it cannot be derived): shown as "<k"."""
     @_builtins.property
     def parties(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     def __init__(
@@ -119,10 +130,11 @@ class Region(_message.Message):
         *,
         parties: _abc.Iterable[_builtins.str] | None = ...,
         count: _builtins.int = ...,
+        suppressed: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["count", b"count", "parties", b"parties"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["count", b"count", "parties", b"parties", "suppressed", b"suppressed"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -135,23 +147,59 @@ class PairOverlap(_message.Message):
     A_FIELD_NUMBER: _builtins.int
     B_FIELD_NUMBER: _builtins.int
     COUNT_FIELD_NUMBER: _builtins.int
+    SUPPRESSED_FIELD_NUMBER: _builtins.int
     a: _builtins.str
     b: _builtins.str
     count: _builtins.int
+    suppressed: _builtins.bool
     def __init__(
         self,
         *,
         a: _builtins.str = ...,
         b: _builtins.str = ...,
         count: _builtins.int = ...,
+        suppressed: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["a", b"a", "b", b"b", "count", b"count"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["a", b"a", "b", b"b", "count", b"count", "suppressed", b"suppressed"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___PairOverlap: _TypeAlias = PairOverlap  # noqa: Y015
+
+@_typing.final
+class ReleaseTerms(_message.Message):
+    """How the released numbers were made safe: for the report's provenance."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    K_FIELD_NUMBER: _builtins.int
+    EPSILON_FIELD_NUMBER: _builtins.int
+    FROM_CACHE_FIELD_NUMBER: _builtins.int
+    SUPPRESSED_FIELD_NUMBER: _builtins.int
+    k: _builtins.int
+    """Counts below k are suppressed."""
+    epsilon: _builtins.float
+    """Discrete Laplace noise with this epsilon was added (0: exact counts)."""
+    from_cache: _builtins.bool
+    """The answer was released before for an identical query and is returned unchanged."""
+    suppressed: _builtins.int
+    def __init__(
+        self,
+        *,
+        k: _builtins.int = ...,
+        epsilon: _builtins.float = ...,
+        from_cache: _builtins.bool = ...,
+        suppressed: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["epsilon", b"epsilon", "from_cache", b"from_cache", "k", b"k", "suppressed", b"suppressed"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReleaseTerms: _TypeAlias = ReleaseTerms  # noqa: Y015
 
 @_typing.final
 class OverlapResponse(_message.Message):
@@ -186,10 +234,14 @@ class OverlapResponse(_message.Message):
     ALL_PARTIES_FIELD_NUMBER: _builtins.int
     LOAD_REPORTS_FIELD_NUMBER: _builtins.int
     SECONDS_FIELD_NUMBER: _builtins.int
+    RELEASE_FIELD_NUMBER: _builtins.int
+    SUPPRESSED_SIZES_FIELD_NUMBER: _builtins.int
+    ALL_PARTIES_SUPPRESSED_FIELD_NUMBER: _builtins.int
     query_id: _builtins.str
     id_type: _builtins.str
     all_parties: _builtins.int
     seconds: _builtins.float
+    all_parties_suppressed: _builtins.bool
     @_builtins.property
     def parties(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
@@ -200,6 +252,12 @@ class OverlapResponse(_message.Message):
     def pairwise(self) -> _containers.RepeatedCompositeFieldContainer[Global___PairOverlap]: ...
     @_builtins.property
     def load_reports(self) -> _containers.RepeatedCompositeFieldContainer[_node_pb2.LoadReport]: ...
+    @_builtins.property
+    def release(self) -> Global___ReleaseTerms: ...
+    @_builtins.property
+    def suppressed_sizes(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Parties whose set size is suppressed."""
+
     def __init__(
         self,
         *,
@@ -212,10 +270,13 @@ class OverlapResponse(_message.Message):
         all_parties: _builtins.int = ...,
         load_reports: _abc.Iterable[_node_pb2.LoadReport] | None = ...,
         seconds: _builtins.float = ...,
+        release: Global___ReleaseTerms | None = ...,
+        suppressed_sizes: _abc.Iterable[_builtins.str] | None = ...,
+        all_parties_suppressed: _builtins.bool = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["release", b"release"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["all_parties", b"all_parties", "id_type", b"id_type", "load_reports", b"load_reports", "pairwise", b"pairwise", "parties", b"parties", "query_id", b"query_id", "regions", b"regions", "seconds", b"seconds", "set_sizes", b"set_sizes"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["all_parties", b"all_parties", "all_parties_suppressed", b"all_parties_suppressed", "id_type", b"id_type", "load_reports", b"load_reports", "pairwise", b"pairwise", "parties", b"parties", "query_id", b"query_id", "regions", b"regions", "release", b"release", "seconds", b"seconds", "set_sizes", b"set_sizes", "suppressed_sizes", b"suppressed_sizes"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -230,6 +291,7 @@ class ProfileRequest(_message.Message):
     OWNERS_FIELD_NUMBER: _builtins.int
     ATTRIBUTES_FIELD_NUMBER: _builtins.int
     ID_TYPE_FIELD_NUMBER: _builtins.int
+    SIGNED_FIELD_NUMBER: _builtins.int
     query_id: _builtins.str
     querier: _builtins.str
     id_type: _builtins.str
@@ -237,6 +299,8 @@ class ProfileRequest(_message.Message):
     def owners(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
     def attributes(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def signed(self) -> _query_pb2.SignedQuery: ...
     def __init__(
         self,
         *,
@@ -245,10 +309,11 @@ class ProfileRequest(_message.Message):
         owners: _abc.Iterable[_builtins.str] | None = ...,
         attributes: _abc.Iterable[_builtins.str] | None = ...,
         id_type: _builtins.str = ...,
+        signed: _query_pb2.SignedQuery | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["signed", b"signed"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["attributes", b"attributes", "id_type", b"id_type", "owners", b"owners", "querier", b"querier", "query_id", b"query_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attributes", b"attributes", "id_type", b"id_type", "owners", b"owners", "querier", b"querier", "query_id", b"query_id", "signed", b"signed"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -260,18 +325,21 @@ class BinCount(_message.Message):
 
     BIN_FIELD_NUMBER: _builtins.int
     COUNT_FIELD_NUMBER: _builtins.int
+    SUPPRESSED_FIELD_NUMBER: _builtins.int
     bin: _builtins.str
     count: _builtins.int
     """Signed: owner-side noise may push a small bin below zero."""
+    suppressed: _builtins.bool
     def __init__(
         self,
         *,
         bin: _builtins.str = ...,
         count: _builtins.int = ...,
+        suppressed: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bin", b"bin", "count", b"count"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bin", b"bin", "count", b"count", "suppressed", b"suppressed"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -307,10 +375,13 @@ class NumericResult(_message.Message):
     SUM_FIELD_NUMBER: _builtins.int
     MEAN_FIELD_NUMBER: _builtins.int
     STD_FIELD_NUMBER: _builtins.int
+    SUPPRESSED_FIELD_NUMBER: _builtins.int
     count: _builtins.int
     sum: _builtins.float
     mean: _builtins.float
     std: _builtins.float
+    suppressed: _builtins.bool
+    """Fewer than k members with a value: nothing about this attribute is released."""
     def __init__(
         self,
         *,
@@ -318,10 +389,11 @@ class NumericResult(_message.Message):
         sum: _builtins.float = ...,
         mean: _builtins.float = ...,
         std: _builtins.float = ...,
+        suppressed: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["count", b"count", "mean", b"mean", "std", b"std", "sum", b"sum"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["count", b"count", "mean", b"mean", "std", b"std", "sum", b"sum", "suppressed", b"suppressed"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -365,21 +437,28 @@ class OwnerProfile(_message.Message):
     OWNER_FIELD_NUMBER: _builtins.int
     OVERLAP_FIELD_NUMBER: _builtins.int
     ATTRIBUTES_FIELD_NUMBER: _builtins.int
+    OVERLAP_SUPPRESSED_FIELD_NUMBER: _builtins.int
+    RELEASE_FIELD_NUMBER: _builtins.int
     owner: _builtins.str
     """An owner's party name, or `combined`."""
     overlap: _builtins.int
+    overlap_suppressed: _builtins.bool
     @_builtins.property
     def attributes(self) -> _containers.RepeatedCompositeFieldContainer[Global___AttributeResult]: ...
+    @_builtins.property
+    def release(self) -> Global___ReleaseTerms: ...
     def __init__(
         self,
         *,
         owner: _builtins.str = ...,
         overlap: _builtins.int = ...,
         attributes: _abc.Iterable[Global___AttributeResult] | None = ...,
+        overlap_suppressed: _builtins.bool = ...,
+        release: Global___ReleaseTerms | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["release", b"release"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["attributes", b"attributes", "overlap", b"overlap", "owner", b"owner"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attributes", b"attributes", "overlap", b"overlap", "overlap_suppressed", b"overlap_suppressed", "owner", b"owner", "release", b"release"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -435,9 +514,12 @@ class ProfileResponse(_message.Message):
     NOT_COMBINED_FIELD_NUMBER: _builtins.int
     SECONDS_FIELD_NUMBER: _builtins.int
     PHASE_SECONDS_FIELD_NUMBER: _builtins.int
+    FROM_CACHE_FIELD_NUMBER: _builtins.int
     query_id: _builtins.str
     querier: _builtins.str
     seconds: _builtins.float
+    from_cache: _builtins.bool
+    """The answer was released before for an identical query and is returned unchanged."""
     @_builtins.property
     def profiles(self) -> _containers.RepeatedCompositeFieldContainer[Global___OwnerProfile]: ...
     @_builtins.property
@@ -459,10 +541,11 @@ class ProfileResponse(_message.Message):
         not_combined: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
         seconds: _builtins.float = ...,
         phase_seconds: _abc.Mapping[_builtins.str, _builtins.float] | None = ...,
+        from_cache: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["not_combined", b"not_combined", "phase_seconds", b"phase_seconds", "profiles", b"profiles", "querier", b"querier", "query_id", b"query_id", "seconds", b"seconds"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["from_cache", b"from_cache", "not_combined", b"not_combined", "phase_seconds", b"phase_seconds", "profiles", b"profiles", "querier", b"querier", "query_id", b"query_id", "seconds", b"seconds"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

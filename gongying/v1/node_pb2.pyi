@@ -5,6 +5,7 @@ The partner node: answers the coordinator's steps of overlap and profile queries
 
 from collections import abc as _abc
 from gongying.v1 import points_pb2 as _points_pb2
+from gongying.v1 import query_pb2 as _query_pb2
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf.internal import containers as _containers
@@ -198,6 +199,7 @@ class OpenSessionRequest(_message.Message):
     ROLE_FIELD_NUMBER: _builtins.int
     ATTRIBUTES_FIELD_NUMBER: _builtins.int
     PAILLIER_N_FIELD_NUMBER: _builtins.int
+    SIGNED_FIELD_NUMBER: _builtins.int
     query_id: _builtins.str
     kind: Global___QueryKind.ValueType
     id_type: _builtins.str
@@ -211,6 +213,10 @@ class OpenSessionRequest(_message.Message):
     def attributes(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Owner sessions: the attributes to aggregate."""
 
+    @_builtins.property
+    def signed(self) -> _query_pb2.SignedQuery:
+        """The querier's signed query; nodes with a policy refuse requests without a valid one."""
+
     def __init__(
         self,
         *,
@@ -222,10 +228,11 @@ class OpenSessionRequest(_message.Message):
         role: Global___SessionRole.ValueType = ...,
         attributes: _abc.Iterable[_builtins.str] | None = ...,
         paillier_n: _builtins.bytes = ...,
+        signed: _query_pb2.SignedQuery | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["signed", b"signed"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["attributes", b"attributes", "id_type", b"id_type", "kind", b"kind", "paillier_n", b"paillier_n", "parties", b"parties", "profile_version", b"profile_version", "query_id", b"query_id", "role", b"role"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attributes", b"attributes", "id_type", b"id_type", "kind", b"kind", "paillier_n", b"paillier_n", "parties", b"parties", "profile_version", b"profile_version", "query_id", b"query_id", "role", b"role", "signed", b"signed"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -240,10 +247,22 @@ class OpenSessionResponse(_message.Message):
     LOAD_REPORT_FIELD_NUMBER: _builtins.int
     PAILLIER_N_FIELD_NUMBER: _builtins.int
     ATTRIBUTES_FIELD_NUMBER: _builtins.int
+    MIN_COHORT_FIELD_NUMBER: _builtins.int
+    EPSILON_FIELD_NUMBER: _builtins.int
+    CACHED_ANSWER_FIELD_NUMBER: _builtins.int
     party: _builtins.str
     set_size: _builtins.int
     paillier_n: _builtins.bytes
     """Querier sessions: the Paillier public key (modulus n, big-endian) for indicators."""
+    min_cohort: _builtins.int
+    """This node's release terms for the querier: counts below min_cohort are suppressed; noise
+    with this epsilon (0: none) is added to everything released.
+    """
+    epsilon: _builtins.float
+    cached_answer: _builtins.str
+    """The answer this node already released for an identical query in this budget period (JSON),
+    if any: an identical repeated query returns it instead of fresh noise.
+    """
     @_builtins.property
     def load_report(self) -> Global___LoadReport: ...
     @_builtins.property
@@ -258,10 +277,13 @@ class OpenSessionResponse(_message.Message):
         load_report: Global___LoadReport | None = ...,
         paillier_n: _builtins.bytes = ...,
         attributes: _abc.Iterable[Global___AttributeSpec] | None = ...,
+        min_cohort: _builtins.int = ...,
+        epsilon: _builtins.float = ...,
+        cached_answer: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["load_report", b"load_report"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["attributes", b"attributes", "load_report", b"load_report", "paillier_n", b"paillier_n", "party", b"party", "set_size", b"set_size"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attributes", b"attributes", "cached_answer", b"cached_answer", "epsilon", b"epsilon", "load_report", b"load_report", "min_cohort", b"min_cohort", "paillier_n", b"paillier_n", "party", b"party", "set_size", b"set_size"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -558,16 +580,57 @@ Global___DecryptProfileResponse: _TypeAlias = DecryptProfileResponse  # noqa: Y0
 class CloseSessionRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
+    @_typing.final
+    class ReleasedEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.int
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.int = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
     QUERY_ID_FIELD_NUMBER: _builtins.int
+    OUTCOME_FIELD_NUMBER: _builtins.int
+    ANSWER_JSON_FIELD_NUMBER: _builtins.int
+    RELEASED_FIELD_NUMBER: _builtins.int
+    SUPPRESSED_FIELD_NUMBER: _builtins.int
+    ERROR_FIELD_NUMBER: _builtins.int
     query_id: _builtins.str
+    outcome: _builtins.str
+    """"released" (the answer below goes to the querier: charge the budget, log it), or "failed"."""
+    answer_json: _builtins.str
+    """The released answer as JSON (what is charged for and cached)."""
+    suppressed: _builtins.int
+    error: _builtins.str
+    """Why the query failed, for the audit log."""
+    @_builtins.property
+    def released(self) -> _containers.ScalarMap[_builtins.str, _builtins.int]:
+        """Counts released and cells suppressed, for this node's audit log."""
+
     def __init__(
         self,
         *,
         query_id: _builtins.str = ...,
+        outcome: _builtins.str = ...,
+        answer_json: _builtins.str = ...,
+        released: _abc.Mapping[_builtins.str, _builtins.int] | None = ...,
+        suppressed: _builtins.int = ...,
+        error: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["query_id", b"query_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["answer_json", b"answer_json", "error", b"error", "outcome", b"outcome", "query_id", b"query_id", "released", b"released", "suppressed", b"suppressed"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -578,15 +641,19 @@ class CloseSessionResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     FORGOTTEN_FIELD_NUMBER: _builtins.int
+    COMMITTED_FIELD_NUMBER: _builtins.int
     forgotten: _builtins.bool
+    committed: _builtins.bool
+    """The release was charged and logged at this node (outcome "released")."""
     def __init__(
         self,
         *,
         forgotten: _builtins.bool = ...,
+        committed: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["forgotten", b"forgotten"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["committed", b"committed", "forgotten", b"forgotten"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

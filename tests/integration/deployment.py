@@ -64,6 +64,7 @@ def node_config(
         identifiers=identifiers,
         workers=1,
         insecure_plaintext=True,
+        insecure_no_policy=True,
     )
 
 

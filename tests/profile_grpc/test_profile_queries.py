@@ -25,7 +25,8 @@ from protocols.paillier import PaillierPrivateKey, encrypt
 def _config(folder: Path, party: str, path: Path, extra: str) -> Path:
     config = folder / f"{party}.toml"
     config.write_text(
-        f'party = "{party}"\nlisten = "127.0.0.1:0"\nworkers = 1\ninsecure_plaintext = true\n'
+        f'party = "{party}"\nlisten = "127.0.0.1:0"\nworkers = 1\n'
+        "insecure_plaintext = true\ninsecure_no_policy = true\n"
         f'[source]\nkind = "csv"\npath = "{path}"\n'
         '[identifiers]\nemail = "email"\nphone = "phone"\n'
         + extra

@@ -21,7 +21,7 @@ def _node_toml(tmp_path: Path, body: str) -> Path:
     (tmp_path / "members.csv").write_text("email\na@example.com\n")
     path = tmp_path / "node.toml"
     path.write_text(
-        'party = "retailer_a"\nlisten = "127.0.0.1:0"\nworkers = 1\n'
+        'party = "retailer_a"\nlisten = "127.0.0.1:0"\nworkers = 1\ninsecure_no_policy = true\n'
         + body
         + '\n[source]\nkind = "csv"\npath = "members.csv"\n[identifiers]\nemail = "email"\n'
     )
