@@ -15,6 +15,7 @@ from gongying.certs_cli import certs_app
 
 if TYPE_CHECKING:
     from coordinator.results import OverlapResult, ProfileResult
+    from coordinator.sdk import QuerySigner
     from gongying.tls import TLSFiles
 
 app = typer.Typer(
@@ -42,11 +43,39 @@ CertOption = Annotated[
 KeyOption = Annotated[
     Path | None, typer.Option("--key", help="Your TLS private key (PEM), e.g. certs/brand.key.")
 ]
+SigningKeyOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--signing-key",
+        help="Sign the query with this Ed25519 key (certs/<party>.sign.key); nodes with a "
+        "policy refuse unsigned queries.",
+    ),
+]
+AsOption = Annotated[
+    str,
+    typer.Option(
+        "--as",
+        help="The party the query is signed as (default: the first party, or the querier).",
+    ),
+]
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
     err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
+
+
+def _signer(key: Path | None, party: str) -> QuerySigner | None:
+    """A query signer for --signing-key, signing as `party`."""
+    from coordinator.sdk import QuerySigner
+    from gongying.signing import SignedQueryError
+
+    if key is None:
+        return None
+    try:
+        return QuerySigner.from_file(party, key)
+    except (OSError, SignedQueryError) as error:
+        raise _fail(f"--signing-key {key}: {error}", code=2) from None
 
 
 def _client_tls(ca: Path | None, cert: Path | None, key: Path | None) -> TLSFiles | None:
@@ -125,6 +154,8 @@ def query_overlap(
     ca: CaOption = None,
     cert: CertOption = None,
     key: KeyOption = None,
+    signing_key: SigningKeyOption = None,
+    signer_party: AsOption = "",
 ) -> None:
     """How many members the parties share: sizes, every exclusive region, pairs, all parties."""
     from coordinator.sdk import CoordinatorClient, QueryError
@@ -132,8 +163,9 @@ def query_overlap(
     from gongying.tls import TLSError
 
     names = [p.strip() for p in parties.split(",") if p.strip()]
+    signer = _signer(signing_key, signer_party or (names[0] if names else ""))
     try:
-        with CoordinatorClient(coordinator, _client_tls(ca, cert, key)) as client:
+        with CoordinatorClient(coordinator, _client_tls(ca, cert, key), signer=signer) as client:
             result = client.overlap(names, id_type, query_id=query_id, timeout=timeout)
     except TLSError as error:
         raise _fail(str(error)) from None
@@ -166,6 +198,7 @@ def query_profile(
     ca: CaOption = None,
     cert: CertOption = None,
     key: KeyOption = None,
+    signing_key: SigningKeyOption = None,
 ) -> None:
     """Who the shared audience is: attribute bins and statistics per owner and combined."""
     from coordinator.sdk import CoordinatorClient, QueryError
@@ -175,8 +208,9 @@ def query_profile(
     def names(text: str) -> list[str]:
         return [p.strip() for p in text.split(",") if p.strip()]
 
+    signer = _signer(signing_key, querier)
     try:
-        with CoordinatorClient(coordinator, _client_tls(ca, cert, key)) as client:
+        with CoordinatorClient(coordinator, _client_tls(ca, cert, key), signer=signer) as client:
             result = client.profile(
                 querier,
                 names(owners),
