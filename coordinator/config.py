@@ -9,6 +9,7 @@ from pathlib import Path
 from connectors.identifiers import NormalisationProfile
 from gongying.config_file import ConfigError, expect, optional, parse_address, read_toml, require
 from gongying.tls import INSECURE_FLAG, TLSFiles, parse_tls_table
+from node.executor_spec import LOCAL, parse_executor
 
 DEFAULT_DEADLINE_SECONDS = 900.0
 
@@ -27,6 +28,7 @@ class CoordinatorConfig:
     clients: tuple[str, ...] = field(default_factory=tuple)
     audit_log: str | None = None
     signing_key: Path | None = None
+    executor: str = LOCAL
 
     def allowed_callers(self) -> frozenset[str]:
         """Identities that may call the coordinator: every known party and listed clients."""
@@ -69,6 +71,7 @@ def load_coordinator_config(path: Path) -> CoordinatorConfig:
         if (key := optional(raw, "signing_key", str, "", where))
         else None,
         clients=tuple(clients),
+        executor=parse_executor(optional(raw, "executor", str, LOCAL, where), f"{where}.executor"),
     )
 
 

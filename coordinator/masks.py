@@ -3,52 +3,41 @@
 Masks come from `protocols.masks` (fixed base h_s, short exponent, precomputed table). A mask is
 handed out once and lives only in memory, so none can be reused, not even after a restart. After a
 query the pool is refilled in the background to the size the last query needed (a warm pool).
+The masks are made by a `node.executor.CryptoExecutor` (a local spawn pool or a Dask cluster, per
+the coordinator's `executor` key); each worker rebuilds the table once from (n, h_s).
 """
 
 from __future__ import annotations
 
-import multiprocessing
 import threading
-from concurrent.futures import ProcessPoolExecutor
 
-from protocols.masks import (
-    MaskPool,
-    MaskTable,
-    build_mask_table,
-    generate_masks,
-    table_for_base,
-)
+from node.executor import MASK_BATCH, CryptoExecutor
+from protocols.masks import MaskPool, MaskTable, build_mask_table
 from protocols.paillier import PaillierPublicKey
 
-BATCH = 2048
-
-
-_worker_tables: dict[tuple[int, int], MaskTable] = {}
-
-
-def _generate(n: int, h_s: int, count: int) -> list[int]:
-    """Worker task: masks from a table rebuilt once per worker from (n, h_s), not pickled."""
-    table = _worker_tables.get((n, h_s))
-    if table is None:
-        _worker_tables.clear()
-        table = table_for_base(PaillierPublicKey(n), h_s)
-        _worker_tables[(n, h_s)] = table
-    return generate_masks(table, count)
+BATCH = MASK_BATCH
 
 
 class MaskSupply:
-    """Fresh masks per public key; the worker pool uses spawn and is created before the server."""
+    """Fresh masks per public key, made by an executor created before the server starts.
 
-    def __init__(self, workers: int, refill_limit: int = 2_000_000) -> None:
-        self.workers = workers
+    Without `executor`, a local spawn pool of `workers` processes is created (and owned).
+    """
+
+    def __init__(
+        self,
+        workers: int,
+        refill_limit: int = 2_000_000,
+        executor: CryptoExecutor | None = None,
+    ) -> None:
+        self._executor = executor if executor is not None else CryptoExecutor(workers)
+        self.workers = self._executor.workers
         self.refill_limit = refill_limit
-        self._executor = ProcessPoolExecutor(
-            max_workers=workers, mp_context=multiprocessing.get_context("spawn")
-        )
         self._pools: dict[bytes, MaskPool] = {}
         self._tables: dict[bytes, MaskTable] = {}
         self._lock = threading.Lock()
         self._refilling: set[bytes] = set()
+        self._closed = False
 
     def _pool(self, public_key: PaillierPublicKey) -> tuple[MaskPool, MaskTable]:
         fingerprint = public_key.fingerprint()
@@ -66,10 +55,8 @@ class MaskSupply:
     def generate(self, public_key: PaillierPublicKey, count: int) -> list[int]:
         """`count` brand-new masks made in the worker processes."""
         _, table = self._pool(public_key)
-        sizes = [min(BATCH, count - start) for start in range(0, count, BATCH)]
         masks: list[int] = []
-        n, h_s = [table.n] * len(sizes), [table.h_s] * len(sizes)
-        for batch in self._executor.map(_generate, n, h_s, sizes):
+        for batch in self._executor.generate_masks(table.n, table.h_s, count, BATCH):
             masks.extend(batch)
         return masks
 
@@ -100,8 +87,9 @@ class MaskSupply:
         def work() -> None:
             try:
                 self.fill(public_key, target)
-            except RuntimeError:
-                pass  # the executor was shut down while refilling
+            except Exception:
+                if not self._closed:  # otherwise the executor was shut down while refilling
+                    raise
             finally:
                 with self._lock:
                     self._refilling.discard(fingerprint)
@@ -109,4 +97,5 @@ class MaskSupply:
         threading.Thread(target=work, name="mask-refill", daemon=True).start()
 
     def shutdown(self) -> None:
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        self._closed = True
+        self._executor.shutdown()

@@ -14,6 +14,8 @@ from gongying.signing import load_signing_key
 from gongying.tls import transport_security
 from gongying.v1 import coordinator_pb2_grpc
 from node.audit import open_audit_log
+from node.executor import make_executor
+from node.executor_spec import LOCAL
 
 SERVICE_NAME = "gongying.v1.Coordinator"
 
@@ -46,7 +48,11 @@ def start_coordinator(config: CoordinatorConfig, listen: str | None = None) -> C
     known parties and the configured `clients` may call (health probes excepted).
     """
     tls = transport_security("coordinator", config.tls, config.insecure_plaintext)
-    masks = MaskSupply(config.workers) if config.workers > 0 else None
+    masks = (
+        MaskSupply(config.workers, executor=make_executor(config.executor, config.workers))
+        if config.workers > 0 or config.executor != LOCAL
+        else None
+    )
     signing_key = load_signing_key(config.signing_key) if config.signing_key else None
     audit = (
         open_audit_log(config.audit_log, party="coordinator", signing_key=signing_key)

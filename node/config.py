@@ -13,6 +13,7 @@ from gongying.certs import COORDINATOR
 from gongying.config_file import ConfigError, expect, optional, parse_address, read_toml, require
 from gongying.tls import INSECURE_FLAG, TLSFiles, parse_tls_table
 from node.attributes import parse_attributes
+from node.executor_spec import LOCAL, parse_executor
 from protocols.profile import Attribute
 
 SOURCE_KINDS = ("csv", "parquet", "sql")
@@ -50,6 +51,7 @@ class NodeConfig:
     audit_log: str | None = None
     ledger: str | None = None
     signing_key: Path | None = None
+    executor: str = LOCAL
 
     def column_for(self, id_type: IdType) -> IdentifierColumn:
         """The identifier column that can serve `id_type`; a clear error when none can."""
@@ -133,6 +135,7 @@ def load_node_config(path: Path) -> NodeConfig:
         tls=parse_tls_table(raw, base, where),
         insecure_plaintext=optional(raw, INSECURE_FLAG, bool, False, where),
         coordinator_identity=optional(raw, "coordinator_identity", str, COORDINATOR, where),
+        executor=parse_executor(optional(raw, "executor", str, LOCAL, where), f"{where}.executor"),
         **_governance(raw, base, where),
     )
 

@@ -13,7 +13,7 @@ from gongying.serving import RunningServer, start_server, wait_for_termination
 from gongying.tls import transport_security
 from gongying.v1 import node_pb2_grpc
 from node.config import NodeConfig, load_node_config
-from node.executor import CryptoExecutor
+from node.executor import CryptoExecutor, make_executor
 from node.governance import open_governance
 from node.querier_key import load_or_create_key
 from node.service import NodeService
@@ -62,7 +62,10 @@ class NodeServer:
 
 
 def start_node(config: NodeConfig, listen: str | None = None) -> NodeServer:
-    """Create the pool (before any gRPC thread exists in this role), then serve.
+    """Create the executor (before any gRPC thread exists in this role), then serve.
+
+    The executor is a local spawn pool of `workers` processes, or a Dask cluster
+    (`executor = "dask://HOST:PORT"`).
 
     Refuses to start without a [tls] table unless `insecure_plaintext` is set; with TLS only
     the coordinator's identity may call (health probes excepted).
@@ -81,7 +84,7 @@ def start_node(config: NodeConfig, listen: str | None = None) -> NodeServer:
             flush=True,
         )
     governance = open_governance(config)
-    executor = CryptoExecutor(config.workers)
+    executor = make_executor(config.executor, config.workers)
     querier_key = (
         load_or_create_key(config.paillier_key_file, config.paillier_bits)
         if config.paillier_key_file
