@@ -187,7 +187,7 @@ class NodeService:
             role=role,
             id_type=wanted,
             parties=parties,
-            elements=[table.elements[i] for i in order],
+            elements=table.elements.take(order),
             report=table.report,
             attributes={name: [values[i] for i in order] for name, values in columns.items()},
             paillier_n=public_key.n if public_key else None,

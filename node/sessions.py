@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from connectors.identifiers import IdType
@@ -33,7 +33,7 @@ class QuerySession:
     role: str
     id_type: IdType
     parties: tuple[str, ...]
-    elements: list[bytes]
+    elements: Sequence[bytes]
     report: LoadReport
     key: BlindingKey = field(default_factory=BlindingKey.fresh, repr=False)
     attributes: dict[str, list[object]] = field(default_factory=dict, repr=False)

@@ -61,7 +61,7 @@ def test_config_accepts_local_and_dask_only() -> None:
     assert parse_executor("local", "x") == "local"
     assert parse_executor("dask://10.0.0.5:8786", "x") == "dask://10.0.0.5:8786"
     for bad in ("dask://nowhere", "ray://h:1", "Local"):
-        with pytest.raises(ConfigError, match="executor|HOST:PORT"):
+        with pytest.raises(ConfigError, match=r"executor|HOST:PORT"):
             parse_executor(bad, "node.toml.executor")
 
 
