@@ -11,7 +11,7 @@ largest k). With no policy anywhere (k = 0) answers are released exactly.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from coordinator.release import add_noise, release_counts, venn_totals
 from coordinator.results import Count, OwnerProfile, ReleaseInfo
@@ -23,6 +23,17 @@ def strictest(terms: Sequence[tuple[int, float]]) -> tuple[int, float]:
     k = max((t[0] for t in terms), default=0)
     epsilons = [t[1] for t in terms if t[1] > 0]
     return k, min(epsilons, default=0.0)
+
+
+def reusable_answer(sessions: Iterable[tuple[float, str]]) -> str | None:
+    """The cached answer to release instead of a fresh one, from the parties' (epsilon,
+    cached answer) at admission: every party that noises the query, or holds a cached answer
+    for it, holds the same one. Parties that add no noise (the querier's own node, partners
+    without noise) keep no cache and are not asked. None: answer afresh."""
+    holders = {cached for epsilon, cached in sessions if epsilon > 0 or cached}
+    if len(holders) == 1 and "" not in holders:
+        return holders.pop()
+    return None
 
 
 def released_overlap(

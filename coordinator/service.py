@@ -27,6 +27,7 @@ from coordinator.releasing import (
     released_cells,
     released_overlap,
     released_profile,
+    reusable_answer,
     strictest,
 )
 from coordinator.results import (
@@ -106,10 +107,13 @@ class CoordinatorService:
             outcome = run_overlap(
                 nodes, query_id, id_type, self.config.normalisation_profile, deadline, signed
             )
-            if outcome.cached is not None:
-                cached = OverlapResult.from_json(json.loads(outcome.cached))
+            reused = outcome.cached or reusable_answer(
+                (s.epsilon, s.cached_answer) for s in outcome.sessions.values()
+            )
+            if reused is not None:
+                cached = OverlapResult.from_json(json.loads(reused))
                 result = cached.renamed(query_id, time.monotonic() - started, from_cache=True)
-                answer = outcome.cached
+                answer = reused
             else:
                 result = _overlap_result(outcome, time.monotonic() - started)
                 answer = json.dumps(result.to_json(), sort_keys=True)
@@ -155,12 +159,15 @@ class CoordinatorService:
                 masks,
                 signed,
             )
-            if outcome.cached is not None:
-                result = ProfileResult.from_json(json.loads(outcome.cached))
+            reused = outcome.cached or reusable_answer(
+                (s.epsilon, s.cached_answer) for s in outcome.sessions.values()
+            )
+            if reused is not None:
+                result = ProfileResult.from_json(json.loads(reused))
                 result = ProfileResult(
                     **{**result.__dict__, "query_id": query_id, "from_cache": True}
                 )
-                answer = outcome.cached
+                answer = reused
             else:
                 terms = {o: (s.min_cohort, s.epsilon) for o, s in outcome.sessions.items()}
                 profiles = []

@@ -162,10 +162,16 @@ class NodeGovernance:
             return self._checked(signed, self.own_key, now)  # the node's own party asking
         partner = self.policy.partner_for_identity(signed.signer)
         terms = self.policy.partners.get(partner) if partner else None
-        if terms is None or terms.signing_key is None:
+        if terms is None:
             raise GovernanceRefusal(
                 PERMISSION_DENIED,
-                f"partners.{partner or signed.signer}.signing_key",
+                "partners",
+                f"{signed.signer!r} is not listed as a partner in the policy of {self.party}",
+            )
+        if terms.signing_key is None:
+            raise GovernanceRefusal(
+                PERMISSION_DENIED,
+                f"partners.{terms.name}.signing_key",
                 f"no query-signing key is configured for {signed.signer!r} at {self.party}",
             )
         return self._checked(signed, self._key(terms.signing_key), now)
@@ -210,12 +216,35 @@ class NodeGovernance:
         terms = admission.terms
         if terms is None or counterparty == self.party or size >= terms.min_counterparty_set:
             return
-        raise GovernanceRefusal(
+        refusal = GovernanceRefusal(
             FAILED_PRECONDITION,
             f"partners.{terms.name}.min_counterparty_set",
             f"{self.party} will not intersect with the set of {counterparty} "
             f"({size} members): partner {terms.name} requires at least "
             f"{terms.min_counterparty_set}",
+        )
+        self.refuse(admission, refusal)
+        raise refusal
+
+    def refuse(self, admission: Admission, refusal: GovernanceRefusal) -> None:
+        """Refuse an admitted query part-way: release what it reserved and log the refusal
+        with its rule (the coordinator's later settlement then finds it settled)."""
+        with self._lock:
+            if admission.settled:
+                return
+            admission.settled = True
+        if admission.terms is not None and self.ledger is not None:
+            self.ledger.cancel(admission.query_id)
+        self._record(
+            admission.query_id,
+            admission.kind,
+            admission.querier,
+            admission.parties,
+            admission.attributes,
+            "refused",
+            refusal.rule,
+            duration_ms=int((time.monotonic() - admission.started) * 1000),
+            error=str(refusal),
         )
 
     def settle(
@@ -236,7 +265,15 @@ class NodeGovernance:
         charged = 0.0
         if outcome == "released":
             if terms is not None and self.ledger is not None and admission.cached_answer is None:
-                self.ledger.commit(admission.query_id, answer_json, admission.query_key)
+                # only a noised answer is a cache entry: the ledger releases, uncharged, a
+                # reservation whose key matches an earlier committed one, so an un-noised query
+                # gets a key of its own and every one counts against queries_per_day
+                key = admission.query_key
+                if not terms.noised:
+                    key = f"{key}:{admission.query_id}"
+                kept = self.ledger.commit(admission.query_id, answer_json, key)
+                if kept != answer_json:
+                    self._stale_answer(admission, terms)
                 charged = terms.epsilon_per_query
         elif terms is not None and self.ledger is not None:
             self.ledger.cancel(admission.query_id)
@@ -255,6 +292,28 @@ class NodeGovernance:
             error=error if outcome != "released" else None,
         )
         return outcome == "released"
+
+    def _stale_answer(self, admission: Admission, terms: PartnerTerms) -> None:
+        """An identical noised query was answered (and charged) first, while this one ran:
+        its fresh noise must not be released next to the earlier answer. Logged; the query
+        fails, and asking again returns the earlier answer from the cache."""
+        rule = f"partners.{terms.name}.epsilon_per_query"
+        message = (
+            f"an identical query from {terms.name} was answered first; {self.party} releases "
+            "only that answer (ask again to get it)"
+        )
+        self._record(
+            admission.query_id,
+            admission.kind,
+            admission.querier,
+            admission.parties,
+            admission.attributes,
+            "failed",
+            rule,
+            duration_ms=int((time.monotonic() - admission.started) * 1000),
+            error=message,
+        )
+        raise GovernanceRefusal("ABORTED", rule, message)
 
     def _record(
         self,

@@ -1,0 +1,330 @@
+"""One governed deployment over real loopback gRPC with mutual TLS and signed queries.
+
+Three parties (brand, retailer_a, retailer_b) with a policy, an SQLite audit log, a budget
+ledger and a checkpoint-signing key each, and a coordinator with its own audit log. A client
+`analyst` holds a certificate from the same CA but is listed in no node's policy.
+
+Who may ask what, per owner (the node whose policy it is) and querier:
+
+- brand answers retailer_a (overlap on email, 2 queries a day) and retailer_b (overlap, email).
+- retailer_a answers brand (overlap and profile on email, attributes age_band and gender) and
+  retailer_b (overlap on email, noised: epsilon 0.5 per query, 1.5 per period).
+- retailer_b answers brand (overlap only, email and phone, counter-party sets of 100 or more)
+  and retailer_a (the same, noised: epsilon 0.5 per query, 5.0 per period).
+
+Every partner has k = 10. The data: 300 members per party, brand and retailer_a share 9 (k-1),
+brand and retailer_b share 10 (k), retailer_a and retailer_b share 60; 3 are in all three sets.
+brand and retailer_a hold phone numbers for only 40 members (below retailer_b's
+min_counterparty_set of 100); retailer_b holds one for every member.
+"""
+
+from __future__ import annotations
+
+import csv
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import grpc
+import pytest
+
+from connectors.identifiers import NormalisationProfile
+from coordinator.config import CoordinatorConfig
+from coordinator.sdk import ClientTLS, CoordinatorClient, QuerySigner
+from coordinator.server import CoordinatorServer, start_coordinator
+from gongying.certs import COORDINATOR, CertSet, init_certs
+from gongying.oracle import OverlapTruth, overlap_truth
+from gongying.serving import channel
+from gongying.v1 import coordinator_pb2_grpc, node_pb2, node_pb2_grpc
+from node.audit import AuditLog, StoredRecord
+from node.config import load_node_config
+from node.ledger import PrivacyLedger
+from node.server import NodeServer, start_node
+
+BRAND, RETAILER_A, RETAILER_B = "brand", "retailer_a", "retailer_b"
+PARTIES = (BRAND, RETAILER_A, RETAILER_B)
+ANALYST = "analyst"
+K = 10
+MEMBERS = 300
+SHARED = {  # exclusive regions of the people the parties share
+    frozenset(PARTIES): 3,
+    frozenset({BRAND, RETAILER_A}): 6,  # brand ∩ retailer_a = 9 = k - 1
+    frozenset({BRAND, RETAILER_B}): 7,  # brand ∩ retailer_b = 10 = k
+    frozenset({RETAILER_A, RETAILER_B}): 57,  # retailer_a ∩ retailer_b = 60
+}
+FEW_PHONES = {BRAND: 40, RETAILER_A: 40, RETAILER_B: MEMBERS}
+AGE_BANDS = ("18-24", "25-34", "35-44", "45+")
+GENDERS = ("f", "m")
+
+_CARRIAGE = """
+[defaults]
+query_kinds = ["overlap"]
+id_types = ["email"]
+min_cohort = 10
+min_counterparty_set = 50
+queries_per_day = 1000
+"""
+
+POLICIES = {
+    BRAND: _CARRIAGE
+    + """
+[partners.retailer_a]
+signing_key = "certs/retailer_a.sign.pub"
+queries_per_day = 2
+
+[partners.retailer_b]
+signing_key = "certs/retailer_b.sign.pub"
+""",
+    RETAILER_A: _CARRIAGE
+    + """
+[partners.brand]
+signing_key = "certs/brand.sign.pub"
+query_kinds = ["overlap", "profile"]
+attributes = ["age_band", "gender"]
+
+[partners.retailer_b]
+signing_key = "certs/retailer_b.sign.pub"
+epsilon_per_period = 1.5
+epsilon_per_query = 0.5
+""",
+    RETAILER_B: _CARRIAGE
+    + """
+[partners.brand]
+signing_key = "certs/brand.sign.pub"
+id_types = ["email", "phone"]
+min_counterparty_set = 100
+
+[partners.retailer_a]
+signing_key = "certs/retailer_a.sign.pub"
+id_types = ["email", "phone"]
+min_counterparty_set = 100
+epsilon_per_period = 5.0
+epsilon_per_query = 0.5
+""",
+}
+
+ATTRIBUTES_TOML = """
+[attributes.age_band]
+kind = "categorical"
+domain = ["18-24", "25-34", "35-44", "45+"]
+
+[attributes.gender]
+kind = "categorical"
+domain = ["f", "m"]
+"""
+
+
+def members() -> dict[str, list[int]]:
+    """Person numbers per party: the shared regions first, then each party's own members."""
+    held: dict[str, list[int]] = {p: [] for p in PARTIES}
+    person = 0
+    for region, count in SHARED.items():
+        for _ in range(count):
+            for party in sorted(region):
+                held[party].append(person)
+            person += 1
+    for party in PARTIES:
+        while len(held[party]) < MEMBERS:
+            held[party].append(person)
+            person += 1
+    return held
+
+
+def email(person: int) -> str:
+    return f"member{person:05d}@example.cn"
+
+
+def write_data(folder: Path) -> dict[str, Path]:
+    """One CSV per party: email, phone (for the first FEW_PHONES members), age band, gender."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for party, persons in members().items():
+        path = folder / f"{party}.csv"
+        with path.open("w", newline="") as stream:
+            writer = csv.writer(stream)
+            writer.writerow(["email", "phone", "age_band", "gender"])
+            for index, person in enumerate(persons):
+                phone = f"139{person:08d}" if index < FEW_PHONES[party] else ""
+                writer.writerow([email(person), phone, AGE_BANDS[person % 4], GENDERS[person % 2]])
+        paths[party] = path
+    return paths
+
+
+def truth(parties: list[str]) -> OverlapTruth:
+    """The overlap of the parties' email sets, by construction."""
+    held = members()
+    return overlap_truth({p: {email(n) for n in held[p]} for p in parties})
+
+
+@dataclass(frozen=True)
+class Expected:
+    """What every party's audit log must say about one query."""
+
+    query_id: str
+    parties: tuple[str, ...]
+    outcome: str  # "released" or "refused"
+    refusing: tuple[str, ...] = ()  # nodes that refused it (with `rule`)
+    rule: str = ""
+    via_coordinator: bool = True
+
+
+@dataclass
+class Governed:
+    """The running deployment, its files, and the queries the tests expect to find audited."""
+
+    root: Path
+    certs: CertSet
+    nodes: dict[str, NodeServer]
+    coordinator: CoordinatorServer
+    expected: list[Expected] = field(default_factory=list)
+    _stopped: bool = False
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def address(self) -> str:
+        return self.coordinator.address
+
+    def tls(self, party: str) -> ClientTLS:
+        files = self.certs.parties[party]
+        return ClientTLS(self.certs.ca, files.cert, files.key)
+
+    def signer(self, party: str, key_of: str | None = None) -> QuerySigner:
+        """`party` signing with its own key, or (to test forgery) with `key_of`'s."""
+        return QuerySigner.from_file(party, self.certs.parties[key_of or party].sign_key)
+
+    def client(self, party: str, signed: bool = True) -> CoordinatorClient:
+        """`party`'s client of the coordinator over mTLS, signing its queries unless told not."""
+        return CoordinatorClient(
+            self.address, self.tls(party), signer=self.signer(party) if signed else None
+        )
+
+    def coordinator_stub(self, party: str) -> coordinator_pb2_grpc.CoordinatorStub:
+        return coordinator_pb2_grpc.CoordinatorStub(
+            channel(self.address, self.tls(party), server_name=COORDINATOR)
+        )
+
+    def node_stub(self, party: str) -> node_pb2_grpc.PartyNodeStub:
+        """Call a node directly, as the coordinator (the only identity nodes answer)."""
+        return node_pb2_grpc.PartyNodeStub(
+            channel(self.nodes[party].address, self.tls(COORDINATOR), server_name=party)
+        )
+
+    def ledger(self, party: str) -> PrivacyLedger:
+        ledger = self.nodes[party].service.governance.ledger
+        assert ledger is not None
+        return ledger
+
+    def audit(self, party: str) -> AuditLog:
+        log = (
+            self.coordinator.service.audit
+            if party == COORDINATOR
+            else self.nodes[party].service.governance.audit
+        )
+        assert log is not None
+        return log
+
+    def records(self, party: str, query_id: str) -> list[StoredRecord]:
+        return list(self.audit(party).records(query_id=query_id))
+
+    def open_sessions(self) -> dict[str, int]:
+        return {p: n.service.sessions.open_count() for p, n in self.nodes.items()}
+
+    def expect(self, item: Expected) -> None:
+        with self._lock:
+            self.expected.append(item)
+
+    def log_path(self, party: str) -> Path:
+        return self.root / f"{party}.audit.db"
+
+    def stop(self) -> None:
+        """Stop everything once (the closing checkpoints are written here)."""
+        if self._stopped:
+            return
+        self._stopped = True
+        self.coordinator.stop(grace=1.0)
+        for node in self.nodes.values():
+            node.stop(grace=1.0)
+
+
+def node_toml(party: str, data: Path) -> str:
+    extra = ""
+    if party == BRAND:
+        extra = '[paillier]\nkey_file = "brand.paillier.json"\nbits = 2048\n'
+    elif party == RETAILER_A:
+        extra = ATTRIBUTES_TOML
+    return f"""party = "{party}"
+listen = "127.0.0.1:0"
+workers = 1
+policy = "{party}.policy.toml"
+signing_key = "certs/{party}.sign.key"
+
+[tls]
+ca = "certs/ca.pem"
+cert = "certs/{party}.pem"
+key = "certs/{party}.key"
+
+[source]
+kind = "csv"
+path = "{data}"
+
+[identifiers]
+email = "email"
+phone = "phone"
+
+{extra}"""
+
+
+def open_request(
+    query_id: str, parties: list[str], id_type: str = "email"
+) -> node_pb2.OpenSessionRequest:
+    """The OpenSession request the coordinator sends for an overlap query."""
+    return node_pb2.OpenSessionRequest(
+        query_id=query_id,
+        kind=node_pb2.QUERY_KIND_OVERLAP,
+        id_type=id_type,
+        profile_version=NormalisationProfile().label(),
+        parties=parties,
+        role=node_pb2.SESSION_ROLE_MEMBER,
+    )
+
+
+@pytest.fixture(scope="package")
+def governed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Governed]:
+    root = tmp_path_factory.mktemp("governed")
+    certs = init_certs(root / "certs", [*PARTIES, ANALYST], days=2)
+    paths = write_data(root / "data")
+    nodes: dict[str, NodeServer] = {}
+    try:
+        for party in PARTIES:
+            (root / f"{party}.policy.toml").write_text(POLICIES[party])
+            config = root / f"{party}.toml"
+            config.write_text(node_toml(party, paths[party]))
+            nodes[party] = start_node(load_node_config(config))
+        coordinator = start_coordinator(
+            CoordinatorConfig(
+                listen="127.0.0.1:0",
+                parties={p: n.address for p, n in nodes.items()},
+                deadline_seconds=60,
+                workers=1,
+                tls=ClientTLS(
+                    certs.ca, certs.parties[COORDINATOR].cert, certs.parties[COORDINATOR].key
+                ),
+                clients=(ANALYST,),
+                audit_log=str(root / "coordinator.audit.db"),
+                signing_key=certs.parties[COORDINATOR].sign_key,
+            )
+        )
+    except BaseException:
+        for node in nodes.values():
+            node.stop(grace=0)
+        raise
+    deployment = Governed(root, certs, nodes, coordinator)
+    yield deployment
+    deployment.stop()
+
+
+def rpc_code(error: grpc.RpcError) -> grpc.StatusCode:
+    assert isinstance(error, grpc.Call)
+    code: grpc.StatusCode = error.code()
+    return code
