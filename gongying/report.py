@@ -10,7 +10,7 @@ from typing import Any
 
 from coordinator.frames import region_name
 from coordinator.insights import Contribution
-from coordinator.results import NumericStats, OverlapResult, ProfileResult
+from coordinator.results import NumericStats, OverlapResult, ProfileResult, ReleaseInfo
 
 PALETTE = (
     "#4e79a7",
@@ -604,6 +604,16 @@ def _value(value: Any, depth: int = 0) -> str:
     return _e("-" if value is None else value)
 
 
+def _release_facts(release: ReleaseInfo) -> dict[str, Any]:
+    """The release rules applied, in words a data officer reads."""
+    return {
+        "minimum cohort k": release.k or "none (no policy)",
+        "cells suppressed": release.suppressed,
+        "noise": f"discrete Laplace, epsilon {release.epsilon}" if release.epsilon else "none",
+        "from cache": release.from_cache,
+    }
+
+
 def default_provenance(
     overlap: OverlapResult | None, profile: ProfileResult | None
 ) -> dict[str, Any]:
@@ -614,12 +624,16 @@ def default_provenance(
         facts["overlap parties"] = list(overlap.parties)
         facts["id type"] = overlap.id_type
         facts["overlap seconds"] = f"{overlap.seconds:.2f}"
+        facts["overlap release"] = _release_facts(overlap.release)
     if profile is not None:
         facts["profile query id"] = profile.query_id
         facts["querier"] = profile.querier
         facts["owners"] = list(profile.owners)
         facts["attributes"] = list(profile.attributes)
         facts["profile seconds"] = f"{profile.seconds:.2f}"
+        facts["profile release"] = {p.owner: _release_facts(p.release) for p in profile.profiles}
+        if profile.from_cache:
+            facts["profile answer"] = "returned from cache (identical earlier query)"
     facts["report written"] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     return facts
 
