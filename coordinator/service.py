@@ -23,6 +23,7 @@ from coordinator.masks import MaskSupply
 from coordinator.node_client import Deadline, NodeClient
 from coordinator.overlap import run_overlap
 from coordinator.profile import COMBINED, DecryptedProfile, run_profile
+from coordinator.progress import AGGREGATION, OPEN, OVERLAP_STEPS, PROFILE_STEPS, REGISTRY
 from coordinator.releasing import (
     released_cells,
     released_overlap,
@@ -99,6 +100,7 @@ class CoordinatorService:
         started = time.monotonic()
         querier = signed.signer if signed is not None and signed.signer else requester
         record = _Record(self, query_id, "overlap", querier, tuple(parties), ())
+        REGISTRY.begin(query_id, OVERLAP_STEPS, {OPEN: len(parties)})
         nodes: dict[str, NodeClient] = {}
         try:
             _check_id_type(id_type)
@@ -122,9 +124,11 @@ class CoordinatorService:
             )
             self._settle_released(nodes, query_id, deadline, answer, released, result)
         except Exception as error:
+            REGISTRY.finish(query_id, failed=True)
             self._settle_failed(nodes, query_id, error)
             record.failed(error, started)
             raise
+        REGISTRY.finish(query_id)
         record.released(released, result.release.suppressed, result.release.epsilon, started)
         return result
 
@@ -143,6 +147,7 @@ class CoordinatorService:
         query_id = query_id or str(uuid.uuid4())
         started = time.monotonic()
         record = _Record(self, query_id, "profile", querier, (querier, *owners), tuple(attributes))
+        REGISTRY.begin(query_id, PROFILE_STEPS, {OPEN: 1 + len(owners), AGGREGATION: len(owners)})
         nodes: dict[str, NodeClient] = {}
         try:
             masks = _check_profile(self.masks, querier, owners, attributes, id_type)
@@ -193,9 +198,11 @@ class CoordinatorService:
             suppressed = sum(p.release.suppressed for p in result.profiles)
             self._settle_released(nodes, query_id, deadline, answer, released, None, suppressed)
         except Exception as error:
+            REGISTRY.finish(query_id, failed=True)
             self._settle_failed(nodes, query_id, error)
             record.failed(error, started)
             raise
+        REGISTRY.finish(query_id)
         record.released(released, suppressed, 0.0, started)
         return result
 
@@ -261,8 +268,8 @@ class _Record:
             query_id=query_id,
             kind=kind,
             requester=requester or "(unknown)",
-            parties=parties,
-            attributes=attributes,
+            parties=tuple(p or "(empty)" for p in parties),  # a malformed request is logged too
+            attributes=tuple(a or "(empty)" for a in attributes),
         )
 
     def _append(self, started: float, **outcome: object) -> None:

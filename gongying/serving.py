@@ -4,18 +4,90 @@ from __future__ import annotations
 
 import signal
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent import futures
 from dataclasses import dataclass
+from typing import Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from gongying.identity import AllowListInterceptor
+from gongying.streams import StreamError
 from gongying.tls import TLSFiles
 
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 GRACE_SECONDS = 10.0
+
+
+class _Malformed:
+    """Stands in for a request message that could not be parsed."""
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = f"{type(error).__name__}: {error}"
+
+
+def _tolerant(deserializer: Callable[[bytes], Any]) -> Callable[[bytes], Any]:
+    def parse(data: bytes) -> Any:
+        try:
+            return deserializer(data)
+        except Exception as error:  # DecodeError and friends: the caller sent garbage
+            return _Malformed(error)
+
+    return parse
+
+
+class MalformedRequestInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
+    """Answers a request that is not a valid message with INVALID_ARGUMENT and a message.
+
+    Without it gRPC reports INTERNAL ("Exception deserializing request!") and logs a traceback.
+    A bad message inside a request stream raises StreamError in the handler's iteration, which
+    every servicer maps to INVALID_ARGUMENT.
+    """
+
+    def intercept_service(self, continuation: Any, details: grpc.HandlerCallDetails) -> Any:
+        handler = continuation(details)
+        if handler is None or handler.request_deserializer is None:
+            return handler
+        method = details.method
+        parse = _tolerant(handler.request_deserializer)
+        serializer = handler.response_serializer
+        if not handler.request_streaming:
+            behavior = handler.unary_stream if handler.response_streaming else handler.unary_unary
+
+            def unary(request: Any, context: grpc.ServicerContext) -> Any:
+                if isinstance(request, _Malformed):
+                    context.abort(
+                        grpc.StatusCode.INVALID_ARGUMENT,
+                        f"{method}: the request is not a valid message ({request.error})",
+                    )
+                return behavior(request, context)
+
+            make = (
+                grpc.unary_stream_rpc_method_handler
+                if handler.response_streaming
+                else grpc.unary_unary_rpc_method_handler
+            )
+            return make(unary, request_deserializer=parse, response_serializer=serializer)
+        behavior = handler.stream_stream if handler.response_streaming else handler.stream_unary
+
+        def checked(requests: Iterator[Any]) -> Iterator[Any]:
+            for request in requests:
+                if isinstance(request, _Malformed):
+                    raise StreamError(
+                        f"{method}: a message in the stream is not valid ({request.error})"
+                    )
+                yield request
+
+        def streaming(requests: Iterator[Any], context: grpc.ServicerContext) -> Any:
+            return behavior(checked(requests), context)
+
+        make = (
+            grpc.stream_stream_rpc_method_handler
+            if handler.response_streaming
+            else grpc.stream_unary_rpc_method_handler
+        )
+        return make(streaming, request_deserializer=parse, response_serializer=serializer)
 
 
 @dataclass
@@ -47,7 +119,10 @@ def start_server(
     """
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=threads),
-        interceptors=[AllowListInterceptor(allowed)] if tls is not None else None,
+        interceptors=[
+            *([AllowListInterceptor(allowed)] if tls is not None else []),
+            MalformedRequestInterceptor(),
+        ],
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
