@@ -27,11 +27,10 @@ reserves from threads or processes never overspend.
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from fractions import Fraction
-from typing import Any, Final
+from typing import Final
 
 from sqlalchemy import (
     BigInteger,
@@ -42,14 +41,12 @@ from sqlalchemy import (
     MetaData,
     Table,
     Text,
-    create_engine,
-    event,
     func,
     select,
 )
-from sqlalchemy.engine import make_url
 
 from node.policy import RESOURCE_EXHAUSTED, Decision, Policy
+from node.storage import store_engine
 
 NANO: Final = 10**9
 _EPOCH: Final = date(1970, 1, 1)
@@ -153,29 +150,6 @@ def _as_date(day: int) -> date:
     return _EPOCH + timedelta(days=day)
 
 
-def _engine(url_or_path: str) -> Engine:
-    if "://" not in url_or_path:
-        url_or_path = f"sqlite:///{os.path.abspath(url_or_path)}"
-    url = make_url(url_or_path)
-    if url.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True)
-    engine = create_engine(url, connect_args={"timeout": 60.0})
-
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=FULL")
-        cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")  # one writer at a time, across processes
-
-    return engine
-
-
 class PrivacyLedger:
     """Rate and privacy-budget accounting for one node, with the answers it released."""
 
@@ -190,7 +164,7 @@ class PrivacyLedger:
     @classmethod
     def open(cls, url_or_path: str, policy: Policy) -> PrivacyLedger:
         """A ledger in an SQLite file (a path) or a database given by SQLAlchemy URL."""
-        return cls(_engine(url_or_path), policy)
+        return cls(store_engine(url_or_path), policy)
 
     def close(self) -> None:
         """Release the database connections."""

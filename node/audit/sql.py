@@ -12,8 +12,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
     Ed25519PublicKey,
 )
-from sqlalchemy import Connection, Engine, create_engine, event, inspect, select
-from sqlalchemy.engine import make_url
+from sqlalchemy import Connection, Engine, inspect, select
 
 from node.audit.chain import ChainFault, FaultKind, VerifyReport, verify_chain
 from node.audit.errors import (
@@ -36,6 +35,7 @@ from node.audit.record import (
     parse_time,
 )
 from node.audit.schema import checkpoints_table, create_schema, meta_table, records_table
+from node.storage import sqlite_path, store_engine
 
 DEFAULT_CHECKPOINT_EVERY: Final = 100
 _PAGE: Final = 500
@@ -72,29 +72,10 @@ def _checkpoint(row: Any) -> Checkpoint:
 
 
 def _engine(url_or_path: str, create: bool) -> Engine:
-    if "://" not in url_or_path:
-        path = os.path.abspath(url_or_path)
-        if not create and not os.path.exists(path):
-            raise AuditLogNotFound(f"audit log file {path} does not exist")
-        url_or_path = f"sqlite:///{path}"
-    url = make_url(url_or_path)
-    if url.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True)
-    engine = create_engine(url, connect_args={"timeout": 60.0})
-
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=FULL")
-        cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")  # one writer at a time, across processes
-
-    return engine
+    path = sqlite_path(url_or_path)
+    if path is not None and not create and not os.path.exists(path):
+        raise AuditLogNotFound(f"audit log file {path} does not exist")
+    return store_engine(url_or_path)
 
 
 class SqlAuditLog(AuditLog):
