@@ -351,6 +351,26 @@ class NodeGovernance:
             )
         )
 
+    def recover_interrupted(self) -> list[str]:
+        """At start-up: refund and log as failed every query a previous run of this node
+        admitted but never settled (it was killed mid-query); the ids of those queries."""
+        if self.ledger is None:
+            return []
+        interrupted = self.ledger.cancel_reserved()
+        for query_id, partner in interrupted:
+            self._record(
+                query_id,
+                "",
+                partner,
+                (),
+                (),
+                "failed",
+                f"partners.{partner}",
+                error=f"{self.party} stopped before the query was settled (interrupted); "
+                "nothing was released and its reserved budget is refunded",
+            )
+        return [query_id for query_id, _ in interrupted]
+
     def close(self) -> None:
         """Write the audit log's closing checkpoint and release the databases."""
         if self.audit is not None:
@@ -426,4 +446,6 @@ def open_governance(config: NodeConfig) -> NodeGovernance:
     policy = load_policy(config.policy) if config.policy else None
     ledger = PrivacyLedger.open(config.ledger, policy) if policy and config.ledger else None
     own_key = signing_key.public_key() if signing_key is not None else None
-    return NodeGovernance(config.party, audit, policy, ledger, own_key=own_key)
+    governance = NodeGovernance(config.party, audit, policy, ledger, own_key=own_key)
+    governance.recover_interrupted()  # one node process per ledger (one replica)
+    return governance

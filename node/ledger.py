@@ -280,6 +280,26 @@ class PrivacyLedger:
             )
             return bool(result.rowcount)
 
+    def cancel_reserved(self) -> list[tuple[str, str]]:
+        """Release every reservation still held (at start-up: a previous run of this node was
+        killed mid-query, and no session survives a restart); (query id, partner) of each."""
+        c = charges_table.c
+        with self._engine.begin() as conn:
+            self._lock(conn)
+            held = [
+                (str(row.query_id), str(row.partner))
+                for row in conn.execute(
+                    select(c.query_id, c.partner).where(c.state == RESERVED).order_by(c.query_id)
+                )
+            ]
+            if held:
+                conn.execute(
+                    charges_table.update()
+                    .where(c.state == RESERVED)
+                    .values(state=CANCELLED, updated_at=datetime.now(UTC).isoformat())
+                )
+        return held
+
     def cached_answer(self, partner: str, query_key: str) -> str | None:
         """The answer released earlier to `partner` for an identical query, if any."""
         c = charges_table.c
