@@ -10,6 +10,7 @@ the coordinator's `executor` key); each worker rebuilds the table once from (n, 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 from node.executor import MASK_BATCH, CryptoExecutor
 from protocols.masks import MaskPool, MaskTable, build_mask_table
@@ -52,21 +53,36 @@ class MaskSupply:
         """Masks ready in the pool for this key."""
         return len(self._pool(public_key)[0])
 
-    def generate(self, public_key: PaillierPublicKey, count: int) -> list[int]:
-        """`count` brand-new masks made in the worker processes."""
+    def generate(
+        self,
+        public_key: PaillierPublicKey,
+        count: int,
+        progress: Callable[[int], None] | None = None,
+    ) -> list[int]:
+        """`count` brand-new masks made in the worker processes; `progress(n)` per batch."""
         _, table = self._pool(public_key)
         masks: list[int] = []
         for batch in self._executor.generate_masks(table.n, table.h_s, count, BATCH):
             masks.extend(batch)
+            if progress is not None:
+                progress(len(batch))
         return masks
 
-    def take(self, public_key: PaillierPublicKey, count: int) -> list[int]:
-        """`count` masks: from the pool first, the rest made now."""
+    def take(
+        self,
+        public_key: PaillierPublicKey,
+        count: int,
+        progress: Callable[[int], None] | None = None,
+    ) -> list[int]:
+        """`count` masks: from the pool first, the rest made now; `progress(n)` reports masks
+        as they are ready (those from the pool at once, then each batch made)."""
         pool, _ = self._pool(public_key)
         ready = min(count, len(pool))
         masks = pool.take(ready) if ready else []
+        if ready and progress is not None:
+            progress(ready)
         if count > ready:
-            masks.extend(self.generate(public_key, count - ready))
+            masks.extend(self.generate(public_key, count - ready, progress))
         return masks
 
     def fill(self, public_key: PaillierPublicKey, target: int) -> None:

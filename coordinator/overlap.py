@@ -18,6 +18,7 @@ from typing import Any
 import grpc
 
 from coordinator.node_client import Deadline, NodeClient, OpenedSession, party_error
+from coordinator.progress import OPEN, REGISTRY, ROUTING
 from gongying.status import QueryFailed
 from gongying.streams import point_messages, read_header, unframe
 from gongying.v1 import node_pb2, points_pb2, query_pb2
@@ -39,7 +40,8 @@ class OverlapOutcome:
 class _QueryCalls:
     """The live calls of one query, so a failure can cancel all of them; keeps the first cause."""
 
-    def __init__(self) -> None:
+    def __init__(self, query_id: str = "") -> None:
+        self.query_id = query_id  # for progress counts
         self._calls: list[grpc.Call] = []
         self._lock = threading.Lock()
         self.first_failure: QueryFailed | None = None
@@ -68,7 +70,8 @@ def _relay(
     source = f"stream from node {node.party}"
     try:
         read_header(call, source)
-        yield from point_messages(header, unframe(call, 32, "points", source))
+        points = REGISTRY.counted(calls.query_id, ROUTING, unframe(call, 32, "points", source))
+        yield from point_messages(header, points)
     except grpc.RpcError as error:
         calls.fail(party_error(node.party, node.address, error))
         raise
@@ -82,7 +85,9 @@ def _collect(call: Any, node: NodeClient, calls: _QueryCalls) -> bytes:
     source = f"stream from node {node.party}"
     try:
         read_header(call, source)
-        return b"".join(unframe(call, 32, "points", source))
+        return b"".join(
+            REGISTRY.counted(calls.query_id, ROUTING, unframe(call, 32, "points", source))
+        )
     except grpc.RpcError as error:
         calls.fail(party_error(node.party, node.address, error))
         raise calls.first_failure or party_error(node.party, node.address, error) from None
@@ -139,13 +144,15 @@ def run_overlap(
         role=node_pb2.SESSION_ROLE_MEMBER,
         signed=signed,
     )
-    calls = _QueryCalls()
+    calls = _QueryCalls(query_id)
     with ThreadPoolExecutor(max_workers=max(2, len(order))) as threads:
         # wait for every OpenSession before raising any failure, so the settling that follows
         # never races a session that is still being opened (it would stay open until it expires)
         opening = [threads.submit(nodes[p].open_session, request, deadline) for p in order]
+        REGISTRY.track(query_id, OPEN, opening)
         wait(opening)
         opened = {p: future.result() for p, future in zip(order, opening, strict=True)}
+        REGISTRY.set_total(query_id, ROUTING, len(order) * sum(s.set_size for s in opened.values()))
         cached = {s.cached_answer for s in opened.values()}
         if len(cached) == 1 and "" not in cached:
             answer = cached.pop()

@@ -22,6 +22,7 @@ import numpy as np
 from coordinator.masks import MaskSupply
 from coordinator.node_client import Deadline, NodeClient, OpenedSession, party_error
 from coordinator.overlap import _collect, _QueryCalls, _relay
+from coordinator.progress import AGGREGATION, DECRYPTION, INDICATORS, MASKS, OPEN, REGISTRY, ROUTING
 from gongying.status import QueryFailed
 from gongying.streams import frame, point_messages, read_header, unframe
 from gongying.v1 import node_pb2, points_pb2, query_pb2
@@ -100,6 +101,7 @@ def _owner_aggregate(
     response = owner.aggregate(
         _indicator_messages(query_id, public_key, indicators, phases, owner.party), deadline
     )
+    REGISTRY.add(query_id, AGGREGATION)
     phases.mark(f"{owner.party}: aggregate received")
     if calls.first_failure is not None:
         raise calls.first_failure
@@ -121,9 +123,15 @@ def _indicators(
     source = f"stream from node {querier.party}"
     try:
         read_header(listed_call, source)
-        for chunk in unframe(listed_call, 32, "points", source):
+        query_id = calls.query_id
+        for chunk in REGISTRY.counted(
+            query_id, ROUTING, unframe(listed_call, 32, "points", source)
+        ):
             matched = matched_positions(chunk, reference)
-            yield encrypt_indicators(public_key, matched, masks.take(public_key, len(matched)))
+            taken = masks.take(public_key, len(matched), lambda n: REGISTRY.add(query_id, MASKS, n))
+            ciphertexts = encrypt_indicators(public_key, matched, taken)
+            REGISTRY.add(query_id, INDICATORS, len(matched))
+            yield ciphertexts
     except grpc.RpcError as error:
         calls.fail(party_error(querier.party, querier.address, error))
         raise
@@ -209,6 +217,7 @@ def _decrypt(
         ],
     )
     response = querier.decrypt(request, deadline)
+    REGISTRY.add(query_id, DECRYPTION)
     cells = {(c.attribute, c.cell): int(c.value) for c in response.cells}
     if list(cells) != names:
         raise QueryFailed(grpc.StatusCode.INTERNAL, f"querier {querier.party} answered other cells")
@@ -234,7 +243,7 @@ def run_profile(
     """
     phases = _Phases()
     parties = [querier.party, *owners]
-    calls = _QueryCalls()
+    calls = _QueryCalls(query_id)
     sessions: dict[str, OpenedSession] = {}
     with ThreadPoolExecutor(max_workers=max(2, len(parties))) as threads:
         base = node_pb2.OpenSessionRequest(
@@ -249,6 +258,7 @@ def run_profile(
         querier_request.CopyFrom(base)
         querier_request.role = node_pb2.SESSION_ROLE_QUERIER
         sessions[querier.party] = querier.open_session(querier_request, deadline)
+        REGISTRY.add(query_id, OPEN)
         modulus = sessions[querier.party].paillier_n
         if modulus is None:
             raise QueryFailed(
@@ -264,8 +274,12 @@ def run_profile(
         opening = {
             o: threads.submit(owners[o].open_session, owner_request, deadline) for o in owners
         }
+        REGISTRY.track(query_id, OPEN, opening.values())
         wait(list(opening.values()))
         sessions.update({o: future.result() for o, future in opening.items()})
+        REGISTRY.profile_totals(
+            query_id, {p: s.set_size for p, s in sessions.items()}, querier.party
+        )
         phases.mark("sessions open (members loaded)")
         cached = {s.cached_answer for o, s in sessions.items() if o in owners}
         if len(cached) == 1 and "" not in cached:
@@ -306,6 +320,7 @@ def run_profile(
         if calls.first_failure is not None:
             raise calls.first_failure
         combined, not_combined = _combine(public_key, aggregates, attributes)
+        REGISTRY.set_total(query_id, DECRYPTION, len(aggregates) + (combined is not None))
         profiles = [
             _decrypt(querier, query_id, public_key, name, agg, deadline)
             for name, agg in aggregates.items()

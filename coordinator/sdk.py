@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,12 +14,20 @@ import grpc
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from coordinator import codec
+from coordinator.progress import QueryProgress as QueryProgress  # re-exported for on_progress
+from coordinator.progress import StepProgress as StepProgress
+from coordinator.progress import from_proto as progress_from_proto
 from coordinator.results import OverlapResult, ProfileResult
 from gongying.certs import COORDINATOR
 from gongying.serving import channel
 from gongying.signing import load_signing_key, new_query_fields, sign_query
 from gongying.tls import ClientTLS as ClientTLS  # re-exported: the SDK's TLS files
 from gongying.v1 import coordinator_pb2, coordinator_pb2_grpc, query_pb2
+
+log = logging.getLogger(__name__)
+
+ProgressCallback = Callable[[QueryProgress], None]
+"""Called with each progress update of a query, from a background thread."""
 
 
 class QueryError(RuntimeError):
@@ -108,8 +119,12 @@ class CoordinatorClient:
         id_type: str = "email",
         query_id: str = "",
         timeout: float = 900.0,
+        on_progress: ProgressCallback | None = None,
     ) -> OverlapResult:
-        """How many members the parties share: every exclusive region, pairs and all parties."""
+        """How many members the parties share: every exclusive region, pairs and all parties.
+
+        With `on_progress`, the query's progress is watched while it runs and each update is
+        passed to it (from a background thread) until the query returns or fails."""
         query_id = query_id or str(uuid.uuid4())
         request = coordinator_pb2.OverlapRequest(
             query_id=query_id, parties=list(parties), id_type=id_type
@@ -117,7 +132,8 @@ class CoordinatorClient:
         if self.signer is not None:
             request.signed.CopyFrom(self.signer.sign(query_id, "overlap", parties, id_type))
         try:
-            response = self._stub.RunOverlap(request, timeout=timeout)
+            with self._watching(query_id, on_progress, timeout):
+                response = self._stub.RunOverlap(request, timeout=timeout)
         except grpc.RpcError as error:
             raise self._failure(error) from None
         return codec.overlap_from_proto(response)
@@ -130,8 +146,11 @@ class CoordinatorClient:
         id_type: str = "email",
         query_id: str = "",
         timeout: float = 900.0,
+        on_progress: ProgressCallback | None = None,
     ) -> ProfileResult:
-        """Who the shared audience is: bins and numeric statistics per owner and combined."""
+        """Who the shared audience is: bins and numeric statistics per owner and combined.
+
+        `on_progress`: as for `overlap`."""
         query_id = query_id or str(uuid.uuid4())
         request = coordinator_pb2.ProfileRequest(
             query_id=query_id,
@@ -152,10 +171,56 @@ class CoordinatorClient:
                 )
             )
         try:
-            response = self._stub.RunProfile(request, timeout=timeout)
+            with self._watching(query_id, on_progress, timeout):
+                response = self._stub.RunProfile(request, timeout=timeout)
         except grpc.RpcError as error:
             raise self._failure(error) from None
         return codec.profile_from_proto(response, tuple(owners), tuple(attributes))
+
+    def watch(self, query_id: str, timeout: float = 900.0) -> Iterator[QueryProgress]:
+        """Progress updates of the query `query_id` (running, or about to start) until it
+        finishes; QueryError NOT_FOUND if no such query starts within a few seconds."""
+        call = self._stub.WatchQuery(
+            coordinator_pb2.WatchQueryRequest(query_id=query_id), timeout=timeout
+        )
+        try:
+            for message in call:
+                yield progress_from_proto(message)
+        except grpc.RpcError as error:
+            raise self._failure(error) from None
+        finally:
+            call.cancel()
+
+    @contextlib.contextmanager
+    def _watching(
+        self, query_id: str, on_progress: ProgressCallback | None, timeout: float
+    ) -> Iterator[None]:
+        """Watch the query's progress in a thread while the body runs the query."""
+        if on_progress is None:
+            yield
+            return
+        call = self._stub.WatchQuery(
+            coordinator_pb2.WatchQueryRequest(query_id=query_id), timeout=timeout
+        )
+
+        def pump() -> None:
+            try:
+                for message in call:
+                    on_progress(progress_from_proto(message))
+            except grpc.RpcError:
+                pass  # cancelled when the query returned, or the query never started
+            except Exception:
+                log.exception("on_progress failed; progress of %s no longer shown", query_id)
+                call.cancel()
+
+        watcher = threading.Thread(target=pump, name=f"watch-{query_id}", daemon=True)
+        watcher.start()
+        try:
+            yield
+        finally:
+            watcher.join(timeout=1.0)  # the finished update follows the answer at once
+            call.cancel()
+            watcher.join(timeout=1.0)
 
     def close(self) -> None:
         self._channel.close()

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import grpc
 
-from coordinator import codec
+from coordinator import codec, progress
 from coordinator.service import CoordinatorService
 from gongying.identity import peer_identity
-from gongying.status import reported
+from gongying.status import QueryFailed, reported
 from gongying.v1 import coordinator_pb2, coordinator_pb2_grpc
 
 
@@ -62,3 +64,15 @@ class CoordinatorServicer(coordinator_pb2_grpc.CoordinatorServicer):
             )
             return codec.profile_to_proto(result)
         raise AssertionError("unreachable")
+
+    def WatchQuery(
+        self, request: coordinator_pb2.WatchQueryRequest, context: grpc.ServicerContext
+    ) -> Iterator[coordinator_pb2.QueryProgress]:
+        with reported(context, "watch query"):
+            try:
+                for update in progress.REGISTRY.watch(request.query_id, active=context.is_active):
+                    yield progress.to_proto(update)
+            except progress.UnknownQuery:
+                raise QueryFailed(
+                    grpc.StatusCode.NOT_FOUND, f"no query {request.query_id!r} is running"
+                ) from None

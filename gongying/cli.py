@@ -51,6 +51,13 @@ SigningKeyOption = Annotated[
         "policy refuse unsigned queries.",
     ),
 ]
+NoProgressOption = Annotated[
+    bool,
+    typer.Option(
+        "--no-progress",
+        help="No progress bars (they are drawn on stderr only when it is a terminal).",
+    ),
+]
 AsOption = Annotated[
     str,
     typer.Option(
@@ -156,17 +163,24 @@ def query_overlap(
     key: KeyOption = None,
     signing_key: SigningKeyOption = None,
     signer_party: AsOption = "",
+    no_progress: NoProgressOption = False,
 ) -> None:
     """How many members the parties share: sizes, every exclusive region, pairs, all parties."""
     from coordinator.sdk import CoordinatorClient, QueryError
+    from gongying.progress_view import progress_bars, progress_console
     from gongying.render import print_overlap
     from gongying.tls import TLSError
 
     names = [p.strip() for p in parties.split(",") if p.strip()]
     signer = _signer(signing_key, signer_party or (names[0] if names else ""))
     try:
-        with CoordinatorClient(coordinator, _client_tls(ca, cert, key), signer=signer) as client:
-            result = client.overlap(names, id_type, query_id=query_id, timeout=timeout)
+        with (
+            CoordinatorClient(coordinator, _client_tls(ca, cert, key), signer=signer) as client,
+            progress_bars(progress_console(no_progress), "overlap") as on_progress,
+        ):
+            result = client.overlap(
+                names, id_type, query_id=query_id, timeout=timeout, on_progress=on_progress
+            )
     except TLSError as error:
         raise _fail(str(error)) from None
     except QueryError as error:
@@ -199,9 +213,11 @@ def query_profile(
     cert: CertOption = None,
     key: KeyOption = None,
     signing_key: SigningKeyOption = None,
+    no_progress: NoProgressOption = False,
 ) -> None:
     """Who the shared audience is: attribute bins and statistics per owner and combined."""
     from coordinator.sdk import CoordinatorClient, QueryError
+    from gongying.progress_view import progress_bars, progress_console
     from gongying.render import print_profile
     from gongying.tls import TLSError
 
@@ -210,7 +226,10 @@ def query_profile(
 
     signer = _signer(signing_key, querier)
     try:
-        with CoordinatorClient(coordinator, _client_tls(ca, cert, key), signer=signer) as client:
+        with (
+            CoordinatorClient(coordinator, _client_tls(ca, cert, key), signer=signer) as client,
+            progress_bars(progress_console(no_progress), "profile") as on_progress,
+        ):
             result = client.profile(
                 querier,
                 names(owners),
@@ -218,6 +237,7 @@ def query_profile(
                 id_type=id_type,
                 query_id=query_id,
                 timeout=timeout,
+                on_progress=on_progress,
             )
     except TLSError as error:
         raise _fail(str(error)) from None
@@ -253,9 +273,11 @@ def demo(
         Path | None,
         typer.Option("--report", help="Write both queries into one self-contained HTML report."),
     ] = None,
+    no_progress: NoProgressOption = False,
 ) -> None:
     """Generate partners' data, start their nodes and a coordinator, query, check the truth."""
     from gongying.demo import DemoError, run_demo
+    from gongying.progress_view import progress_console
 
     try:
         ok = run_demo(
@@ -267,6 +289,7 @@ def demo(
             console=Console(),
             insecure_plaintext=insecure_plaintext,
             report=report,
+            progress=progress_console(no_progress),
         )
     except DemoError as error:
         raise _fail(str(error)) from None

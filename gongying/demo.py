@@ -20,6 +20,7 @@ from gongying.demo_data import BRAND, RETAILERS, generate_demo_data
 from gongying.demo_profile import ATTRIBUTES, attributes_toml, differences, profile_truths
 from gongying.launch import LaunchError, LocalProcesses, free_port
 from gongying.oracle import identifier_sets_from_files, overlap_truth
+from gongying.progress_view import progress_bars
 from gongying.render import print_overlap, print_profile
 from gongying.report import write_outputs
 from gongying.tls import INSECURE_FLAG, TLSFiles
@@ -182,14 +183,18 @@ def plaintext_truth(paths: dict[str, Path], id_type: str) -> dict[frozenset[str]
     return dict(overlap_truth(identifier_sets_from_files(paths, id_type, normalised)).regions)
 
 
-def _profile_step(layout: DemoLayout, id_type: str, console: Console) -> tuple[bool, ProfileResult]:
+def _profile_step(
+    layout: DemoLayout, id_type: str, console: Console, progress: Console | None = None
+) -> tuple[bool, ProfileResult]:
     """Profile the brand's audience at every retailer; compare with the pandas truth."""
     owners = list(RETAILERS)
     console.print(
         f"profile query: {BRAND}'s audience at {', '.join(owners)} on {', '.join(ATTRIBUTES)}"
     )
-    with layout.client() as client:
-        result = client.profile(BRAND, owners, list(ATTRIBUTES), id_type=id_type)
+    with layout.client() as client, progress_bars(progress, "profile") as on_progress:
+        result = client.profile(
+            BRAND, owners, list(ATTRIBUTES), id_type=id_type, on_progress=on_progress
+        )
     print_profile(result, console)
     found = differences(result, profile_truths(layout.paths, BRAND, owners, id_type))
     for line in found:
@@ -209,8 +214,10 @@ def run_demo(
     paillier_bits: int = 2048,
     insecure_plaintext: bool = False,
     report: Path | None = None,
+    progress: Console | None = None,
 ) -> bool:
-    """Run the whole flow; True when the query's answer equals the plaintext truth."""
+    """Run the whole flow; True when the query's answer equals the plaintext truth; with a
+    `progress` console, the queries' progress bars are drawn on it."""
     if id_type not in ID_COLUMNS:
         raise DemoError(f"--id-type must be one of {', '.join(ID_COLUMNS)}, got {id_type!r}")
     if members < 20:
@@ -264,15 +271,15 @@ def run_demo(
         )
         parties = list(paths)
         console.print(f"overlap query on {id_type} across {', '.join(parties)}")
-        with layout.client() as client:
-            result = client.overlap(parties, id_type)
+        with layout.client() as client, progress_bars(progress, "overlap") as on_progress:
+            result = client.overlap(parties, id_type, on_progress=on_progress)
         truth = plaintext_truth(paths, id_type)
         print_overlap(result, console, truth)
         # a suppressed region (`<k`, or hidden so it cannot be derived) is not compared
         ok = all(result.region(*sorted(m)) in (n, None) for m, n in truth.items())
         profile = None
         if profiled:
-            profile_ok, profile = _profile_step(layout, id_type, console)
+            profile_ok, profile = _profile_step(layout, id_type, console, progress)
             ok = profile_ok and ok
         console.print(
             "[bold green]the private answer equals the plaintext truth[/]"

@@ -49,6 +49,11 @@ class CoordinatorStub:
                 request_serializer=gongying_dot_v1_dot_coordinator__pb2.ProfileRequest.SerializeToString,
                 response_deserializer=gongying_dot_v1_dot_coordinator__pb2.ProfileResponse.FromString,
                 _registered_method=True)
+        self.WatchQuery = channel.unary_stream(
+                '/gongying.v1.Coordinator/WatchQuery',
+                request_serializer=gongying_dot_v1_dot_coordinator__pb2.WatchQueryRequest.SerializeToString,
+                response_deserializer=gongying_dot_v1_dot_coordinator__pb2.QueryProgress.FromString,
+                _registered_method=True)
 
 
 class CoordinatorServicer:
@@ -72,6 +77,14 @@ class CoordinatorServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def WatchQuery(self, request, context):
+        """Progress of a running query, every ~0.3 s until it finishes; waits briefly for a query id
+        not started yet (the watcher may connect first), then NOT_FOUND.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CoordinatorServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -89,6 +102,11 @@ def add_CoordinatorServicer_to_server(servicer, server):
                     servicer.RunProfile,
                     request_deserializer=gongying_dot_v1_dot_coordinator__pb2.ProfileRequest.FromString,
                     response_serializer=gongying_dot_v1_dot_coordinator__pb2.ProfileResponse.SerializeToString,
+            ),
+            'WatchQuery': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchQuery,
+                    request_deserializer=gongying_dot_v1_dot_coordinator__pb2.WatchQueryRequest.FromString,
+                    response_serializer=gongying_dot_v1_dot_coordinator__pb2.QueryProgress.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -172,6 +190,33 @@ class Coordinator:
             '/gongying.v1.Coordinator/RunProfile',
             gongying_dot_v1_dot_coordinator__pb2.ProfileRequest.SerializeToString,
             gongying_dot_v1_dot_coordinator__pb2.ProfileResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchQuery(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/gongying.v1.Coordinator/WatchQuery',
+            gongying_dot_v1_dot_coordinator__pb2.WatchQueryRequest.SerializeToString,
+            gongying_dot_v1_dot_coordinator__pb2.QueryProgress.FromString,
             options,
             channel_credentials,
             insecure,

@@ -34,6 +34,10 @@ class CoordinatorStub:
     ListParties: _grpc.UnaryUnaryMultiCallable[_coordinator_pb2.ListPartiesRequest, _coordinator_pb2.ListPartiesResponse]
     RunOverlap: _grpc.UnaryUnaryMultiCallable[_coordinator_pb2.OverlapRequest, _coordinator_pb2.OverlapResponse]
     RunProfile: _grpc.UnaryUnaryMultiCallable[_coordinator_pb2.ProfileRequest, _coordinator_pb2.ProfileResponse]
+    WatchQuery: _grpc.UnaryStreamMultiCallable[_coordinator_pb2.WatchQueryRequest, _coordinator_pb2.QueryProgress]
+    """Progress of a running query, every ~0.3 s until it finishes; waits briefly for a query id
+    not started yet (the watcher may connect first), then NOT_FOUND.
+    """
 
 @_typing.type_check_only
 class CoordinatorAsyncStub(CoordinatorStub):
@@ -41,6 +45,10 @@ class CoordinatorAsyncStub(CoordinatorStub):
     ListParties: _aio.UnaryUnaryMultiCallable[_coordinator_pb2.ListPartiesRequest, _coordinator_pb2.ListPartiesResponse]  # type: ignore[assignment]
     RunOverlap: _aio.UnaryUnaryMultiCallable[_coordinator_pb2.OverlapRequest, _coordinator_pb2.OverlapResponse]  # type: ignore[assignment]
     RunProfile: _aio.UnaryUnaryMultiCallable[_coordinator_pb2.ProfileRequest, _coordinator_pb2.ProfileResponse]  # type: ignore[assignment]
+    WatchQuery: _aio.UnaryStreamMultiCallable[_coordinator_pb2.WatchQueryRequest, _coordinator_pb2.QueryProgress]  # type: ignore[assignment]
+    """Progress of a running query, every ~0.3 s until it finishes; waits briefly for a query id
+    not started yet (the watcher may connect first), then NOT_FOUND.
+    """
 
 class CoordinatorServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -63,5 +71,15 @@ class CoordinatorServicer(metaclass=_abc_1.ABCMeta):
         request: _coordinator_pb2.ProfileRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_coordinator_pb2.ProfileResponse, _abc.Awaitable[_coordinator_pb2.ProfileResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def WatchQuery(
+        self,
+        request: _coordinator_pb2.WatchQueryRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_coordinator_pb2.QueryProgress], _abc.AsyncIterator[_coordinator_pb2.QueryProgress]]:
+        """Progress of a running query, every ~0.3 s until it finishes; waits briefly for a query id
+        not started yet (the watcher may connect first), then NOT_FOUND.
+        """
 
 def add_CoordinatorServicer_to_server(servicer: CoordinatorServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
