@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import grpc
@@ -33,12 +34,35 @@ class OpenedSession:
 
 
 class Deadline:
-    """The time left for a query; every call gets the remaining part."""
+    """The time left for a query; every call gets the remaining part. Cancelling it (the
+    querier cancelled) runs the registered listeners and fails every later call."""
 
     def __init__(self, seconds: float) -> None:
         self.expires = time.monotonic() + seconds
+        self.cancelled = False
+        self._listeners: list[Callable[[], None]] = []
+        self._lock = threading.Lock()
+
+    def on_cancel(self, listener: Callable[[], None]) -> None:
+        """Run `listener` when the query is cancelled (at once if it already is)."""
+        with self._lock:
+            if not self.cancelled:
+                self._listeners.append(listener)
+                return
+        listener()
+
+    def cancel(self) -> None:
+        with self._lock:
+            if self.cancelled:
+                return
+            self.cancelled = True
+            listeners, self._listeners = self._listeners, []
+        for listener in listeners:
+            listener()
 
     def remaining(self) -> float:
+        if self.cancelled:
+            raise QueryFailed(grpc.StatusCode.CANCELLED, "the querier cancelled the query")
         left = self.expires - time.monotonic()
         if left <= 0:
             raise QueryFailed(grpc.StatusCode.DEADLINE_EXCEEDED, "the query's deadline passed")

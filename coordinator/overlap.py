@@ -145,6 +145,11 @@ def run_overlap(
         signed=signed,
     )
     calls = _QueryCalls(query_id)
+    deadline.on_cancel(
+        lambda: calls.fail(
+            QueryFailed(grpc.StatusCode.CANCELLED, "the querier cancelled the query")
+        )
+    )
     with ThreadPoolExecutor(max_workers=max(2, len(order))) as threads:
         # wait for every OpenSession before raising any failure, so the settling that follows
         # never races a session that is still being opened (it would stay open until it expires)

@@ -244,6 +244,11 @@ def run_profile(
     phases = _Phases()
     parties = [querier.party, *owners]
     calls = _QueryCalls(query_id)
+    deadline.on_cancel(
+        lambda: calls.fail(
+            QueryFailed(grpc.StatusCode.CANCELLED, "the querier cancelled the query")
+        )
+    )
     sessions: dict[str, OpenedSession] = {}
     with ThreadPoolExecutor(max_workers=max(2, len(parties))) as threads:
         base = node_pb2.OpenSessionRequest(

@@ -11,8 +11,8 @@ import contextlib
 import json
 import time
 import uuid
-from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
 from datetime import UTC, datetime
 
 import grpc
@@ -43,6 +43,8 @@ from gongying.v1 import query_pb2
 from node.audit import AuditLog, AuditRecord
 from protocols.matching import MAX_PARTIES
 from protocols.profile import CategoricalAttribute, decode_numeric
+
+SETTLE_FAILED_WAIT = 1.0
 
 
 class CoordinatorService:
@@ -83,8 +85,19 @@ class CoordinatorService:
             )
         return {p: self.nodes[p] for p in parties}
 
-    def _deadline(self, timeout: float | None) -> Deadline:
-        return Deadline(min(timeout or self.config.deadline_seconds, self.config.deadline_seconds))
+    def _deadline(
+        self,
+        timeout: float | None,
+        on_cancel: Callable[[Callable[[], None]], object] | None = None,
+    ) -> Deadline:
+        """The query's deadline; `on_cancel` registers what cancels it (the querier's call
+        ending early), so that a cancelled query stops at every party."""
+        deadline = Deadline(
+            min(timeout or self.config.deadline_seconds, self.config.deadline_seconds)
+        )
+        if on_cancel is not None:
+            on_cancel(deadline.cancel)
+        return deadline
 
     def overlap(
         self,
@@ -94,6 +107,7 @@ class CoordinatorService:
         timeout: float | None = None,
         signed: query_pb2.SignedQuery | None = None,
         requester: str = "",
+        on_cancel: Callable[[Callable[[], None]], object] | None = None,
     ) -> OverlapResult:
         """Run an overlap query and return every region count, as the release rules allow."""
         query_id = query_id or str(uuid.uuid4())
@@ -105,7 +119,7 @@ class CoordinatorService:
         try:
             _check_id_type(id_type)
             nodes = self._select(parties)
-            deadline = self._deadline(timeout)
+            deadline = self._deadline(timeout, on_cancel)
             outcome = run_overlap(
                 nodes, query_id, id_type, self.config.normalisation_profile, deadline, signed
             )
@@ -142,6 +156,7 @@ class CoordinatorService:
         timeout: float | None = None,
         signed: query_pb2.SignedQuery | None = None,
         requester: str = "",
+        on_cancel: Callable[[Callable[[], None]], object] | None = None,
     ) -> ProfileResult:
         """Profile the audience the querier shares with each owner, per owner and combined."""
         query_id = query_id or str(uuid.uuid4())
@@ -152,7 +167,7 @@ class CoordinatorService:
         try:
             masks = _check_profile(self.masks, querier, owners, attributes, id_type)
             nodes = self._select([querier, *owners])
-            deadline = self._deadline(timeout)
+            deadline = self._deadline(timeout, on_cancel)
             outcome = run_profile(
                 nodes[querier],
                 {o: nodes[o] for o in owners},
@@ -233,9 +248,14 @@ class CoordinatorService:
     ) -> None:
         """Best effort: every node logs the failure and refunds what it reserved."""
         message = str(error) or type(error).__name__
-        with ThreadPoolExecutor(max_workers=max(2, len(nodes))) as threads:
-            for node in nodes.values():
-                threads.submit(_settle_quietly, node, query_id, message)
+        threads = ThreadPoolExecutor(max_workers=max(2, len(nodes)))
+        settling = [
+            threads.submit(_settle_quietly, node, query_id, message) for node in nodes.values()
+        ]
+        # a stalled node must not hold the querier's error back: wait briefly, then leave the
+        # stragglers to finish (or time out) in the background; the node also expires the session
+        wait(settling, timeout=SETTLE_FAILED_WAIT)
+        threads.shutdown(wait=False)
 
     def close(self) -> None:
         for node in self.nodes.values():

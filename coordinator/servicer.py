@@ -40,9 +40,10 @@ class CoordinatorServicer(coordinator_pb2_grpc.CoordinatorServicer):
                 list(request.parties),
                 request.id_type,
                 query_id=request.query_id,
-                timeout=remaining if remaining is not None and remaining < 1e8 else None,
+                timeout=_query_timeout(remaining),
                 signed=request.signed if request.HasField("signed") else None,
                 requester=peer_identity(context) or "",
+                on_cancel=context.add_callback,
             )
             return codec.overlap_to_proto(result)
         raise AssertionError("unreachable")
@@ -58,9 +59,10 @@ class CoordinatorServicer(coordinator_pb2_grpc.CoordinatorServicer):
                 list(request.attributes),
                 id_type=request.id_type or "email",
                 query_id=request.query_id,
-                timeout=remaining if remaining is not None and remaining < 1e8 else None,
+                timeout=_query_timeout(remaining),
                 signed=request.signed if request.HasField("signed") else None,
                 requester=peer_identity(context) or "",
+                on_cancel=context.add_callback,
             )
             return codec.profile_to_proto(result)
         raise AssertionError("unreachable")
@@ -76,3 +78,11 @@ class CoordinatorServicer(coordinator_pb2_grpc.CoordinatorServicer):
                 raise QueryFailed(
                     grpc.StatusCode.NOT_FOUND, f"no query {request.query_id!r} is running"
                 ) from None
+
+
+def _query_timeout(remaining: float | None) -> float | None:
+    """The querier's remaining time, less a margin so that the coordinator's own explanation
+    (which node did not answer) reaches the querier before the querier's deadline does."""
+    if remaining is None or remaining >= 1e8:
+        return None
+    return max(0.1, remaining - min(3.0, remaining * 0.25))

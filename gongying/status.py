@@ -77,6 +77,10 @@ def reported(context: grpc.ServicerContext, where: str) -> Iterator[None]:
     try:
         yield
     except Exception as error:
+        if isinstance(error, grpc.RpcError) and not context.is_active():
+            # a request stream raises this when the caller cancelled or dropped the call
+            log.info("%s: the caller cancelled the call", where)
+            context.abort(grpc.StatusCode.CANCELLED, f"{where}: the caller cancelled the call")
         code = status_for(error)
         if code == grpc.StatusCode.INTERNAL:
             log.exception("%s failed unexpectedly", where)
