@@ -1,0 +1,155 @@
+"""Load: 20 concurrent overlap queries across three in-process nodes, and idle sessions expiring.
+
+Every query returns the oracle's counts for its parties; while they run, the nodes hold several
+sessions at once, each with its own key; afterwards no session is open. A session nobody closes
+expires once idle (the reaper's `expire()`), its key is wiped and the failure is audited.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from connectors.identifiers import NormalisationProfile
+from coordinator.results import OverlapResult
+from gongying.v1 import node_pb2
+from node.sessions import DEFAULT_IDLE_SECONDS, QuerySession
+from protocols.psi import KeyForgotten
+from tests.faults.harness import (
+    BRAND,
+    PARTIES,
+    RETAILER_A,
+    RETAILER_B,
+    Cluster,
+    make_cluster,
+    truth,
+    wait_until,
+)
+
+SIZE = 150
+QUERIES = 20
+SHAPES = [
+    [BRAND, RETAILER_A, RETAILER_B],
+    [BRAND, RETAILER_A],
+    [BRAND, RETAILER_B],
+    [RETAILER_A, RETAILER_B],
+]
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory, key_file: Path) -> Iterator[Cluster]:
+    running = make_cluster(tmp_path_factory.mktemp("load"), key_file, size=SIZE)
+    try:
+        for party in PARTIES:
+            running.start_inprocess(party)
+        running.start_coordinator(deadline=120.0)
+        yield running
+    finally:
+        running.stop()
+
+
+class Watcher:
+    """Samples a node's open sessions: how many at once, and each query's key."""
+
+    def __init__(self, cluster: Cluster, party: str) -> None:
+        self.store = cluster.nodes[party].service.sessions
+        self.most = 0
+        self.keys: dict[str, bytes] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.005):
+            with self.store._lock:
+                sessions = list(self.store._sessions.values())
+            self.most = max(self.most, len(sessions))
+            for session in sessions:
+                with contextlib.suppress(KeyForgotten):
+                    self.keys.setdefault(session.query_id, session.key.scalar)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+
+def test_twenty_concurrent_overlaps(cluster: Cluster) -> None:
+    watcher = Watcher(cluster, RETAILER_A)
+    jobs = [(f"load-{i}-{uuid.uuid4()}", SHAPES[i % len(SHAPES)]) for i in range(QUERIES)]
+
+    def run(job: tuple[str, list[str]]) -> tuple[str, list[str], OverlapResult]:
+        query_id, parties = job
+        with cluster.client() as client:
+            return query_id, parties, client.overlap(parties, "email", query_id, timeout=120)
+
+    try:
+        with ThreadPoolExecutor(QUERIES) as pool:
+            done = list(pool.map(run, jobs, timeout=150))
+    finally:
+        watcher.stop()
+    for query_id, parties, result in done:
+        expected = truth(cluster.held, parties)
+        assert result.query_id == query_id
+        assert result.all_parties == expected.all_parties, (parties, result)
+        for a, b, count in result.pairwise:
+            assert count == expected.pair(a, b), (query_id, a, b)
+        assert result.set_sizes == {p: expected.sizes[p] for p in parties}
+    # several queries were open together at one node, each with its own key
+    assert watcher.most > 1, watcher.most
+    assert len(set(watcher.keys.values())) == len(watcher.keys) > 1
+    wait_until(
+        lambda: all(n.service.sessions.open_count() == 0 for n in cluster.nodes.values()),
+        10,
+        "every session to close",
+    )
+    for party in PARTIES:
+        for query_id, parties in jobs:
+            if party in parties:
+                kept = [r.record.decision for r in cluster.records(party, query_id)]
+                assert kept == ["released"], (party, query_id, kept)
+
+
+def test_idle_sessions_expire_and_drop_keys(cluster: Cluster) -> None:
+    """Sessions opened as the coordinator does, then abandoned, expire once idle."""
+    signer = cluster.client().signer
+    assert signer is not None
+    parties = [BRAND, RETAILER_A]
+    opened: list[tuple[str, QuerySession]] = []
+    for _ in range(3):
+        query_id = f"idle-{uuid.uuid4()}"
+        cluster.node_stub(RETAILER_A).OpenSession(
+            node_pb2.OpenSessionRequest(
+                query_id=query_id,
+                kind=node_pb2.QUERY_KIND_OVERLAP,
+                id_type="email",
+                profile_version=NormalisationProfile().label(),
+                parties=parties,
+                role=node_pb2.SESSION_ROLE_MEMBER,
+                signed=signer.sign(query_id, "overlap", parties, "email", [], []),
+            ),
+            timeout=30,
+        )
+        opened.append((query_id, cluster.nodes[RETAILER_A].service.sessions.get(query_id)))
+    store = cluster.nodes[RETAILER_A].service.sessions
+    assert store.open_count() == 3
+    assert store.expire() == 0  # not idle yet
+    store.idle_seconds = 0.2
+    try:
+        wait_until(lambda: store.expire() >= 0 and store.open_count() == 0, 10, "expiry")
+    finally:
+        store.idle_seconds = DEFAULT_IDLE_SECONDS
+    for query_id, session in opened:
+        with pytest.raises(KeyForgotten):
+            session.key.scalar  # noqa: B018 - the property raises once the key is wiped
+        assert not session.elements
+        kept = cluster.records(RETAILER_A, query_id)
+        assert [r.record.decision for r in kept] == ["failed"], kept
+        assert "expired" in (kept[0].record.error or "")
+    usage = cluster.usage(RETAILER_A)
+    assert usage.reserved == 0.0, usage
