@@ -47,7 +47,7 @@ class NodeServer:
         """Stop serving, settle and forget every session, close the logs, stop the workers."""
         self._stopping.set()
         self.running.stop(grace)
-        self.service.sessions.close_all()
+        self.service.close_all()
         self.service.governance.close()
         self.executor.shutdown()
 
@@ -113,7 +113,7 @@ def serve_node(config_path: Path) -> None:
     print(f"node {config.party} serving on {node.address}", flush=True)
 
     def release() -> None:
-        node.service.sessions.close_all()
+        node.service.close_all()
         node.service.governance.close()
         node.executor.shutdown()
 

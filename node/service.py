@@ -357,6 +357,13 @@ class NodeService:
             )
         return self.sessions.close(query_id), committed
 
+    def close_all(self, reason: str = "the node shut down before the query finished") -> None:
+        """Shutdown: settle every open query as failed with `reason` (logged, refunded), forget
+        it, then drop whatever opened meanwhile (those count as expired)."""
+        for query_id in self.sessions.query_ids():
+            self.close(query_id, "failed", error=reason)
+        self.sessions.close_all()
+
     def _expired(self, session: QuerySession) -> None:
         if session.admission is not None:
             self.governance.settle(session.admission, "failed", error="session expired idle")

@@ -101,6 +101,11 @@ class SessionStore:
             session.forget()
         return len(dropped)
 
+    def query_ids(self) -> list[str]:
+        """The query ids of the open sessions."""
+        with self._lock:
+            return list(self._sessions)
+
     def open_count(self) -> int:
         """How many sessions are open."""
         with self._lock:
