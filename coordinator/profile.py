@@ -21,7 +21,7 @@ import numpy as np
 
 from coordinator.masks import MaskSupply
 from coordinator.node_client import Deadline, NodeClient, OpenedSession, party_error
-from coordinator.overlap import _collect, _QueryCalls, _relay
+from coordinator.overlap import _collect, _QueryCalls
 from coordinator.progress import AGGREGATION, DECRYPTION, INDICATORS, MASKS, OPEN, REGISTRY, ROUTING
 from gongying.status import QueryFailed
 from gongying.streams import frame, point_messages, read_header, unframe
@@ -84,20 +84,24 @@ def _owner_aggregate(
 ) -> OwnerAggregate:
     """Match one owner's list against the querier's set and collect the owner's aggregate.
 
-    Pipelined: the owner's list streams from the owner through the querier (order kept) to the
-    coordinator, which matches and encrypts each chunk and streams the indicators on to the
-    owner, which aggregates chunk by chunk in its worker pool.
+    The querier's set k_Q*H(y) goes through the owner (k_D*k_Q*H(y), reshuffled) and back to the
+    querier, which takes its own key off (k_D*H(y), reshuffled): an oblivious evaluation of the
+    owner's per-query key on the querier's elements. The owner's list k_D*H(x), in the owner's
+    secret order, then streams straight to the coordinator, which matches and encrypts each chunk
+    and streams the indicators on to the owner, which aggregates chunk by chunk in its pool. The
+    large list is blinded once, not twice.
     """
     header = points_pb2.StreamHeader(query_id=query_id, set_owner=querier.party)
     reference_call = calls.add(
         owner.reblind(point_messages(header, iter((querier_points,))), deadline)
     )
-    reference = sorted_reference(_collect(reference_call, owner, calls))
-    phases.mark(f"{owner.party}: querier set blinded by owner")
-    own_call = calls.add(owner.stream_own_set(query_id, deadline))
-    keep = points_pb2.StreamHeader(query_id=query_id, set_owner=owner.party, preserve_order=True)
-    listed_call = calls.add(querier.reblind(_relay(own_call, owner, keep, calls), deadline))
-    indicators = _indicators(listed_call, querier, reference, public_key, masks, calls)
+    both = _collect(reference_call, owner, calls)
+    unblind = points_pb2.StreamHeader(query_id=query_id, set_owner=querier.party, unblind=True)
+    unblinded_call = calls.add(querier.reblind(point_messages(unblind, iter((both,))), deadline))
+    reference = sorted_reference(_collect(unblinded_call, querier, calls))
+    phases.mark(f"{owner.party}: querier set evaluated under the owner's key")
+    listed_call = calls.add(owner.stream_own_set(query_id, deadline))
+    indicators = _indicators(listed_call, owner, reference, public_key, masks, calls)
     response = owner.aggregate(
         _indicator_messages(query_id, public_key, indicators, phases, owner.party), deadline
     )
@@ -113,14 +117,14 @@ def _owner_aggregate(
 
 def _indicators(
     listed_call: Any,
-    querier: NodeClient,
+    node: NodeClient,
     reference: np.ndarray,
     public_key: PaillierPublicKey,
     masks: MaskSupply,
     calls: _QueryCalls,
 ) -> Iterator[bytes]:
-    """Indicator ciphertexts for each chunk of the owner's fully blinded list, as it arrives."""
-    source = f"stream from node {querier.party}"
+    """Indicators for each chunk of the owner's blinded list as it arrives from `node`."""
+    source = f"stream from node {node.party}"
     try:
         read_header(listed_call, source)
         query_id = calls.query_id
@@ -133,7 +137,7 @@ def _indicators(
             REGISTRY.add(query_id, INDICATORS, len(matched))
             yield ciphertexts
     except grpc.RpcError as error:
-        calls.fail(party_error(querier.party, querier.address, error))
+        calls.fail(party_error(node.party, node.address, error))
         raise
     except Exception as error:
         calls.fail(QueryFailed(grpc.StatusCode.INVALID_ARGUMENT, str(error)))

@@ -144,7 +144,9 @@ class ProgressRegistry:
     def profile_totals(self, query_id: str, sizes: Mapping[str, int], querier: str) -> None:
         """Totals of a profile query's steps once every session is open (set sizes by party)."""
         owners = sum(size for party, size in sizes.items() if party != querier)
-        routed = sizes[querier] * len(sizes) + 2 * owners
+        # the querier's set arrives once, then per owner twice more (re-blinded by the owner,
+        # unblinded by the querier); each owner's list arrives once
+        routed = sizes[querier] * (1 + 2 * (len(sizes) - 1)) + owners
         for step, total in ((ROUTING, routed), (INDICATORS, owners), (MASKS, owners)):
             self.set_total(query_id, step, total)
 

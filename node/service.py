@@ -31,6 +31,7 @@ from protocols.profile import (
     combine_aggregates,
     seal_aggregate,
 )
+from protocols.ristretto import invert_scalar
 
 QUERY_KINDS = ("overlap", "profile")
 MIN_PAILLIER_BITS = 2048
@@ -306,7 +307,12 @@ class NodeService:
         return self.executor.blind_elements(session.elements, session.key.scalar)
 
     def reblind(
-        self, query_id: str, chunks: Iterator[bytes], preserve_order: bool, set_owner: str = ""
+        self,
+        query_id: str,
+        chunks: Iterator[bytes],
+        preserve_order: bool,
+        set_owner: str = "",
+        unblind: bool = False,
     ) -> Iterator[bytes]:
         """Multiply every received point by the session key; reshuffle unless told not to.
 
@@ -316,12 +322,20 @@ class NodeService:
         still fails the call, so the coordinator never completes a query from part of a set.
         """
         session = self.sessions.get(query_id)
+        scalar = session.key.scalar
+        if unblind:
+            if set_owner != self.config.party:
+                raise QueryRefused(
+                    f"{self.config.party} takes its key off its own set only, "
+                    f"not off the set of {set_owner or 'an unnamed party'}"
+                )
+            scalar = invert_scalar(scalar)
         counted = _Counted(chunks)
-        blinded = self.executor.blind_points(counted, session.key.scalar)
+        blinded = self.executor.blind_points(counted, scalar)
 
         def checked() -> Iterator[bytes]:
             yield from blinded
-            if session.admission is not None:
+            if session.admission is not None and not unblind:
                 self.governance.check_counterparty(session.admission, set_owner, counted.points)
 
         if preserve_order:

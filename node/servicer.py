@@ -65,7 +65,7 @@ class PartyNodeServicer(node_pb2_grpc.PartyNodeServicer):
             source = f"{self.party} Reblind of {header.set_owner or 'unnamed'}'s set"
             chunks = unframe(request_iterator, 32, "points", source)
             blinded = self.service.reblind(
-                header.query_id, chunks, header.preserve_order, header.set_owner
+                header.query_id, chunks, header.preserve_order, header.set_owner, header.unblind
             )
             reply = points_pb2.StreamHeader(
                 query_id=header.query_id,

@@ -25,21 +25,28 @@ class StreamHeader(_message.Message):
     QUERY_ID_FIELD_NUMBER: _builtins.int
     SET_OWNER_FIELD_NUMBER: _builtins.int
     PRESERVE_ORDER_FIELD_NUMBER: _builtins.int
+    UNBLIND_FIELD_NUMBER: _builtins.int
     query_id: _builtins.str
     set_owner: _builtins.str
     """The party whose elements the points stand for."""
     preserve_order: _builtins.bool
-    """Keep the received order when re-blinding (profile queries); otherwise the receiver reshuffles."""
+    """Keep the received order when re-blinding; otherwise the receiver reshuffles."""
+    unblind: _builtins.bool
+    """Multiply by the inverse of the receiver's key instead: the receiver takes its own key off its
+    own set (profile queries: the querier unblinds k_D * k_Q * H(y) to k_D * H(y)). Refused for
+    another party's set.
+    """
     def __init__(
         self,
         *,
         query_id: _builtins.str = ...,
         set_owner: _builtins.str = ...,
         preserve_order: _builtins.bool = ...,
+        unblind: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["preserve_order", b"preserve_order", "query_id", b"query_id", "set_owner", b"set_owner"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["preserve_order", b"preserve_order", "query_id", b"query_id", "set_owner", b"set_owner", "unblind", b"unblind"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
