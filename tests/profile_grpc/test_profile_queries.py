@@ -28,8 +28,7 @@ def _config(folder: Path, party: str, path: Path, extra: str) -> Path:
         f'party = "{party}"\nlisten = "127.0.0.1:0"\nworkers = 1\n'
         "insecure_plaintext = true\ninsecure_no_policy = true\n"
         f'[source]\nkind = "csv"\npath = "{path}"\n'
-        '[identifiers]\nemail = "email"\nphone = "phone"\n'
-        + extra
+        '[identifiers]\nemail = "email"\nphone = "phone"\n' + extra
     )
     return config
 
@@ -168,3 +167,42 @@ def test_owner_returns_only_one_ciphertext_per_bin_or_statistic(deployment) -> N
         brand_key.decrypt_signed(int.from_bytes(c.ciphertext, "big")) for c in response.cells[1:5]
     )
     assert overlap == len(chosen) == gender_total
+
+
+def test_a_node_takes_its_key_off_its_own_set_only(deployment) -> None:  # type: ignore[no-untyped-def]
+    """The unblind step is no oracle: a node refuses to unblind another party's points."""
+    import grpc
+
+    from gongying.streams import point_messages
+    from gongying.v1 import points_pb2
+    from protocols import ristretto
+
+    nodes, _, _ = deployment
+    node = nodes["retailer_a"]
+    stub = node_pb2_grpc.PartyNodeStub(channel(node.address))
+    stub.OpenSession(
+        node_pb2.OpenSessionRequest(
+            query_id="unblind-1",
+            kind=node_pb2.QUERY_KIND_OVERLAP,
+            id_type="email",
+            profile_version=node.config.normalisation.label(),
+            parties=["brand", "retailer_a"],
+            role=node_pb2.SESSION_ROLE_MEMBER,
+        )
+    )
+    point = ristretto.hash_to_point(b"email:someone@example.com")
+    try:
+        for set_owner, ok in (("brand", False), ("retailer_a", True)):
+            header = points_pb2.StreamHeader(
+                query_id="unblind-1", set_owner=set_owner, unblind=True
+            )
+            replies = stub.Reblind(point_messages(header, iter((point,))))
+            if ok:
+                assert sum(1 for m in replies if m.WhichOneof("body") == "chunk") == 1
+            else:
+                with pytest.raises(grpc.RpcError) as caught:
+                    list(replies)
+                assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+                assert "own set only" in (caught.value.details() or "")
+    finally:
+        stub.CloseSession(node_pb2.CloseSessionRequest(query_id="unblind-1"))
