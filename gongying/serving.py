@@ -152,7 +152,10 @@ def wait_for_termination(running: RunningServer, on_stop: Callable[[], None]) ->
 
     signal.signal(signal.SIGTERM, handle)
     signal.signal(signal.SIGINT, handle)
-    stopping.wait()
+    # Wake up regularly: a signal the kernel delivers to one of gRPC's threads only sets a flag,
+    # and Python runs the handler when the main thread next executes bytecode.
+    while not stopping.wait(0.25):
+        pass
     running.stop()
     on_stop()
 
