@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import os
 from collections.abc import Iterator, Sequence
 
@@ -17,6 +18,7 @@ from connectors.source_spec import (
 )
 
 _PARSE_ERRORS = (pd.errors.ParserError, UnicodeDecodeError, ValueError)
+TAIL_BYTES = 65536
 
 
 class CsvSource:
@@ -49,7 +51,9 @@ class CsvSource:
     ) -> Iterator[pd.DataFrame]:
         check_chunk_rows(chunk_rows)
         wanted = distinct(columns)
-        require_columns(self._spec.describe(), wanted, self.columns())
+        header = self.columns()
+        require_columns(self._spec.describe(), wanted, header)
+        self._check_complete(len(header))
         try:
             reader = pd.read_csv(
                 self._path,
@@ -74,6 +78,27 @@ class CsvSource:
                     raise SourceUnreadable(self._spec.describe(), str(error).strip()) from error
                 frame = chunk[wanted].reset_index(drop=True)
                 yield frame.astype(object).where(frame.notna(), None)
+
+    def _check_complete(self, fields: int) -> None:
+        """Refuse a file whose last row was cut off (fewer fields and no line ending)."""
+        with open(self._path, "rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            size = handle.tell()
+            handle.seek(max(0, size - TAIL_BYTES))
+            tail = handle.read()
+        if not tail or tail.endswith((b"\n", b"\r")):
+            return
+        last = tail.splitlines()[-1].decode(self._spec.encoding, errors="replace")
+        try:
+            row = next(csv.reader([last]))
+        except csv.Error:
+            row = []
+        if len(row) < fields:
+            raise SourceUnreadable(
+                self._spec.describe(),
+                f"the last row has {len(row)} of {fields} fields and no line ending: the file "
+                "looks partially written",
+            )
 
     def _check_exists(self) -> None:
         if not os.path.isfile(self._path):

@@ -115,8 +115,20 @@ def test_corrupt_and_truncated_parquet_are_unreadable(
 def test_truncated_csv_with_open_quote_is_unreadable(tmp_path: Path) -> None:
     path = tmp_path / "cut.csv"
     path.write_text('email,city\na@b.com,Shanghai\n"c@d.com,Shen', encoding="utf-8")
-    with pytest.raises(SourceUnreadable, match=r"cut\.csv.*EOF"):
+    with pytest.raises(SourceUnreadable, match=r"cut\.csv.*(EOF|partially written)"):
         list(open_source(SourceSpec(kind="csv", path=str(path))).iter_chunks(["email"]))
+
+
+def test_csv_cut_off_mid_row_is_unreadable(tmp_path: Path) -> None:
+    """A last row with fewer fields and no line ending is a partial write, not a member."""
+    path = tmp_path / "partial.csv"
+    path.write_text("email,city,tier\na@b.com,Shanghai,1\nc@d.com,Shen", encoding="utf-8")
+    with pytest.raises(SourceUnreadable, match=r"partial\.csv.*2 of 3 fields.*partially written"):
+        list(open_source(SourceSpec(kind="csv", path=str(path))).iter_chunks(["email"]))
+    complete = tmp_path / "complete.csv"
+    complete.write_text("email,city,tier\na@b.com,Shanghai,1\nc@d.com,Shen,2", encoding="utf-8")
+    rows = list(open_source(SourceSpec(kind="csv", path=str(complete))).iter_chunks(["email"]))
+    assert sum(len(r) for r in rows) == 2  # no line ending but every field: a complete file
 
 
 def test_csv_row_with_extra_fields_is_unreadable_and_named(tmp_path: Path) -> None:

@@ -106,12 +106,6 @@ def test_file_replaced_by_directory(cluster: Cluster) -> None:
         pytest.param(
             lambda row: row[: len(row) // 2],
             id="truncated-mid-row",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="connectors/csv_source.py (outside this change's paths) reads a short "
-                "last row without a trailing newline as a member with missing cells; it should "
-                "raise SourceUnreadable (the file looks partially written)",
-            ),
         ),
         pytest.param(lambda row: '"' + row[:10], id="open-quote"),
     ],
