@@ -153,3 +153,41 @@ def test_idle_sessions_expire_and_drop_keys(cluster: Cluster) -> None:
         assert "expired" in (kept[0].record.error or "")
     usage = cluster.usage(RETAILER_A)
     assert usage.reserved == 0.0, usage
+
+
+def test_memory_returns_to_its_level_after_bursts(cluster: Cluster) -> None:
+    """Repeated bursts of 20 queries do not grow the nodes' memory: nothing per query is kept.
+
+    The nodes run in this process, so its resident size is measured after a warm-up burst and
+    again after three more; allocator caching makes the first burst the baseline, and a leak of
+    even a few KiB per query per party would show over 60 more queries.
+    """
+    import gc
+
+    import psutil
+
+    process = psutil.Process()
+
+    def burst() -> None:
+        jobs = [(f"mem-{i}-{uuid.uuid4()}", SHAPES[i % len(SHAPES)]) for i in range(QUERIES)]
+
+        def run(job: tuple[str, list[str]]) -> OverlapResult:
+            query_id, parties = job
+            with cluster.client() as client:
+                return client.overlap(parties, "email", query_id, timeout=120)
+
+        with ThreadPoolExecutor(QUERIES) as pool:
+            assert len(list(pool.map(run, jobs, timeout=150))) == QUERIES
+        wait_until(
+            lambda: all(n.service.sessions.open_count() == 0 for n in cluster.nodes.values()),
+            10,
+            "every session to close",
+        )
+        gc.collect()
+
+    burst()
+    baseline = process.memory_info().rss
+    for _ in range(3):
+        burst()
+    grown = process.memory_info().rss - baseline
+    assert grown < 40 * 1024 * 1024, f"resident memory grew {grown / 2**20:.1f} MiB over 60 queries"
