@@ -43,6 +43,13 @@ CertOption = Annotated[
 KeyOption = Annotated[
     Path | None, typer.Option("--key", help="Your TLS private key (PEM), e.g. certs/brand.key.")
 ]
+IdTypeOption = Annotated[str, typer.Option("--id-type", help="email, phone, member_id, ...")]
+QueryIdOption = Annotated[str, typer.Option("--query-id", help="Name the query (for retries).")]
+TimeoutOption = Annotated[float, typer.Option("--timeout", help="Seconds before giving up.")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print the documented JSON object.")]
+ReportOption = Annotated[
+    Path | None, typer.Option("--report", help="Also write a self-contained HTML report.")
+]
 SigningKeyOption = Annotated[
     Path | None,
     typer.Option(
@@ -144,17 +151,11 @@ def coordinator_serve(config: ConfigOption) -> None:
 def query_overlap(
     coordinator: Annotated[str, typer.Option("--coordinator", help="Coordinator HOST:PORT.")],
     parties: Annotated[str, typer.Option("--parties", help="Comma-separated party names.")],
-    id_type: Annotated[
-        str, typer.Option("--id-type", help="email, phone, member_id, ...")
-    ] = "email",
-    query_id: Annotated[str, typer.Option("--query-id", help="Name the query (for retries).")] = "",
-    timeout: Annotated[float, typer.Option("--timeout", help="Seconds before giving up.")] = 900.0,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print the documented JSON object.")
-    ] = False,
-    report: Annotated[
-        Path | None, typer.Option("--report", help="Also write a self-contained HTML report.")
-    ] = None,
+    id_type: IdTypeOption = "email",
+    query_id: QueryIdOption = "",
+    timeout: TimeoutOption = 900.0,
+    as_json: JsonOption = False,
+    report: ReportOption = None,
     csv: Annotated[
         Path | None, typer.Option("--csv", help="Also write the regions table as CSV.")
     ] = None,
@@ -198,17 +199,11 @@ def query_profile(
     querier: Annotated[str, typer.Option("--querier", help="The party holding the key (a brand).")],
     owners: Annotated[str, typer.Option("--owners", help="Comma-separated data owners.")],
     attributes: Annotated[str, typer.Option("--attributes", help="Comma-separated attributes.")],
-    id_type: Annotated[
-        str, typer.Option("--id-type", help="email, phone, member_id, ...")
-    ] = "email",
-    query_id: Annotated[str, typer.Option("--query-id", help="Name the query (for retries).")] = "",
-    timeout: Annotated[float, typer.Option("--timeout", help="Seconds before giving up.")] = 900.0,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print the documented JSON object.")
-    ] = False,
-    report: Annotated[
-        Path | None, typer.Option("--report", help="Also write a self-contained HTML report.")
-    ] = None,
+    id_type: IdTypeOption = "email",
+    query_id: QueryIdOption = "",
+    timeout: TimeoutOption = 900.0,
+    as_json: JsonOption = False,
+    report: ReportOption = None,
     ca: CaOption = None,
     cert: CertOption = None,
     key: KeyOption = None,
