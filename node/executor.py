@@ -49,6 +49,12 @@ def hash_and_blind_chunk(elements: Sequence[bytes], scalar: bytes) -> bytes:
     return ristretto.hash_and_blind(elements, scalar, len(elements))
 
 
+def hash_and_blind_keeping_chunk(elements: Sequence[bytes], scalar: bytes) -> tuple[bytes, bytes]:
+    """Worker task: (H(x), k * H(x)) for a chunk of elements, both concatenated in order."""
+    hashed = b"".join(ristretto.hash_to_point(element) for element in elements)
+    return hashed, ristretto.blind_points(hashed, scalar)
+
+
 def blind_points_chunk(points: bytes, scalar: bytes, first_index: int) -> bytes:
     """Worker task: k * P for a chunk of received points, validating each."""
     return ristretto.blind_points(points, scalar, first_index)
@@ -199,6 +205,18 @@ class CryptoExecutor:
         """k * H(x) for all elements, chunk by chunk, in order."""
         return self.map_ordered(
             hash_and_blind_chunk,
+            (
+                (list(elements[start : start + CHUNK_ITEMS]), scalar)
+                for start in range(0, len(elements), CHUNK_ITEMS)
+            ),
+        )
+
+    def blind_elements_keeping_hashes(
+        self, elements: Sequence[bytes], scalar: bytes
+    ) -> Iterator[tuple[bytes, bytes]]:
+        """(H(x), k * H(x)) chunk by chunk, in order: blinding that also yields the hashes."""
+        return self.map_ordered(
+            hash_and_blind_keeping_chunk,
             (
                 (list(elements[start : start + CHUNK_ITEMS]), scalar)
                 for start in range(0, len(elements), CHUNK_ITEMS)

@@ -5,14 +5,18 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
+import numpy as np
+
 from connectors.identifiers import SERVES, IdType
 from connectors.members import LoadReport, load_members
 from connectors.sources import open_source
 from gongying.signing import SignedQuery
+from gongying.streams import chunk_payloads
 from node.attributes import attribute_column
 from node.config import NodeConfig
 from node.executor import CryptoExecutor, aggregate_chunk
 from node.governance import Admission, NodeGovernance
+from node.member_cache import MAX_CACHED_POINTS, CachedMembers, MemberCache, source_version
 from node.sessions import QuerySession, SessionNotFound, SessionStore
 from protocols import psi
 from protocols.masks import MaskPool, build_mask_table
@@ -83,6 +87,7 @@ class NodeService:
         self.governance = governance or NodeGovernance(config.party, audit=None)
         self.sessions = sessions or SessionStore(on_expire=self._expired)
         self.querier_key = querier_key
+        self.member_cache = MemberCache()
         self._seal_pools: dict[bytes, MaskPool] = {}
 
     def describe(self) -> NodeDescription:
@@ -166,34 +171,23 @@ class NodeService:
             raise QueryRefused(
                 f"party {self.config.party!r} holds no Paillier key pair; set [paillier] key_file"
             )
-        column = self.config.column_for(wanted)
-        source = open_source(self.config.source)
-        table = load_members(
-            source,
-            column.column,
-            column.kind,
-            wanted,
-            self.config.normalisation,
-            attributes=[s.name for s in specs],
-            chunk_rows=self.config.chunk_rows,
-        )
-        order = psi.secure_permutation(len(table.elements))
-        columns = {
-            spec.name: attribute_column(spec, table.attributes[spec.name], table.report.source)
-            for spec in specs
-        }
+        loaded = self._load(wanted, specs)
+        table, columns = loaded, loaded.columns
+        order = psi.secure_permutation(len(loaded.elements))  # type: ignore[arg-type]
         session = QuerySession(
             query_id=query_id,
             kind=kind,
             role=role,
             id_type=wanted,
             parties=parties,
-            elements=table.elements.take(order),
+            elements=loaded.elements.take(order),  # type: ignore[attr-defined]
             report=table.report,
             attributes={name: [values[i] for i in order] for name, values in columns.items()},
             paillier_n=public_key.n if public_key else None,
             specs=specs,
             admission=admission,
+            order=order,
+            cached=loaded.entry if loaded.cacheable else None,
         )
         self.sessions.add(session)
         return SessionOpened(
@@ -208,6 +202,42 @@ class NodeService:
             epsilon=admission.epsilon,
             cached_answer=admission.cached_answer or "",
         )
+
+    def _load(self, wanted: IdType, specs: tuple[Attribute, ...]) -> _Loaded:
+        """The members for `wanted` with `specs`' columns: from the cache while the file is
+        unchanged, else read, normalised and de-duplicated now."""
+        column = self.config.column_for(wanted)
+        version = source_version(self.config.source)
+        key = (
+            version,
+            column.column,
+            column.kind.value,
+            wanted.value,
+            self.config.normalisation.label(),
+            specs,
+        )
+        if version is not None:
+            hit = self.member_cache.get(key)
+            if hit is not None:
+                return _Loaded(hit.elements, hit.columns, hit.report, hit, True)
+        table = load_members(
+            open_source(self.config.source),
+            column.column,
+            column.kind,
+            wanted,
+            self.config.normalisation,
+            attributes=[s.name for s in specs],
+            chunk_rows=self.config.chunk_rows,
+        )
+        columns = {
+            spec.name: attribute_column(spec, table.attributes[spec.name], table.report.source)
+            for spec in specs
+        }
+        entry = CachedMembers(table.elements, columns, table.report)
+        cacheable = version is not None and source_version(self.config.source) == version
+        if cacheable:
+            self.member_cache.put(key, entry)
+        return _Loaded(table.elements, columns, table.report, entry, cacheable)
 
     def _owner_specs(self, role: str, attributes: tuple[str, ...]) -> tuple[Attribute, ...]:
         if role != "owner":
@@ -302,9 +332,39 @@ class NodeService:
         return [self.querier_key.decrypt_signed(c) for c in values]
 
     def own_set(self, query_id: str) -> Iterator[bytes]:
-        """The session's elements, hashed and blinded with its key, in its secret order."""
+        """The session's elements, hashed and blinded with its key, in its secret order.
+
+        With the load cached, the hash-to-group points are made once and kept (in load order);
+        later queries over the unchanged file only multiply them by their fresh key.
+        """
         session = self.sessions.get(query_id)
-        return self.executor.blind_elements(session.elements, session.key.scalar)
+        scalar = session.key.scalar
+        cached: CachedMembers | None = session.cached
+        if cached is None:
+            return self.executor.blind_elements(session.elements, scalar)
+        points = cached.points
+        if points is not None:
+            rows = np.frombuffer(points, dtype=np.uint8).reshape(-1, 32)
+            shuffled = rows[session.order].tobytes()
+            return self.executor.blind_points(chunk_payloads(iter((shuffled,)), 32), scalar)
+        order = session.order
+        keep = len(order) <= MAX_CACHED_POINTS
+
+        def blinded() -> Iterator[bytes]:
+            hashed: list[bytes] = []
+            for hashes, chunk in self.executor.blind_elements_keeping_hashes(
+                session.elements, scalar
+            ):
+                if keep:
+                    hashed.append(hashes)
+                yield chunk
+            if keep:
+                in_order = np.empty((len(order), 32), dtype=np.uint8)
+                in_order[order] = np.frombuffer(b"".join(hashed), dtype=np.uint8).reshape(-1, 32)
+                with cached.lock:
+                    cached.points = in_order.tobytes()
+
+        return blinded()
 
     def reblind(
         self,
@@ -381,6 +441,17 @@ class NodeService:
     def _expired(self, session: QuerySession) -> None:
         if session.admission is not None:
             self.governance.settle(session.admission, "failed", error="session expired idle")
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    """A load for one session, and whether it is the cached one (its points may be kept)."""
+
+    elements: object
+    columns: dict[str, list[object]]
+    report: LoadReport
+    entry: CachedMembers
+    cacheable: bool
 
 
 class _Counted:

@@ -6,6 +6,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from connectors.identifiers import IdType
 from connectors.members import LoadReport
@@ -40,13 +41,18 @@ class QuerySession:
     paillier_n: int | None = None
     specs: tuple[Attribute, ...] = ()
     admission: Admission | None = None
+    # the secret order (positions in the load) and the cached load it indexes, if any
+    order: Any = field(default=None, repr=False)
+    cached: Any = field(default=None, repr=False)
     last_used: float = field(default_factory=time.monotonic)
 
     def forget(self) -> None:
-        """Wipe the key and drop the members."""
+        """Wipe the key and drop the members and the order."""
         self.key.forget()
         self.elements = []
         self.attributes = {}
+        self.order = None
+        self.cached = None
 
 
 class SessionStore:
