@@ -13,8 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from node.audit.errors import AuditKeyError
+from node.audit.keys import load_private_key, load_public_key
 
 PAYLOAD_VERSION = "gongying.query.v1"
 NONCE_BYTES = 16
@@ -244,30 +246,15 @@ class ReplayGuard:
 
 def load_signing_key(path: Path) -> Ed25519PrivateKey:
     """A party's Ed25519 query-signing key (<party>.sign.key, PEM)."""
-    key = _load(path, private=True)
-    if not isinstance(key, Ed25519PrivateKey):
-        raise SignedQueryError(f"{path} is not an Ed25519 private key")
-    return key
+    try:
+        return load_private_key(path)
+    except AuditKeyError as error:
+        raise SignedQueryError(str(error)) from None
 
 
 def load_verify_key(path: Path) -> Ed25519PublicKey:
     """A party's Ed25519 query-verification key (<party>.sign.pub, PEM)."""
-    key = _load(path, private=False)
-    if not isinstance(key, Ed25519PublicKey):
-        raise SignedQueryError(f"{path} is not an Ed25519 public key")
-    return key
-
-
-def _load(path: Path, private: bool) -> object:
     try:
-        data = path.read_bytes()
-    except OSError as error:
-        raise SignedQueryError(
-            f"signing key file {path} cannot be read: {error.strerror}"
-        ) from None
-    try:
-        if private:
-            return serialization.load_pem_private_key(data, password=None)
-        return serialization.load_pem_public_key(data)
-    except ValueError:
-        raise SignedQueryError(f"{path} is not a PEM key") from None
+        return load_public_key(path)
+    except AuditKeyError as error:
+        raise SignedQueryError(str(error)) from None
