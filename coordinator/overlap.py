@@ -19,6 +19,7 @@ import grpc
 
 from coordinator.node_client import Deadline, NodeClient, OpenedSession, party_error
 from coordinator.progress import OPEN, REGISTRY, ROUTING
+from coordinator.releasing import reusable_answer
 from gongying.status import QueryFailed
 from gongying.streams import point_messages, read_header, unframe
 from gongying.v1 import node_pb2, points_pb2, query_pb2
@@ -119,6 +120,35 @@ def _chain(
     return _collect(call, current, calls)
 
 
+def _open_sessions(
+    nodes: Mapping[str, NodeClient],
+    order: list[str],
+    request: node_pb2.OpenSessionRequest,
+    signed: query_pb2.SignedQuery | None,
+    deadline: Deadline,
+    threads: ThreadPoolExecutor,
+) -> dict[str, OpenedSession]:
+    """Open every party's session: the querier's first, whose fingerprint of its set goes to
+    the others (the key of cached answers covers the querier's set); then the others at once.
+    Every OpenSession is waited for before any failure is raised, so the settling that follows
+    never races a session still being opened (it would stay open until it expires)."""
+    querier = signed.signer if signed is not None and signed.signer in order else ""
+    opened: dict[str, OpenedSession] = {}
+    if querier:
+        opened[querier] = nodes[querier].open_session(request, deadline)
+        REGISTRY.add(request.query_id, OPEN)
+        followed = node_pb2.OpenSessionRequest()
+        followed.CopyFrom(request)
+        followed.querier_set_fingerprint = opened[querier].set_fingerprint
+        request = followed
+    rest = [p for p in order if p != querier]
+    opening = [threads.submit(nodes[p].open_session, request, deadline) for p in rest]
+    REGISTRY.track(request.query_id, OPEN, opening)
+    wait(opening)
+    opened.update({p: future.result() for p, future in zip(rest, opening, strict=True)})
+    return {p: opened[p] for p in order}
+
+
 def run_overlap(
     nodes: Mapping[str, NodeClient],
     query_id: str,
@@ -130,8 +160,9 @@ def run_overlap(
     """Run the whole overlap protocol across `nodes` (in the given party order).
 
     Sessions stay open afterwards: the caller settles them (release or failure) on every node.
-    When every node holds the same cached answer for an identical earlier query, the protocol
-    is skipped and `cached` carries that answer.
+    When every node that noises the query holds the same cached answer for an identical earlier
+    query (the querier's own node keeps none), the protocol is skipped and `cached` carries it:
+    no node's set leaves it, so none is charged again.
     """
     started = time.monotonic()
     order = list(nodes)
@@ -151,16 +182,10 @@ def run_overlap(
         )
     )
     with ThreadPoolExecutor(max_workers=max(2, len(order))) as threads:
-        # wait for every OpenSession before raising any failure, so the settling that follows
-        # never races a session that is still being opened (it would stay open until it expires)
-        opening = [threads.submit(nodes[p].open_session, request, deadline) for p in order]
-        REGISTRY.track(query_id, OPEN, opening)
-        wait(opening)
-        opened = {p: future.result() for p, future in zip(order, opening, strict=True)}
+        opened = _open_sessions(nodes, order, request, signed, deadline, threads)
         REGISTRY.set_total(query_id, ROUTING, len(order) * sum(s.set_size for s in opened.values()))
-        cached = {s.cached_answer for s in opened.values()}
-        if len(cached) == 1 and "" not in cached:
-            answer = cached.pop()
+        answer = reusable_answer((s.epsilon, s.cached_answer) for s in opened.values())
+        if answer is not None:
             return OverlapOutcome(
                 query_id, id_type, None, opened, time.monotonic() - started, answer
             )

@@ -23,6 +23,7 @@ from coordinator.masks import MaskSupply
 from coordinator.node_client import Deadline, NodeClient, OpenedSession, party_error
 from coordinator.overlap import _collect, _QueryCalls
 from coordinator.progress import AGGREGATION, DECRYPTION, INDICATORS, MASKS, OPEN, REGISTRY, ROUTING
+from coordinator.releasing import reusable_answer
 from gongying.status import QueryFailed
 from gongying.streams import frame, point_messages, read_header, unframe
 from gongying.v1 import node_pb2, points_pb2, query_pb2
@@ -280,6 +281,8 @@ def run_profile(
         owner_request.role = node_pb2.SESSION_ROLE_OWNER
         owner_request.attributes.extend(attributes)
         owner_request.paillier_n = node_codec.int_to_bytes(modulus)
+        # owners key their cached answers on the querier's set too (F and F+1 differ)
+        owner_request.querier_set_fingerprint = sessions[querier.party].set_fingerprint
         opening = {
             o: threads.submit(owners[o].open_session, owner_request, deadline) for o in owners
         }
@@ -290,8 +293,10 @@ def run_profile(
             query_id, {p: s.set_size for p, s in sessions.items()}, querier.party
         )
         phases.mark("sessions open (members loaded)")
-        cached = {s.cached_answer for o, s in sessions.items() if o in owners}
-        if len(cached) == 1 and "" not in cached:
+        cached = reusable_answer(
+            (s.epsilon, s.cached_answer) for o, s in sessions.items() if o in owners
+        )
+        if cached is not None:  # no owner's aggregate leaves it, so none is charged again
             return ProfileOutcome(
                 query_id,
                 querier.party,
@@ -300,7 +305,7 @@ def run_profile(
                 sessions,
                 time.monotonic() - phases.started,
                 dict(phases.marks),
-                cached.pop(),
+                cached,
             )
         own_call = calls.add(querier.stream_own_set(query_id, deadline))
         querier_points = _collect(own_call, querier, calls)

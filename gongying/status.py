@@ -59,7 +59,7 @@ def _table() -> list[tuple[type[BaseException], grpc.StatusCode]]:
 
 def status_for(error: BaseException) -> grpc.StatusCode:
     """The status code for a domain error; INTERNAL for anything unexpected."""
-    from node.governance import GovernanceRefusal
+    from node.admission import GovernanceRefusal
 
     if isinstance(error, QueryFailed):
         return error.code

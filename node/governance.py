@@ -1,14 +1,13 @@
-"""The node's gatekeeper: signed query, owner policy and privacy budget before any work; one
-audit record per request and outcome; the budget charged only when a result is released."""
+"""The node's gatekeeper: signed query, owner policy, caps and privacy budget before any work; one
+audit record per request and outcome; the budget charged, irrevocably, when this node's
+contribution leaves it (DESIGN 7)."""
 
 from __future__ import annotations
 
-import hashlib
-import json
+import logging
+import secrets
 import threading
-import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,53 +22,24 @@ from gongying.signing import (
     load_verify_key,
     verify_query,
 )
+from node.admission import Admission, GovernanceRefusal, OpenQueries
 from node.audit import AuditLog, AuditRecord, open_audit_log
 from node.config import NodeConfig
 from node.ledger import LedgerRefusal, PrivacyLedger
 from node.policy import (
     FAILED_PRECONDITION,
     PERMISSION_DENIED,
+    RESOURCE_EXHAUSTED,
     PartnerTerms,
     Policy,
     PolicyRequest,
+    exact_partners,
     load_policy,
 )
+from node.query_key import FINGERPRINT_SECRET, query_key, set_fingerprint
 
 Clock = Callable[[], datetime]
-
-
-class GovernanceRefusal(Exception):
-    """A request refused by signature, policy or budget; `code` is the gRPC status name."""
-
-    def __init__(self, code: str, rule: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.rule = rule
-
-
-@dataclass
-class Admission:
-    """An admitted request: who asks, on which terms, and what to charge at release."""
-
-    query_id: str
-    kind: str
-    querier: str
-    parties: tuple[str, ...]
-    attributes: tuple[str, ...]
-    terms: PartnerTerms | None
-    query_key: str
-    cached_answer: str | None = None
-    started: float = field(default_factory=time.monotonic)
-    settled: bool = False
-
-    @property
-    def min_cohort(self) -> int:
-        """k for this querier; 0 when no policy applies (no suppression)."""
-        return self.terms.min_cohort if self.terms else 0
-
-    @property
-    def epsilon(self) -> float:
-        return self.terms.epsilon_per_query if self.terms else 0.0
+log = logging.getLogger(__name__)
 
 
 class NodeGovernance:
@@ -97,6 +67,10 @@ class NodeGovernance:
         self.replays = ReplayGuard()
         self._keys: dict[str, Ed25519PublicKey] = {}
         self._lock = threading.Lock()
+        self.open_queries = OpenQueries(party)
+        self._fingerprint_key = (
+            ledger.secret(FINGERPRINT_SECRET) if ledger is not None else secrets.token_bytes(32)
+        )
 
     def admit(
         self,
@@ -107,8 +81,11 @@ class NodeGovernance:
         attributes: Sequence[str],
         signed: SignedQuery | None,
         requester: str,
+        querier_set: str = "",
     ) -> Admission:
-        """Verify the querier's signature, apply the policy, reserve budget; or refuse (logged)."""
+        """Verify the querier's signature, apply the policy and the concurrency cap, count the
+        query and reserve its epsilon; or refuse (logged). `querier_set` is the fingerprint of
+        the querier's set (from its node, via the coordinator), part of the cached-answer key."""
         now = self.clock()
         querier = signed.signer if signed is not None else requester
         try:
@@ -117,40 +94,78 @@ class NodeGovernance:
                 querier = fields.querier
                 _match(fields, query_id, kind, id_type, parties, attributes, self.party)
             terms = self._terms(querier, kind, id_type, parties, attributes)
-            key = query_key(kind, querier, parties, attributes, id_type, terms, now)
+            key = query_key(kind, querier, parties, attributes, id_type, querier_set)
             admission = Admission(
                 query_id, kind, querier, tuple(parties), tuple(attributes), terms, key
             )
-            if terms is not None and self.ledger is not None:
-                if terms.noised:
-                    admission.cached_answer = self.ledger.cached_answer(terms.name, key)
-                if admission.cached_answer is None:
-                    self.ledger.reserve(terms.name, query_id, terms.epsilon_per_query, now)
+            if terms is not None:
+                self.open_queries.hold(terms, query_id)
+            try:
+                if terms is not None and self.ledger is not None:
+                    if terms.noised:
+                        admission.cached_answer = self.ledger.cached_answer(terms.name, key, now)
+                    if admission.cached_answer is None:
+                        self.ledger.reserve(terms.name, query_id, terms.epsilon_per_query, now)
+                        admission.reserved = True
+            except BaseException:
+                self.open_queries.release(admission)
+                raise
             return admission
-        except GovernanceRefusal as refusal:
+        except (GovernanceRefusal, LedgerRefusal) as refusal:
+            rule, message = refusal.rule, str(refusal)
             self._record(
-                query_id,
-                kind,
-                querier,
-                parties,
-                attributes,
-                "refused",
-                refusal.rule,
-                error=str(refusal),
+                query_id, kind, querier, parties, attributes, "refused", rule, error=message
             )
-            raise
-        except LedgerRefusal as refusal:
-            self._record(
-                query_id,
-                kind,
-                querier,
-                parties,
-                attributes,
-                "refused",
-                refusal.rule,
-                error=str(refusal),
-            )
+            if isinstance(refusal, GovernanceRefusal):
+                raise
             raise GovernanceRefusal(refusal.code, refusal.rule, str(refusal)) from None
+
+    def fingerprint(self, elements: Iterable[bytes]) -> str:
+        """This node's fingerprint of a set it queries with (see node.query_key)."""
+        return set_fingerprint(self._fingerprint_key, elements)
+
+    def charge(self, admission: Admission) -> None:
+        """This node's contribution to the query is about to leave it: charge the epsilon for
+        good (nothing after this refunds it). An admission answered from the cache that must
+        contribute afresh after all is counted and charged now like a new query. Refuses (and
+        nothing may leave) when the query has already ended here."""
+        terms = admission.terms
+        with self._lock:
+            if admission.settled:
+                raise GovernanceRefusal(
+                    "ABORTED",
+                    f"partners.{terms.name}" if terms else "query",
+                    f"query {admission.query_id} has already ended at {self.party}",
+                )
+        if terms is None or self.ledger is None or admission.charged:
+            return
+        try:
+            if not admission.reserved:
+                self.ledger.reserve(
+                    terms.name, admission.query_id, terms.epsilon_per_query, self.clock()
+                )
+                admission.reserved = True
+                admission.cached_answer = None
+            admission.charged = self.ledger.spend(admission.query_id)
+        except LedgerRefusal as refusal:
+            failure = GovernanceRefusal(refusal.code, refusal.rule, str(refusal))
+            self.refuse(admission, failure)
+            raise failure from None
+
+    def check_received(self, admission: Admission, set_owner: str, points: int) -> None:
+        """Refuse the querier's set once more points of it arrived than `max_set_size`."""
+        terms = admission.terms
+        if terms is None or set_owner != admission.querier or points <= terms.max_set_size:
+            return
+        rule = f"partners.{terms.name}.max_set_size"
+        refusal = GovernanceRefusal(
+            RESOURCE_EXHAUSTED,
+            rule,
+            f"{self.party} received more than {terms.max_set_size} points of the set of "
+            f"{set_owner} ({rule}); send a smaller set",
+        )
+        self.refuse(admission, refusal)
+        raise refusal
 
     def _verified(self, signed: SignedQuery | None, now: datetime) -> QueryFields:
         if signed is None or not signed.payload:
@@ -203,9 +218,10 @@ class NodeGovernance:
         if self.policy is None or querier == self.party:
             return None  # no policy (local tests), or the node's own party asking
         partner = self.policy.partner_for_identity(querier)
-        decision = self.policy.check(
-            partner, PolicyRequest(kind, id_type, tuple(parties), tuple(attributes))
+        request = PolicyRequest(
+            kind, id_type, tuple(parties), tuple(attributes), querier=querier, node=self.party
         )
+        decision = self.policy.check(partner, request)
         if not decision.allowed:
             raise GovernanceRefusal(decision.code, decision.rule, decision.message)
         assert partner is not None
@@ -233,19 +249,15 @@ class NodeGovernance:
             if admission.settled:
                 return
             admission.settled = True
-        if admission.terms is not None and self.ledger is not None:
-            self.ledger.cancel(admission.query_id)
-        self._record(
-            admission.query_id,
-            admission.kind,
-            admission.querier,
-            admission.parties,
-            admission.attributes,
-            "refused",
-            refusal.rule,
-            duration_ms=int((time.monotonic() - admission.started) * 1000),
-            error=str(refusal),
-        )
+        self.open_queries.release(admission)
+        charged = self._end_failed(admission)
+        self._record_for(admission, "refused", refusal.rule, epsilon=charged, error=str(refusal))
+
+    def _end_failed(self, admission: Admission) -> float:
+        """End a query without a release in the ledger; the epsilon charged (kept)."""
+        if admission.reserved and self.ledger is not None:
+            return self.ledger.fail(admission.query_id)
+        return 0.0
 
     def settle(
         self,
@@ -256,39 +268,36 @@ class NodeGovernance:
         suppressed: int = 0,
         error: str | None = None,
     ) -> bool:
-        """Charge and log a released answer, or refund and log a failure; once per query."""
+        """Charge and log a released answer, or log a failure (refunded only when this node's
+        contribution never left it, charged otherwise); once per query."""
         with self._lock:
             if admission.settled:
                 return False
             admission.settled = True
+        self.open_queries.release(admission)
         terms = admission.terms
         charged = 0.0
         if outcome == "released":
-            if terms is not None and self.ledger is not None and admission.cached_answer is None:
+            if terms is not None and self.ledger is not None and admission.reserved:
                 # only a noised answer is a cache entry: the ledger releases, uncharged, a
                 # reservation whose key matches an earlier committed one, so an un-noised query
                 # gets a key of its own and every one counts against queries_per_day
                 key = admission.query_key
                 if not terms.noised:
                     key = f"{key}:{admission.query_id}"
-                kept = self.ledger.commit(admission.query_id, answer_json, key)
+                kept = self.ledger.commit(admission.query_id, answer_json, key, self.clock())
                 if kept != answer_json:
                     self._stale_answer(admission, terms)
                 charged = terms.epsilon_per_query
-        elif terms is not None and self.ledger is not None:
-            self.ledger.cancel(admission.query_id)
-        self._record(
-            admission.query_id,
-            admission.kind,
-            admission.querier,
-            admission.parties,
-            admission.attributes,
+        else:
+            charged = self._end_failed(admission)
+        self._record_for(
+            admission,
             "released" if outcome == "released" else "failed",
             f"partners.{terms.name}" if terms else None,
             released=dict(released or {}),
             suppressed=suppressed,
             epsilon=charged,
-            duration_ms=int((time.monotonic() - admission.started) * 1000),
             error=error if outcome != "released" else None,
         )
         return outcome == "released"
@@ -302,18 +311,33 @@ class NodeGovernance:
             f"an identical query from {terms.name} was answered first; {self.party} releases "
             "only that answer (ask again to get it)"
         )
+        self._record_for(admission, "failed", rule, epsilon=admission.charged, error=message)
+        raise GovernanceRefusal("ABORTED", rule, message)
+
+    def _record_for(
+        self,
+        admission: Admission,
+        decision: str,
+        rule: str | None,
+        released: dict[str, int] | None = None,
+        suppressed: int = 0,
+        epsilon: float = 0.0,
+        error: str | None = None,
+    ) -> None:
         self._record(
             admission.query_id,
             admission.kind,
             admission.querier,
             admission.parties,
             admission.attributes,
-            "failed",
+            decision,
             rule,
-            duration_ms=int((time.monotonic() - admission.started) * 1000),
-            error=message,
+            released,
+            suppressed,
+            epsilon,
+            admission.elapsed_ms(),
+            error,
         )
-        raise GovernanceRefusal("ABORTED", rule, message)
 
     def _record(
         self,
@@ -352,12 +376,13 @@ class NodeGovernance:
         )
 
     def recover_interrupted(self) -> list[str]:
-        """At start-up: refund and log as failed every query a previous run of this node
-        admitted but never settled (it was killed mid-query); the ids of those queries."""
+        """At start-up: log as failed every query a previous run of this node admitted but never
+        settled (it was killed mid-query): still counted, its epsilon refunded if this node's
+        contribution had not left, charged if it had. The ids of those queries."""
         if self.ledger is None:
             return []
-        interrupted = self.ledger.cancel_reserved()
-        for query_id, partner in interrupted:
+        interrupted = self.ledger.recover()
+        for query_id, partner, charged in interrupted:
             self._record(
                 query_id,
                 "",
@@ -366,10 +391,15 @@ class NodeGovernance:
                 (),
                 "failed",
                 f"partners.{partner}",
+                epsilon=charged,
                 error=f"{self.party} stopped before the query was settled (interrupted); "
-                "nothing was released and its reserved budget is refunded",
+                + (
+                    f"its contribution had left, so epsilon {charged:g} stays charged"
+                    if charged
+                    else "nothing had left this node; its epsilon is refunded"
+                ),
             )
-        return [query_id for query_id, _ in interrupted]
+        return [query_id for query_id, _, _ in interrupted]
 
     def close(self) -> None:
         """Write the audit log's closing checkpoint and release the databases."""
@@ -411,30 +441,6 @@ def _match(
         )
 
 
-def query_key(
-    kind: str,
-    querier: str,
-    parties: Sequence[str],
-    attributes: Sequence[str],
-    id_type: str,
-    terms: PartnerTerms | None,
-    now: datetime,
-) -> str:
-    """The identity of a query's content within a budget period (for cached noised answers)."""
-    period = 0
-    if terms is not None:
-        period = (now.date().toordinal() // terms.period_days) if terms.period_days else 0
-    content = {
-        "kind": kind,
-        "querier": querier,
-        "parties": list(parties),
-        "attributes": list(attributes),
-        "id_type": id_type,
-        "period": period,
-    }
-    return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
-
-
 def open_governance(config: NodeConfig) -> NodeGovernance:
     """The node's policy, budget ledger and audit log as its config names them."""
     signing_key = load_signing_key(config.signing_key) if config.signing_key else None
@@ -446,6 +452,15 @@ def open_governance(config: NodeConfig) -> NodeGovernance:
     policy = load_policy(config.policy) if config.policy else None
     ledger = PrivacyLedger.open(config.ledger, policy) if policy and config.ledger else None
     own_key = signing_key.public_key() if signing_key is not None else None
+    for terms in exact_partners(policy) if policy is not None else []:
+        log.warning(
+            "%s: partner %s has exact = true in %s: its answers carry no noise and no budget "
+            "(only min_cohort %d and the caps protect members; see README 'Policy and refusals')",
+            config.party,
+            terms.name,
+            policy.path if policy is not None else "the policy",
+            terms.min_cohort,
+        )
     governance = NodeGovernance(config.party, audit, policy, ledger, own_key=own_key)
     governance.recover_interrupted()  # one node process per ledger (one replica)
     return governance

@@ -1,32 +1,38 @@
-"""The privacy-budget and rate ledger: two-phase charges and cached answers, SQLite or PostgreSQL.
+"""The privacy-budget and rate ledger: irrevocable charges, rolling windows, cached answers.
 
-Contract (one row per query id):
-    cached = ledger.cached_answer(partner, query_key)     # identical query answered before?
-    if cached is not None: release cached                  # no charge, no rate count, no noise
-    reservation = ledger.reserve(partner, query_id, epsilon, now)  # BudgetExhausted/RateLimited
-    try: answer = run the query and noise it
-    except: ledger.cancel(query_id); raise                 # a failed query is never charged
-    release ledger.commit(query_id, answer, query_key)      # charged and cached in one transaction
+Contract (one row per admitted query id; DESIGN 7):
+    cached = ledger.cached_answer(partner, query_key, now)  # identical query answered before?
+    if cached is not None: release cached                    # no charge, no rate count, no noise
+    ledger.reserve(partner, query_id, epsilon, now)          # BudgetExhausted / RateLimited
+    ... ledger.spend(query_id) the moment this node's contribution leaves it (irrevocable)
+    release ledger.commit(query_id, answer, query_key)       # released: charged and cached
+    or ledger.fail(query_id)                                 # ended without a release
 
-A reservation counts against the rate limit and the budget from `reserve` on; `commit` turns it
-into a charge, `cancel` releases it. Reserving again for the same query id (a retry) returns the
-existing reservation without charging twice. `commit` returns the answer to release: normally
-the one given, but when an identical query (same partner and query_key) committed first, this
-reservation is released uncharged and the earlier answer is returned, so one query never gets two
-independently noised answers. Committing twice is idempotent; cancelling a committed query does
-nothing (a released answer stays charged).
+`reserve` counts the query against `queries_per_day` for good: whatever happens after (failed,
+cancelled, aborted, expired, node restarted), the query stays counted. It holds `epsilon` until
+`spend` turns it into a charge that nothing refunds; `fail` before `spend` refunds the epsilon
+(never the query count), `fail` after it keeps the charge. `commit` charges (if not yet spent)
+and caches the answer. Reserving again for a live query id (a retry) returns the existing
+reservation without counting twice; a finished query id is never reused. `commit` returns the
+answer to release: normally the one given, but when an identical query (same partner and
+query_key) committed first within the budget window, the earlier answer is returned (this one is
+not cached, and charged only if it was already spent), so one query never gets two independently
+noised answers. Committing twice is idempotent; `fail` after `commit` changes nothing.
 
-Limits come from the policy at reserve time: `queries_per_day` counts reserved and committed
-queries of the UTC day; the budget `epsilon_per_period` is per fixed window of `period_days` UTC
-days counted from 1970-01-01. Epsilon is stored as integer nano-epsilon (charges rounded up,
-budgets rounded down), so sums are exact. Every write runs in one transaction under a lock
-(`BEGIN IMMEDIATE` on SQLite, `LOCK TABLE ... SHARE ROW EXCLUSIVE` on PostgreSQL), so concurrent
-reserves from threads or processes never overspend.
+Windows roll: `queries_per_day` counts the queries admitted in the last 24 hours, and the budget
+`epsilon_per_period` covers the epsilon held or charged for queries admitted in the last
+`period_days` x 24 hours; a cached answer is reused only while its charge is inside that window.
+Epsilon is stored as integer nano-epsilon (charges rounded up, budgets rounded down), so sums are
+exact. Every write runs in one transaction under a lock (`BEGIN IMMEDIATE` on SQLite, `LOCK TABLE
+... SHARE ROW EXCLUSIVE` on PostgreSQL), so concurrent reserves from threads or processes never
+overspend. The ledger also keeps the node's persistent secrets (`secret`), e.g. the key of the
+querier-set fingerprint.
 """
 
 from __future__ import annotations
 
 import math
+import secrets
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from fractions import Fraction
@@ -38,10 +44,12 @@ from sqlalchemy import (
     Connection,
     Engine,
     Index,
+    LargeBinary,
     MetaData,
     Table,
     Text,
     func,
+    inspect,
     select,
 )
 
@@ -49,12 +57,17 @@ from node.policy import RESOURCE_EXHAUSTED, Decision, Policy
 from node.storage import store_engine
 
 NANO: Final = 10**9
+MICROS_PER_DAY: Final = 86_400 * 10**6
 _EPOCH: Final = date(1970, 1, 1)
 _SETUP_LOCK_KEY: Final = 0x6759_6C65_6467_6572  # pg advisory lock id for schema set-up
-RESERVED: Final = "reserved"
-COMMITTED: Final = "committed"
-CANCELLED: Final = "cancelled"
-_LIVE: Final = (RESERVED, COMMITTED)
+RESERVED: Final = "reserved"  # admitted; epsilon held, refundable
+SPENT: Final = "spent"  # the node's contribution left: epsilon charged for good; query open
+COMMITTED: Final = "committed"  # released: charged, answer cached
+CHARGED: Final = "charged"  # ended without a release after the contribution left: charged
+CANCELLED: Final = "cancelled"  # ended before the contribution left: epsilon refunded
+_LIVE: Final = (RESERVED, SPENT)
+_HOLDING: Final = (RESERVED, SPENT, COMMITTED, CHARGED)  # epsilon held or charged
+_CHARGED: Final = (SPENT, COMMITTED, CHARGED)
 
 metadata: Final = MetaData()
 charges_table: Final = Table(
@@ -62,14 +75,22 @@ charges_table: Final = Table(
     metadata,
     Column("query_id", Text, primary_key=True),
     Column("partner", Text, nullable=False),
-    Column("day", BigInteger, nullable=False),  # UTC days since 1970-01-01
+    Column("day", BigInteger, nullable=False),  # UTC days since 1970-01-01 (of admission)
     Column("nano_epsilon", BigInteger, nullable=False),
     Column("state", Text, nullable=False),
     Column("query_key", Text, nullable=True),
     Column("answer", Text, nullable=True),
     Column("updated_at", Text, nullable=False),
+    Column("admitted_us", BigInteger, nullable=True),  # admission, microseconds since 1970 UTC
     Index("ledger_partner_day", "partner", "day"),
     Index("ledger_partner_key", "partner", "query_key"),
+    Index("ledger_partner_admitted", "partner", "admitted_us"),
+)
+secrets_table: Final = Table(
+    "ledger_secrets",
+    metadata,
+    Column("name", Text, primary_key=True),
+    Column("value", LargeBinary, nullable=False),
 )
 
 
@@ -94,36 +115,35 @@ class LedgerRefusal(LedgerError):
 
 
 class BudgetExhausted(LedgerRefusal):
-    """The partner's privacy budget for the current period cannot pay for this query."""
+    """The partner's privacy budget over the rolling period cannot pay for this query."""
 
 
 class RateLimited(LedgerRefusal):
-    """The partner has used its queries for today."""
+    """The partner has used its queries of the last 24 hours."""
 
 
 class ReservationNotFound(LedgerError, LookupError):
-    """No live reservation for the query id (never reserved, or cancelled)."""
+    """No reservation for the query id (never reserved, or ended without a release)."""
 
 
 class QueryIdConflict(LedgerError, ValueError):
-    """A query id reused for a different partner or a different epsilon."""
+    """A query id reused: for a different partner or epsilon, or after the query ended."""
 
 
 @dataclass(frozen=True)
 class Reservation:
-    """Budget and rate held for one query until it is committed or cancelled."""
+    """Budget held and one query counted for `query_id`, admitted at `admitted`."""
 
     query_id: str
     partner: str
     epsilon: float
-    day: date
-    period_start: date
-    period_end: date  # inclusive
+    admitted: datetime
+    window_start: datetime  # the budget window is (window_start, admitted]
 
 
 @dataclass(frozen=True)
 class Usage:
-    """A partner's standing for the day and period containing `now`."""
+    """A partner's standing at `now`: queries in the last 24 h, epsilon in the rolling period."""
 
     partner: str
     queries_today: int
@@ -140,14 +160,15 @@ def nano_epsilon(epsilon: float, round_up: bool = True) -> int:
     return math.ceil(units) if round_up else math.floor(units)
 
 
-def _day(now: datetime) -> int:
+def _micros(now: datetime) -> int:
     if now.tzinfo is None:
         raise ValueError(f"ledger times must be timezone-aware, got naive {now.isoformat()}")
-    return (now.astimezone(UTC).date() - _EPOCH).days
+    delta = now.astimezone(UTC) - datetime(1970, 1, 1, tzinfo=UTC)
+    return (delta.days * 86_400 + delta.seconds) * 10**6 + delta.microseconds
 
 
-def _as_date(day: int) -> date:
-    return _EPOCH + timedelta(days=day)
+def _time(micros: int) -> datetime:
+    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=micros)
 
 
 class PrivacyLedger:
@@ -160,6 +181,7 @@ class PrivacyLedger:
             if conn.dialect.name == "postgresql":
                 conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_SETUP_LOCK_KEY})")
             metadata.create_all(conn, checkfirst=True)
+            _add_admission_times(conn)
 
     @classmethod
     def open(cls, url_or_path: str, policy: Policy) -> PrivacyLedger:
@@ -177,15 +199,13 @@ class PrivacyLedger:
     def reserve(
         self, partner: str, query_id: str, epsilon: float, now: datetime | None = None
     ) -> Reservation:
-        """Hold `epsilon` and one query of today's rate for `query_id`, or refuse."""
+        """Count the query and hold `epsilon` for it, or refuse (rate limit, budget)."""
         terms = self.policy.terms(partner)
-        day = _day(now or datetime.now(UTC))
+        now = now or datetime.now(UTC)
+        at = _micros(now)
+        since = at - terms.period_days * MICROS_PER_DAY
         need = nano_epsilon(epsilon)
-        start = day // terms.period_days * terms.period_days
-        end = start + terms.period_days - 1
-        reservation = Reservation(
-            query_id, partner, epsilon, _as_date(day), _as_date(start), _as_date(end)
-        )
+        reservation = Reservation(query_id, partner, epsilon, now, _time(since))
         c = charges_table.c
         with self._engine.begin() as conn:
             self._lock(conn)
@@ -197,144 +217,231 @@ class PrivacyLedger:
                         f"with epsilon {row.nano_epsilon / NANO}; refusing to reuse it for "
                         f"{partner} with epsilon {epsilon}"
                     )
-                if row.state in _LIVE:  # a retry: already held, never charged twice
+                if row.state in _LIVE:  # a retry: already held and counted, never twice
                     return reservation
-            today = conn.execute(
+                raise QueryIdConflict(
+                    f"query id {query_id} of {partner} already ended ({row.state}); "
+                    "a new query needs a new query id"
+                )
+            recent = conn.execute(
                 select(func.count())
                 .select_from(charges_table)
-                .where(c.partner == partner, c.day == day, c.state.in_(_LIVE))
+                .where(c.partner == partner, c.admitted_us > at - MICROS_PER_DAY)
             ).scalar_one()
-            if today >= terms.queries_per_day:
+            if recent >= terms.queries_per_day:
                 raise RateLimited(
                     partner,
                     f"partners.{partner}.queries_per_day",
                     f"rate limit reached for {partner}: queries_per_day {terms.queries_per_day}, "
-                    f"{today} queries on {_as_date(day).isoformat()} (UTC)",
+                    f"{recent} queries admitted in the 24 hours before {now.isoformat()} "
+                    "(failed ones included)",
                 )
-            spent, held = self._period_sums(conn, partner, start, end)
+            spent, held = self._window_sums(conn, partner, since)
             budget = nano_epsilon(terms.epsilon_per_period, round_up=False)
             if spent + held + need > budget:
                 raise BudgetExhausted(
                     partner,
                     f"partners.{partner}.epsilon_per_period",
                     f"privacy budget exhausted for {partner}: epsilon_per_period "
-                    f"{terms.epsilon_per_period} for {_as_date(start)}..{_as_date(end)}, spent "
+                    f"{terms.epsilon_per_period} over the last {terms.period_days} days, spent "
                     f"{spent / NANO:g}, reserved {held / NANO:g}, this query needs {epsilon:g}",
                 )
-            values = {
-                "partner": partner,
-                "day": day,
-                "nano_epsilon": need,
-                "state": RESERVED,
-                "query_key": None,
-                "answer": None,
-                "updated_at": datetime.now(UTC).isoformat(),
-            }
-            if row is None:
-                conn.execute(charges_table.insert().values(query_id=query_id, **values))
-            else:
-                conn.execute(charges_table.update().where(c.query_id == query_id).values(**values))
+            conn.execute(
+                charges_table.insert().values(
+                    query_id=query_id,
+                    partner=partner,
+                    day=(now.astimezone(UTC).date() - _EPOCH).days,
+                    nano_epsilon=need,
+                    state=RESERVED,
+                    query_key=None,
+                    answer=None,
+                    updated_at=datetime.now(UTC).isoformat(),
+                    admitted_us=at,
+                )
+            )
         return reservation
 
-    def commit(self, query_id: str, answer_json: str, query_key: str) -> str:
-        """Charge the reservation and cache its answer; returns the answer to release."""
+    def spend(self, query_id: str) -> float:
+        """The query's contribution leaves this node: charge its epsilon irrevocably (idempotent).
+        Returns the epsilon charged; ReservationNotFound when it is not live or committed."""
+        c = charges_table.c
+        with self._engine.begin() as conn:
+            self._lock(conn)
+            row = conn.execute(
+                select(c.state, c.nano_epsilon).where(c.query_id == query_id)
+            ).first()
+            if row is None or row.state == CANCELLED:
+                raise ReservationNotFound(
+                    f"no reservation for query {query_id} to charge (never reserved, or ended)"
+                )
+            if row.state == RESERVED:
+                conn.execute(
+                    charges_table.update()
+                    .where(c.query_id == query_id)
+                    .values(state=SPENT, updated_at=datetime.now(UTC).isoformat())
+                )
+            return int(row.nano_epsilon) / NANO
+
+    def commit(
+        self, query_id: str, answer_json: str, query_key: str, now: datetime | None = None
+    ) -> str:
+        """Charge the query and cache its answer; returns the answer to release."""
         c = charges_table.c
         with self._engine.begin() as conn:
             self._lock(conn)
             row = conn.execute(select(charges_table).where(c.query_id == query_id)).first()
-            if row is None or row.state == CANCELLED:
+            if row is None or row.state in (CANCELLED, CHARGED):
                 raise ReservationNotFound(
-                    f"no reservation for query {query_id} to commit (never reserved, or cancelled)"
+                    f"no reservation for query {query_id} to commit (never reserved, or ended)"
                 )
             if row.state == COMMITTED:
                 return str(row.answer)
+            since = self._window_start(str(row.partner), now)
             earlier = conn.execute(
                 select(c.answer)
-                .where(c.partner == row.partner, c.query_key == query_key, c.state == COMMITTED)
+                .where(
+                    c.partner == row.partner,
+                    c.query_key == query_key,
+                    c.state == COMMITTED,
+                    c.admitted_us > since,
+                )
                 .limit(1)
             ).first()
-            now = datetime.now(UTC).isoformat()
+            stamp = datetime.now(UTC).isoformat()
             if earlier is not None:  # an identical query won the race: release its answer
+                ended = CHARGED if row.state == SPENT else CANCELLED
                 conn.execute(
                     charges_table.update()
                     .where(c.query_id == query_id)
-                    .values(state=CANCELLED, updated_at=now)
+                    .values(state=ended, updated_at=stamp)
                 )
                 return str(earlier.answer)
             conn.execute(
                 charges_table.update()
                 .where(c.query_id == query_id)
-                .values(state=COMMITTED, query_key=query_key, answer=answer_json, updated_at=now)
+                .values(state=COMMITTED, query_key=query_key, answer=answer_json, updated_at=stamp)
             )
         return answer_json
 
-    def cancel(self, query_id: str) -> bool:
-        """Release a reservation (nothing charged); False when none was held or it is committed."""
+    def fail(self, query_id: str) -> float:
+        """End a query without a release: refund its epsilon unless it was spent (then it stays
+        charged); the query stays counted. Returns the epsilon charged (0 when none)."""
         c = charges_table.c
         with self._engine.begin() as conn:
             self._lock(conn)
-            result = conn.execute(
-                charges_table.update()
-                .where(c.query_id == query_id, c.state == RESERVED)
-                .values(state=CANCELLED, updated_at=datetime.now(UTC).isoformat())
-            )
-            return bool(result.rowcount)
-
-    def cancel_reserved(self) -> list[tuple[str, str]]:
-        """Release every reservation still held (at start-up: a previous run of this node was
-        killed mid-query, and no session survives a restart); (query id, partner) of each."""
-        c = charges_table.c
-        with self._engine.begin() as conn:
-            self._lock(conn)
-            held = [
-                (str(row.query_id), str(row.partner))
-                for row in conn.execute(
-                    select(c.query_id, c.partner).where(c.state == RESERVED).order_by(c.query_id)
-                )
-            ]
-            if held:
+            row = conn.execute(
+                select(c.state, c.nano_epsilon).where(c.query_id == query_id)
+            ).first()
+            if row is None or row.state == CANCELLED:
+                return 0.0
+            ended = {RESERVED: CANCELLED, SPENT: CHARGED}.get(str(row.state))
+            if ended is not None:
                 conn.execute(
                     charges_table.update()
-                    .where(c.state == RESERVED)
-                    .values(state=CANCELLED, updated_at=datetime.now(UTC).isoformat())
+                    .where(c.query_id == query_id)
+                    .values(state=ended, updated_at=datetime.now(UTC).isoformat())
                 )
-        return held
+            return 0.0 if ended == CANCELLED else int(row.nano_epsilon) / NANO
 
-    def cached_answer(self, partner: str, query_key: str) -> str | None:
-        """The answer released earlier to `partner` for an identical query, if any."""
+    def recover(self) -> list[tuple[str, str, float]]:
+        """At start-up, end every query a previous run of this node left open (it was killed
+        mid-query; no session survives a restart): refunded when its contribution had not left,
+        charged when it had. (query id, partner, epsilon charged) of each."""
+        c = charges_table.c
+        with self._engine.begin() as conn:
+            self._lock(conn)
+            open_rows = conn.execute(
+                select(c.query_id, c.partner, c.state, c.nano_epsilon)
+                .where(c.state.in_(_LIVE))
+                .order_by(c.query_id)
+            ).all()
+            stamp = datetime.now(UTC).isoformat()
+            for state, ended in ((RESERVED, CANCELLED), (SPENT, CHARGED)):
+                conn.execute(
+                    charges_table.update()
+                    .where(c.state == state)
+                    .values(state=ended, updated_at=stamp)
+                )
+        return [
+            (str(r.query_id), str(r.partner), 0.0 if r.state == RESERVED else r.nano_epsilon / NANO)
+            for r in open_rows
+        ]
+
+    def cached_answer(
+        self, partner: str, query_key: str, now: datetime | None = None
+    ) -> str | None:
+        """The answer released to `partner` for an identical query within the budget window."""
+        since = self._window_start(partner, now)
         c = charges_table.c
         with self._engine.connect() as conn:
             row = conn.execute(
                 select(c.answer)
-                .where(c.partner == partner, c.query_key == query_key, c.state == COMMITTED)
+                .where(
+                    c.partner == partner,
+                    c.query_key == query_key,
+                    c.state == COMMITTED,
+                    c.admitted_us > since,
+                )
                 .limit(1)
             ).first()
             conn.rollback()
         return None if row is None else str(row.answer)
 
     def usage(self, partner: str, now: datetime | None = None) -> Usage:
-        """Queries today, epsilon spent and reserved in the current period, and the budget."""
+        """Queries in the last 24 hours, epsilon charged and held in the rolling period."""
         terms = self.policy.terms(partner)
-        day = _day(now or datetime.now(UTC))
-        start = day // terms.period_days * terms.period_days
+        at = _micros(now or datetime.now(UTC))
         c = charges_table.c
         with self._engine.connect() as conn:
-            today = conn.execute(
+            recent = conn.execute(
                 select(func.count())
                 .select_from(charges_table)
-                .where(c.partner == partner, c.day == day, c.state.in_(_LIVE))
+                .where(c.partner == partner, c.admitted_us > at - MICROS_PER_DAY)
             ).scalar_one()
-            spent, held = self._period_sums(conn, partner, start, start + terms.period_days - 1)
+            spent, held = self._window_sums(conn, partner, at - terms.period_days * MICROS_PER_DAY)
             conn.rollback()
-        return Usage(partner, int(today), spent / NANO, held / NANO, terms.epsilon_per_period)
+        return Usage(partner, int(recent), spent / NANO, held / NANO, terms.epsilon_per_period)
+
+    def secret(self, name: str) -> bytes:
+        """A 32-byte random secret of this node, made on first use and kept in the ledger."""
+        c = secrets_table.c
+        with self._engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.exec_driver_sql("LOCK TABLE ledger_secrets IN SHARE ROW EXCLUSIVE MODE")
+            row = conn.execute(select(c.value).where(c.name == name)).first()
+            if row is not None:
+                return bytes(row.value)
+            value = secrets.token_bytes(32)
+            conn.execute(secrets_table.insert().values(name=name, value=value))
+            return value
+
+    def _window_start(self, partner: str, now: datetime | None) -> int:
+        days = self.policy.partners[partner].period_days if partner in self.policy.partners else 0
+        return _micros(now or datetime.now(UTC)) - days * MICROS_PER_DAY
 
     @staticmethod
-    def _period_sums(conn: Connection, partner: str, start: int, end: int) -> tuple[int, int]:
+    def _window_sums(conn: Connection, partner: str, since: int) -> tuple[int, int]:
+        """(charged, held) nano-epsilon of the partner's queries admitted after `since`."""
         c = charges_table.c
         rows = conn.execute(
             select(c.state, func.coalesce(func.sum(c.nano_epsilon), 0))
-            .where(c.partner == partner, c.day >= start, c.day <= end, c.state.in_(_LIVE))
+            .where(c.partner == partner, c.admitted_us > since, c.state.in_(_HOLDING))
             .group_by(c.state)
         ).all()
         sums = {state: int(total) for state, total in rows}
-        return sums.get(COMMITTED, 0), sums.get(RESERVED, 0)
+        return sum(sums.get(s, 0) for s in _CHARGED), sums.get(RESERVED, 0)
+
+
+def _add_admission_times(conn: Connection) -> None:
+    """A ledger from before rolling windows: add `admitted_us`, dating each old row at the end
+    of its UTC day (so an old charge stays in every window it could belong to)."""
+    columns = {column["name"] for column in inspect(conn).get_columns("ledger_charges")}
+    if "admitted_us" in columns:
+        return
+    conn.exec_driver_sql("ALTER TABLE ledger_charges ADD COLUMN admitted_us BIGINT")
+    conn.exec_driver_sql(
+        f"UPDATE ledger_charges SET admitted_us = (day + 1) * {MICROS_PER_DAY} - 1"
+    )
+    conn.exec_driver_sql(
+        "CREATE INDEX ledger_partner_admitted ON ledger_charges (partner, admitted_us)"
+    )

@@ -1,9 +1,17 @@
-"""The owner's policy (policy.toml): who may ask what, minimum cohort, rate and privacy budget."""
+"""The owner's policy (policy.toml): who may ask what, with whom, how much, how often, how noised.
+
+Protective by default (DESIGN 7): a partner whose table sets no epsilon gets noise and a budget
+(DEFAULT_EPSILON_PER_QUERY over DEFAULT_EPSILON_PER_PERIOD per DEFAULT_PERIOD_DAYS rolling days);
+an explicit epsilon of 0 is refused unless the partner has `exact = true`, an explicit opt-in
+that the node logs as a WARNING at start-up and that still needs min_cohort >= EXACT_MIN_COHORT.
+Caps on the partner's set size and concurrent queries, and the parties that may appear in its
+queries, default to protective values too.
+"""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -20,12 +28,24 @@ _REQUIRED: Final = (
     "min_counterparty_set",
     "queries_per_day",
 )
+DEFAULT_EPSILON_PER_QUERY: Final = 0.5
+DEFAULT_EPSILON_PER_PERIOD: Final = 10.0
+DEFAULT_PERIOD_DAYS: Final = 30
+DEFAULT_MAX_SET_SIZE: Final = 1_000_000
+DEFAULT_MAX_CONCURRENT: Final = 2
+EXACT_MIN_COHORT: Final = 5
+ANY_PARTY: Final = "*"
+_EPSILONS: Final = ("epsilon_per_query", "epsilon_per_period")
 _OPTIONAL: Final[dict[str, Any]] = {
     "identities": None,  # default: the partner's own name
     "attributes": [],
-    "epsilon_per_period": 0.0,
-    "period_days": 30,
-    "epsilon_per_query": 0.0,
+    "epsilon_per_period": None,  # None: DEFAULT_EPSILON_PER_PERIOD (0 under exact = true)
+    "period_days": DEFAULT_PERIOD_DAYS,
+    "epsilon_per_query": None,  # None: DEFAULT_EPSILON_PER_QUERY (0 under exact = true)
+    "exact": False,  # opt-in: exact answers, no noise, no budget (logged at start-up)
+    "max_set_size": DEFAULT_MAX_SET_SIZE,  # largest set of the partner this node re-blinds
+    "max_concurrent": DEFAULT_MAX_CONCURRENT,  # the partner's queries open here at once
+    "co_parties": [],  # other parties allowed in the partner's queries; ["*"]: any
     "signing_key": "",  # the partner's Ed25519 query-verification key (<partner>.sign.pub)
 }
 KEYS: Final = frozenset(_REQUIRED) | frozenset(_OPTIONAL)
@@ -56,11 +76,19 @@ class PartnerTerms:
     period_days: int
     epsilon_per_query: float
     signing_key: Path | None = None
+    exact: bool = False
+    max_set_size: int = DEFAULT_MAX_SET_SIZE
+    max_concurrent: int = DEFAULT_MAX_CONCURRENT
+    co_parties: frozenset[str] = frozenset()
 
     @property
     def noised(self) -> bool:
         """Whether answers to this partner carry discrete Laplace noise."""
         return self.epsilon_per_query > 0
+
+    def allows_co_party(self, party: str) -> bool:
+        """Whether `party` may appear in this partner's queries (besides it and this node)."""
+        return ANY_PARTY in self.co_parties or party in self.co_parties
 
 
 @dataclass(frozen=True)
@@ -72,6 +100,8 @@ class PolicyRequest:
     parties: Sequence[str]
     attributes: Sequence[str] = ()
     counterparty_sizes: Mapping[str, int] | None = None  # None: set sizes not known yet
+    querier: str = ""  # the querier's party (who signed); "": not known (no party checks)
+    node: str = ""  # the party whose policy this is
 
 
 @dataclass(frozen=True)
@@ -150,6 +180,10 @@ class Policy:
                     f"attribute {attribute} is not allowed for {partner}",
                     PERMISSION_DENIED,
                 )
+        if request.querier:
+            refusal = _party_refusal(terms, request)
+            if refusal is not None:
+                return refusal
         for party, size in (request.counterparty_sizes or {}).items():
             if size < terms.min_counterparty_set:
                 return Decision.refuse(
@@ -159,6 +193,33 @@ class Policy:
                     FAILED_PRECONDITION,
                 )
         return Decision.allow(partner)
+
+
+def _party_refusal(terms: PartnerTerms, request: PolicyRequest) -> Decision | None:
+    """A querier's query must include the querier; other parties need the owner's consent."""
+    rule = f"partners.{terms.name}.co_parties"
+    if request.querier not in request.parties:
+        return Decision.refuse(
+            rule,
+            f"{request.querier} may query only with its own party among the parties; "
+            f"{', '.join(request.parties)} without {request.querier} is refused",
+            PERMISSION_DENIED,
+        )
+    others = [p for p in request.parties if p not in (request.querier, request.node)]
+    for party in others:
+        if not terms.allows_co_party(party):
+            return Decision.refuse(
+                rule,
+                f"{party} may not appear in queries of {terms.name} at {request.node or 'this'}"
+                f" node: add it to {rule} to consent",
+                PERMISSION_DENIED,
+            )
+    return None
+
+
+def exact_partners(policy: Policy) -> list[PartnerTerms]:
+    """The partners that receive exact answers (exact = true), for the start-up WARNING."""
+    return [t for t in policy.partners.values() if t.exact]
 
 
 def load_policy(path: Path) -> Policy:
@@ -207,6 +268,10 @@ def _partner(
         return f"{at}.{key}" if key in table else f"{at}.{key} (from [defaults])"
 
     identities = merged["identities"] if merged["identities"] is not None else [name]
+    exact = expect(merged["exact"], bool, where("exact"))
+    epsilons = {
+        key: _chosen_epsilon(key, merged, table, exact, name, where, at) for key in _EPSILONS
+    }
     terms = PartnerTerms(
         name=name,
         identities=tuple(_strings(identities, where("identities"))),
@@ -218,17 +283,60 @@ def _partner(
             merged["min_counterparty_set"], 1, where("min_counterparty_set")
         ),
         queries_per_day=_at_least(merged["queries_per_day"], 0, where("queries_per_day")),
-        epsilon_per_period=_epsilon(merged["epsilon_per_period"], where("epsilon_per_period")),
+        epsilon_per_period=epsilons["epsilon_per_period"],
         period_days=_at_least(merged["period_days"], 1, where("period_days")),
-        epsilon_per_query=_epsilon(merged["epsilon_per_query"], where("epsilon_per_query")),
+        epsilon_per_query=epsilons["epsilon_per_query"],
         signing_key=_path(merged["signing_key"], base, where("signing_key")),
+        exact=exact,
+        max_set_size=_at_least(merged["max_set_size"], 1, where("max_set_size")),
+        max_concurrent=_at_least(merged["max_concurrent"], 1, where("max_concurrent")),
+        co_parties=frozenset(_strings(merged["co_parties"], where("co_parties"))),
     )
+    if exact and terms.min_cohort < EXACT_MIN_COHORT:
+        raise ConfigError(
+            f"{where('min_cohort')}: exact = true for partner {name} needs min_cohort >= "
+            f"{EXACT_MIN_COHORT}, got {terms.min_cohort}; raise min_cohort or drop exact"
+        )
     if terms.epsilon_per_query > terms.epsilon_per_period:
         raise ConfigError(
             f"{where('epsilon_per_query')}: {terms.epsilon_per_query} exceeds "
             f"epsilon_per_period {terms.epsilon_per_period}, so no query could ever be answered"
         )
     return terms
+
+
+def _chosen_epsilon(
+    key: str,
+    merged: Mapping[str, Any],
+    table: Mapping[str, Any],
+    exact: bool,
+    name: str,
+    where: Callable[[str], str],
+    at: str,
+) -> float:
+    """The partner's epsilon: protective default when unset; 0 only under exact = true (which
+    overrides an epsilon inherited from [defaults], but not one in the partner's own table)."""
+    if exact:
+        if key in table and _epsilon(table[key], where(key)) > 0:
+            raise ConfigError(
+                f"{where(key)}: exact = true gives partner {name} exact answers without noise, "
+                f"so {key} {table[key]} contradicts it; remove one of the two"
+            )
+        return 0.0
+    value = merged[key]
+    if value is None:
+        return _default(key)
+    number = _epsilon(value, where(key))
+    if number == 0:
+        raise ConfigError(
+            f"{where(key)}: 0 would give partner {name} exact answers with no noise or budget; "
+            f"set {key} > 0 (default {_default(key)}), or opt in with exact = true in {at}"
+        )
+    return number
+
+
+def _default(key: str) -> float:
+    return DEFAULT_EPSILON_PER_QUERY if key == "epsilon_per_query" else DEFAULT_EPSILON_PER_PERIOD
 
 
 def _path(value: Any, base: Path, where: str) -> Path | None:

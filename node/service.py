@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import weakref
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -12,10 +13,11 @@ from connectors.members import LoadReport, load_members
 from connectors.sources import open_source
 from gongying.signing import SignedQuery
 from gongying.streams import chunk_payloads
+from node.admission import Admission
 from node.attributes import attribute_column
 from node.config import NodeConfig
 from node.executor import CryptoExecutor, aggregate_chunk
-from node.governance import Admission, NodeGovernance
+from node.governance import NodeGovernance
 from node.member_cache import MAX_CACHED_POINTS, CachedMembers, MemberCache, source_version
 from node.sessions import QuerySession, SessionNotFound, SessionStore
 from protocols import psi
@@ -66,6 +68,7 @@ class SessionOpened:
     min_cohort: int = 1
     epsilon: float = 0.0
     cached_answer: str = ""
+    set_fingerprint: str = ""  # the querier's node only: its fingerprint of its set
 
 
 MAX_DECRYPT_CELLS = 4096
@@ -89,6 +92,9 @@ class NodeService:
         self.querier_key = querier_key
         self.member_cache = MemberCache()
         self._seal_pools: dict[bytes, MaskPool] = {}
+        self._fingerprints: weakref.WeakKeyDictionary[CachedMembers, str] = (
+            weakref.WeakKeyDictionary()
+        )
 
     def describe(self) -> NodeDescription:
         """Party name, servable identifier types and the normalisation profile label."""
@@ -109,14 +115,17 @@ class NodeService:
         paillier_n: int | None = None,
         signed: SignedQuery | None = None,
         requester: str = "",
+        querier_set: str = "",
     ) -> SessionOpened:
-        """Admit the query (signature, policy, budget), load members, draw a fresh key.
+        """Admit the query (signature, policy, caps, budget), load members, draw a fresh key.
 
         Refusals are audited by the governance; any later failure settles the admission as
-        failed (logged, budget refunded) before the error is reported.
+        failed (logged; the query stays counted, its epsilon is refunded since nothing left
+        this node yet) before the error is reported. `querier_set` is the querier node's
+        fingerprint of its set, part of the key under which an identical repeat is cached.
         """
         admission = self.governance.admit(
-            query_id, kind, id_type, parties, attributes, signed, requester
+            query_id, kind, id_type, parties, attributes, signed, requester, querier_set
         )
         try:
             return self._open(
@@ -201,7 +210,21 @@ class NodeService:
             min_cohort=admission.min_cohort,
             epsilon=admission.epsilon,
             cached_answer=admission.cached_answer or "",
+            set_fingerprint=self._set_fingerprint(admission, loaded),
         )
+
+    def _set_fingerprint(self, admission: Admission, loaded: _Loaded) -> str:
+        """This node's fingerprint of its set when its own party is the querier (else "");
+        kept with a cached load, since it depends on the members only, not on their order."""
+        if admission.querier != self.config.party:
+            return ""
+        if not loaded.cacheable:
+            return self.governance.fingerprint(loaded.elements)  # type: ignore[arg-type]
+        known = self._fingerprints.get(loaded.entry)
+        if known is None:
+            known = self.governance.fingerprint(loaded.elements)  # type: ignore[arg-type]
+            self._fingerprints[loaded.entry] = known
+        return known
 
     def _load(self, wanted: IdType, specs: tuple[Attribute, ...]) -> _Loaded:
         """The members for `wanted` with `specs`' columns: from the cache while the file is
@@ -308,7 +331,11 @@ class NodeService:
         combined = combine_aggregates(public_key, partials)
         if session.admission is not None and session.admission.epsilon > 0:
             combined = noised_aggregate(public_key, combined, session.admission.epsilon)
-        return seal_aggregate(public_key, combined, self._seal_pool(public_key))
+        sealed = seal_aggregate(public_key, combined, self._seal_pool(public_key))
+        if session.admission is not None:
+            # the noised aggregate leaves now: charged for good, whatever the querier does next
+            self.governance.charge(session.admission)
+        return sealed
 
     def _seal_pool(self, public_key: PaillierPublicKey) -> MaskPool:
         pool = self._seal_pools.get(public_key.fingerprint())
@@ -335,9 +362,13 @@ class NodeService:
         """The session's elements, hashed and blinded with its key, in its secret order.
 
         With the load cached, the hash-to-group points are made once and kept (in load order);
-        later queries over the unchanged file only multiply them by their fresh key.
+        later queries over the unchanged file only multiply them by their fresh key. In an
+        overlap the coordinator noises the counts made from this set, so its epsilon is charged
+        for good before the first point leaves.
         """
         session = self.sessions.get(query_id)
+        if session.kind == "overlap" and session.admission is not None:
+            self.governance.charge(session.admission)
         scalar = session.key.scalar
         cached: CachedMembers | None = session.cached
         if cached is None:
@@ -390,7 +421,12 @@ class NodeService:
                     f"not off the set of {set_owner or 'an unnamed party'}"
                 )
             scalar = invert_scalar(scalar)
+        admission = None if unblind else session.admission
         counted = _Counted(chunks)
+        if admission is not None:
+            counted.limit = lambda points: self.governance.check_received(
+                admission, set_owner, points
+            )
         blinded = self.executor.blind_points(counted, scalar)
 
         def checked() -> Iterator[bytes]:
@@ -432,8 +468,8 @@ class NodeService:
         return self.sessions.close(query_id), committed
 
     def close_all(self, reason: str = "the node shut down before the query finished") -> None:
-        """Shutdown: settle every open query as failed with `reason` (logged, refunded), forget
-        it, then drop whatever opened meanwhile (those count as expired)."""
+        """Shutdown: settle every open query as failed with `reason` (logged; refunded only
+        where nothing had left this node), forget it, then drop whatever opened meanwhile."""
         for query_id in self.sessions.query_ids():
             self.close(query_id, "failed", error=reason)
         self.sessions.close_all()
@@ -455,13 +491,17 @@ class _Loaded:
 
 
 class _Counted:
-    """Passes chunks through, counting the 32-byte points."""
+    """Passes chunks through, counting the 32-byte points; `limit` sees each running count
+    before its chunk goes on (and raises to stop a set that is too large)."""
 
     def __init__(self, chunks: Iterator[bytes]) -> None:
         self.chunks = chunks
         self.points = 0
+        self.limit: Callable[[int], None] | None = None
 
     def __iter__(self) -> Iterator[bytes]:
         for chunk in self.chunks:
             self.points += len(chunk) // 32
+            if self.limit is not None:
+                self.limit(self.points)
             yield chunk

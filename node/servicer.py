@@ -46,6 +46,7 @@ class PartyNodeServicer(node_pb2_grpc.PartyNodeServicer):
                 if request.HasField("signed")
                 else None,
                 requester=peer_identity(context) or "",
+                querier_set=request.querier_set_fingerprint,
             )
             return codec.session_opened_to_proto(opened)
         raise AssertionError("unreachable")

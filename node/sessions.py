@@ -10,7 +10,7 @@ from typing import Any
 
 from connectors.identifiers import IdType
 from connectors.members import LoadReport
-from node.governance import Admission
+from node.admission import Admission
 from protocols.profile import Attribute
 from protocols.psi import BlindingKey
 

@@ -200,6 +200,7 @@ class OpenSessionRequest(_message.Message):
     ATTRIBUTES_FIELD_NUMBER: _builtins.int
     PAILLIER_N_FIELD_NUMBER: _builtins.int
     SIGNED_FIELD_NUMBER: _builtins.int
+    QUERIER_SET_FINGERPRINT_FIELD_NUMBER: _builtins.int
     query_id: _builtins.str
     kind: Global___QueryKind.ValueType
     id_type: _builtins.str
@@ -207,6 +208,10 @@ class OpenSessionRequest(_message.Message):
     role: Global___SessionRole.ValueType
     paillier_n: _builtins.bytes
     """Owner sessions: the querier's Paillier public key (modulus n, big-endian)."""
+    querier_set_fingerprint: _builtins.str
+    """The querier node's fingerprint of its set (its SessionOpened set_fingerprint): part of the
+    key under which an identical repeated query gets the answer released before.
+    """
     @_builtins.property
     def parties(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
@@ -229,10 +234,11 @@ class OpenSessionRequest(_message.Message):
         attributes: _abc.Iterable[_builtins.str] | None = ...,
         paillier_n: _builtins.bytes = ...,
         signed: _query_pb2.SignedQuery | None = ...,
+        querier_set_fingerprint: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["signed", b"signed"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["attributes", b"attributes", "id_type", b"id_type", "kind", b"kind", "paillier_n", b"paillier_n", "parties", b"parties", "profile_version", b"profile_version", "query_id", b"query_id", "role", b"role", "signed", b"signed"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attributes", b"attributes", "id_type", b"id_type", "kind", b"kind", "paillier_n", b"paillier_n", "parties", b"parties", "profile_version", b"profile_version", "querier_set_fingerprint", b"querier_set_fingerprint", "query_id", b"query_id", "role", b"role", "signed", b"signed"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -250,6 +256,7 @@ class OpenSessionResponse(_message.Message):
     MIN_COHORT_FIELD_NUMBER: _builtins.int
     EPSILON_FIELD_NUMBER: _builtins.int
     CACHED_ANSWER_FIELD_NUMBER: _builtins.int
+    SET_FINGERPRINT_FIELD_NUMBER: _builtins.int
     party: _builtins.str
     set_size: _builtins.int
     paillier_n: _builtins.bytes
@@ -262,6 +269,10 @@ class OpenSessionResponse(_message.Message):
     cached_answer: _builtins.str
     """The answer this node already released for an identical query in this budget period (JSON),
     if any: an identical repeated query returns it instead of fresh noise.
+    """
+    set_fingerprint: _builtins.str
+    """The querier's own node only: HMAC-SHA256 (hex) of its sorted set under a secret it keeps;
+    the coordinator passes it to the other parties as querier_set_fingerprint.
     """
     @_builtins.property
     def load_report(self) -> Global___LoadReport: ...
@@ -280,10 +291,11 @@ class OpenSessionResponse(_message.Message):
         min_cohort: _builtins.int = ...,
         epsilon: _builtins.float = ...,
         cached_answer: _builtins.str = ...,
+        set_fingerprint: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["load_report", b"load_report"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["attributes", b"attributes", "cached_answer", b"cached_answer", "epsilon", b"epsilon", "load_report", b"load_report", "min_cohort", b"min_cohort", "paillier_n", b"paillier_n", "party", b"party", "set_size", b"set_size"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attributes", b"attributes", "cached_answer", b"cached_answer", "epsilon", b"epsilon", "load_report", b"load_report", "min_cohort", b"min_cohort", "paillier_n", b"paillier_n", "party", b"party", "set_fingerprint", b"set_fingerprint", "set_size", b"set_size"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
