@@ -32,10 +32,12 @@ def test_example_policy_loads() -> None:
     assert brand.attributes == {"age_band", "gender", "spend_12m"}
     assert (brand.min_cohort, brand.min_counterparty_set, brand.queries_per_day) == (10, 100, 100)
     assert (brand.epsilon_per_period, brand.period_days, brand.epsilon_per_query) == (2.0, 30, 0.25)
-    assert brand.noised
+    assert brand.noised and not brand.exact and brand.co_parties == {"retailer_b"}
+    assert (brand.max_set_size, brand.max_concurrent) == (1_000_000, 2)
     inherited = policy.terms("retailer_b")
     assert inherited.query_kinds == {"overlap"} and inherited.queries_per_day == 50
-    assert not inherited.noised
+    assert inherited.exact and not inherited.noised and inherited.co_parties == frozenset()
+    assert (inherited.epsilon_per_query, inherited.epsilon_per_period) == (0.0, 0.0)
     assert policy.partner_for_identity("retailer-b.example.net") == "retailer_b"
 
 
@@ -44,7 +46,10 @@ def test_defaults_are_inherited_and_overridden(policy: Policy) -> None:
     assert brand.queries_per_day == 10 and retailer.queries_per_day == 3
     assert brand.min_cohort == retailer.min_cohort == 10  # from [defaults]
     assert retailer.identities == ("retailer_b",)  # default identity: the partner's name
-    assert retailer.attributes == frozenset() and retailer.epsilon_per_query == 0.0
+    assert retailer.attributes == frozenset()
+    # no epsilon anywhere: protective defaults, not exact answers
+    assert (retailer.epsilon_per_query, retailer.epsilon_per_period) == (0.5, 10.0)
+    assert retailer.noised and not retailer.exact
     assert brand.id_types == {"email", "phone"} and retailer.id_types == {"email"}
 
 

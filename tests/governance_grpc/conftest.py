@@ -12,7 +12,10 @@ Who may ask what, per owner (the node whose policy it is) and querier:
 - retailer_b answers brand (overlap only, email and phone, counter-party sets of 100 or more)
   and retailer_a (the same, noised: epsilon 0.5 per query, 5.0 per period).
 
-Every partner has k = 10. The data: 300 members per party, brand and retailer_a share 9 (k-1),
+Every partner has k = 10, may have 8 queries open at once, and may name any co-party; the
+partners without an epsilon are `exact = true` (their answers are compared exactly).
+
+The data: 300 members per party, brand and retailer_a share 9 (k-1),
 brand and retailer_b share 10 (k), retailer_a and retailer_b share 60; 3 are in all three sets.
 brand and retailer_a hold phone numbers for only 40 members (below retailer_b's
 min_counterparty_set of 100); retailer_b holds one for every member.
@@ -64,6 +67,8 @@ id_types = ["email"]
 min_cohort = 10
 min_counterparty_set = 50
 queries_per_day = 1000
+max_concurrent = 8
+co_parties = ["*"]
 """
 
 POLICIES = {
@@ -72,9 +77,11 @@ POLICIES = {
 [partners.retailer_a]
 signing_key = "certs/retailer_a.sign.pub"
 queries_per_day = 2
+exact = true
 
 [partners.retailer_b]
 signing_key = "certs/retailer_b.sign.pub"
+exact = true
 """,
     RETAILER_A: _CARRIAGE
     + """
@@ -82,6 +89,7 @@ signing_key = "certs/retailer_b.sign.pub"
 signing_key = "certs/brand.sign.pub"
 query_kinds = ["overlap", "profile"]
 attributes = ["age_band", "gender"]
+exact = true
 
 [partners.retailer_b]
 signing_key = "certs/retailer_b.sign.pub"
@@ -94,6 +102,7 @@ epsilon_per_query = 0.5
 signing_key = "certs/brand.sign.pub"
 id_types = ["email", "phone"]
 min_counterparty_set = 100
+exact = true
 
 [partners.retailer_a]
 signing_key = "certs/retailer_a.sign.pub"
@@ -167,6 +176,9 @@ class Expected:
     refusing: tuple[str, ...] = ()  # nodes that refused it (with `rule`)
     rule: str = ""
     via_coordinator: bool = True
+    # the nodes the coordinator asked: all parties unless the querier's own node (opened
+    # first, for its set's fingerprint) refused, when no other node was asked
+    asked: tuple[str, ...] | None = None
 
 
 @dataclass
@@ -289,15 +301,14 @@ def open_request(
     )
 
 
-@pytest.fixture(scope="package")
-def governed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Governed]:
-    root = tmp_path_factory.mktemp("governed")
+def start_governed(root: Path, policies: dict[str, str]) -> Governed:
+    """Certificates, data, configs, the three nodes with `policies` and a coordinator."""
     certs = init_certs(root / "certs", [*PARTIES, ANALYST], days=2)
     paths = write_data(root / "data")
     nodes: dict[str, NodeServer] = {}
     try:
         for party in PARTIES:
-            (root / f"{party}.policy.toml").write_text(POLICIES[party])
+            (root / f"{party}.policy.toml").write_text(policies[party])
             config = root / f"{party}.toml"
             config.write_text(node_toml(party, paths[party]))
             nodes[party] = start_node(load_node_config(config))
@@ -319,7 +330,12 @@ def governed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Governed]:
         for node in nodes.values():
             node.stop(grace=0)
         raise
-    deployment = Governed(root, certs, nodes, coordinator)
+    return Governed(root, certs, nodes, coordinator)
+
+
+@pytest.fixture(scope="package")
+def governed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Governed]:
+    deployment = start_governed(tmp_path_factory.mktemp("governed"), POLICIES)
     yield deployment
     deployment.stop()
 

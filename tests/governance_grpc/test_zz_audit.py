@@ -55,6 +55,8 @@ def test_every_query_is_recorded_as_expected(governed: Governed, logs: dict[str,
             assert [r.rule for r in refusals] == [item.rule], (item, party, seen[party])
         for party in item.parties:
             assert all(r.decision != "released" for r in seen[party]), (item, party)
+            if item.asked is not None and party not in item.asked:
+                assert seen[party] == [], (item, party)
         if item.via_coordinator:
             assert [r.decision for r in seen[COORDINATOR]] in (["refused"], ["failed"]), item
         else:
@@ -63,13 +65,19 @@ def test_every_query_is_recorded_as_expected(governed: Governed, logs: dict[str,
 
 def test_the_logs_reconcile(governed: Governed, logs: dict[str, AuditLog]) -> None:
     """Lined up by query id, the logs agree on every query's kind and parties; the only
-    queries some named party lacks are the ones sent to a single node directly."""
+    queries some named party lacks are the ones sent to a single node directly, and the ones
+    the querier's own node refused (no other node was asked)."""
     report = reconcile(logs, named_only=True)
     assert report.conflicts == ()
     direct = {item.query_id for item in governed.expected if not item.via_coordinator}
-    assert {m.query_id for m in report.missing} == direct
+    unasked = {
+        item.query_id
+        for item in governed.expected
+        if item.asked is not None and set(item.asked) != set(item.parties)
+    }
+    assert {m.query_id for m in report.missing} == direct | unasked
     for missing in report.missing:
-        assert COORDINATOR not in missing.present_in
+        assert (COORDINATOR in missing.present_in) == (missing.query_id in unasked)
     via = {item.query_id for item in governed.expected if item.via_coordinator}
     coordinator_ids = {s.record.query_id for s in logs[COORDINATOR].records()}
     assert via <= coordinator_ids
