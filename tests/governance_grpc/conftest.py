@@ -344,3 +344,69 @@ def rpc_code(error: grpc.RpcError) -> grpc.StatusCode:
     assert isinstance(error, grpc.Call)
     code: grpc.StatusCode = error.code()
     return code
+
+
+_STRICT = """
+[defaults]
+query_kinds = ["overlap"]
+id_types = ["email"]
+min_cohort = 10
+min_counterparty_set = 50
+queries_per_day = 1000
+"""
+
+CAPPED_POLICIES = {  # noised by default; caps, co-parties and windows under attack
+    BRAND: _STRICT
+    + """
+[partners.retailer_a]
+signing_key = "certs/retailer_a.sign.pub"
+exact = true
+queries_per_day = 2
+
+[partners.retailer_b]
+signing_key = "certs/retailer_b.sign.pub"
+epsilon_per_query = 0.5
+epsilon_per_period = 1.0
+""",
+    RETAILER_A: _STRICT
+    + """
+[partners.brand]
+signing_key = "certs/brand.sign.pub"
+query_kinds = ["overlap", "profile"]
+attributes = ["age_band", "gender"]
+epsilon_per_query = 0.5
+epsilon_per_period = 1.5
+queries_per_day = 4
+
+[partners.retailer_b]
+signing_key = "certs/retailer_b.sign.pub"
+max_set_size = 250
+""",
+    RETAILER_B: _STRICT
+    + """
+[partners.brand]
+signing_key = "certs/brand.sign.pub"
+epsilon_per_period = 100.0
+co_parties = ["retailer_a"]
+
+[partners.retailer_a]
+signing_key = "certs/retailer_a.sign.pub"
+epsilon_per_period = 100.0
+""",
+}
+
+
+@pytest.fixture(scope="package")
+def capped(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Governed]:
+    """A second deployment, its policies in CAPPED_POLICIES (each test uses its own partner
+    and node pair there, so the tests do not share a budget):
+
+    - brand answers retailer_a exactly (2 queries a day) and retailer_b noised (0.5 of 1.0).
+    - retailer_a answers brand's profiles noised (0.5 of 1.5, 4 a day) and retailer_b with
+      the defaults but a set of at most 250 (retailer_b holds 300).
+    - retailer_b answers brand (consenting to retailer_a as co-party) and retailer_a, both
+      noised with the default epsilon per query, at most 2 queries open at once.
+    """
+    deployment = start_governed(tmp_path_factory.mktemp("capped"), CAPPED_POLICIES)
+    yield deployment
+    deployment.stop()
