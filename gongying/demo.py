@@ -120,6 +120,8 @@ def policy_toml(party: str, partners: list[str]) -> str:
         "queries_per_day = 1000",
         "epsilon_per_period = 0.0",
         "epsilon_per_query = 0.0",
+        "exact = true  # exact answers (checked against the truth): logged at start-up",
+        'co_parties = ["*"]',
         "",
     ]
     for partner in partners:

@@ -25,7 +25,7 @@ from gongying.signing import (
 from node.admission import Admission, GovernanceRefusal, OpenQueries
 from node.audit import AuditLog, AuditRecord, open_audit_log
 from node.config import NodeConfig
-from node.ledger import LedgerRefusal, PrivacyLedger
+from node.ledger import LedgerRefusal, PrivacyLedger, QueryIdConflict
 from node.policy import (
     FAILED_PRECONDITION,
     PERMISSION_DENIED,
@@ -105,7 +105,7 @@ class NodeGovernance:
                     if terms.noised:
                         admission.cached_answer = self.ledger.cached_answer(terms.name, key, now)
                     if admission.cached_answer is None:
-                        self.ledger.reserve(terms.name, query_id, terms.epsilon_per_query, now)
+                        self._reserve(terms, query_id, now)
                         admission.reserved = True
             except BaseException:
                 self.open_queries.release(admission)
@@ -119,6 +119,15 @@ class NodeGovernance:
             if isinstance(refusal, GovernanceRefusal):
                 raise
             raise GovernanceRefusal(refusal.code, refusal.rule, str(refusal)) from None
+
+    def _reserve(self, terms: PartnerTerms, query_id: str, now: datetime) -> None:
+        """Count the query and hold its epsilon; a query id that already ended here is refused
+        (reusing it would let a retry replace the count of the query it reuses)."""
+        assert self.ledger is not None
+        try:
+            self.ledger.reserve(terms.name, query_id, terms.epsilon_per_query, now)
+        except QueryIdConflict as conflict:
+            raise GovernanceRefusal("ALREADY_EXISTS", "query_id", str(conflict)) from None
 
     def fingerprint(self, elements: Iterable[bytes]) -> str:
         """This node's fingerprint of a set it queries with (see node.query_key)."""
@@ -141,14 +150,16 @@ class NodeGovernance:
             return
         try:
             if not admission.reserved:
-                self.ledger.reserve(
-                    terms.name, admission.query_id, terms.epsilon_per_query, self.clock()
-                )
+                self._reserve(terms, admission.query_id, self.clock())
                 admission.reserved = True
                 admission.cached_answer = None
             admission.charged = self.ledger.spend(admission.query_id)
-        except LedgerRefusal as refusal:
-            failure = GovernanceRefusal(refusal.code, refusal.rule, str(refusal))
+        except (GovernanceRefusal, LedgerRefusal) as refusal:
+            failure = (
+                refusal
+                if isinstance(refusal, GovernanceRefusal)
+                else GovernanceRefusal(refusal.code, refusal.rule, str(refusal))
+            )
             self.refuse(admission, failure)
             raise failure from None
 

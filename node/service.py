@@ -92,9 +92,8 @@ class NodeService:
         self.querier_key = querier_key
         self.member_cache = MemberCache()
         self._seal_pools: dict[bytes, MaskPool] = {}
-        self._fingerprints: weakref.WeakKeyDictionary[CachedMembers, str] = (
-            weakref.WeakKeyDictionary()
-        )
+        # cached loads' set fingerprints, by id of the load (while it lives)
+        self._fingerprints: dict[int, tuple[weakref.ref[CachedMembers], str]] = {}
 
     def describe(self) -> NodeDescription:
         """Party name, servable identifier types and the normalisation profile label."""
@@ -220,10 +219,12 @@ class NodeService:
             return ""
         if not loaded.cacheable:
             return self.governance.fingerprint(loaded.elements)  # type: ignore[arg-type]
-        known = self._fingerprints.get(loaded.entry)
-        if known is None:
-            known = self.governance.fingerprint(loaded.elements)  # type: ignore[arg-type]
-            self._fingerprints[loaded.entry] = known
+        held = self._fingerprints.get(id(loaded.entry))
+        if held is not None and held[0]() is loaded.entry:
+            return held[1]
+        known = self.governance.fingerprint(loaded.elements)  # type: ignore[arg-type]
+        self._fingerprints = {k: v for k, v in self._fingerprints.items() if v[0]() is not None}
+        self._fingerprints[id(loaded.entry)] = (weakref.ref(loaded.entry), known)
         return known
 
     def _load(self, wanted: IdType, specs: tuple[Attribute, ...]) -> _Loaded:
