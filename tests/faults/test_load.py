@@ -38,7 +38,7 @@ SHAPES = [
     [BRAND, RETAILER_A, RETAILER_B],
     [BRAND, RETAILER_A],
     [BRAND, RETAILER_B],
-    [RETAILER_A, RETAILER_B],
+    [RETAILER_A, BRAND, RETAILER_B],  # (retailer_a x retailer_b alone: third parties', refused)
 ]
 
 
