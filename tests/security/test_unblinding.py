@@ -6,8 +6,6 @@ through the real coordinator still equals the pandas truth."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 
 import grpc
 import pytest
@@ -25,15 +23,7 @@ from tests.security.deviating import (
     open_profile,
     own_set,
     reblind,
-    start_deployment,
 )
-
-
-@pytest.fixture(scope="module")
-def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
-    running = start_deployment(Path(tmp_path_factory.mktemp("deviating")))
-    yield running
-    running.stop()
 
 
 def _id(label: str) -> str:
