@@ -169,9 +169,7 @@ def test_owner_returns_only_one_ciphertext_per_bin_or_statistic(deployment) -> N
     assert overlap == len(chosen) == gender_total
 
 
-def test_no_unblinding_outside_a_profile_query(
-    deployment,
-) -> None:  # type: ignore[no-untyped-def]
+def test_no_unblinding_outside_a_profile_query(deployment) -> None:  # type: ignore[no-untyped-def]
     """The unblind step is no oracle: outside a profile query it asks, a node unblinds neither
     another party's points nor its own (its own would be raw hash-to-group points), and the
     refusal ends the query at that node."""
