@@ -15,8 +15,10 @@ from gongying.streams import chunk_payloads
 from node.attributes import attribute_column
 from node.config import NodeConfig
 from node.executor import CryptoExecutor, aggregate_chunk
-from node.governance import Admission, NodeGovernance
+from node.governance import Admission, GovernanceRefusal, NodeGovernance
 from node.member_cache import MAX_CACHED_POINTS, CachedMembers, MemberCache, source_version
+from node.policy import FAILED_PRECONDITION
+from node.querier_key import KeyBindingSigner, accept_querier_key
 from node.sessions import QuerySession, SessionNotFound, SessionStore
 from protocols import psi
 from protocols.masks import MaskPool, build_mask_table
@@ -28,6 +30,7 @@ from protocols.paillier import (
     check_ciphertexts,
     ciphertext_from_bytes,
 )
+from protocols.plausibility import Cell, DecryptionTally, ImplausibleAggregate, OwnerTerms
 from protocols.profile import (
     Attribute,
     OwnerAggregate,
@@ -38,7 +41,8 @@ from protocols.profile import (
 from protocols.ristretto import invert_scalar
 
 QUERY_KINDS = ("overlap", "profile")
-MIN_PAILLIER_BITS = 2048
+PLAUSIBILITY_RULE = "plausibility"
+COMBINED = "combined"
 
 
 class QueryRefused(ValueError):
@@ -66,6 +70,7 @@ class SessionOpened:
     min_cohort: int = 1
     epsilon: float = 0.0
     cached_answer: str = ""
+    paillier_key_signature: bytes = b""
 
 
 MAX_DECRYPT_CELLS = 4096
@@ -89,6 +94,8 @@ class NodeService:
         self.querier_key = querier_key
         self.member_cache = MemberCache()
         self._seal_pools: dict[bytes, MaskPool] = {}
+        self.key_signer = KeyBindingSigner(config.signing_key)
+        self._tallies: dict[str, DecryptionTally] = {}
 
     def describe(self) -> NodeDescription:
         """Party name, servable identifier types and the normalisation profile label."""
@@ -109,6 +116,7 @@ class NodeService:
         paillier_n: int | None = None,
         signed: SignedQuery | None = None,
         requester: str = "",
+        paillier_key_signature: bytes = b"",
     ) -> SessionOpened:
         """Admit the query (signature, policy, budget), load members, draw a fresh key.
 
@@ -129,6 +137,7 @@ class NodeService:
                 parties,
                 attributes,
                 paillier_n,
+                paillier_key_signature,
             )
         except Exception as error:
             self.governance.settle(admission, "failed", error=str(error) or type(error).__name__)
@@ -145,6 +154,7 @@ class NodeService:
         parties: tuple[str, ...],
         attributes: tuple[str, ...],
         paillier_n: int | None,
+        paillier_key_signature: bytes = b"",
     ) -> SessionOpened:
         if not query_id or len(query_id) > 128:
             raise QueryRefused("query id must be 1 to 128 characters")
@@ -166,7 +176,7 @@ class NodeService:
             known = ", ".join(t.value for t in IdType)
             raise QueryRefused(f"unknown id type {id_type!r}; known: {known}") from None
         specs = self._owner_specs(role, attributes)
-        public_key = self._owner_key(role, paillier_n)
+        public_key = self._owner_key(admission, role, query_id, paillier_n, paillier_key_signature)
         if role == "querier" and self.querier_key is None:
             raise QueryRefused(
                 f"party {self.config.party!r} holds no Paillier key pair; set [paillier] key_file"
@@ -201,6 +211,9 @@ class NodeService:
             min_cohort=admission.min_cohort,
             epsilon=admission.epsilon,
             cached_answer=admission.cached_answer or "",
+            paillier_key_signature=self.key_signer.sign(query_id, self.querier_key.public_key)
+            if role == "querier" and self.querier_key
+            else b"",
         )
 
     def _load(self, wanted: IdType, specs: tuple[Attribute, ...]) -> _Loaded:
@@ -255,16 +268,18 @@ class NodeService:
             raise QueryRefused("an attribute is named twice")
         return tuple(self.config.attributes[a] for a in attributes)
 
-    def _owner_key(self, role: str, paillier_n: int | None) -> PaillierPublicKey | None:
+    def _owner_key(
+        self,
+        admission: Admission,
+        role: str,
+        query_id: str,
+        paillier_n: int | None,
+        signature: bytes,
+    ) -> PaillierPublicKey | None:
+        """An owner's view of the querier's key: checked, bound to this query, or refused."""
         if role != "owner":
             return None
-        if not paillier_n or paillier_n.bit_length() < MIN_PAILLIER_BITS:
-            bits = paillier_n.bit_length() if paillier_n else 0
-            raise QueryRefused(
-                f"the querier's Paillier modulus has {bits} bits; "
-                f"at least {MIN_PAILLIER_BITS} are needed"
-            )
-        return PaillierPublicKey(paillier_n)
+        return accept_querier_key(self.governance, admission, query_id, paillier_n, signature)
 
     def aggregate(
         self, query_id: str, fingerprint: bytes, chunks: Iterator[bytes]
@@ -317,8 +332,22 @@ class NodeService:
             self._seal_pools[public_key.fingerprint()] = pool
         return pool
 
-    def decrypt(self, query_id: str, fingerprint: bytes, ciphertexts: list[bytes]) -> list[int]:
-        """Decrypt aggregate cells of an open profile query with this querier's key."""
+    def decrypt(
+        self,
+        query_id: str,
+        fingerprint: bytes,
+        ciphertexts: list[bytes],
+        names: list[Cell],
+        owner: str,
+        owners: list[OwnerTerms],
+        specs: tuple[Attribute, ...],
+    ) -> list[int]:
+        """Decrypt one owner's (or the combined) aggregate cells, if they are plausible.
+
+        Nothing decrypted leaves unless ``DecryptionTally`` finds the cells plausible for 0/1
+        indicators over this querier's set; otherwise the query is refused (audited, rule
+        ``plausibility``) and its session dropped, so no later request decrypts anything.
+        """
         session = self.sessions.get(query_id)
         if session.role != "querier" or self.querier_key is None:
             raise QueryRefused(f"query {query_id} has no querier session at {self.config.party!r}")
@@ -329,7 +358,39 @@ class NodeService:
             raise QueryRefused(f"at most {MAX_DECRYPT_CELLS} aggregate cells per request")
         values = [ciphertext_from_bytes(public_key, c) for c in ciphertexts]
         check_ciphertexts(public_key, values, fingerprint)
-        return [self.querier_key.decrypt_signed(c) for c in values]
+        plain = [self.querier_key.decrypt_signed(c) for c in values]
+        open_ids = set(self.sessions.query_ids())
+        for stale in [q for q in self._tallies if q not in open_ids]:
+            del self._tallies[stale]
+        tally = self._tallies.setdefault(query_id, DecryptionTally(len(session.elements)))
+        try:
+            if len(names) != len(plain):
+                raise ImplausibleAggregate("the request names fewer or more cells than it sends")
+            strangers = [
+                o.party
+                for o in owners
+                if o.party not in session.parties or o.party == self.config.party
+            ]
+            if strangers or not owners:
+                raise ImplausibleAggregate(f"owners {strangers} are not owners of this query")
+            if owner == COMBINED:
+                tally.check_combined([o.party for o in owners], specs, names, plain)
+            elif len(owners) == 1 and owners[0].party == owner:
+                tally.check_owner(owners[0], specs, names, plain)
+            else:
+                raise ImplausibleAggregate(f"the request for owner {owner!r} names other owners")
+        except ImplausibleAggregate as error:
+            refusal = GovernanceRefusal(
+                FAILED_PRECONDITION,
+                PLAUSIBILITY_RULE,
+                f"{self.config.party} releases nothing for query {query_id}: {error}",
+            )
+            if session.admission is not None:
+                self.governance.refuse(session.admission, refusal)
+            self.sessions.close(query_id)
+            self._tallies.pop(query_id, None)
+            raise refusal from None
+        return plain
 
     def own_set(self, query_id: str) -> Iterator[bytes]:
         """The session's elements, hashed and blinded with its key, in its secret order.
