@@ -15,10 +15,11 @@ most min(|Q|, |D|) members can produce, widened by the owner's noise bound:
 - each owner's aggregate is decrypted once per query, the combined one once.
 
 |Q| is the querier's own session size; |D|, the owner's epsilon and specs are named by the
-coordinator in the request. Lying about |D| only narrows the window (min with |Q|); a tiny
-epsilon is refused below ``MIN_EPSILON``; wide specs widen the window but not past what the
-cells' own count allows, so a deviating coordinator gets at most log2(cap * max_encoded^2 + B)
-bits out of any one cell, in at most one decryption per owner, not a packed per-member vector.
+coordinator in the request. Lying about |D| only narrows the window (min with |Q|); an epsilon
+below ``MIN_EPSILON`` is refused; claimed specs wider than the owner's widen a sum's window (up
+to the 2^53 limit of any declaration), never a count's. So a deviating coordinator gets at most
+log2(cap * max_encoded^2 + B) bits out of any one cell, in one decryption per owner, and never a
+packed per-member vector; it can still weight members (see README "Who learns what").
 B is the discrete Laplace tail bound: Pr[|noise| > B] <= 2^-NOISE_TAIL_BITS per cell.
 """
 
