@@ -14,10 +14,10 @@ from gongying.signing import SignedQuery
 from gongying.streams import chunk_payloads
 from node.attributes import attribute_column
 from node.config import NodeConfig
+from node.decryption import QuerierDecryption
 from node.executor import CryptoExecutor, aggregate_chunk
-from node.governance import Admission, GovernanceRefusal, NodeGovernance
+from node.governance import Admission, NodeGovernance
 from node.member_cache import MAX_CACHED_POINTS, CachedMembers, MemberCache, source_version
-from node.policy import FAILED_PRECONDITION
 from node.querier_key import KeyBindingSigner, accept_querier_key
 from node.sessions import QuerySession, SessionNotFound, SessionStore
 from protocols import psi
@@ -27,10 +27,8 @@ from protocols.paillier import (
     InvalidCiphertext,
     PaillierPrivateKey,
     PaillierPublicKey,
-    check_ciphertexts,
-    ciphertext_from_bytes,
 )
-from protocols.plausibility import Cell, DecryptionTally, ImplausibleAggregate, OwnerTerms
+from protocols.plausibility import Cell, OwnerTerms
 from protocols.profile import (
     Attribute,
     OwnerAggregate,
@@ -41,8 +39,6 @@ from protocols.profile import (
 from protocols.ristretto import invert_scalar
 
 QUERY_KINDS = ("overlap", "profile")
-PLAUSIBILITY_RULE = "plausibility"
-COMBINED = "combined"
 
 
 class QueryRefused(ValueError):
@@ -95,7 +91,9 @@ class NodeService:
         self.member_cache = MemberCache()
         self._seal_pools: dict[bytes, MaskPool] = {}
         self.key_signer = KeyBindingSigner(config.signing_key)
-        self._tallies: dict[str, DecryptionTally] = {}
+        self.decryption = (
+            QuerierDecryption(querier_key, self.governance, self.sessions) if querier_key else None
+        )
 
     def describe(self) -> NodeDescription:
         """Party name, servable identifier types and the normalisation profile label."""
@@ -342,55 +340,15 @@ class NodeService:
         owners: list[OwnerTerms],
         specs: tuple[Attribute, ...],
     ) -> list[int]:
-        """Decrypt one owner's (or the combined) aggregate cells, if they are plausible.
-
-        Nothing decrypted leaves unless ``DecryptionTally`` finds the cells plausible for 0/1
-        indicators over this querier's set; otherwise the query is refused (audited, rule
-        ``plausibility``) and its session dropped, so no later request decrypts anything.
-        """
+        """Decrypt one owner's (or the combined) aggregate cells, if plausible (``decryption``)."""
         session = self.sessions.get(query_id)
-        if session.role != "querier" or self.querier_key is None:
+        if session.role != "querier" or self.decryption is None:
             raise QueryRefused(f"query {query_id} has no querier session at {self.config.party!r}")
-        public_key = self.querier_key.public_key
-        if fingerprint != public_key.fingerprint():
-            raise InvalidCiphertext("aggregates are encrypted against a different key")
         if len(ciphertexts) > MAX_DECRYPT_CELLS:
             raise QueryRefused(f"at most {MAX_DECRYPT_CELLS} aggregate cells per request")
-        values = [ciphertext_from_bytes(public_key, c) for c in ciphertexts]
-        check_ciphertexts(public_key, values, fingerprint)
-        plain = [self.querier_key.decrypt_signed(c) for c in values]
-        open_ids = set(self.sessions.query_ids())
-        for stale in [q for q in self._tallies if q not in open_ids]:
-            del self._tallies[stale]
-        tally = self._tallies.setdefault(query_id, DecryptionTally(len(session.elements)))
-        try:
-            if len(names) != len(plain):
-                raise ImplausibleAggregate("the request names fewer or more cells than it sends")
-            strangers = [
-                o.party
-                for o in owners
-                if o.party not in session.parties or o.party == self.config.party
-            ]
-            if strangers or not owners:
-                raise ImplausibleAggregate(f"owners {strangers} are not owners of this query")
-            if owner == COMBINED:
-                tally.check_combined([o.party for o in owners], specs, names, plain)
-            elif len(owners) == 1 and owners[0].party == owner:
-                tally.check_owner(owners[0], specs, names, plain)
-            else:
-                raise ImplausibleAggregate(f"the request for owner {owner!r} names other owners")
-        except ImplausibleAggregate as error:
-            refusal = GovernanceRefusal(
-                FAILED_PRECONDITION,
-                PLAUSIBILITY_RULE,
-                f"{self.config.party} releases nothing for query {query_id}: {error}",
-            )
-            if session.admission is not None:
-                self.governance.refuse(session.admission, refusal)
-            self.sessions.close(query_id)
-            self._tallies.pop(query_id, None)
-            raise refusal from None
-        return plain
+        return self.decryption.decrypt(
+            session, fingerprint, ciphertexts, names, owner, owners, specs
+        )
 
     def own_set(self, query_id: str) -> Iterator[bytes]:
         """The session's elements, hashed and blinded with its key, in its secret order.
