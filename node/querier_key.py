@@ -121,6 +121,7 @@ def accept_querier_key(
     query (``verify_key_binding``).
     """
     querier = admission.querier
+    who = f"querier {querier!r}" if querier else "the querier (unnamed: the query is not signed)"
     try:
         public_key = check_querier_modulus(modulus or 0)
         verify_key_binding(governance, querier, query_id, public_key, signature)
@@ -133,7 +134,7 @@ def accept_querier_key(
     refusal = GovernanceRefusal(
         code,
         KEY_RULE,
-        f"{governance.party} refuses the Paillier key of querier {querier!r}: {message}",
+        f"{governance.party} refuses the Paillier key of {who}: {message}",
     )
     governance.refuse(admission, refusal)
     raise refusal
