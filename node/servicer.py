@@ -13,6 +13,7 @@ from gongying.v1 import node_pb2, node_pb2_grpc, points_pb2
 from node import codec
 from node.service import NodeService, QueryRefused
 from protocols.paillier import PaillierPublicKey
+from protocols.plausibility import OwnerTerms
 
 
 class PartyNodeServicer(node_pb2_grpc.PartyNodeServicer):
@@ -46,6 +47,7 @@ class PartyNodeServicer(node_pb2_grpc.PartyNodeServicer):
                 if request.HasField("signed")
                 else None,
                 requester=peer_identity(context) or "",
+                paillier_key_signature=request.paillier_key_signature,
             )
             return codec.session_opened_to_proto(opened)
         raise AssertionError("unreachable")
@@ -102,7 +104,13 @@ class PartyNodeServicer(node_pb2_grpc.PartyNodeServicer):
     ) -> node_pb2.DecryptProfileResponse:
         with reported(context, f"{self.party} DecryptProfile"):
             values = self.service.decrypt(
-                request.query_id, request.key_fingerprint, [c.ciphertext for c in request.cells]
+                request.query_id,
+                request.key_fingerprint,
+                [c.ciphertext for c in request.cells],
+                [(c.attribute, c.cell) for c in request.cells],
+                request.owner,
+                [OwnerTerms(o.party, o.set_size, o.epsilon) for o in request.owners],
+                tuple(codec.attribute_from_proto(a) for a in request.attributes),
             )
             return node_pb2.DecryptProfileResponse(
                 cells=[

@@ -198,6 +198,7 @@ def open_profile(
         request.role = node_pb2.SESSION_ROLE_OWNER
         request.attributes.extend(PROFILE_ATTRIBUTES)
         request.paillier_n = opened[BRAND].paillier_n
+        request.paillier_key_signature = opened[BRAND].paillier_key_signature
         opened[owner] = deployment.node(owner).OpenSession(request)
     return opened
 
