@@ -31,6 +31,7 @@ class OpenedSession:
     min_cohort: int = 0
     epsilon: float = 0.0
     cached_answer: str = ""
+    paillier_key_signature: bytes = b""
     set_fingerprint: str = ""
 
 
@@ -121,6 +122,7 @@ class NodeClient:
             min_cohort=response.min_cohort,
             epsilon=response.epsilon,
             cached_answer=response.cached_answer,
+            paillier_key_signature=response.paillier_key_signature,
             set_fingerprint=response.set_fingerprint,
         )
 

@@ -26,6 +26,7 @@ from node.admission import Admission, GovernanceRefusal, OpenQueries
 from node.audit import AuditLog, AuditRecord, open_audit_log
 from node.config import NodeConfig
 from node.ledger import LedgerRefusal, PrivacyLedger, QueryIdConflict
+from node.nonces import SqlNonces
 from node.policy import (
     FAILED_PRECONDITION,
     PERMISSION_DENIED,
@@ -40,6 +41,7 @@ from node.query_key import FINGERPRINT_SECRET, query_key, set_fingerprint
 
 Clock = Callable[[], datetime]
 log = logging.getLogger(__name__)
+__all__ = ["Admission", "GovernanceRefusal", "NodeGovernance", "open_governance"]
 
 
 class NodeGovernance:
@@ -57,6 +59,7 @@ class NodeGovernance:
         ledger: PrivacyLedger | None = None,
         clock: Clock = lambda: datetime.now(UTC),
         own_key: Ed25519PublicKey | None = None,
+        replays: ReplayGuard | None = None,
     ) -> None:
         self.party = party
         self.own_key = own_key
@@ -64,7 +67,7 @@ class NodeGovernance:
         self.policy = policy
         self.ledger = ledger
         self.clock = clock
-        self.replays = ReplayGuard()
+        self.replays = replays if replays is not None else ReplayGuard()  # memory: no ledger
         self._keys: dict[str, Ed25519PublicKey] = {}
         self._lock = threading.Lock()
         self.open_queries = OpenQueries(party)
@@ -418,6 +421,7 @@ class NodeGovernance:
             self.audit.close()
         if self.ledger is not None:
             self.ledger.close()
+        self.replays.close()
 
 
 def _match(
@@ -472,6 +476,11 @@ def open_governance(config: NodeConfig) -> NodeGovernance:
             policy.path if policy is not None else "the policy",
             terms.min_cohort,
         )
-    governance = NodeGovernance(config.party, audit, policy, ledger, own_key=own_key)
+    # seen nonces live beside the budget in the ledger database, so replays fail after restarts
+    nonces = SqlNonces.open(config.ledger) if ledger is not None and config.ledger else None
+    replays = ReplayGuard(nonces) if nonces is not None else None
+    governance = NodeGovernance(
+        config.party, audit, policy, ledger, own_key=own_key, replays=replays
+    )
     governance.recover_interrupted()  # one node process per ledger (one replica)
     return governance

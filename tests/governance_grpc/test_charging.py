@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import grpc
 import pytest
@@ -42,8 +43,8 @@ def brand_node_that_aborts_after_decrypting(deployment: Governed) -> Iterator[li
     original = service.decrypt
     kept: list[list[int]] = []
 
-    def decrypt_and_abort(query_id: str, fingerprint: bytes, ciphertexts: list[bytes]) -> list[int]:
-        kept.append(original(query_id, fingerprint, ciphertexts))
+    def decrypt_and_abort(*args: Any, **kwargs: Any) -> list[int]:
+        kept.append(original(*args, **kwargs))
         raise QueryRefused("brand's node aborts after decrypting")
 
     service.decrypt = decrypt_and_abort  # type: ignore[method-assign]
