@@ -2,7 +2,7 @@
 
 brand (querier, Paillier key) and two owners, retailer_a and retailer_b (the demo attributes),
 on fixed loopback ports so a node can be restarted in place; each with a policy (owners answer
-brand's overlap and profile queries, k = 1, no noise; brand lists the owners with their
+brand's overlap and profile queries, exact (k = 5, no noise); brand lists the owners with their
 query-signing keys), an audit log, a ledger and a signing key. The coordinator admits the client
 `analyst`, which may submit queries brand signed (`[acting_for]`). Queries are built here as the
 coordinator would send them, so a test can deviate at any step.
@@ -39,7 +39,10 @@ PROFILE_ATTRIBUTES = tuple(ATTRIBUTES)
 def _policy(party: str) -> str:
     text = (
         '[defaults]\nquery_kinds = ["overlap", "profile"]\nid_types = ["email"]\n'
-        "min_cohort = 1\nmin_counterparty_set = 1\nqueries_per_day = 100000\n"
+        "min_cohort = 5\nmin_counterparty_set = 1\nqueries_per_day = 100000\n"
+        # exact answers (compared with the truth), an explicit opt-in with its floor k >= 5;
+        # either owner may appear in brand's queries
+        'exact = true\nco_parties = ["*"]\nmax_concurrent = 100\n'
     )
     partners = OWNERS if party == BRAND else (BRAND,)
     attributes = ", ".join(f'"{a}"' for a in ATTRIBUTES)

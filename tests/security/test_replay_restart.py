@@ -62,8 +62,10 @@ def test_a_signed_query_replayed_after_a_restart_is_refused(deployment: Deployme
         deployment.node(RETAILER_A).OpenSession(opening)
     assert isinstance(direct.value, grpc.Call)
     assert direct.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    # (the coordinator's replay stopped at brand's node, opened first as the querier's: this
+    # direct replay is the only one retailer_a saw)
     decisions = [r.record.decision for r in deployment.records(RETAILER_A, query_id)]
-    assert decisions == ["released", "refused", "refused"]
+    assert decisions == ["released", "refused"]
     # the restarted deployment answers a freshly signed query
     fresh = deployment.coordinator_stub(BRAND).RunOverlap(
         _overlap(deployment, f"fresh-{uuid.uuid4().hex[:8]}"), timeout=60
