@@ -23,10 +23,8 @@ Windows roll: `queries_per_day` counts the queries admitted in the last 24 hours
 `epsilon_per_period` covers the epsilon held or charged for queries admitted in the last
 `period_days` x 24 hours; a cached answer is reused only while its charge is inside that window.
 Epsilon is stored as integer nano-epsilon (charges rounded up, budgets rounded down), so sums are
-exact. Every write runs in one transaction under a lock (`BEGIN IMMEDIATE` on SQLite, `LOCK TABLE
-... SHARE ROW EXCLUSIVE` on PostgreSQL), so concurrent reserves from threads or processes never
-overspend. The ledger also keeps the node's persistent secrets (`secret`), e.g. the key of the
-querier-set fingerprint.
+exact. Writes run in one transaction under a lock (`BEGIN IMMEDIATE` on SQLite, `LOCK TABLE ...
+SHARE ROW EXCLUSIVE` on PostgreSQL): concurrent reserves never overspend. Also: node `secret`s.
 """
 
 from __future__ import annotations
@@ -38,60 +36,29 @@ from datetime import UTC, date, datetime, timedelta
 from fractions import Fraction
 from typing import Final
 
-from sqlalchemy import (
-    BigInteger,
-    Column,
-    Connection,
-    Engine,
-    Index,
-    LargeBinary,
-    MetaData,
-    Table,
-    Text,
-    func,
-    inspect,
-    select,
-)
+from sqlalchemy import Connection, Engine, func, select
 
+from node.ledger_schema import (
+    CANCELLED,
+    CHARGED,
+    COMMITTED,
+    MICROS_PER_DAY,
+    RESERVED,
+    SPENT,
+    add_admission_times,
+    charges_table,
+    metadata,
+    secrets_table,
+)
 from node.policy import RESOURCE_EXHAUSTED, Decision, Policy
 from node.storage import store_engine
 
 NANO: Final = 10**9
-MICROS_PER_DAY: Final = 86_400 * 10**6
 _EPOCH: Final = date(1970, 1, 1)
 _SETUP_LOCK_KEY: Final = 0x6759_6C65_6467_6572  # pg advisory lock id for schema set-up
-RESERVED: Final = "reserved"  # admitted; epsilon held, refundable
-SPENT: Final = "spent"  # the node's contribution left: epsilon charged for good; query open
-COMMITTED: Final = "committed"  # released: charged, answer cached
-CHARGED: Final = "charged"  # ended without a release after the contribution left: charged
-CANCELLED: Final = "cancelled"  # ended before the contribution left: epsilon refunded
 _LIVE: Final = (RESERVED, SPENT)
 _HOLDING: Final = (RESERVED, SPENT, COMMITTED, CHARGED)  # epsilon held or charged
 _CHARGED: Final = (SPENT, COMMITTED, CHARGED)
-
-metadata: Final = MetaData()
-charges_table: Final = Table(
-    "ledger_charges",
-    metadata,
-    Column("query_id", Text, primary_key=True),
-    Column("partner", Text, nullable=False),
-    Column("day", BigInteger, nullable=False),  # UTC days since 1970-01-01 (of admission)
-    Column("nano_epsilon", BigInteger, nullable=False),
-    Column("state", Text, nullable=False),
-    Column("query_key", Text, nullable=True),
-    Column("answer", Text, nullable=True),
-    Column("updated_at", Text, nullable=False),
-    Column("admitted_us", BigInteger, nullable=True),  # admission, microseconds since 1970 UTC
-    Index("ledger_partner_day", "partner", "day"),
-    Index("ledger_partner_key", "partner", "query_key"),
-    Index("ledger_partner_admitted", "partner", "admitted_us"),
-)
-secrets_table: Final = Table(
-    "ledger_secrets",
-    metadata,
-    Column("name", Text, primary_key=True),
-    Column("value", LargeBinary, nullable=False),
-)
 
 
 class LedgerError(Exception):
@@ -181,7 +148,7 @@ class PrivacyLedger:
             if conn.dialect.name == "postgresql":
                 conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_SETUP_LOCK_KEY})")
             metadata.create_all(conn, checkfirst=True)
-            _add_admission_times(conn)
+            add_admission_times(conn)
 
     @classmethod
     def open(cls, url_or_path: str, policy: Policy) -> PrivacyLedger:
@@ -430,18 +397,3 @@ class PrivacyLedger:
         ).all()
         sums = {state: int(total) for state, total in rows}
         return sum(sums.get(s, 0) for s in _CHARGED), sums.get(RESERVED, 0)
-
-
-def _add_admission_times(conn: Connection) -> None:
-    """A ledger from before rolling windows: add `admitted_us`, dating each old row at the end
-    of its UTC day (so an old charge stays in every window it could belong to)."""
-    columns = {column["name"] for column in inspect(conn).get_columns("ledger_charges")}
-    if "admitted_us" in columns:
-        return
-    conn.exec_driver_sql("ALTER TABLE ledger_charges ADD COLUMN admitted_us BIGINT")
-    conn.exec_driver_sql(
-        f"UPDATE ledger_charges SET admitted_us = (day + 1) * {MICROS_PER_DAY} - 1"
-    )
-    conn.exec_driver_sql(
-        "CREATE INDEX ledger_partner_admitted ON ledger_charges (partner, admitted_us)"
-    )
