@@ -285,9 +285,9 @@ def audit_verify(
 ) -> subprocess.CompletedProcess[str]:
     """`gongying audit verify --log LOG --public-key KEY` as an operator runs it, accepting
     `unsigned_tail` records after the last checkpoint (queries in flight when a node died)."""
+    command = ["audit", "verify", "--log", str(log), "--public-key", str(public_key)]
     return subprocess.run(
-        [sys.executable, "-m", "gongying", "audit", "verify", "--log", str(log),
-         "--public-key", str(public_key), "--allow-unsigned-tail", str(unsigned_tail)],  # fmt: skip
+        [sys.executable, "-m", "gongying", *command, "--allow-unsigned-tail", str(unsigned_tail)],
         capture_output=True,
         text=True,
         timeout=60,
