@@ -68,19 +68,21 @@ class VerifyReport:
         """Why the signed checkpoints do not cover enough of the log, or None when they do.
 
         `signed_seq` and `covered` count a checkpoint only when its signature verified under
-        the public key; without a key nothing counts as signed.
+        the public key; without a key nothing counts as signed. An empty log (a party that has
+        served nothing yet) needs no checkpoint; a truncated-to-empty one fails reconcile.
         """
         if not self.signatures_checked:
             return "checkpoint signatures were not checked (no public key)"
-        if self.signed_seq is None:
+        if self.signed_seq is None and self.records > 0:
             return (
                 f"no signed checkpoint: none of the {self.records} records is covered by a "
-                "signature (a log its party wrote always has one)"
+                "signature (its party signs one at every settle and on close)"
             )
         if self.unsigned > allow_unsigned_tail:
             return (
                 f"{self.unsigned} unsigned records after the last checkpoint (records "
-                f"{self.signed_seq + 1}..{self.head_seq}); at most {allow_unsigned_tail} accepted "
+                f"{(self.signed_seq or 0) + 1}..{self.head_seq}); at most {allow_unsigned_tail} "
+                "accepted "
                 "(--allow-unsigned-tail N accepts the records of queries still in flight)"
             )
         return None
