@@ -450,6 +450,7 @@ class NodeService:
     def _expired(self, session: QuerySession) -> None:
         if session.admission is not None:
             self.governance.settle(session.admission, "failed", error="session expired idle")
+        self.settle_witness(session.query_id)  # sign the failure: no settle will come to do it
 
 
 @dataclass(frozen=True)
