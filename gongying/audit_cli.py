@@ -231,6 +231,9 @@ def _reconcile_json(report: ReconcileReport) -> str:
         "signatures_checked": list(report.signatures_checked),
         "missing": [{"query_id": m.query_id, "present_in": list(m.present_in),
                      "missing_from": list(m.missing_from)} for m in report.missing],
+        "absent": [{"query_id": m.query_id, "present_in": list(m.present_in),
+                    "missing_from": list(m.missing_from), "reason": m.reason}
+                   for m in report.absent],
         "conflicts": [{"query_id": c.query_id, "field": c.field, "values": c.values}
                       for c in report.conflicts],
         "head_faults": [{"holder": f.holder, "party": f.party, "seq": f.seq,
@@ -250,6 +253,11 @@ def _reconcile_text(report: ReconcileReport) -> None:
         typer.echo(
             f"missing: query {item.query_id} is not in {', '.join(item.missing_from)} "
             f"(present in {', '.join(item.present_in)})"
+        )
+    for item in report.absent:
+        typer.echo(
+            f"absent (expected): query {item.query_id} is not in {', '.join(item.missing_from)}: "
+            f"{item.reason}"
         )
     for conflict in report.conflicts:
         views = ", ".join(f"{name}={value}" for name, value in conflict.values.items())

@@ -16,11 +16,12 @@ from node.audit.record import GENESIS_HASH, StoredRecord, Witness
 
 @dataclass(frozen=True)
 class MissingQuery:
-    """A query some logs record and others lack."""
+    """A query some logs record and others lack; `reason` says why that is expected, if it is."""
 
     query_id: str
     present_in: tuple[str, ...]
     missing_from: tuple[str, ...]
+    reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,7 @@ class ReconcileReport:
     queries: int
     missing: tuple[MissingQuery, ...]
     conflicts: tuple[QueryConflict, ...]
+    absent: tuple[MissingQuery, ...] = ()
     head_faults: tuple[HeadFault, ...] = ()
     log_faults: tuple[LogFault, ...] = ()
     heads_checked: int = 0
@@ -66,8 +68,8 @@ class ReconcileReport:
 
     @property
     def ok(self) -> bool:
-        """True when every expected query is everywhere, the logs agree on it, every witnessed
-        head is in its party's log, and every log verifies."""
+        """True when no query is missing without a reason, the logs agree on every query, every
+        witnessed head is in its party's log, and every log verifies."""
         return not (self.missing or self.conflicts or self.head_faults or self.log_faults)
 
 
@@ -115,6 +117,15 @@ def _head_fault(
     return HeadFault(holder, head.party, head.seq, query_id, detail)
 
 
+def _unreleased(rows: Sequence[StoredRecord], coordinator: str) -> str:
+    """Why a node may lack a query the coordinator logged but did not release ("" if it did
+    release it, or did not log it)."""
+    if not rows or _released(rows):
+        return ""
+    decision = rows[-1].record.decision
+    return f"{coordinator} logged it {decision}, nothing released: it may not have reached them"
+
+
 def _released(rows: Sequence[StoredRecord]) -> list[StoredRecord]:
     return [row for row in rows if row.record.decision == "released"]
 
@@ -152,6 +163,7 @@ def reconcile(
     *,
     named_only: bool = False,
     keys: Mapping[str, Ed25519PublicKey] | None = None,
+    coordinator: str = "coordinator",
 ) -> ReconcileReport:
     """Line up `logs` (keyed by party name) by query id and check what peers witnessed.
 
@@ -160,7 +172,10 @@ def reconcile(
     in the logs that hold it. Every head one log witnessed for another given log must be in
     that log with the same hash at that record; the released counts each log recorded for a
     query must agree, and the epsilon a party's log charged must be what its peers witnessed.
-    Each log is verified (under its key in `keys`, when given).
+    Each log is verified (under its key in `keys`, when given). A query the `coordinator`
+    party's log records as not released (refused or failed) may be absent from a node's log
+    without fault (it may never have reached that node): such absences are listed in `absent`,
+    apart from the unexplained ones in `missing`.
     """
     keys = keys or {}
     read = {name: _Log(name, list(log.records())) for name, log in logs.items()}
@@ -188,6 +203,7 @@ def reconcile(
                 if fault is not None:
                     head_faults.append(fault)
     missing: list[MissingQuery] = []
+    absent: list[MissingQuery] = []
     conflicts: list[QueryConflict] = []
     for query_id, held in seen.items():
         views = {
@@ -198,9 +214,14 @@ def reconcile(
         if named_only:
             named = {party for _kind, parties in views.values() for party in parties}
             expected = (expected & named) | set(held)
-        absent = tuple(sorted(expected - set(held)))
-        if absent:
-            missing.append(MissingQuery(query_id, tuple(sorted(held)), absent))
+        lacking = expected - set(held)
+        if lacking:
+            reason = _unreleased(held.get(names.get(coordinator, ""), []), coordinator)
+            explained = {name for name in lacking if reason and name != names[coordinator]}
+            for group, why in ((explained, reason), (lacking - explained, "")):
+                if group:
+                    item = MissingQuery(query_id, tuple(sorted(held)), tuple(sorted(group)), why)
+                    (absent if why else missing).append(item)
         for index, field in enumerate(("kind", "parties")):
             values = {name: str(view[index]) for name, view in sorted(views.items())}
             if len(set(values.values())) > 1:
@@ -210,6 +231,7 @@ def reconcile(
         logs=tuple(logs),
         queries=len(seen),
         missing=tuple(sorted(missing, key=lambda item: item.query_id)),
+        absent=tuple(sorted(absent, key=lambda item: item.query_id)),
         conflicts=tuple(sorted(conflicts, key=lambda item: (item.query_id, item.field))),
         head_faults=tuple(sorted(head_faults, key=lambda f: (f.party, f.seq, f.holder))),
         log_faults=tuple(log_faults),

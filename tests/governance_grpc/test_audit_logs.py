@@ -87,6 +87,10 @@ def _run_queries(governed: Governed) -> Audited:
     expected.append(
         Expected(unlisted, (BRAND, RETAILER_A), "refused", (BRAND, RETAILER_A), "partners")
     )
+    unknown = new_id("unknown")  # refused by the coordinator before any node hears of it
+    with governed.client(BRAND) as client, pytest.raises(QueryError):
+        client.overlap([BRAND, "nobody"], query_id=unknown)
+    expected.append(Expected(unknown, (BRAND, "nobody"), "refused", (), ""))
     direct = new_id("direct")  # sent to a node directly, never through the coordinator
     request = open_request(direct, [BRAND, RETAILER_A])
     request.signed.CopyFrom(
@@ -143,7 +147,7 @@ def test_every_query_is_recorded_as_expected(audited: Audited, logs: dict[str, A
             refusals = [r for r in seen[party] if r.decision == "refused"]
             assert [r.rule for r in refusals] == [item.rule], (item, party, seen[party])
         for party in item.parties:
-            assert all(r.decision != "released" for r in seen[party]), (item, party)
+            assert all(r.decision != "released" for r in seen.get(party, [])), (item, party)
         if item.via_coordinator:
             assert [r.decision for r in seen[COORDINATOR]] in (["refused"], ["failed"]), item
         else:
@@ -184,6 +188,9 @@ def test_the_logs_reconcile(audited: Audited, logs: dict[str, AuditLog]) -> None
     direct = {item.query_id for item in audited.expected if not item.via_coordinator}
     assert {m.query_id for m in report.missing} == direct
     assert all(COORDINATOR not in m.present_in for m in report.missing)
+    (absent,) = report.absent  # refused at the coordinator: an expected absence, not a fault
+    assert absent.query_id.startswith("unknown-") and absent.missing_from == (BRAND,)
+    assert "coordinator logged it refused" in absent.reason
 
 
 def test_a_node_rewriting_its_log_fails_reconcile(audited: Audited, tmp_path: Path) -> None:
