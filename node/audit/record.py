@@ -69,6 +69,14 @@ class Witness:
     head: SignedHead
     epsilon: float | None = None
 
+    def __post_init__(self) -> None:
+        if self.epsilon is None:
+            return
+        epsilon = float(self.epsilon)  # one JSON form (0.0, not 0), so the chain hash is stable
+        if not math.isfinite(epsilon) or epsilon < 0:
+            raise AuditRecordInvalid(f"witnessed epsilon must be finite and >= 0: {epsilon!r}")
+        object.__setattr__(self, "epsilon", epsilon)
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (the signature as hex)."""
         return {

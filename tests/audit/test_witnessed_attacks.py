@@ -142,3 +142,15 @@ def test_a_forged_witness_fails_its_signature_check(trio: Trio) -> None:
         (COORDINATOR, RETAILER_A, "q0050")
     ]
     assert "does not verify under retailer_a's key" in report.head_faults[0].detail
+
+
+def test_a_witness_read_back_hashes_as_written(trio: Trio) -> None:
+    """A witnessed epsilon given as an int is stored in one JSON form, so the chain verifies."""
+    with trio.open(RETAILER_A, signing=False) as log:
+        real = list(log.records())[-1]
+    head = SignedHead(RETAILER_A, real.seq, real.hash, b"\x01" * 64)
+    with trio.open(COORDINATOR) as log:
+        log.append(_record(COORDINATOR, 60, witnessed=(Witness(head, 0),)))
+    with trio.open(COORDINATOR, signing=False) as log:
+        assert log.verify(trio.keys[COORDINATOR].public_key()).ok
+        assert list(log.records())[-1].record.witnessed[0].epsilon == 0.0
