@@ -21,7 +21,7 @@ import numpy as np
 
 from coordinator.masks import MaskSupply
 from coordinator.node_client import Deadline, NodeClient, OpenedSession, party_error
-from coordinator.overlap import _collect, _QueryCalls
+from coordinator.overlap import _collect, _collect_with_header, _QueryCalls
 from coordinator.progress import AGGREGATION, DECRYPTION, INDICATORS, MASKS, OPEN, REGISTRY, ROUTING
 from gongying.status import QueryFailed
 from gongying.streams import frame, point_messages, read_header, unframe
@@ -86,17 +86,25 @@ def _owner_aggregate(
 
     The querier's set k_Q*H(y) goes through the owner (k_D*k_Q*H(y), reshuffled) and back to the
     querier, which takes its own key off (k_D*H(y), reshuffled): an oblivious evaluation of the
-    owner's per-query key on the querier's elements. The owner's list k_D*H(x), in the owner's
-    secret order, then streams straight to the coordinator, which matches and encrypts each chunk
-    and streams the indicators on to the owner, which aggregates chunk by chunk in its pool. The
+    owner's per-query key on the querier's elements. The owner signs the points it returns and
+    the querier unblinds only those (node/unblinding.py), so this step is no unblinding oracle.
+    The owner's list k_D*H(x), in the owner's secret order, then streams straight to the
+    coordinator, which matches and encrypts each chunk and streams the indicators on to the
+    owner, which aggregates chunk by chunk in its pool. The
     large list is blinded once, not twice.
     """
     header = points_pb2.StreamHeader(query_id=query_id, set_owner=querier.party)
     reference_call = calls.add(
         owner.reblind(point_messages(header, iter((querier_points,))), deadline)
     )
-    both = _collect(reference_call, owner, calls)
-    unblind = points_pb2.StreamHeader(query_id=query_id, set_owner=querier.party, unblind=True)
+    reblinded, both = _collect_with_header(reference_call, owner, calls)
+    unblind = points_pb2.StreamHeader(
+        query_id=query_id,
+        set_owner=querier.party,
+        unblind=True,
+        reblinded_by=owner.party,
+        reblind_signature=reblinded.reblind_signature,
+    )
     unblinded_call = calls.add(querier.reblind(point_messages(unblind, iter((both,))), deadline))
     reference = sorted_reference(_collect(unblinded_call, querier, calls))
     phases.mark(f"{owner.party}: querier set evaluated under the owner's key")

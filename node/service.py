@@ -10,15 +10,16 @@ import numpy as np
 from connectors.identifiers import SERVES, IdType
 from connectors.members import LoadReport, load_members
 from connectors.sources import open_source
-from gongying.signing import SignedQuery
+from gongying.signing import SignedQuery, load_signing_key
 from gongying.streams import chunk_payloads
 from node.attributes import attribute_column
 from node.audit import SignedHead, Witness, settle_witness
 from node.config import NodeConfig
 from node.executor import CryptoExecutor, aggregate_chunk
-from node.governance import Admission, NodeGovernance
+from node.governance import Admission, GovernanceRefusal, NodeGovernance
 from node.member_cache import MAX_CACHED_POINTS, CachedMembers, MemberCache, source_version
 from node.sessions import QuerySession, SessionNotFound, SessionStore
+from node.unblinding import Unblinding
 from protocols import psi
 from protocols.masks import MaskPool, build_mask_table
 from protocols.owner_noise import noised_aggregate
@@ -90,6 +91,8 @@ class NodeService:
         self.querier_key = querier_key
         self.member_cache = MemberCache()
         self._seal_pools: dict[bytes, MaskPool] = {}
+        signing_key = load_signing_key(config.signing_key) if config.signing_key else None
+        self.unblinding = Unblinding(config.party, self.governance, signing_key)
 
     def describe(self) -> NodeDescription:
         """Party name, servable identifier types and the normalisation profile label."""
@@ -374,34 +377,60 @@ class NodeService:
         preserve_order: bool,
         set_owner: str = "",
         unblind: bool = False,
-    ) -> Iterator[bytes]:
+        reblinded_by: str = "",
+        reblind_signature: bytes = b"",
+    ) -> Reblinded:
         """Multiply every received point by the session key; reshuffle unless told not to.
 
         Every point is validated in the workers. A reshuffled set is read whole (and its trailer
         checked by the caller's framing) before anything is sent back; an order-preserving one
-        (the owner's list in a profile query) streams through chunk by chunk, and a bad trailer
-        still fails the call, so the coordinator never completes a query from part of a set.
+        streams through chunk by chunk, and a bad trailer still fails the call, so the
+        coordinator never completes a query from part of a set. An owner of a profile query
+        signs its re-blinding of the querier's set; `unblind` takes the key off instead, only
+        as node/unblinding.py allows (a refusal ends the query at this node).
         """
         session = self.sessions.get(query_id)
-        scalar = session.key.scalar
         if unblind:
-            if set_owner != self.config.party:
-                raise QueryRefused(
-                    f"{self.config.party} takes its key off its own set only, "
-                    f"not off the set of {set_owner or 'an unnamed party'}"
-                )
-            scalar = invert_scalar(scalar)
+            return Reblinded(
+                self._unblind(session, chunks, set_owner, reblinded_by, reblind_signature)
+            )
         counted = _Counted(chunks)
-        blinded = self.executor.blind_points(counted, scalar)
+        blinded = self.executor.blind_points(counted, session.key.scalar)
 
         def checked() -> Iterator[bytes]:
             yield from blinded
-            if session.admission is not None and not unblind:
+            if session.admission is not None:
                 self.governance.check_counterparty(session.admission, set_owner, counted.points)
 
         if preserve_order:
-            return checked()
-        return iter((psi.shuffle_points(b"".join(checked())),))
+            return Reblinded(checked())
+        points = psi.shuffle_points(b"".join(checked()))
+        try:
+            signature = self.unblinding.owner_signature(session, set_owner, points)
+        except GovernanceRefusal:
+            self.sessions.close(query_id)
+            raise
+        return Reblinded(iter((points,)), signature)
+
+    def _unblind(
+        self,
+        session: QuerySession,
+        chunks: Iterator[bytes],
+        set_owner: str,
+        owner: str,
+        signature: bytes,
+    ) -> Iterator[bytes]:
+        """The querier's own set as `owner` re-blinded and signed it, with this node's key
+        taken off and reshuffled; read whole and checked before any point is touched."""
+        points = b"".join(chunks)
+        try:
+            self.unblinding.check(session, set_owner, owner, signature, points)
+        except GovernanceRefusal:
+            self.sessions.close(session.query_id)
+            raise
+        scalar = invert_scalar(session.key.scalar)
+        unblinded = self.executor.blind_points(chunk_payloads(iter((points,)), 32), scalar)
+        return iter((psi.shuffle_points(b"".join(unblinded)),))
 
     def close(
         self,
@@ -451,6 +480,14 @@ class NodeService:
         if session.admission is not None:
             self.governance.settle(session.admission, "failed", error="session expired idle")
         self.settle_witness(session.query_id)  # sign the failure: no settle will come to do it
+
+
+@dataclass(frozen=True)
+class Reblinded:
+    """Re-blinded points, and the owner's signature binding them to the unblinding step."""
+
+    points: Iterator[bytes]
+    signature: bytes = b""
 
 
 @dataclass(frozen=True)

@@ -65,14 +65,22 @@ class PartyNodeServicer(node_pb2_grpc.PartyNodeServicer):
             source = f"{self.party} Reblind of {header.set_owner or 'unnamed'}'s set"
             chunks = unframe(request_iterator, 32, "points", source)
             blinded = self.service.reblind(
-                header.query_id, chunks, header.preserve_order, header.set_owner, header.unblind
+                header.query_id,
+                chunks,
+                header.preserve_order,
+                header.set_owner,
+                header.unblind,
+                header.reblinded_by,
+                header.reblind_signature,
             )
             reply = points_pb2.StreamHeader(
                 query_id=header.query_id,
                 set_owner=header.set_owner,
                 preserve_order=header.preserve_order,
+                reblind_signature=blinded.signature,
+                reblinded_by=self.party if blinded.signature else "",
             )
-            yield from point_messages(reply, blinded)
+            yield from point_messages(reply, blinded.points)
 
     def Aggregate(
         self, request_iterator: Iterator[node_pb2.IndicatorMessage], context: grpc.ServicerContext
