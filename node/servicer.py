@@ -131,6 +131,6 @@ class PartyNodeServicer(node_pb2_grpc.PartyNodeServicer):
                 forgotten=forgotten,
                 committed=committed,
                 head=codec.head_to_proto(witness.head if witness else None),
-                epsilon=witness.epsilon or 0.0 if witness else 0.0,
+                epsilon=(witness.epsilon or 0.0) if witness else 0.0,
             )
         raise AssertionError("unreachable")
