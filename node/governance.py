@@ -23,7 +23,7 @@ from gongying.signing import (
     verify_query,
 )
 from node.admission import Admission, GovernanceRefusal, OpenQueries
-from node.audit import AuditLog, AuditRecord, open_audit_log
+from node.audit import AuditLog, AuditRecord, Witness, open_audit_log
 from node.config import NodeConfig
 from node.ledger import LedgerRefusal, PrivacyLedger, QueryIdConflict
 from node.nonces import SqlNonces
@@ -281,9 +281,13 @@ class NodeGovernance:
         released: Mapping[str, int] | None = None,
         suppressed: int = 0,
         error: str | None = None,
+        witnessed: Sequence[Witness] = (),
     ) -> bool:
         """Charge and log a released answer, or log a failure (refunded only when this node's
-        contribution never left it, charged otherwise); once per query."""
+        contribution never left it, charged otherwise); once per query.
+
+        `witnessed`: peers' signed audit-log heads received with the settle, kept in its record.
+        """
         with self._lock:
             if admission.settled:
                 return False
@@ -313,6 +317,7 @@ class NodeGovernance:
             suppressed=suppressed,
             epsilon=charged,
             error=error if outcome != "released" else None,
+            witnessed=witnessed,
         )
         return outcome == "released"
 
@@ -337,6 +342,7 @@ class NodeGovernance:
         suppressed: int = 0,
         epsilon: float = 0.0,
         error: str | None = None,
+        witnessed: Sequence[Witness] = (),
     ) -> None:
         self._record(
             admission.query_id,
@@ -351,6 +357,7 @@ class NodeGovernance:
             epsilon,
             admission.elapsed_ms(),
             error,
+            witnessed,
         )
 
     def _record(
@@ -367,6 +374,7 @@ class NodeGovernance:
         epsilon: float = 0.0,
         duration_ms: int = 0,
         error: str | None = None,
+        witnessed: Sequence[Witness] = (),
     ) -> None:
         if self.audit is None:
             return
@@ -386,6 +394,7 @@ class NodeGovernance:
                 epsilon=epsilon,
                 duration_ms=duration_ms,
                 error=error,
+                witnessed=tuple(witnessed),
             )
         )
 

@@ -301,14 +301,15 @@ def open_request(
     )
 
 
-def start_governed(root: Path, policies: dict[str, str]) -> Governed:
-    """Certificates, data, configs, the three nodes with `policies` and a coordinator."""
+def deploy(root: Path, policies: dict[str, str] | None = None) -> Governed:
+    """Start the three governed nodes (with `policies`, POLICIES by default) and the
+    coordinator, with their files under `root`."""
     certs = init_certs(root / "certs", [*PARTIES, ANALYST], days=2)
     paths = write_data(root / "data")
     nodes: dict[str, NodeServer] = {}
     try:
         for party in PARTIES:
-            (root / f"{party}.policy.toml").write_text(policies[party])
+            (root / f"{party}.policy.toml").write_text((policies or POLICIES)[party])
             config = root / f"{party}.toml"
             config.write_text(node_toml(party, paths[party]))
             nodes[party] = start_node(load_node_config(config))
@@ -335,7 +336,7 @@ def start_governed(root: Path, policies: dict[str, str]) -> Governed:
 
 @pytest.fixture(scope="package")
 def governed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Governed]:
-    deployment = start_governed(tmp_path_factory.mktemp("governed"), POLICIES)
+    deployment = deploy(tmp_path_factory.mktemp("governed"))
     yield deployment
     deployment.stop()
 
@@ -407,6 +408,6 @@ def capped(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Governed]:
     - retailer_b answers brand (consenting to retailer_a as co-party) and retailer_a, both
       noised with the default epsilon per query, at most 2 queries open at once.
     """
-    deployment = start_governed(tmp_path_factory.mktemp("capped"), CAPPED_POLICIES)
+    deployment = deploy(tmp_path_factory.mktemp("capped"), CAPPED_POLICIES)
     yield deployment
     deployment.stop()
