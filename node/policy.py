@@ -201,8 +201,8 @@ def _party_refusal(terms: PartnerTerms, request: PolicyRequest) -> Decision | No
     if request.querier not in request.parties:
         return Decision.refuse(
             rule,
-            f"{request.querier} may query only with its own party among the parties; "
-            f"{', '.join(request.parties)} without {request.querier} is refused",
+            f"{request.querier} may query only with its own party among the parties "
+            f"({rule}): {', '.join(request.parties)} without {request.querier} is refused",
             PERMISSION_DENIED,
         )
     others = [p for p in request.parties if p not in (request.querier, request.node)]

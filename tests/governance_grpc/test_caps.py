@@ -149,6 +149,7 @@ def test_an_overlap_of_third_parties_is_refused(capped: Governed) -> None:
         client.overlap([RETAILER_A, RETAILER_B], query_id=query_id)
     assert caught.value.code == "PERMISSION_DENIED"
     assert "brand may query only with its own party among the parties" in str(caught.value)
+    assert "(partners.brand.co_parties)" in str(caught.value)
     for party in (RETAILER_A, RETAILER_B):
         records = [r.record for r in capped.records(party, query_id)]
         assert [(r.decision, r.rule) for r in records] == [("refused", "partners.brand.co_parties")]
