@@ -9,27 +9,22 @@ import secrets
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from gongying.signing import (
-    QueryFields,
     ReplayGuard,
     SignedQuery,
-    SignedQueryError,
     load_signing_key,
-    load_verify_key,
-    verify_query,
 )
-from node.admission import Admission, GovernanceRefusal, OpenQueries
+from node.admission import Admission, GovernanceRefusal
 from node.audit import AuditLog, AuditRecord, Witness, open_audit_log
+from node.charging import QueryCharges
 from node.config import NodeConfig
-from node.ledger import LedgerRefusal, PrivacyLedger, QueryIdConflict
+from node.ledger import PrivacyLedger
 from node.nonces import SqlNonces
 from node.policy import (
     FAILED_PRECONDITION,
-    PERMISSION_DENIED,
     RESOURCE_EXHAUSTED,
     PartnerTerms,
     Policy,
@@ -38,6 +33,7 @@ from node.policy import (
     load_policy,
 )
 from node.query_key import FINGERPRINT_SECRET, query_key, set_fingerprint
+from node.query_signature import QuerySignatures, match_signed
 
 Clock = Callable[[], datetime]
 log = logging.getLogger(__name__)
@@ -68,9 +64,10 @@ class NodeGovernance:
         self.ledger = ledger
         self.clock = clock
         self.replays = replays if replays is not None else ReplayGuard()  # memory: no ledger
-        self._keys: dict[str, Ed25519PublicKey] = {}
+        self.signatures = QuerySignatures(party, self.replays)
         self._lock = threading.Lock()
-        self.open_queries = OpenQueries(party)
+        self.charges = QueryCharges(party, ledger)
+        self.open_queries = self.charges.open_queries
         self._fingerprint_key = (
             ledger.secret(FINGERPRINT_SECRET) if ledger is not None else secrets.token_bytes(32)
         )
@@ -92,45 +89,27 @@ class NodeGovernance:
         now = self.clock()
         querier = signed.signer if signed is not None else requester
         try:
-            fields = self._verified(signed, now) if self.policy is not None else None
+            fields = (
+                self.signatures.verified(signed, now, self.policy, self.own_key)
+                if self.policy is not None
+                else None
+            )
             if fields is not None:
                 querier = fields.querier
-                _match(fields, query_id, kind, id_type, parties, attributes, self.party)
+                match_signed(fields, query_id, kind, id_type, parties, attributes, self.party)
             terms = self._terms(querier, kind, id_type, parties, attributes)
             key = query_key(kind, querier, parties, attributes, id_type, querier_set)
             admission = Admission(
                 query_id, kind, querier, tuple(parties), tuple(attributes), terms, key
             )
-            if terms is not None:
-                self.open_queries.hold(terms, query_id)
-            try:
-                if terms is not None and self.ledger is not None:
-                    if terms.noised:
-                        admission.cached_answer = self.ledger.cached_answer(terms.name, key, now)
-                    if admission.cached_answer is None:
-                        self._reserve(terms, query_id, now)
-                        admission.reserved = True
-            except BaseException:
-                self.open_queries.release(admission)
-                raise
+            self.charges.admit(admission, now)
             return admission
-        except (GovernanceRefusal, LedgerRefusal) as refusal:
+        except GovernanceRefusal as refusal:
             rule, message = refusal.rule, str(refusal)
             self._record(
                 query_id, kind, querier, parties, attributes, "refused", rule, error=message
             )
-            if isinstance(refusal, GovernanceRefusal):
-                raise
-            raise GovernanceRefusal(refusal.code, refusal.rule, str(refusal)) from None
-
-    def _reserve(self, terms: PartnerTerms, query_id: str, now: datetime) -> None:
-        """Count the query and hold its epsilon; a query id that already ended here is refused
-        (reusing it would let a retry replace the count of the query it reuses)."""
-        assert self.ledger is not None
-        try:
-            self.ledger.reserve(terms.name, query_id, terms.epsilon_per_query, now)
-        except QueryIdConflict as conflict:
-            raise GovernanceRefusal("ALREADY_EXISTS", "query_id", str(conflict)) from None
+            raise
 
     def fingerprint(self, elements: Iterable[bytes]) -> str:
         """This node's fingerprint of a set it queries with (see node.query_key)."""
@@ -149,22 +128,11 @@ class NodeGovernance:
                     f"partners.{terms.name}" if terms else "query",
                     f"query {admission.query_id} has already ended at {self.party}",
                 )
-        if terms is None or self.ledger is None or admission.charged:
-            return
         try:
-            if not admission.reserved:
-                self._reserve(terms, admission.query_id, self.clock())
-                admission.reserved = True
-                admission.cached_answer = None
-            admission.charged = self.ledger.spend(admission.query_id)
-        except (GovernanceRefusal, LedgerRefusal) as refusal:
-            failure = (
-                refusal
-                if isinstance(refusal, GovernanceRefusal)
-                else GovernanceRefusal(refusal.code, refusal.rule, str(refusal))
-            )
-            self.refuse(admission, failure)
-            raise failure from None
+            self.charges.spend(admission, self.clock())
+        except GovernanceRefusal as refusal:
+            self.refuse(admission, refusal)
+            raise
 
     def check_received(self, admission: Admission, set_owner: str, points: int) -> None:
         """Refuse the querier's set once more points of it arrived than `max_set_size`."""
@@ -180,46 +148,6 @@ class NodeGovernance:
         )
         self.refuse(admission, refusal)
         raise refusal
-
-    def _verified(self, signed: SignedQuery | None, now: datetime) -> QueryFields:
-        if signed is None or not signed.payload:
-            raise GovernanceRefusal(
-                PERMISSION_DENIED, "signed_query", "the query is not signed by its querier"
-            )
-        assert self.policy is not None
-        if signed.signer == self.party and self.own_key is not None:
-            return self._checked(signed, self.own_key, now)  # the node's own party asking
-        partner = self.policy.partner_for_identity(signed.signer)
-        terms = self.policy.partners.get(partner) if partner else None
-        if terms is None:
-            raise GovernanceRefusal(
-                PERMISSION_DENIED,
-                "partners",
-                f"{signed.signer!r} is not listed as a partner in the policy of {self.party}",
-            )
-        if terms.signing_key is None:
-            raise GovernanceRefusal(
-                PERMISSION_DENIED,
-                f"partners.{terms.name}.signing_key",
-                f"no query-signing key is configured for {signed.signer!r} at {self.party}",
-            )
-        return self._checked(signed, self._key(terms.signing_key), now)
-
-    def _checked(self, signed: SignedQuery, key: Ed25519PublicKey, now: datetime) -> QueryFields:
-        try:
-            fields = verify_query(signed, key, now)
-            self.replays.check(fields, now)
-        except SignedQueryError as error:
-            raise GovernanceRefusal(PERMISSION_DENIED, "signed_query", str(error)) from None
-        return fields
-
-    def _key(self, path: Path) -> Ed25519PublicKey:
-        with self._lock:
-            key = self._keys.get(str(path))
-            if key is None:
-                key = load_verify_key(path)
-                self._keys[str(path)] = key
-            return key
 
     def _terms(
         self,
@@ -263,15 +191,8 @@ class NodeGovernance:
             if admission.settled:
                 return
             admission.settled = True
-        self.open_queries.release(admission)
-        charged = self._end_failed(admission)
+        charged = self.charges.end_failed(admission)
         self._record_for(admission, "refused", refusal.rule, epsilon=charged, error=str(refusal))
-
-    def _end_failed(self, admission: Admission) -> float:
-        """End a query without a release in the ledger; the epsilon charged (kept)."""
-        if admission.reserved and self.ledger is not None:
-            return self.ledger.fail(admission.query_id)
-        return 0.0
 
     def settle(
         self,
@@ -292,23 +213,14 @@ class NodeGovernance:
             if admission.settled:
                 return False
             admission.settled = True
-        self.open_queries.release(admission)
         terms = admission.terms
-        charged = 0.0
         if outcome == "released":
-            if terms is not None and self.ledger is not None and admission.reserved:
-                # only a noised answer is a cache entry: the ledger releases, uncharged, a
-                # reservation whose key matches an earlier committed one, so an un-noised query
-                # gets a key of its own and every one counts against queries_per_day
-                key = admission.query_key
-                if not terms.noised:
-                    key = f"{key}:{admission.query_id}"
-                kept = self.ledger.commit(admission.query_id, answer_json, key, self.clock())
-                if kept != answer_json:
-                    self._stale_answer(admission, terms)
-                charged = terms.epsilon_per_query
+            earlier = self.charges.commit(admission, answer_json, self.clock())
+            if earlier is not None and terms is not None:
+                self._stale_answer(admission, terms)
+            charged = admission.charged
         else:
-            charged = self._end_failed(admission)
+            charged = self.charges.end_failed(admission)
         self._record_for(
             admission,
             "released" if outcome == "released" else "failed",
@@ -431,38 +343,6 @@ class NodeGovernance:
         if self.ledger is not None:
             self.ledger.close()
         self.replays.close()
-
-
-def _match(
-    fields: QueryFields,
-    query_id: str,
-    kind: str,
-    id_type: str,
-    parties: Sequence[str],
-    attributes: Sequence[str],
-    party: str,
-) -> None:
-    """The coordinator's request must be exactly what the querier signed."""
-    differences = [
-        name
-        for name, signed, asked in (
-            ("query_id", fields.query_id, query_id),
-            ("kind", fields.kind, kind),
-            ("id_type", fields.id_type, id_type),
-            ("parties", tuple(fields.parties), tuple(parties)),
-        )
-        if signed != asked
-    ]
-    if attributes and tuple(fields.attributes) != tuple(attributes):
-        differences.append("attributes")
-    if party not in fields.parties:
-        differences.append(f"parties (no {party})")
-    if differences:
-        raise GovernanceRefusal(
-            PERMISSION_DENIED,
-            "signed_query",
-            f"the request differs from what {fields.querier} signed: {', '.join(differences)}",
-        )
 
 
 def open_governance(config: NodeConfig) -> NodeGovernance:
