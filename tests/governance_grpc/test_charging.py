@@ -84,7 +84,9 @@ def test_aborting_after_decrypting_is_charged_and_the_budget_runs_out_on_time(
     assert capped.open_sessions() == {p: 0 for p in PARTIES}
 
 
-def _signed(deployment: Governed, querier: str, query_id: str, parties: list[str], at: datetime):
+def _signed(
+    deployment: Governed, querier: str, query_id: str, parties: list[str], at: datetime
+) -> query_pb2.SignedQuery:
     fields = new_query_fields(query_id, "overlap", querier, parties, "email", now=at)
     signed = sign_query(fields, load_signing_key(deployment.certs.parties[querier].sign_key))
     return query_pb2.SignedQuery(
