@@ -18,9 +18,9 @@ class QueryCharges:
         self.open_queries = OpenQueries(party)
 
     def admit(self, admission: Admission, now: datetime) -> None:
-        """Take a place among the partner's open queries, then either the answer released for
-        an identical noised query (no new count, no charge) or a reservation; refusals as
-        GovernanceRefusal, leaving nothing held."""
+        """Take a place among the partner's open queries, then count the query: with the answer
+        released for an identical noised query (nothing charged) or a reservation of its
+        epsilon; refusals as GovernanceRefusal, leaving nothing held."""
         terms = admission.terms
         if terms is None:
             return
@@ -32,22 +32,26 @@ class QueryCharges:
                 )
             if self.ledger is not None and admission.cached_answer is None:
                 self._reserve(admission, now)
+            elif self.ledger is not None:  # counted like every admitted query, charged nothing
+                self._reserve(admission, now, cached=True)
         except BaseException:
             self.open_queries.release(admission)
             raise
 
-    def _reserve(self, admission: Admission, now: datetime) -> None:
+    def _reserve(self, admission: Admission, now: datetime, cached: bool = False) -> None:
         """Count the query and hold its epsilon. A query id that already ended here is refused:
         reusing it would let a retry take the place (and the count) of the query it reuses."""
         terms = admission.terms
         assert terms is not None and self.ledger is not None
         try:
-            self.ledger.reserve(terms.name, admission.query_id, terms.epsilon_per_query, now)
+            self.ledger.reserve(
+                terms.name, admission.query_id, terms.epsilon_per_query, now, cached
+            )
         except QueryIdConflict as conflict:
             raise GovernanceRefusal("ALREADY_EXISTS", "query_id", str(conflict)) from None
         except LedgerRefusal as refusal:
             raise GovernanceRefusal(refusal.code, refusal.rule, str(refusal)) from None
-        admission.reserved = True
+        admission.reserved = not cached
 
     def spend(self, admission: Admission, now: datetime) -> None:
         """Charge the query's epsilon for good (idempotent). An admission answered from the

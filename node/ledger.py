@@ -2,7 +2,7 @@
 
 Contract (one row per admitted query id; DESIGN 7):
     cached = ledger.cached_answer(partner, query_key, now)  # identical query answered before?
-    if cached is not None: release cached                    # no charge, no rate count, no noise
+    if cached is not None: reserve(..., cached=True), release cached  # counted, nothing charged
     ledger.reserve(partner, query_id, epsilon, now)          # BudgetExhausted / RateLimited
     ... ledger.spend(query_id) the moment this node's contribution leaves it (irrevocable)
     release ledger.commit(query_id, answer, query_key)       # released: charged and cached
@@ -29,31 +29,33 @@ SHARE ROW EXCLUSIVE` on PostgreSQL): concurrent reserves never overspend. Also: 
 
 from __future__ import annotations
 
-import math
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
-from fractions import Fraction
+from datetime import UTC, date, datetime
 from typing import Final
 
 from sqlalchemy import Connection, Engine, func, select
 
 from node.ledger_schema import (
+    CACHED,
     CANCELLED,
     CHARGED,
     COMMITTED,
     MICROS_PER_DAY,
+    NANO,
     RESERVED,
     SPENT,
     add_admission_times,
     charges_table,
     metadata,
+    micros,
+    nano_epsilon,
     secrets_table,
+    utc_time,
 )
 from node.policy import RESOURCE_EXHAUSTED, Decision, Policy
 from node.storage import store_engine
 
-NANO: Final = 10**9
 _EPOCH: Final = date(1970, 1, 1)
 _SETUP_LOCK_KEY: Final = 0x6759_6C65_6467_6572  # pg advisory lock id for schema set-up
 _LIVE: Final = (RESERVED, SPENT)
@@ -119,25 +121,6 @@ class Usage:
     budget: float
 
 
-def nano_epsilon(epsilon: float, round_up: bool = True) -> int:
-    """Epsilon in exact integer units of 1e-9 (read as the decimal the float prints as)."""
-    if not math.isfinite(epsilon) or epsilon < 0:
-        raise ValueError(f"epsilon must be a finite number >= 0, got {epsilon}")
-    units = Fraction(repr(float(epsilon))) * NANO
-    return math.ceil(units) if round_up else math.floor(units)
-
-
-def _micros(now: datetime) -> int:
-    if now.tzinfo is None:
-        raise ValueError(f"ledger times must be timezone-aware, got naive {now.isoformat()}")
-    delta = now.astimezone(UTC) - datetime(1970, 1, 1, tzinfo=UTC)
-    return (delta.days * 86_400 + delta.seconds) * 10**6 + delta.microseconds
-
-
-def _time(micros: int) -> datetime:
-    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=micros)
-
-
 class PrivacyLedger:
     """Rate and privacy-budget accounting for one node, with the answers it released."""
 
@@ -164,38 +147,46 @@ class PrivacyLedger:
             conn.exec_driver_sql("LOCK TABLE ledger_charges IN SHARE ROW EXCLUSIVE MODE")
 
     def reserve(
-        self, partner: str, query_id: str, epsilon: float, now: datetime | None = None
+        self,
+        partner: str,
+        query_id: str,
+        epsilon: float,
+        now: datetime | None = None,
+        cached: bool = False,
     ) -> Reservation:
-        """Count the query and hold `epsilon` for it, or refuse (rate limit, budget)."""
+        """Count the query and hold `epsilon` for it, or refuse (rate limit, budget). `cached`:
+        the query is answered from the cache; it is counted and holds nothing (reserving it
+        again uncached, when it must contribute afresh, holds the epsilon without a new count)."""
         terms = self.policy.terms(partner)
         now = now or datetime.now(UTC)
-        at = _micros(now)
+        at = micros(now)
         since = at - terms.period_days * MICROS_PER_DAY
         need = nano_epsilon(epsilon)
-        reservation = Reservation(query_id, partner, epsilon, now, _time(since))
+        reservation = Reservation(query_id, partner, epsilon, now, utc_time(since))
         c = charges_table.c
         with self._engine.begin() as conn:
             self._lock(conn)
             row = conn.execute(select(charges_table).where(c.query_id == query_id)).first()
             if row is not None:
-                if row.partner != partner or row.nano_epsilon != need:
+                if row.partner != partner or (row.state != CACHED and row.nano_epsilon != need):
                     raise QueryIdConflict(
                         f"query id {query_id} is already reserved for partner {row.partner} "
                         f"with epsilon {row.nano_epsilon / NANO}; refusing to reuse it for "
                         f"{partner} with epsilon {epsilon}"
                     )
-                if row.state in _LIVE:  # a retry: already held and counted, never twice
-                    return reservation
-                raise QueryIdConflict(
-                    f"query id {query_id} of {partner} already ended ({row.state}); "
-                    "a new query needs a new query id"
-                )
+                if row.state in _LIVE or (row.state == CACHED and cached):  # a retry
+                    return reservation  # already held and counted, never twice
+                if row.state != CACHED:
+                    raise QueryIdConflict(
+                        f"query id {query_id} of {partner} already ended ({row.state}); "
+                        "a new query needs a new query id"
+                    )
             recent = conn.execute(
                 select(func.count())
                 .select_from(charges_table)
                 .where(c.partner == partner, c.admitted_us > at - MICROS_PER_DAY)
             ).scalar_one()
-            if recent >= terms.queries_per_day:
+            if row is None and recent >= terms.queries_per_day:
                 raise RateLimited(
                     partner,
                     f"partners.{partner}.queries_per_day",
@@ -205,7 +196,7 @@ class PrivacyLedger:
                 )
             spent, held = self._window_sums(conn, partner, since)
             budget = nano_epsilon(terms.epsilon_per_period, round_up=False)
-            if spent + held + need > budget:
+            if not cached and spent + held + need > budget:
                 raise BudgetExhausted(
                     partner,
                     f"partners.{partner}.epsilon_per_period",
@@ -213,19 +204,20 @@ class PrivacyLedger:
                     f"{terms.epsilon_per_period} over the last {terms.period_days} days, spent "
                     f"{spent / NANO:g}, reserved {held / NANO:g}, this query needs {epsilon:g}",
                 )
-            conn.execute(
-                charges_table.insert().values(
-                    query_id=query_id,
-                    partner=partner,
-                    day=(now.astimezone(UTC).date() - _EPOCH).days,
-                    nano_epsilon=need,
-                    state=RESERVED,
-                    query_key=None,
-                    answer=None,
-                    updated_at=datetime.now(UTC).isoformat(),
-                    admitted_us=at,
+            values = {
+                "nano_epsilon": 0 if cached else need,
+                "state": CACHED if cached else RESERVED,
+                "updated_at": datetime.now(UTC).isoformat(),
+            }
+            if row is not None:  # answered from the cache, now contributing afresh
+                conn.execute(charges_table.update().where(c.query_id == query_id).values(values))
+            else:
+                day = (now.astimezone(UTC).date() - _EPOCH).days
+                conn.execute(
+                    charges_table.insert().values(
+                        query_id=query_id, partner=partner, day=day, admitted_us=at, **values
+                    )
                 )
-            )
         return reservation
 
     def spend(self, query_id: str) -> float:
@@ -237,7 +229,7 @@ class PrivacyLedger:
             row = conn.execute(
                 select(c.state, c.nano_epsilon).where(c.query_id == query_id)
             ).first()
-            if row is None or row.state == CANCELLED:
+            if row is None or row.state in (CANCELLED, CACHED):
                 raise ReservationNotFound(
                     f"no reservation for query {query_id} to charge (never reserved, or ended)"
                 )
@@ -257,7 +249,7 @@ class PrivacyLedger:
         with self._engine.begin() as conn:
             self._lock(conn)
             row = conn.execute(select(charges_table).where(c.query_id == query_id)).first()
-            if row is None or row.state in (CANCELLED, CHARGED):
+            if row is None or row.state in (CANCELLED, CHARGED, CACHED):
                 raise ReservationNotFound(
                     f"no reservation for query {query_id} to commit (never reserved, or ended)"
                 )
@@ -357,7 +349,7 @@ class PrivacyLedger:
     def usage(self, partner: str, now: datetime | None = None) -> Usage:
         """Queries in the last 24 hours, epsilon charged and held in the rolling period."""
         terms = self.policy.terms(partner)
-        at = _micros(now or datetime.now(UTC))
+        at = micros(now or datetime.now(UTC))
         c = charges_table.c
         with self._engine.connect() as conn:
             recent = conn.execute(
@@ -384,7 +376,7 @@ class PrivacyLedger:
 
     def _window_start(self, partner: str, now: datetime | None) -> int:
         days = self.policy.partners[partner].period_days if partner in self.policy.partners else 0
-        return _micros(now or datetime.now(UTC)) - days * MICROS_PER_DAY
+        return micros(now or datetime.now(UTC)) - days * MICROS_PER_DAY
 
     @staticmethod
     def _window_sums(conn: Connection, partner: str, since: int) -> tuple[int, int]:

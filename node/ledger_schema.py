@@ -1,7 +1,10 @@
-"""The ledger's tables and query states; ledgers from before rolling windows migrated."""
+"""The ledger's tables, query states and units; ledgers from before rolling windows migrated."""
 
 from __future__ import annotations
 
+import math
+from datetime import UTC, datetime, timedelta
+from fractions import Fraction
 from typing import Final
 
 from sqlalchemy import (
@@ -16,12 +19,36 @@ from sqlalchemy import (
     inspect,
 )
 
+NANO: Final = 10**9  # epsilon is stored in integer nano-epsilon
 MICROS_PER_DAY: Final = 86_400 * 10**6
 RESERVED: Final = "reserved"  # admitted; epsilon held, refundable
 SPENT: Final = "spent"  # the node's contribution left: epsilon charged for good; query open
 COMMITTED: Final = "committed"  # released: charged, answer cached
 CHARGED: Final = "charged"  # ended without a release after the contribution left: charged
 CANCELLED: Final = "cancelled"  # ended before the contribution left: epsilon refunded
+CACHED: Final = "cached"  # answered with the answer released before: counted, nothing charged
+
+
+def nano_epsilon(epsilon: float, round_up: bool = True) -> int:
+    """Epsilon in exact integer units of 1e-9 (read as the decimal the float prints as)."""
+    if not math.isfinite(epsilon) or epsilon < 0:
+        raise ValueError(f"epsilon must be a finite number >= 0, got {epsilon}")
+    units = Fraction(repr(float(epsilon))) * NANO
+    return math.ceil(units) if round_up else math.floor(units)
+
+
+def micros(now: datetime) -> int:
+    """Microseconds since 1970-01-01 UTC of an aware time."""
+    if now.tzinfo is None:
+        raise ValueError(f"ledger times must be timezone-aware, got naive {now.isoformat()}")
+    delta = now.astimezone(UTC) - datetime(1970, 1, 1, tzinfo=UTC)
+    return (delta.days * 86_400 + delta.seconds) * 10**6 + delta.microseconds
+
+
+def utc_time(micros: int) -> datetime:
+    """The aware UTC time `micros` microseconds after 1970-01-01."""
+    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=micros)
+
 
 metadata: Final = MetaData()
 charges_table: Final = Table(

@@ -122,6 +122,26 @@ def test_retry_is_not_charged_twice(ledger: PrivacyLedger) -> None:
     assert (usage.spent, usage.reserved) == (0.5, 0.0)
 
 
+def test_a_cached_repeat_counts_and_holds_nothing(ledger: PrivacyLedger) -> None:
+    """An identical repeat answered from the cache still counts toward queries_per_day; if it
+    must contribute afresh after all, it holds its epsilon without being counted twice."""
+    ledger.reserve("retailer_b", "first", 0.5, NOW)
+    ledger.reserve("retailer_b", "repeat", 0.5, NOW, cached=True)
+    ledger.reserve("retailer_b", "repeat", 0.5, NOW, cached=True)  # a retry: counted once
+    usage = ledger.usage("retailer_b", NOW)
+    assert (usage.queries_today, usage.reserved) == (2, 0.5)
+    with pytest.raises(ReservationNotFound):
+        ledger.spend("repeat")  # a cached answer has nothing to charge
+    assert ledger.fail("repeat") == 0.0
+    ledger.reserve("retailer_b", "afresh", 0.5, NOW, cached=True)
+    ledger.reserve("retailer_b", "afresh", 0.5, NOW)  # contributes afresh: held, not recounted
+    assert ledger.spend("afresh") == 0.5
+    usage = ledger.usage("retailer_b", NOW)
+    assert (usage.queries_today, usage.spent, usage.reserved) == (3, 0.5, 0.5)
+    with pytest.raises(RateLimited):  # queries_per_day 3 holds for cached repeats too
+        ledger.reserve("retailer_b", "one-more", 0.5, NOW, cached=True)
+
+
 def test_a_finished_query_id_is_never_reused(ledger: PrivacyLedger) -> None:
     ledger.reserve("brand_x", "q", 0.5, NOW)
     ledger.fail("q")
