@@ -6,6 +6,7 @@ import math
 
 from coordinator.results import (
     Count,
+    ErrorBar,
     NumericStats,
     OverlapResult,
     OwnerProfile,
@@ -22,11 +23,42 @@ def _release_to_proto(release: ReleaseInfo) -> coordinator_pb2.ReleaseTerms:
         epsilon=release.epsilon,
         from_cache=release.from_cache,
         suppressed=release.suppressed,
+        error_bars=[
+            coordinator_pb2.ErrorBar(
+                table=bar.table,
+                mechanism=bar.mechanism,
+                epsilon=bar.epsilon,
+                sensitivity=bar.sensitivity,
+                scale=bar.scale,
+                noised_cells=bar.noised_cells,
+                half_width=bar.half_width,
+            )
+            for bar in release.error_bars
+        ],
+        protective=list(release.protective),
     )
 
 
 def _release_from_proto(message: coordinator_pb2.ReleaseTerms) -> ReleaseInfo:
-    return ReleaseInfo(message.k, message.epsilon, message.from_cache, message.suppressed)
+    return ReleaseInfo(
+        message.k,
+        message.epsilon,
+        message.from_cache,
+        message.suppressed,
+        tuple(
+            ErrorBar(
+                bar.table,
+                bar.mechanism,
+                bar.epsilon,
+                bar.sensitivity,
+                bar.scale,
+                bar.noised_cells,
+                bar.half_width,
+            )
+            for bar in message.error_bars
+        ),
+        tuple(message.protective),
+    )
 
 
 def _count(value: int, suppressed: bool) -> Count:

@@ -1,21 +1,42 @@
 """Turning counted answers into released ones: the parties' k and noise, applied once.
 
-Overlap: the coordinator adds discrete Laplace noise to the exclusive Venn regions (disjoint
-cells, sensitivity 1) with the smallest epsilon any party asks for, derives set sizes, pairs and
-the all-party count from the noised regions, and suppresses everything below the largest k any
-party asks for, plus the cells that would let a suppressed region be derived from released
-totals. Profile: owners add their own noise under encryption; the coordinator suppresses each
-owner's overlap, bins and numeric statistics below that owner's k (the combined profile uses the
-largest k). With no policy anywhere (k = 0) answers are released exactly.
+Two modes, decided per answer:
+
+- Under noise (any party involved asks epsilon > 0). Overlap: the coordinator adds discrete
+  Laplace noise (OpenDP, exact integer sampling) to the exclusive Venn regions only, with the
+  smallest positive epsilon any party asks for and sensitivity 2 (adding or removing one member
+  at one party moves it between two exclusive regions), and derives set sizes, pairs and the
+  all-party count from the noised regions (post-processing: the whole answer is epsilon-DP).
+  Every released number is thresholded on its own noised value (below k: `<k`), and nothing is
+  hidden to protect other cells: noise protects them, and secondary suppression would only
+  destroy real numbers. Profile: owners noise their aggregates under encryption; the
+  coordinator checks each owner's noised overlap against its k (below: the owner's whole
+  profile is withheld) and thresholds bins and numeric counts on their noised values. Every
+  noised number carries its error bar (`coordinator.error_bars`).
+- Exact mode (every party involved releases exactly, epsilon 0 everywhere): counts below k are
+  hidden (`<k`) and the suppression is audited over all linked tables of the answer with a
+  linear program (`coordinator.suppression`): regions, set sizes, pairs and the all-party count
+  of an overlap (the querier's own set size counts as known); each owner's overlap and bins and
+  the combined profile. Cells hidden only to protect others are named in
+  `ReleaseInfo.protective` and shown `suppressed`.
+
+With no threshold anywhere (k = 0) and no noise, answers are released exactly.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from itertools import combinations
 
-from coordinator.release import add_noise, release_counts, venn_totals
-from coordinator.results import Count, OwnerProfile, ReleaseInfo
+from coordinator.error_bars import OVERLAP_SENSITIVITY, overlap_bars
+from coordinator.results import Count, ReleaseInfo
+from coordinator.suppression import LinkedCell, audit
 from protocols.matching import RegionCounts
+from protocols.noise import DiscreteLaplace
+
+Regions = dict[frozenset[str], Count]
+Sizes = dict[str, Count]
+Pairs = dict[tuple[str, str], Count]
 
 
 def strictest(terms: Sequence[tuple[int, float]]) -> tuple[int, float]:
@@ -36,89 +57,91 @@ def reusable_answer(sessions: Iterable[tuple[float, str]]) -> str | None:
     return None
 
 
-def released_overlap(
-    counts: RegionCounts, k: int, epsilon: float
-) -> tuple[
-    dict[frozenset[str], Count],
-    dict[str, Count],
-    dict[tuple[str, str], Count],
-    Count,
-    ReleaseInfo,
-]:
-    """Regions, set sizes, pairs and the all-party count as released under (k, epsilon)."""
-    regions = dict(counts.regions)
-    if epsilon > 0:
-        regions = add_noise(regions, epsilon)
-    parties = counts.parties
+def region_cell(members: Iterable[str], parties: Sequence[str]) -> str:
+    """A region's cell name: `regions/` and its parties in query order, joined by `+`."""
+    return "regions/" + "+".join(p for p in parties if p in set(members))
 
-    def total(members: frozenset[frozenset[str]]) -> int:
-        return sum(regions[m] for m in members)
 
+def pair_cell(a: str, b: str) -> str:
+    """A pair's cell name, `pairwise/a+b`."""
+    return f"pairwise/{a}+{b}"
+
+
+def size_cell(party: str) -> str:
+    """A set size's cell name, `set_sizes/party`."""
+    return f"set_sizes/{party}"
+
+
+ALL_PARTIES = "all_parties"
+
+
+def _derived(
+    regions: Mapping[frozenset[str], int], parties: Sequence[str]
+) -> tuple[dict[str, int], dict[tuple[str, str], int]]:
     sizes = {p: sum(n for m, n in regions.items() if p in m) for p in parties}
     pairs = {
         (a, b): sum(n for m, n in regions.items() if {a, b} <= m)
-        for i, a in enumerate(parties)
-        for b in parties[i + 1 :]
+        for a, b in combinations(parties, 2)
     }
-    everyone = regions[frozenset(parties)]
-    if k <= 0:
-        info = ReleaseInfo(k=0, epsilon=epsilon)
-        return (
-            {m: int(n) for m, n in regions.items()},
-            {p: int(n) for p, n in sizes.items()},
-            {pair: int(n) for pair, n in pairs.items()},
-            int(everyone),
-            info,
-        )
-    released = release_counts(regions, k, venn_totals(regions, parties))
-    shown: dict[frozenset[str], Count] = {
-        m: value if isinstance(value, int) else None for m, value in released.cells.items()
-    }
-    sized = {p: (n if n >= k else None) for p, n in sizes.items()}
-    paired = {pair: (n if n >= k else None) for pair, n in pairs.items()}
-    hidden = sum(1 for v in [*sized.values(), *paired.values()] if v is None)
-    info = ReleaseInfo(k=k, epsilon=epsilon, suppressed=released.suppressed + hidden)
-    return shown, sized, paired, shown[frozenset(parties)], info
+    return sizes, pairs
 
 
-def released_profile(profile: OwnerProfile, k: int, epsilon: float) -> OwnerProfile:
-    """An owner's (or the combined) profile with cells below k suppressed."""
-    if k <= 0:
-        return OwnerProfile(
-            profile.owner,
-            profile.overlap,
-            profile.categorical,
-            profile.numeric,
-            release=ReleaseInfo(k=0, epsilon=epsilon),
+def released_overlap(
+    counts: RegionCounts, k: int, epsilon: float, known_sizes: Collection[str] = ()
+) -> tuple[Regions, Sizes, Pairs, Count, ReleaseInfo]:
+    """Regions, set sizes, pairs and the all-party count as released under (k, epsilon).
+
+    `known_sizes`: parties whose set size the querier knows anyway (itself), taken as public by
+    the exact-mode audit."""
+    parties = list(counts.parties)
+    everyone = frozenset(parties)
+    if epsilon > 0:
+        mechanism = DiscreteLaplace(epsilon, OVERLAP_SENSITIVITY)
+        keys = list(counts.regions)
+        noised = dict(zip(keys, mechanism.noised([counts.regions[m] for m in keys]), strict=True))
+        sizes, pairs = _derived(noised, parties)
+
+        def shown(value: int) -> Count:
+            return value if value >= k else None
+
+        regions = {m: shown(n) for m, n in noised.items()}
+        sized = {p: shown(n) for p, n in sizes.items()}
+        paired = {pair: shown(n) for pair, n in pairs.items()}
+        hidden = sum(v is None for v in [*regions.values(), *sized.values(), *paired.values()])
+        info = ReleaseInfo(
+            k=k, epsilon=epsilon, suppressed=hidden, error_bars=overlap_bars(len(parties), epsilon)
         )
-    hidden = 0
-    overlap: Count = profile.overlap
-    if overlap is not None and overlap < k:
-        overlap, hidden = None, hidden + 1
-    categorical: dict[str, dict[str, Count]] = {}
-    for name, bins in profile.categorical.items():
-        cells = {b: n for b, n in bins.items() if n is not None}
-        released = release_counts(cells, k, [frozenset(cells)] if overlap is not None else [])
-        categorical[name] = {
-            b: (value if isinstance(value, int) else None) for b, value in released.cells.items()
-        }
-        hidden += released.suppressed
-    numeric = {}
-    dropped = []
-    for name, stats in profile.numeric.items():
-        if stats.count >= k:
-            numeric[name] = stats
-        else:
-            dropped.append(name)
-    hidden += len(dropped)
-    return OwnerProfile(
-        profile.owner,
-        overlap,
-        categorical,
-        numeric,
-        tuple(dropped),
-        ReleaseInfo(k=k, epsilon=epsilon, suppressed=hidden),
-    )
+        return regions, sized, paired, regions[everyone], info
+    exact = dict(counts.regions)
+    sizes, pairs = _derived(exact, parties)
+    if k <= 0:
+        info = ReleaseInfo(k=0, epsilon=0.0)
+        return dict(exact), dict(sizes), dict(pairs), exact[everyone], info
+    keys = list(exact)
+    index = {m: i for i, m in enumerate(keys)}
+    cells = [LinkedCell(region_cell(m, parties), frozenset({index[m]}), exact[m]) for m in keys]
+    cells += [
+        LinkedCell(size_cell(p), frozenset(index[m] for m in keys if p in m), n)
+        for p, n in sizes.items()
+    ]
+    cells += [
+        LinkedCell(pair_cell(a, b), frozenset(index[m] for m in keys if {a, b} <= m), n)
+        for (a, b), n in pairs.items()
+    ]
+    plan = audit(cells, k, public={size_cell(p) for p in known_sizes if p in parties})
+    hide = plan.hidden
+    regions_out: Regions = {
+        m: None if region_cell(m, parties) in hide else n for m, n in exact.items()
+    }
+    sizes_out: Sizes = {p: None if size_cell(p) in hide else n for p, n in sizes.items()}
+    pairs_out: Pairs = {
+        (a, b): None if pair_cell(a, b) in hide else n for (a, b), n in pairs.items()
+    }
+    protective = sorted(plan.protective, key=[c.name for c in cells].index)
+    if region_cell(everyone, parties) in plan.protective:
+        protective.append(ALL_PARTIES)  # the all-party count is that region, shown alike
+    info = ReleaseInfo(k=k, epsilon=0.0, suppressed=len(hide), protective=tuple(protective))
+    return regions_out, sizes_out, pairs_out, regions_out[everyone], info
 
 
 def released_cells(counts: Mapping[str, Count]) -> dict[str, int]:

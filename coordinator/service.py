@@ -21,20 +21,18 @@ from connectors.identifiers import IdType
 from coordinator.config import CoordinatorConfig
 from coordinator.masks import MaskSupply
 from coordinator.node_client import Deadline, NodeClient
-from coordinator.overlap import run_overlap
-from coordinator.profile import COMBINED, DecryptedProfile, run_profile
+from coordinator.overlap import OverlapOutcome, run_overlap
+from coordinator.profile import run_profile
+from coordinator.profile_release import released_profiles
 from coordinator.progress import AGGREGATION, OPEN, OVERLAP_STEPS, PROFILE_STEPS, REGISTRY
 from coordinator.releasing import (
     released_cells,
     released_overlap,
-    released_profile,
     reusable_answer,
     strictest,
 )
 from coordinator.results import (
-    NumericStats,
     OverlapResult,
-    OwnerProfile,
     PartyLoad,
     ProfileResult,
 )
@@ -42,7 +40,6 @@ from gongying.status import QueryFailed, status_for
 from gongying.v1 import query_pb2
 from node.audit import AuditLog, AuditRecord
 from protocols.matching import MAX_PARTIES
-from protocols.profile import CategoricalAttribute, decode_numeric
 
 SETTLE_FAILED_WAIT = 1.0
 
@@ -131,7 +128,7 @@ class CoordinatorService:
                 result = cached.renamed(query_id, time.monotonic() - started, from_cache=True)
                 answer = reused
             else:
-                result = _overlap_result(outcome, time.monotonic() - started)
+                result = _overlap_result(outcome, time.monotonic() - started, signed)
                 answer = json.dumps(result.to_json(), sort_keys=True)
             released = released_cells(
                 {"+".join(m): n for m, n in result.regions} | {"all": result.all_parties}
@@ -190,14 +187,7 @@ class CoordinatorService:
                 answer = reused
             else:
                 terms = {o: (s.min_cohort, s.epsilon) for o, s in outcome.sessions.items()}
-                profiles = []
-                for decrypted in outcome.profiles:
-                    k, epsilon = (
-                        strictest([terms[o] for o in owners])
-                        if decrypted.owner == COMBINED
-                        else terms[decrypted.owner]
-                    )
-                    profiles.append(released_profile(decode_profile(decrypted), k, epsilon))
+                profiles = released_profiles(outcome.profiles, terms)
                 result = ProfileResult(
                     query_id=outcome.query_id,
                     querier=querier,
@@ -362,18 +352,38 @@ def _check_profile(
     return masks
 
 
-def _overlap_result(outcome: object, seconds: float) -> OverlapResult:
-    """Release rules applied to a counted overlap."""
-    from coordinator.overlap import OverlapOutcome
+def _overlap_result(
+    outcome: OverlapOutcome, seconds: float, signed: query_pb2.SignedQuery | None = None
+) -> OverlapResult:
+    """Release rules applied to a counted overlap.
 
-    assert isinstance(outcome, OverlapOutcome) and outcome.counts is not None
+    Loads: under noise an exact count of rows or duplicates would sit next to the noised set
+    sizes (and `accepted` is the exact set size), so only the querier's own load is released,
+    and only when the querier is known as the signed query's signer; in exact mode a party's
+    load is released where its set size is (or it is the signer)."""
+    assert outcome.counts is not None
     counts = outcome.counts
     order = counts.parties
     k, epsilon = strictest([(s.min_cohort, s.epsilon) for s in outcome.sessions.values()])
-    regions, sizes, pairs, everyone, release = released_overlap(counts, k, epsilon)
+    signer = signed.signer if signed is not None and signed.signer else ""
+    regions, sizes, pairs, everyone, release = released_overlap(
+        counts, k, epsilon, known_sizes=[signer] if signer else []
+    )
     ordered = sorted(
         regions.items(),
         key=lambda item: (len(item[0]), sorted(order.index(p) for p in item[0])),
+    )
+    loads = tuple(
+        PartyLoad(
+            party=s.party,
+            source=s.report.source,
+            rows_read=s.report.rows_read,
+            accepted=s.report.accepted,
+            duplicates=s.report.duplicates,
+            invalid=dict(s.report.invalid),
+        )
+        for s in outcome.sessions.values()
+        if s.party == signer or (epsilon == 0 and sizes.get(s.party) is not None)
     )
     return OverlapResult(
         query_id=outcome.query_id,
@@ -385,37 +395,7 @@ def _overlap_result(outcome: object, seconds: float) -> OverlapResult:
         ),
         pairwise=tuple((a, b, n) for (a, b), n in pairs.items()),
         all_parties=everyone,
-        loads=tuple(
-            PartyLoad(
-                party=s.party,
-                source=s.report.source,
-                rows_read=s.report.rows_read,
-                accepted=s.report.accepted,
-                duplicates=s.report.duplicates,
-                invalid=dict(s.report.invalid),
-            )
-            for s in outcome.sessions.values()
-        ),
+        loads=loads,
         seconds=seconds,
         release=release,
     )
-
-
-def decode_profile(decrypted: DecryptedProfile) -> OwnerProfile:
-    """Plaintext cells to bin counts and numeric statistics in the attributes' own units."""
-    categorical: dict[str, dict[str, int | None]] = {}
-    numeric: dict[str, NumericStats] = {}
-    for spec in decrypted.specs:
-        if isinstance(spec, CategoricalAttribute):
-            categorical[spec.name] = {b: decrypted.cells[(spec.name, b)] for b in spec.bins}
-        else:
-            summary = decode_numeric(
-                spec,
-                decrypted.cells[(spec.name, "count")],
-                decrypted.cells[(spec.name, "sum")],
-                decrypted.cells[(spec.name, "sum_sq")],
-            )
-            numeric[spec.name] = NumericStats(
-                summary.count, float(summary.sum), summary.mean, summary.std
-            )
-    return OwnerProfile(decrypted.owner, decrypted.cells[("", "overlap")], categorical, numeric)
