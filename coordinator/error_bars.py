@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from coordinator.results import ErrorBar
 from protocols.noise import MECHANISM, DiscreteLaplace, half_width
 from protocols.owner_noise import OVERLAP, StatisticNoise
-from protocols.paillier_attributes import NumericAttribute
+from protocols.paillier_attributes import Attribute, NumericAttribute
 from protocols.profile import decode_numeric
 
 OVERLAP_SENSITIVITY = 2
@@ -61,7 +61,7 @@ def overlap_bars(parties: int, epsilon: float) -> tuple[ErrorBar, ...]:
 
 def profile_bars(
     plans: Sequence[Mapping[str, StatisticNoise]],
-    specs: Sequence[object],
+    specs: Sequence[Attribute],
     cells: Mapping[tuple[str, str], int],
 ) -> tuple[tuple[ErrorBar, ...], frozenset[str]]:
     """Error bars of one profile (one owner's plan, or every owner's for the combined one), and
@@ -70,8 +70,7 @@ def profile_bars(
     unbounded: set[str] = set()
     for spec in specs:
         if not isinstance(spec, NumericAttribute):
-            name = getattr(spec, "name", "")
-            bars.append(bar(name, [p[name].mechanism for p in plans]))
+            bars.append(bar(spec.name, [p[spec.name].mechanism for p in plans]))
             continue
         mech = {
             cell: [p[f"{spec.name}.{cell}"].mechanism for p in plans]

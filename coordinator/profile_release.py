@@ -23,7 +23,7 @@ from coordinator.error_bars import profile_bars
 from coordinator.profile import COMBINED, DecryptedProfile
 from coordinator.results import Count, NumericStats, OwnerProfile, ReleaseInfo
 from coordinator.suppression import LinkedCell, Tie, audit
-from protocols.owner_noise import OVERLAP, noise_plan
+from protocols.owner_noise import OVERLAP, StatisticNoise, noise_plan
 from protocols.profile import CategoricalAttribute, decode_numeric
 
 
@@ -72,11 +72,11 @@ def _hidden(
 def _noised(
     decoded: OwnerProfile,
     decrypted: DecryptedProfile,
-    plans: Sequence[Mapping[str, object]],
+    plans: Sequence[Mapping[str, StatisticNoise]],
     k: int,
     epsilon: float,
 ) -> OwnerProfile:
-    bars, unbounded = profile_bars(plans, decrypted.specs, decrypted.cells)  # type: ignore[arg-type]
+    bars, unbounded = profile_bars(plans, decrypted.specs, decrypted.cells)
     if decoded.overlap is None or decoded.overlap < k:
         hide = set(cell_names(decoded))
     else:

@@ -128,7 +128,7 @@ class CoordinatorService:
                 result = cached.renamed(query_id, time.monotonic() - started, from_cache=True)
                 answer = reused
             else:
-                result = _overlap_result(outcome, time.monotonic() - started, signed)
+                result = _overlap_result(outcome, time.monotonic() - started, signed, requester)
                 answer = json.dumps(result.to_json(), sort_keys=True)
             released = released_cells(
                 {"+".join(m): n for m, n in result.regions} | {"all": result.all_parties}
@@ -353,21 +353,25 @@ def _check_profile(
 
 
 def _overlap_result(
-    outcome: OverlapOutcome, seconds: float, signed: query_pb2.SignedQuery | None = None
+    outcome: OverlapOutcome,
+    seconds: float,
+    signed: query_pb2.SignedQuery | None = None,
+    requester: str = "",
 ) -> OverlapResult:
     """Release rules applied to a counted overlap.
 
     Loads: under noise an exact count of rows or duplicates would sit next to the noised set
     sizes (and `accepted` is the exact set size), so only the querier's own load is released,
     and only when the querier is known as the signed query's signer; in exact mode a party's
-    load is released where its set size is (or it is the signer)."""
+    load is released where its set size is (or it is the signer). The exact-mode audit takes
+    the set sizes of the signer and of the calling party as known to the querier."""
     assert outcome.counts is not None
     counts = outcome.counts
     order = counts.parties
     k, epsilon = strictest([(s.min_cohort, s.epsilon) for s in outcome.sessions.values()])
     signer = signed.signer if signed is not None and signed.signer else ""
     regions, sizes, pairs, everyone, release = released_overlap(
-        counts, k, epsilon, known_sizes=[signer] if signer else []
+        counts, k, epsilon, known_sizes=[p for p in (signer, requester) if p]
     )
     ordered = sorted(
         regions.items(),

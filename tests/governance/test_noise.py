@@ -11,8 +11,13 @@ import math
 import pytest
 
 from protocols.noise import DiscreteLaplace, InvalidNoiseParameter, half_width, pmf
-from protocols.owner_noise import OVERLAP, noise_plan, released_statistics
+from protocols.owner_noise import OVERLAP, noise_plan, noised_aggregate, released_statistics
 from protocols.paillier_attributes import CategoricalAttribute, NumericAttribute
+from protocols.profile import aggregate_rows, decrypt_profile
+from tests.protocols.test_paillier_support import cached_keypair, cached_table, encrypt_indicators
+
+PUB, PRIV = cached_keypair()
+TABLE = cached_table()
 
 N = 20_000
 Z = 6.0
@@ -98,3 +103,34 @@ def test_owner_plan_states_sensitivities_and_splits_epsilon() -> None:
 def test_a_scale_beyond_64_bit_sampling_is_refused_with_the_fix() -> None:
     with pytest.raises(InvalidNoiseParameter, match="narrow the attribute's bounds"):
         DiscreteLaplace(1e-9, 2**45)
+
+
+def test_owner_noise_is_added_under_encryption_within_its_error_bars() -> None:
+    """An owner's aggregate decrypts to the truth plus noise of the declared scales: over many
+    noised copies of one aggregate, each cell's noise stays inside its 95% interval about 95%
+    of the time, and sums of squares get the far larger noise their sensitivity asks for."""
+    specs = (CategoricalAttribute("tier", ("gold",)), NumericAttribute("visits", 0.0, 20.0, 1))
+    rows = 40
+    tiers = ["gold" if i % 3 else None for i in range(rows)]
+    visits = [float(i % 21) for i in range(rows)]
+    indicators = encrypt_indicators(PUB, TABLE, [i % 2 == 0 for i in range(rows)])
+    raw = aggregate_rows(PUB, indicators, {"tier": tiers, "visits": visits}, specs)
+    truth = decrypt_profile(PRIV, raw, specs)
+    plan = noise_plan(specs, 2.0)
+    outside = {name: 0 for name in plan}
+    trials = 200
+    for _ in range(trials):
+        noised = noised_aggregate(PUB, raw, 2.0)
+        assert not noised.sealed
+        got = decrypt_profile(PRIV, noised, specs)
+        errors = {
+            OVERLAP: got.overlap - truth.overlap,
+            "tier": got.categorical["tier"]["gold"] - truth.categorical["tier"]["gold"],
+            "visits.count": got.numeric["visits"].count - truth.numeric["visits"].count,
+            "visits.sum": int(got.numeric["visits"].sum - truth.numeric["visits"].sum),
+        }
+        for name, error in errors.items():
+            outside[name] += abs(error) > plan[name].mechanism.half_width()
+    for name in (OVERLAP, "tier", "visits.count", "visits.sum"):
+        assert outside[name] / trials <= 0.05 + Z * math.sqrt(0.05 * 0.95 / trials), name
+    assert plan["visits.sum_sq"].mechanism.scale == 20 * 20 * plan[OVERLAP].mechanism.scale

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from coordinator.profile import COMBINED, DecryptedProfile
 from coordinator.profile_release import released_profiles
 from coordinator.releasing import pair_cell, region_cell, released_overlap, size_cell
+from coordinator.results import OwnerProfile, ReleaseInfo
 from coordinator.suppression import LinkedCell, audit, feasible_interval
 from protocols.matching import RegionCounts
 from protocols.paillier_attributes import CategoricalAttribute
@@ -100,9 +101,18 @@ def test_padding_one_target_and_99_fakes_is_near_chance() -> None:
     assert right / trials <= bound + Z * math.sqrt(bound * (1 - bound) / trials)
 
 
+Released = tuple[
+    dict[frozenset[str], int | None],
+    dict[str, int | None],
+    dict[tuple[str, str], int | None],
+    int | None,
+    ReleaseInfo,
+]
+
+
 def attacker_interval(
-    answer: RegionCounts, released: tuple, own: str, target: frozenset[str]
-) -> tuple[float, float]:  # type: ignore[type-arg]
+    answer: RegionCounts, released: Released, own: str, target: frozenset[str]
+) -> tuple[float, float]:
     """What the querier can say about one region from everything released plus its own size."""
     regions, sizes, pairs, _, _ = released
     parties = list(answer.parties)
@@ -215,7 +225,10 @@ def test_linked_owner_and_combined_tables_are_audited_together() -> None:
     out = {p.owner: p for p in released_profiles([d, e, combined], {"d": (5, 0.0), "e": (5, 0.0)})}
     assert out["d"].categorical["gender"]["m"] is None
     assert out["d"].release.label("gender/m") == "<5"
-    visible = lambda p, b: p.categorical["gender"][b]  # noqa: E731
+
+    def visible(p: OwnerProfile, b: str) -> int | None:
+        return p.categorical["gender"][b]
+
     derivable = (
         visible(out[COMBINED], "m") is not None and visible(out["e"], "m") is not None
     ) or (out["d"].overlap is not None and visible(out["d"], "f") is not None)
