@@ -17,11 +17,13 @@ Rule (`audit`):
 - Primary: a cell below k (0 included) is hidden and shown `<k`.
 - Protection: every hidden cell must keep a feasible interval at least k wide, and a `<k` cell
   must keep 0 and k inside it (so the released numbers cannot tell 0 from 1, which is what the
-  subtraction attack needs). While some hidden cell is narrower, the released cell that widens it
-  most cheaply (the smallest that widens it, preferring cells sharing its unknowns) is hidden
-  too, shown `suppressed` (never `<k`: it is not small). Cells the querier knows anyway are never
-  counted as protection. The loop ends when every hidden cell is protected or nothing is left
-  to hide (only the querier's own knowledge then pins it).
+  subtraction attack needs). While some hidden cell is narrower, one more released cell is
+  hidden, shown `suppressed` (never `<k`: it is not small): the smallest of those whose
+  equations bind the narrow interval (non-zero duals of the LP), else the smallest sharing its
+  unknowns, else the smallest. Cells the querier knows anyway are never hidden. Hiding only
+  removes equations, so intervals only widen and a protected cell stays protected. The loop
+  ends when every hidden cell is protected or nothing is left to hide (only the querier's own
+  knowledge then pins it).
 - Proven zeros (profiles only, `release_proven_zeros`): a zero cell that the cells at or above k
   already prove to be zero (its interval is [0, 0] with every cell >= k released) is released
   as 0, not protected. Argument: it describes no person; it adds nothing to what the other
@@ -75,6 +77,17 @@ def feasible_interval(
     ties: Sequence[Tie] = (),
 ) -> tuple[float, float]:
     """[min, max] of `target` over non-negative real unknowns consistent with the known cells."""
+    lo, hi, _ = _solve(cells, known, target, ties)
+    return lo, hi
+
+
+def _solve(
+    cells: Sequence[LinkedCell],
+    known: Collection[str],
+    target: LinkedCell,
+    ties: Sequence[Tie],
+) -> tuple[float, float, set[str]]:
+    """The feasible interval and the known cells that bind either end (non-zero duals)."""
     terms = [c.terms for c in cells] + [a | b for a, b in ties]
     width = 1 + max((max(t, default=-1) for t in terms), default=-1)
     rows = [c for c in cells if c.name in known]
@@ -87,25 +100,25 @@ def feasible_interval(
     b_eq = np.array([float(c.value) for c in rows] + [0.0] * len(ties))
     objective = np.zeros(width)
     objective[list(target.terms)] = 1.0
-    bounds = [(0.0, None)] * width
     some = len(b_eq) > 0
-    low = linprog(
-        objective,
-        A_eq=a_eq if some else None,
-        b_eq=b_eq if some else None,
-        bounds=bounds,
-        method="highs",
-    )
-    high = linprog(
-        -objective,
-        A_eq=a_eq if some else None,
-        b_eq=b_eq if some else None,
-        bounds=bounds,
-        method="highs",
-    )
-    lo = float(low.fun) if low.status == 0 else 0.0
-    hi = math.inf if high.status == 3 else (-float(high.fun) if high.status == 0 else math.inf)
-    return lo, hi
+    binding: set[str] = set()
+    ends = []
+    for sign in (1.0, -1.0):
+        result = linprog(
+            sign * objective,
+            A_eq=a_eq if some else None,
+            b_eq=b_eq if some else None,
+            bounds=[(0.0, None)] * width,
+            method="highs",
+        )
+        if result.status != 0:  # unbounded above (or, never here, infeasible)
+            ends.append(math.inf if sign < 0 else 0.0)
+            continue
+        ends.append(sign * float(result.fun))
+        if some:
+            marginals = result.eqlin.marginals[: len(rows)]
+            binding |= {c.name for c, m in zip(rows, marginals, strict=True) if abs(m) > 1e-9}
+    return ends[0], ends[1], binding
 
 
 def _protected(interval: tuple[float, float], k: int, primary: bool) -> bool:
@@ -143,33 +156,24 @@ def audit(
     def released() -> set[str]:
         return (set(names) - hidden) | known_anyway
 
-    while True:
-        known = released()
-        narrow = next(
-            (
-                by_name[n]
-                for n in names
-                if n in hidden
-                and not _protected(
-                    feasible_interval(cells, known, by_name[n], ties), k, n in primary
-                )
-            ),
-            None,
-        )
-        if narrow is None:
-            break
-        candidates = sorted(
-            (by_name[n] for n in names if n not in hidden and n not in known_anyway),
-            key=lambda c: (not (c.terms & narrow.terms), c.value, order[c.name]),
-        )
-        if not candidates:
-            break
-        before = feasible_interval(cells, known, narrow, ties)
-        choice = candidates[0]
-        for candidate in candidates:
-            after = feasible_interval(cells, known - {candidate.name}, narrow, ties)
-            if after[1] - after[0] > before[1] - before[0] + 1e-6 or after[0] < before[0]:
-                choice = candidate
+    queue = [n for n in names if n in hidden]  # hiding more only widens intervals, so a cell
+    while queue:  # once protected stays protected: each is settled once, in order
+        narrow = by_name[queue.pop(0)]
+        while True:
+            lo, hi, binding = _solve(cells, released(), narrow, ties)
+            if _protected((lo, hi), k, narrow.name in primary):
                 break
-        hidden.add(choice.name)
+            candidates = sorted(
+                (by_name[n] for n in names if n not in hidden and n not in known_anyway),
+                key=lambda c: (
+                    c.name not in binding,
+                    not (c.terms & narrow.terms),
+                    c.value,
+                    order[c.name],
+                ),
+            )
+            if not candidates:
+                break
+            hidden.add(candidates[0].name)
+            queue.append(candidates[0].name)
     return SuppressionPlan(frozenset(primary), frozenset(hidden - primary), frozenset(proven))

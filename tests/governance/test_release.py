@@ -160,7 +160,7 @@ def test_subtraction_past_suppression_fails_in_exact_mode() -> None:
 region_values = st.lists(st.integers(0, 14), min_size=7, max_size=7)
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(region_values, st.integers(3, 8), st.booleans())
 def test_no_suppressed_cell_is_narrower_than_k(values: list[int], k: int, querier: bool) -> None:
     parties = ("p", "q", "s")
@@ -249,6 +249,57 @@ def test_noised_owner_below_k_is_withheld_whole_and_the_combined_with_it() -> No
     assert out["e"].release.error_bar("gender") is not None and out["e"].release.protective == ()
     assert out[COMBINED].overlap is None
     assert out[COMBINED].release.label("overlap") == "suppressed"
+
+
+bins_strategy = st.lists(st.sampled_from([0, 1, 2, 4, 9, 30, 120]), min_size=3, max_size=3)
+
+
+@settings(max_examples=30, deadline=None)
+@given(bins_strategy, bins_strategy, st.integers(3, 8))
+def test_no_profile_cell_is_narrower_than_k_across_owners_and_combined(
+    d_bins: list[int], e_bins: list[int], k: int
+) -> None:
+    """Two owners and their combined profile, exact mode: an attacker's LP over every released
+    cell of the three tables (bins sum to each overlap; combined = d + e) leaves each hidden
+    cell at least k wide, and a `<k` cell free to be 0."""
+    names = ("f", "m", "other")
+    d = profile("d", sum(d_bins), dict(zip(names, d_bins, strict=True)))
+    e = profile("e", sum(e_bins), dict(zip(names, e_bins, strict=True)))
+    both = [a + b for a, b in zip(d_bins, e_bins, strict=True)]
+    c = profile(COMBINED, sum(both), dict(zip(names, both, strict=True)))
+    out = {p.owner: p for p in released_profiles([d, e, c], {"d": (k, 0.0), "e": (k, 0.0)})}
+    unknown = {("d", b): i for i, b in enumerate(names)} | {
+        ("e", b): 3 + i for i, b in enumerate(names)
+    }
+    cells: list[LinkedCell] = []
+    shown: dict[str, int | None] = {}
+    for owner, sources in (("d", ["d"]), ("e", ["e"]), (COMBINED, ["d", "e"])):
+        result = out[owner]
+        terms = frozenset(unknown[(s, b)] for s in sources for b in names)
+        truth = {"d": d_bins, "e": e_bins, COMBINED: both}[owner]
+        cells.append(LinkedCell(f"{owner}:overlap", terms, sum(truth)))
+        shown[f"{owner}:overlap"] = result.overlap
+        for i, b in enumerate(names):
+            name = f"{owner}:{b}"
+            cells.append(LinkedCell(name, frozenset(unknown[(s, b)] for s in sources), truth[i]))
+            shown[name] = result.categorical["gender"][b]
+    known = {n for n, v in shown.items() if v is not None}
+    for cell in cells:
+        owner, local = cell.name.split(":")
+        label = out[owner].release.label("overlap" if local == "overlap" else f"gender/{local}")
+        if shown[cell.name] is not None:
+            assert shown[cell.name] == cell.value
+            assert cell.value >= k or cell.value == 0  # only a proven zero is shown below k
+            continue
+        lo, hi = feasible_interval(cells, known, cell)
+        assert hi - lo >= k - 1e-6, (cell.name, lo, hi)
+        # `<k` only below k; `suppressed` for cells at or above k, or a proven zero that was
+        # hidden later to protect another cell
+        assert label == (f"<{k}" if cell.value < k else "suppressed") or (
+            label == "suppressed" and cell.value == 0
+        ), cell.name
+        if label != "suppressed":
+            assert lo <= 1e-6, cell.name
 
 
 def test_audit_refuses_nothing_silently_on_a_lone_small_cell() -> None:
