@@ -30,7 +30,7 @@ from itertools import combinations
 
 from coordinator.error_bars import OVERLAP_SENSITIVITY, overlap_bars
 from coordinator.results import Count, ReleaseInfo
-from coordinator.suppression import LinkedCell, audit
+from coordinator.suppression import LinkedCell, SuppressionPlan, audit
 from protocols.matching import RegionCounts
 from protocols.noise import DiscreteLaplace
 
@@ -73,6 +73,9 @@ def size_cell(party: str) -> str:
 
 
 ALL_PARTIES = "all_parties"
+
+LP_PARTIES = 6
+"""Largest overlap audited by linear programming in exact mode (63 regions: under a second)."""
 
 
 def _derived(
@@ -128,7 +131,11 @@ def released_overlap(
         LinkedCell(pair_cell(a, b), frozenset(index[m] for m in keys if {a, b} <= m), n)
         for (a, b), n in pairs.items()
     ]
-    plan = audit(cells, k, public={size_cell(p) for p in known_sizes if p in parties})
+    public = {size_cell(p) for p in known_sizes if p in parties}
+    if len(parties) <= LP_PARTIES:
+        plan = audit(cells, k, public=public)
+    else:
+        plan = _regions_only(cells, k, public)
     hide = plan.hidden
     regions_out: Regions = {
         m: None if region_cell(m, parties) in hide else n for m, n in exact.items()
@@ -142,6 +149,33 @@ def released_overlap(
         protective.append(ALL_PARTIES)  # the all-party count is that region, shown alike
     info = ReleaseInfo(k=k, epsilon=0.0, suppressed=len(hide), protective=tuple(protective))
     return regions_out, sizes_out, pairs_out, regions_out[everyone], info
+
+
+def _regions_only(cells: Sequence[LinkedCell], k: int, public: set[str]) -> SuppressionPlan:
+    """Exact mode beyond `LP_PARTIES` parties (2^n regions make the LP too slow): every set
+    size and pair is hidden except those the querier knows anyway, so the only equations left
+    are the querier's own sizes, each over disjoint regions. For one such equation the LP's
+    answer is closed: a hidden region's interval is [0, hidden total] when two or more of the
+    group are hidden and a point when one is, so the smallest released regions of the group
+    are hidden until at least two are and their total is at least k."""
+    regions = [c for c in cells if c.name.startswith("regions/")]
+    primary = {c.name for c in cells if c.value < k and c.name not in public}
+    hidden = set(primary) | {
+        c.name for c in cells if not c.name.startswith("regions/") and c.name not in public
+    }
+    for group in (c for c in cells if c.name in public):
+        members = sorted(
+            (c for c in regions if c.terms <= group.terms), key=lambda c: (c.value, c.name)
+        )
+        while True:
+            inside = [c for c in members if c.name in hidden]
+            if not inside or (len(inside) >= 2 and sum(c.value for c in inside) >= k):
+                break
+            shown = [c for c in members if c.name not in hidden]
+            if not shown:
+                break
+            hidden.add(shown[0].name)
+    return SuppressionPlan(frozenset(primary), frozenset(hidden - primary))
 
 
 def released_cells(counts: Mapping[str, Count]) -> dict[str, int]:

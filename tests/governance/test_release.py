@@ -310,3 +310,32 @@ def test_audit_refuses_nothing_silently_on_a_lone_small_cell() -> None:
     ]
     plan = audit(cells, 5)
     assert plan.primary == {"x"} and len(plan.protective) == 1
+
+
+def test_an_overlap_beyond_the_lp_size_hides_totals_and_protects_the_querier_group() -> None:
+    """Seven parties (127 regions): sizes and pairs are hidden (shown `suppressed`) except the
+    querier's own size; the querier's LP over what is released leaves every hidden region at
+    least k wide and free to be 0."""
+    parties = tuple(f"p{i}" for i in range(7))
+    keys = [frozenset(c) for n in range(1, 8) for c in combinations(parties, n)]
+    values = [(i * 37) % 11 if i % 5 else 200 + i for i in range(len(keys))]
+    answer = counts(parties, dict(zip(keys, values, strict=True)))
+    regions, sizes, pairs, _, info = released_overlap(answer, k=5, epsilon=0.0, known_sizes=["p0"])
+    assert sizes["p0"] == answer.sizes["p0"]
+    assert all(sizes[p] is None for p in parties[1:]) and set(pairs.values()) == {None}
+    assert all(info.label(size_cell(p)) == "suppressed" for p in parties[1:])
+    index = {m: i for i, m in enumerate(keys)}
+    cells = [
+        LinkedCell(region_cell(m, list(parties)), frozenset({index[m]}), answer.regions[m])
+        for m in keys
+    ]
+    cells.append(
+        LinkedCell("own", frozenset(index[m] for m in keys if "p0" in m), answer.sizes["p0"])
+    )
+    known = {"own"} | {region_cell(m, list(parties)) for m, n in regions.items() if n is not None}
+    for cell in cells[:-1]:
+        if cell.name in known:
+            assert regions[keys[list(cells).index(cell)]] == cell.value >= 5
+            continue
+        lo, hi = feasible_interval(cells, known, cell)
+        assert lo <= 1e-6 and hi - lo >= 5 - 1e-6, cell.name
