@@ -477,14 +477,27 @@ def _numeric(result: ProfileResult, attribute: str, colours: Mapping[str, str]) 
         )
         for owner, s in stats.items()
     ]
+    releases = {p.owner: p.release for p in result.profiles}
+
+    def noised(owner: str, stat: str, text: str) -> str:
+        bar = releases[owner].error_bar(f"{attribute}.{stat}")
+        return text if bar is None or text == "-" else f"{text} ± {fmt_number(bar.half_width)}"
+
     rows = [
-        [owner, f"{s.count:,}", fmt_number(s.sum), fmt_number(s.mean), fmt_number(s.std)]
+        [
+            owner,
+            noised(owner, "count", f"{s.count:,}"),
+            noised(owner, "sum", fmt_number(s.sum)),
+            noised(owner, "mean", fmt_number(s.mean)),
+            noised(owner, "std", fmt_number(s.std)),
+        ]
         for owner, s in stats.items()
     ]
     return (
         f"<h3>{_e(attribute)}</h3>"
         '<p class="note">Over shared-audience members with a value; std is the population '
-        "standard deviation.</p>"
+        "standard deviation (in the chart, mean ± std); in the table, ± is the 95% error bar "
+        "of a noised statistic.</p>"
         + f'<div class="pair"><div class="chart">{_bars(groups, colours, attribute)}</div>'
         + _table(["owner", "count", "sum", "mean", "std"], rows)
         + "</div>"
