@@ -26,6 +26,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from functools import lru_cache
 from statistics import NormalDist
 from typing import Any, Final
@@ -98,6 +99,16 @@ class DiscreteLaplace:
         """Var[Z] = 2q / (1 - q)^2."""
         q = math.exp(-1 / self.scale)
         return 2 * q / (1 - q) ** 2
+
+
+def laplace_scale_for(epsilon: float, sensitivity: int = 1) -> Fraction:
+    """The nominal scale sensitivity / epsilon, exact (epsilon read as the decimal it prints
+    as: 0.1 is 1/10), for bounds; the sampled scale is at most a few ulps above it."""
+    if not math.isfinite(epsilon) or epsilon <= 0:
+        raise InvalidNoiseParameter(f"epsilon must be a positive finite number, got {epsilon}")
+    if isinstance(sensitivity, bool) or sensitivity < 1:
+        raise InvalidNoiseParameter(f"sensitivity must be a positive integer, got {sensitivity}")
+    return Fraction(sensitivity) / Fraction(repr(float(epsilon)))
 
 
 def pmf(z: int, scale: float) -> float:

@@ -7,10 +7,17 @@ six standard errors wide: a correct mechanism fails one with probability about 2
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 
 import pytest
 
-from protocols.noise import DiscreteLaplace, InvalidNoiseParameter, half_width, pmf
+from protocols.noise import (
+    DiscreteLaplace,
+    InvalidNoiseParameter,
+    half_width,
+    laplace_scale_for,
+    pmf,
+)
 from protocols.owner_noise import OVERLAP, noise_plan, noised_aggregate, released_statistics
 from protocols.paillier_attributes import CategoricalAttribute, NumericAttribute
 from protocols.profile import aggregate_rows, decrypt_profile
@@ -134,3 +141,12 @@ def test_owner_noise_is_added_under_encryption_within_its_error_bars() -> None:
     for name in (OVERLAP, "tier", "visits.count", "visits.sum"):
         assert outside[name] / trials <= 0.05 + Z * math.sqrt(0.05 * 0.95 / trials), name
     assert plan["visits.sum_sq"].mechanism.scale == 20 * 20 * plan[OVERLAP].mechanism.scale
+
+
+def test_nominal_scale_is_exact_and_the_sampled_one_at_most_ulps_above() -> None:
+    assert laplace_scale_for(0.1) == Fraction(10)
+    assert laplace_scale_for(2.0, sensitivity=3) == Fraction(3, 2)
+    for epsilon, sensitivity in ((0.1, 1), (0.25, 2), (0.3, 7)):
+        nominal = float(laplace_scale_for(epsilon, sensitivity))
+        sampled = DiscreteLaplace(epsilon, sensitivity).scale
+        assert nominal <= sampled <= nominal * (1 + 1e-12)
