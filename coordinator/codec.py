@@ -84,6 +84,8 @@ def overlap_to_proto(result: OverlapResult) -> coordinator_pb2.OverlapResponse:
         ],
         all_parties=result.all_parties or 0,
         all_parties_suppressed=result.all_parties is None,
+        union=result.union or 0,
+        union_suppressed=result.union is None,
         load_reports=[
             node_pb2.LoadReport(
                 party=load.party,
@@ -121,6 +123,7 @@ def overlap_from_proto(message: coordinator_pb2.OverlapResponse) -> OverlapResul
         regions=tuple((tuple(r.parties), _count(r.count, r.suppressed)) for r in message.regions),
         pairwise=tuple((p.a, p.b, _count(p.count, p.suppressed)) for p in message.pairwise),
         all_parties=_count(message.all_parties, message.all_parties_suppressed),
+        union=_count(message.union, message.union_suppressed),
         loads=tuple(loads),
         seconds=message.seconds,
         release=_release_from_proto(message.release),

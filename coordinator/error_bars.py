@@ -56,6 +56,7 @@ def overlap_bars(parties: int, epsilon: float) -> tuple[ErrorBar, ...]:
         bar("set_sizes", [region] * 2 ** (parties - 1)),
         bar("pairwise", [region] * 2 ** (parties - 2)),
         bar("all_parties", [region]),
+        bar("union", [region] * (2**parties - 1)),
     )
 
 

@@ -5,8 +5,9 @@ Two modes, decided per answer:
 - Under noise (any party involved asks epsilon > 0). Overlap: the coordinator adds discrete
   Laplace noise (OpenDP, exact integer sampling) to the exclusive Venn regions only, with the
   smallest positive epsilon any party asks for and sensitivity 2 (adding or removing one member
-  at one party moves it between two exclusive regions), and derives set sizes, pairs and the
-  all-party count from the noised regions (post-processing: the whole answer is epsilon-DP).
+  at one party moves it between two exclusive regions), and derives set sizes, pairs, the
+  all-party count and the union from the noised regions (post-processing: the whole answer is
+  epsilon-DP).
   Every released number is thresholded on its own noised value (below k: `<k`), and nothing is
   hidden to protect other cells: noise protects them, and secondary suppression would only
   destroy real numbers. Profile: owners noise their aggregates under encryption; the
@@ -15,10 +16,11 @@ Two modes, decided per answer:
   noised number carries its error bar (`coordinator.error_bars`).
 - Exact mode (every party involved releases exactly, epsilon 0 everywhere): counts below k are
   hidden (`<k`) and the suppression is audited over all linked tables of the answer with a
-  linear program (`coordinator.suppression`): regions, set sizes, pairs and the all-party count
-  of an overlap (the querier's own set size counts as known); each owner's overlap and bins and
-  the combined profile. Cells hidden only to protect others are named in
-  `ReleaseInfo.protective` and shown `suppressed`.
+  linear program (`coordinator.suppression`): regions, set sizes, pairs, the all-party count and
+  the union of an overlap (the querier's own set size counts as known; beyond `LP_PARTIES`
+  parties, see `_regions_only`); each owner's overlap and bins and the combined profile.
+  Cells hidden only to protect others are named in `ReleaseInfo.protective` and shown
+  `suppressed`.
 
 With no threshold anywhere (k = 0) and no noise, answers are released exactly.
 """
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from itertools import combinations
+from typing import NamedTuple
 
 from coordinator.error_bars import OVERLAP_SENSITIVITY, overlap_bars
 from coordinator.results import Count, ReleaseInfo
@@ -73,6 +76,7 @@ def size_cell(party: str) -> str:
 
 
 ALL_PARTIES = "all_parties"
+UNION = "union"
 
 LP_PARTIES = 6
 """Largest overlap audited by linear programming in exact mode (63 regions: under a second)."""
@@ -89,10 +93,22 @@ def _derived(
     return sizes, pairs
 
 
+class ReleasedOverlap(NamedTuple):
+    """An overlap's numbers as released: None where hidden."""
+
+    regions: Regions
+    set_sizes: Sizes
+    pairwise: Pairs
+    all_parties: Count
+    release: ReleaseInfo
+    union: Count
+
+
 def released_overlap(
     counts: RegionCounts, k: int, epsilon: float, known_sizes: Collection[str] = ()
-) -> tuple[Regions, Sizes, Pairs, Count, ReleaseInfo]:
-    """Regions, set sizes, pairs and the all-party count as released under (k, epsilon).
+) -> ReleasedOverlap:
+    """Regions, set sizes, pairs, the all-party count and the union as released under
+    (k, epsilon).
 
     `known_sizes`: parties whose set size the querier knows anyway (itself), taken as public by
     the exact-mode audit."""
@@ -110,16 +126,21 @@ def released_overlap(
         regions = {m: shown(n) for m, n in noised.items()}
         sized = {p: shown(n) for p, n in sizes.items()}
         paired = {pair: shown(n) for pair, n in pairs.items()}
-        hidden = sum(v is None for v in [*regions.values(), *sized.values(), *paired.values()])
+        union = shown(sum(noised.values()))
+        every = [*regions.values(), *sized.values(), *paired.values(), union]
         info = ReleaseInfo(
-            k=k, epsilon=epsilon, suppressed=hidden, error_bars=overlap_bars(len(parties), epsilon)
+            k=k,
+            epsilon=epsilon,
+            suppressed=sum(v is None for v in every),
+            error_bars=overlap_bars(len(parties), epsilon),
         )
-        return regions, sized, paired, regions[everyone], info
+        return ReleasedOverlap(regions, sized, paired, regions[everyone], info, union)
     exact = dict(counts.regions)
     sizes, pairs = _derived(exact, parties)
     if k <= 0:
         info = ReleaseInfo(k=0, epsilon=0.0)
-        return dict(exact), dict(sizes), dict(pairs), exact[everyone], info
+        total = sum(exact.values())
+        return ReleasedOverlap(dict(exact), dict(sizes), dict(pairs), exact[everyone], info, total)
     keys = list(exact)
     index = {m: i for i, m in enumerate(keys)}
     cells = [LinkedCell(region_cell(m, parties), frozenset({index[m]}), exact[m]) for m in keys]
@@ -131,6 +152,7 @@ def released_overlap(
         LinkedCell(pair_cell(a, b), frozenset(index[m] for m in keys if {a, b} <= m), n)
         for (a, b), n in pairs.items()
     ]
+    cells.append(LinkedCell(UNION, frozenset(index.values()), sum(exact.values())))
     public = {size_cell(p) for p in known_sizes if p in parties}
     if len(parties) <= LP_PARTIES:
         plan = audit(cells, k, public=public)
@@ -148,7 +170,10 @@ def released_overlap(
     if region_cell(everyone, parties) in plan.protective:
         protective.append(ALL_PARTIES)  # the all-party count is that region, shown alike
     info = ReleaseInfo(k=k, epsilon=0.0, suppressed=len(hide), protective=tuple(protective))
-    return regions_out, sizes_out, pairs_out, regions_out[everyone], info
+    union_out = None if UNION in hide else sum(exact.values())
+    return ReleasedOverlap(
+        regions_out, sizes_out, pairs_out, regions_out[everyone], info, union_out
+    )
 
 
 def _regions_only(cells: Sequence[LinkedCell], k: int, public: set[str]) -> SuppressionPlan:
@@ -158,7 +183,7 @@ def _regions_only(cells: Sequence[LinkedCell], k: int, public: set[str]) -> Supp
     answer is closed: a hidden region's interval is [0, hidden total] when two or more of the
     group are hidden and a point when one is, so the smallest released regions of the group
     are hidden until at least two are and their total is at least k."""
-    regions = [c for c in cells if c.name.startswith("regions/")]
+    regions = [c for c in cells if c.name.startswith("regions/")]  # the union is hidden too
     primary = {c.name for c in cells if c.value < k and c.name not in public}
     hidden = set(primary) | {
         c.name for c in cells if not c.name.startswith("regions/") and c.name not in public

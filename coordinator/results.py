@@ -138,6 +138,7 @@ class OverlapResult:
     loads: tuple[PartyLoad, ...] = ()
     seconds: float = 0.0
     release: ReleaseInfo = ReleaseInfo()
+    union: Count = None
 
     def region(self, *parties: str) -> Count:
         """The count of elements held by exactly `parties` (order does not matter)."""
@@ -167,6 +168,7 @@ class OverlapResult:
             ],
             "pairwise": [{"a": a, "b": b, "count": count} for a, b, count in self.pairwise],
             "all_parties": self.all_parties,
+            "union": self.union,
             "loads": [
                 {
                     "party": load.party,
@@ -193,6 +195,7 @@ class OverlapResult:
             regions=tuple((tuple(r["parties"]), r["count"]) for r in data["regions"]),
             pairwise=tuple((p["a"], p["b"], p["count"]) for p in data["pairwise"]),
             all_parties=data["all_parties"],
+            union=data.get("union"),
             loads=tuple(PartyLoad(**load) for load in data.get("loads", ())),
             seconds=float(data.get("seconds", 0.0)),
             release=ReleaseInfo.from_json(data.get("release", {})),

@@ -376,7 +376,7 @@ def _overlap_result(
     order = counts.parties
     k, epsilon = strictest([(s.min_cohort, s.epsilon) for s in outcome.sessions.values()])
     signer = signed.signer if signed is not None and signed.signer else ""
-    regions, sizes, pairs, everyone, release = released_overlap(
+    regions, sizes, pairs, everyone, release, union = released_overlap(
         counts, k, epsilon, known_sizes=[p for p in (signer, requester) if p]
     )
     ordered = sorted(
@@ -405,6 +405,7 @@ def _overlap_result(
         ),
         pairwise=tuple((a, b, n) for (a, b), n in pairs.items()),
         all_parties=everyone,
+        union=union,
         loads=loads,
         seconds=seconds,
         release=release,

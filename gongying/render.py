@@ -86,6 +86,15 @@ def overlap_tables(
             ),
         ]
     regions.add_row(*all_row, style="bold")
+    union_row = ["union (any party)", release.shown(result.union, "union", "union")]
+    if truth is not None:
+        expected_union = sum(truth.values())
+        union_row += [
+            f"{expected_union:,}",
+            _verdict(result.union, expected_union, release.label("union"), _half(result, "union")),
+        ]
+    if result.union is not None or release.k:
+        regions.add_row(*union_row)
     matrix = Table(title="Pairwise overlap |A ∩ B|")
     matrix.add_column("")
     for party in result.parties:

@@ -338,7 +338,11 @@ def _overlap_section(result: OverlapResult) -> str:
             "all parties (intersection)",
             release.shown(result.all_parties, "all_parties", "all_parties"),
         ),
-        ("union (known regions)" if suppressed else "union", f"{union:,}"),
+        (
+            ("union", release.shown(result.union, "union", "union"))
+            if result.union is not None
+            else ("union (known regions)" if suppressed else "union", f"{union:,}")
+        ),
     ]
     region_rows = [
         [

@@ -288,11 +288,16 @@ class OverlapResponse(_message.Message):
     RELEASE_FIELD_NUMBER: _builtins.int
     SUPPRESSED_SIZES_FIELD_NUMBER: _builtins.int
     ALL_PARTIES_SUPPRESSED_FIELD_NUMBER: _builtins.int
+    UNION_FIELD_NUMBER: _builtins.int
+    UNION_SUPPRESSED_FIELD_NUMBER: _builtins.int
     query_id: _builtins.str
     id_type: _builtins.str
     all_parties: _builtins.int
     seconds: _builtins.float
     all_parties_suppressed: _builtins.bool
+    union: _builtins.int
+    """Members held by any queried party: the sum of the regions (noised regions under noise)."""
+    union_suppressed: _builtins.bool
     @_builtins.property
     def parties(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
@@ -324,10 +329,12 @@ class OverlapResponse(_message.Message):
         release: Global___ReleaseTerms | None = ...,
         suppressed_sizes: _abc.Iterable[_builtins.str] | None = ...,
         all_parties_suppressed: _builtins.bool = ...,
+        union: _builtins.int = ...,
+        union_suppressed: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["release", b"release"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["all_parties", b"all_parties", "all_parties_suppressed", b"all_parties_suppressed", "id_type", b"id_type", "load_reports", b"load_reports", "pairwise", b"pairwise", "parties", b"parties", "query_id", b"query_id", "regions", b"regions", "release", b"release", "seconds", b"seconds", "set_sizes", b"set_sizes", "suppressed_sizes", b"suppressed_sizes"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["all_parties", b"all_parties", "all_parties_suppressed", b"all_parties_suppressed", "id_type", b"id_type", "load_reports", b"load_reports", "pairwise", b"pairwise", "parties", b"parties", "query_id", b"query_id", "regions", b"regions", "release", b"release", "seconds", b"seconds", "set_sizes", b"set_sizes", "suppressed_sizes", b"suppressed_sizes", "union", b"union", "union_suppressed", b"union_suppressed"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

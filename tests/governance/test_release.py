@@ -11,8 +11,14 @@ from hypothesis import strategies as st
 
 from coordinator.profile import COMBINED, DecryptedProfile
 from coordinator.profile_release import released_profiles
-from coordinator.releasing import pair_cell, region_cell, released_overlap, size_cell
-from coordinator.results import OwnerProfile, ReleaseInfo
+from coordinator.releasing import (
+    ReleasedOverlap,
+    pair_cell,
+    region_cell,
+    released_overlap,
+    size_cell,
+)
+from coordinator.results import OwnerProfile
 from coordinator.suppression import LinkedCell, audit, feasible_interval
 from protocols.matching import RegionCounts
 from protocols.paillier_attributes import CategoricalAttribute
@@ -34,16 +40,21 @@ def r(*parties: str) -> frozenset[str]:
 def test_noised_release_derives_every_total_from_noised_regions() -> None:
     parties = ("brand", "a", "b")
     answer = counts(parties, {r("brand"): 400, r("brand", "a"): 300, r("a"): 900, r("b"): 50})
-    regions, sizes, pairs, everyone, info = released_overlap(answer, k=10, epsilon=0.5)
+    regions, sizes, pairs, everyone, info, union = released_overlap(answer, k=10, epsilon=0.5)
     assert info.epsilon == 0.5 and info.protective == ()
     for p in parties:  # a released size is the sum of its released (noised) regions
         shown = [n for m, n in regions.items() if p in m]
         if sizes[p] is not None and None not in shown:
             assert sizes[p] == sum(n for n in shown if n is not None)
     assert everyone == regions[r(*parties)]
+    if None not in regions.values():
+        assert union == sum(n for n in regions.values() if n is not None)
     bars = {bar.table: bar for bar in info.error_bars}
     assert bars["regions"].sensitivity == 2 and bars["regions"].scale == 4.0
     assert (bars["set_sizes"].noised_cells, bars["pairwise"].noised_cells) == (4, 2)
+    assert (
+        bars["union"].noised_cells == 7 and bars["union"].half_width > bars["set_sizes"].half_width
+    )
     assert bars["set_sizes"].half_width > bars["pairwise"].half_width > bars["regions"].half_width
     # thresholds on noised values only, nothing hidden to protect others
     hidden = [v for v in [*regions.values(), *sizes.values(), *pairs.values()] if v is None]
@@ -76,7 +87,7 @@ def test_differencing_f_versus_f_plus_one_is_no_better_than_the_dp_bound() -> No
         answer = counts(
             ("brand", "a"), {r("brand"): 405, r("a"): 2405 - member, r("brand", "a"): pair}
         )
-        _, _, pairs, _, _ = released_overlap(answer, k=10, epsilon=epsilon)
+        pairs = released_overlap(answer, k=10, epsilon=epsilon).pairwise
         guess = (pairs[("brand", "a")] or 0) >= 596
         right += guess == member
     bound = math.exp(epsilon) / (1 + math.exp(epsilon))
@@ -101,20 +112,11 @@ def test_padding_one_target_and_99_fakes_is_near_chance() -> None:
     assert right / trials <= bound + Z * math.sqrt(bound * (1 - bound) / trials)
 
 
-Released = tuple[
-    dict[frozenset[str], int | None],
-    dict[str, int | None],
-    dict[tuple[str, str], int | None],
-    int | None,
-    ReleaseInfo,
-]
-
-
 def attacker_interval(
-    answer: RegionCounts, released: Released, own: str, target: frozenset[str]
+    answer: RegionCounts, released: ReleasedOverlap, own: str, target: frozenset[str]
 ) -> tuple[float, float]:
     """What the querier can say about one region from everything released plus its own size."""
-    regions, sizes, pairs, _, _ = released
+    regions, sizes, pairs, _, _, union = released
     parties = list(answer.parties)
     keys = list(answer.regions)
     index = {m: i for i, m in enumerate(keys)}
@@ -133,10 +135,12 @@ def attacker_interval(
     cells.append(
         LinkedCell("own", frozenset(index[m] for m in keys if own in m), answer.sizes[own])
     )
+    cells.append(LinkedCell("union", frozenset(index.values()), union or 0))
     known = {c.name for c in cells if c.name == "own"}
     known |= {region_cell(m, parties) for m, n in regions.items() if n is not None}
     known |= {size_cell(p) for p, n in sizes.items() if n is not None}
     known |= {pair_cell(a, b) for (a, b), n in pairs.items() if n is not None}
+    known |= {"union"} if union is not None else set()
     goal = next(c for c in cells if c.name == region_cell(target, parties))
     return feasible_interval(cells, known, goal)
 
@@ -167,8 +171,9 @@ def test_no_suppressed_cell_is_narrower_than_k(values: list[int], k: int, querie
     keys = [frozenset(c) for n in (1, 2, 3) for c in combinations(parties, n)]
     answer = counts(parties, dict(zip(keys, values, strict=True)))
     released = released_overlap(answer, k=k, epsilon=0.0, known_sizes=["p"] if querier else [])
-    regions, sizes, pairs, _, info = released
+    regions, sizes, pairs, _, info, union = released
     names = {region_cell(m, list(parties)): n for m, n in regions.items()}
+    names["union"] = union
     names |= {size_cell(p): n for p, n in sizes.items()}
     names |= {pair_cell(a, b): n for (a, b), n in pairs.items()}
     index = {m: i for i, m in enumerate(keys)}
@@ -188,6 +193,7 @@ def test_no_suppressed_cell_is_narrower_than_k(values: list[int], k: int, querie
         )
         for a, b in combinations(parties, 2)
     ]
+    cells.append(LinkedCell("union", frozenset(index.values()), sum(answer.regions.values())))
     known = {n for n, v in names.items() if v is not None} | (
         {size_cell("p")} if querier else set()
     )
@@ -321,7 +327,10 @@ def test_an_overlap_beyond_the_lp_size_hides_totals_and_protects_the_querier_gro
     keys = [frozenset(c) for n in range(1, 8) for c in combinations(parties, n)]
     values = [(i * 37) % 11 if i % 5 else 200 + i for i in range(len(keys))]
     answer = counts(parties, dict(zip(keys, values, strict=True)))
-    regions, sizes, pairs, _, info = released_overlap(answer, k=5, epsilon=0.0, known_sizes=["p0"])
+    regions, sizes, pairs, _, info, union = released_overlap(
+        answer, k=5, epsilon=0.0, known_sizes=["p0"]
+    )
+    assert union is None
     assert sizes["p0"] == answer.sizes["p0"]
     assert all(sizes[p] is None for p in parties[1:]) and set(pairs.values()) == {None}
     assert all(info.label(size_cell(p)) == "suppressed" for p in parties[1:])

@@ -121,7 +121,7 @@ def test_noised_answer_is_integer_and_a_repeat_is_the_cached_answer(governed: Go
     )
     assert after_first.spent == pytest.approx(before.spent + 0.5)
     bars = {bar.table: bar for bar in first.release.error_bars}
-    assert set(bars) == {"regions", "set_sizes", "pairwise", "all_parties"}
+    assert set(bars) == {"regions", "set_sizes", "pairwise", "all_parties", "union"}
     assert bars["regions"].sensitivity == 2 and bars["regions"].scale == 4.0
     assert bars["set_sizes"].noised_cells == 2 and bars["set_sizes"].half_width > 0
     assert first.release.protective == ()
