@@ -29,9 +29,14 @@ Rule (`audit`):
   as 0, not protected. Argument: it describes no person; it adds nothing to what the other
   released cells say (the bins sum to the released overlap); and hiding it could only be made to
   hold by hiding a real bin (real data: an empty `other` bin hid a bin of 530 members), which
-  protects nobody. The `<k` on a small bin keeps its meaning "0 to k-1, not decided". In an
-  overlap it does not apply: there the querier chooses its list, and 0 versus 1 in a region is
-  whether one person is a member (attack 3), so a zero region stays `<k` like any small one.
+  protects nobody. What it does give away: whether such a bin is 0 or 1..k-1 (a small bin is
+  `<k` and protected as usual), i.e. whether anyone in the overlap has that value. Exact mode
+  accepts that: for an honest list a zero describes no one, and a querier who crafts its list
+  (known members plus a target) reads the target's bin from the released bins of exact mode
+  anyway; only noise stops that. The decision uses only the cells at or above k, never the
+  small cells it protects. In an overlap the rule does not apply: there the querier chooses its
+  list, and 0 versus 1 in a region is whether one person is a member (attack 3), so a zero
+  region stays `<k` like any small one.
 """
 
 from __future__ import annotations
