@@ -32,7 +32,8 @@ from itertools import combinations
 from typing import NamedTuple
 
 from coordinator.error_bars import OVERLAP_SENSITIVITY, overlap_bars
-from coordinator.results import Count, ReleaseInfo
+from coordinator.overlap import OverlapOutcome
+from coordinator.results import Count, OverlapResult, PartyLoad, ReleaseInfo
 from coordinator.suppression import LinkedCell, SuppressionPlan, audit
 from protocols.matching import RegionCounts
 from protocols.noise import DiscreteLaplace
@@ -173,6 +174,57 @@ def released_overlap(
     union_out = None if UNION in hide else sum(exact.values())
     return ReleasedOverlap(
         regions_out, sizes_out, pairs_out, regions_out[everyone], info, union_out
+    )
+
+
+def overlap_result(
+    outcome: OverlapOutcome, seconds: float, signer: str = "", requester: str = ""
+) -> OverlapResult:
+    """Release rules applied to a counted overlap.
+
+    Loads: under noise an exact count of rows or duplicates would sit next to the noised set
+    sizes (and `accepted` is the exact set size), so only the querier's own load is released,
+    and only when the querier is known as the signed query's signer; in exact mode a party's
+    load is released where its set size is (or it is the signer). The exact-mode audit takes
+    the set sizes of the signer and of the calling party (`requester`) as known to the
+    querier."""
+    assert outcome.counts is not None
+    counts = outcome.counts
+    order = counts.parties
+    k, epsilon = strictest([(s.min_cohort, s.epsilon) for s in outcome.sessions.values()])
+    regions, sizes, pairs, everyone, release, union = released_overlap(
+        counts, k, epsilon, known_sizes=[p for p in (signer, requester) if p]
+    )
+    ordered = sorted(
+        regions.items(),
+        key=lambda item: (len(item[0]), sorted(order.index(p) for p in item[0])),
+    )
+    loads = tuple(
+        PartyLoad(
+            party=s.party,
+            source=s.report.source,
+            rows_read=s.report.rows_read,
+            accepted=s.report.accepted,
+            duplicates=s.report.duplicates,
+            invalid=dict(s.report.invalid),
+        )
+        for s in outcome.sessions.values()
+        if s.party == signer or (epsilon == 0 and sizes.get(s.party) is not None)
+    )
+    return OverlapResult(
+        query_id=outcome.query_id,
+        parties=order,
+        id_type=outcome.id_type,
+        set_sizes=sizes,
+        regions=tuple(
+            (tuple(sorted(members, key=order.index)), count) for members, count in ordered
+        ),
+        pairwise=tuple((a, b, n) for (a, b), n in pairs.items()),
+        all_parties=everyone,
+        union=union,
+        loads=loads,
+        seconds=seconds,
+        release=release,
     )
 
 

@@ -22,19 +22,17 @@ from coordinator.callers import check_caller, requester_label
 from coordinator.config import CoordinatorConfig
 from coordinator.masks import MaskSupply
 from coordinator.node_client import Deadline, NodeClient, Settlement
-from coordinator.overlap import OverlapOutcome, run_overlap
+from coordinator.overlap import run_overlap
 from coordinator.profile import run_profile
 from coordinator.profile_release import released_profiles
 from coordinator.progress import AGGREGATION, OPEN, OVERLAP_STEPS, PROFILE_STEPS, REGISTRY
 from coordinator.releasing import (
+    overlap_result,
     released_cells,
-    released_overlap,
     reusable_answer,
-    strictest,
 )
 from coordinator.results import (
     OverlapResult,
-    PartyLoad,
     ProfileResult,
 )
 from coordinator.witnesses import WitnessBook
@@ -133,7 +131,7 @@ class CoordinatorService:
                 result = cached.renamed(query_id, time.monotonic() - started, from_cache=True)
                 answer = reused
             else:
-                result = _overlap_result(outcome, time.monotonic() - started, signed, requester)
+                result = overlap_result(outcome, time.monotonic() - started, signer, requester)
                 answer = json.dumps(result.to_json(), sort_keys=True)
             released = released_cells(
                 {"+".join(m): n for m, n in result.regions} | {"all": result.all_parties}
@@ -371,57 +369,3 @@ def _check_profile(
     if not attributes:
         raise QueryFailed(grpc.StatusCode.INVALID_ARGUMENT, "name at least one attribute")
     return masks
-
-
-def _overlap_result(
-    outcome: OverlapOutcome,
-    seconds: float,
-    signed: query_pb2.SignedQuery | None = None,
-    requester: str = "",
-) -> OverlapResult:
-    """Release rules applied to a counted overlap.
-
-    Loads: under noise an exact count of rows or duplicates would sit next to the noised set
-    sizes (and `accepted` is the exact set size), so only the querier's own load is released,
-    and only when the querier is known as the signed query's signer; in exact mode a party's
-    load is released where its set size is (or it is the signer). The exact-mode audit takes
-    the set sizes of the signer and of the calling party as known to the querier."""
-    assert outcome.counts is not None
-    counts = outcome.counts
-    order = counts.parties
-    k, epsilon = strictest([(s.min_cohort, s.epsilon) for s in outcome.sessions.values()])
-    signer = signed.signer if signed is not None and signed.signer else ""
-    regions, sizes, pairs, everyone, release, union = released_overlap(
-        counts, k, epsilon, known_sizes=[p for p in (signer, requester) if p]
-    )
-    ordered = sorted(
-        regions.items(),
-        key=lambda item: (len(item[0]), sorted(order.index(p) for p in item[0])),
-    )
-    loads = tuple(
-        PartyLoad(
-            party=s.party,
-            source=s.report.source,
-            rows_read=s.report.rows_read,
-            accepted=s.report.accepted,
-            duplicates=s.report.duplicates,
-            invalid=dict(s.report.invalid),
-        )
-        for s in outcome.sessions.values()
-        if s.party == signer or (epsilon == 0 and sizes.get(s.party) is not None)
-    )
-    return OverlapResult(
-        query_id=outcome.query_id,
-        parties=order,
-        id_type=outcome.id_type,
-        set_sizes=sizes,
-        regions=tuple(
-            (tuple(sorted(members, key=order.index)), count) for members, count in ordered
-        ),
-        pairwise=tuple((a, b, n) for (a, b), n in pairs.items()),
-        all_parties=everyone,
-        union=union,
-        loads=loads,
-        seconds=seconds,
-        release=release,
-    )
