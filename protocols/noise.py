@@ -132,7 +132,7 @@ def _half_width(scales: tuple[float, ...], confidence: float) -> int:
     if len(scales) == 1:
         q = math.exp(-1 / scales[0])
         # 2 q^(h+1) / (1 + q) <= alpha  <=>  h + 1 >= log(alpha (1 + q) / 2) / log q
-        bound = math.log(alpha * (1 + q) / 2) / math.log(q) - 1
+        bound = -scales[0] * math.log(alpha * (1 + q) / 2) - 1  # log q = -1/scale exactly
         return max(0, math.ceil(bound - 1e-9))
     reaches = [_support(s) for s in scales]
     if 2 * sum(reaches) + 1 > _MAX_POINTS:
