@@ -83,9 +83,10 @@ def test_differencing_f_versus_f_plus_one_is_no_better_than_the_dp_bound() -> No
     epsilon, trials, right = 0.25, 3000, 0
     for trial in range(trials):
         member = trial % 2 == 0
+        # the brand asks F plus the target; the target is at a or not (one member at one party)
         pair = 595 + member
         answer = counts(
-            ("brand", "a"), {r("brand"): 405, r("a"): 2405 - member, r("brand", "a"): pair}
+            ("brand", "a"), {r("brand"): 406 - member, r("a"): 2404, r("brand", "a"): pair}
         )
         pairs = released_overlap(answer, k=10, epsilon=epsilon).pairwise
         guess = (pairs[("brand", "a")] or 0) >= 596
