@@ -113,6 +113,25 @@ def test_padding_one_target_and_99_fakes_is_near_chance() -> None:
     assert right / trials <= bound + Z * math.sqrt(bound * (1 - bound) / trials)
 
 
+def test_subtraction_with_ten_known_members_under_noise_is_no_better_than_the_dp_bound() -> None:
+    """Ten known members (at a) plus the target, k = 5: the querier knows its own size (11)
+    and estimates the brand-only count both from its noised region and as 11 minus its other
+    noised regions. Target at a or nowhere is one member at one party: eps-DP bounds any guess
+    at e^eps / (1 + e^eps)."""
+    epsilon, trials, right = 0.25, 3000, 0
+    for trial in range(trials):
+        at_a = trial % 2 == 0
+        regions = {r("brand", "a"): 10 + at_a, r("brand"): 1 - at_a, r("a"): 3000, r("b"): 3000}
+        released = released_overlap(counts(("brand", "a", "b"), regions), k=5, epsilon=epsilon)
+        others = sum(
+            n or 0 for m, n in released.regions.items() if "brand" in m and m != r("brand")
+        )
+        estimate = ((released.regions[r("brand")] or 0) + (11 - others)) / 2
+        right += (estimate < 0.5) == at_a
+    bound = math.exp(epsilon) / (1 + math.exp(epsilon))
+    assert right / trials <= bound + Z * math.sqrt(0.25 / trials)
+
+
 def attacker_interval(
     answer: RegionCounts, released: ReleasedOverlap, own: str, target: frozenset[str]
 ) -> tuple[float, float]:
