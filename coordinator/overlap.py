@@ -17,9 +17,9 @@ from typing import Any
 
 import grpc
 
+from coordinator.cached import reusable_answer
 from coordinator.node_client import Deadline, NodeClient, OpenedSession, party_error
 from coordinator.progress import OPEN, REGISTRY, ROUTING
-from coordinator.releasing import reusable_answer
 from gongying.status import QueryFailed
 from gongying.streams import point_messages, read_header, unframe
 from gongying.v1 import node_pb2, points_pb2, query_pb2

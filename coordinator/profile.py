@@ -19,11 +19,11 @@ from typing import Any
 import grpc
 import numpy as np
 
+from coordinator.cached import reusable_answer
 from coordinator.masks import MaskSupply
 from coordinator.node_client import Deadline, NodeClient, OpenedSession, party_error
 from coordinator.overlap import _collect, _collect_with_header, _QueryCalls
 from coordinator.progress import AGGREGATION, DECRYPTION, INDICATORS, MASKS, OPEN, REGISTRY, ROUTING
-from coordinator.releasing import reusable_answer
 from gongying.status import QueryFailed
 from gongying.streams import frame, point_messages, read_header, unframe
 from gongying.v1 import node_pb2, points_pb2, query_pb2

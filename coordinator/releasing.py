@@ -50,17 +50,6 @@ def strictest(terms: Sequence[tuple[int, float]]) -> tuple[int, float]:
     return k, min(epsilons, default=0.0)
 
 
-def reusable_answer(sessions: Iterable[tuple[float, str]]) -> str | None:
-    """The cached answer to release instead of a fresh one, from the parties' (epsilon,
-    cached answer) at admission: every party that noises the query, or holds a cached answer
-    for it, holds the same one. Parties that add no noise (the querier's own node, partners
-    without noise) keep no cache and are not asked. None: answer afresh."""
-    holders = {cached for epsilon, cached in sessions if epsilon > 0 or cached}
-    if len(holders) == 1 and "" not in holders:
-        return holders.pop()
-    return None
-
-
 def region_cell(members: Iterable[str], parties: Sequence[str]) -> str:
     """A region's cell name: `regions/` and its parties in query order, joined by `+`."""
     return "regions/" + "+".join(p for p in parties if p in set(members))

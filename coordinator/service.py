@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 import grpc
 
 from connectors.identifiers import IdType
+from coordinator.cached import reusable_answer
 from coordinator.callers import check_caller, requester_label
 from coordinator.config import CoordinatorConfig
 from coordinator.masks import MaskSupply
@@ -29,7 +30,6 @@ from coordinator.progress import AGGREGATION, OPEN, OVERLAP_STEPS, PROFILE_STEPS
 from coordinator.releasing import (
     overlap_result,
     released_cells,
-    reusable_answer,
 )
 from coordinator.results import (
     OverlapResult,
