@@ -158,6 +158,7 @@ def test_the_honest_profile_query_equals_the_pandas_truth(deployment: Deployment
         result = client.profile(BRAND, list(OWNERS), list(PROFILE_ATTRIBUTES))
     truths = profile_truths(deployment.paths, BRAND, list(OWNERS), "email")
     assert differences(result, truths) == []
-    for owner in OWNERS:
-        assert result.profile(owner).overlap == truths[owner].matched > 0
+    for owner in OWNERS:  # exact mode needs k >= 5: the overlap may be hidden to protect bins
+        assert truths[owner].matched > 0
+        assert result.profile(owner).overlap in (None, truths[owner].matched)
     assert all(node.service.sessions.open_count() == 0 for node in deployment.nodes.values())
