@@ -165,7 +165,9 @@ def load_members(
     check_serves(id_column, column_kind, id_type)
     described = source.spec.describe()
     attribute_names = distinct(attributes)
-    require_columns(described, [id_column, *attribute_names], source.columns())
+    require_columns(
+        described, [id_column, *attribute_names], source.columns(), source.spec.discreet
+    )
     report = LoadReport(source=described)
     prefix = f"{id_type}:"
     data = bytearray()
