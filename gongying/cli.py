@@ -152,7 +152,7 @@ def _report_check(what: str, config: Path, problems: list[str]) -> None:
     if problems:
         count = f"{len(problems)} problem{'s' if len(problems) > 1 else ''}"
         raise _fail("\n".join([*problems, f"{what} {config}: {count}, not ready to serve"]))
-    err.print(f"{what} {escape(str(config))}: ready to serve", highlight=False)
+    err.print(f"{what} {escape(str(config))}: ready to serve", highlight=False, soft_wrap=True)
 
 
 @node_app.command("check")

@@ -1,0 +1,157 @@
+"""Mistakes that need a running party: a port another node holds, a plaintext query to a TLS
+coordinator; and the coordinator's own config check. One node and one coordinator process are
+started for the whole module (`gongying ... serve`, as an operator starts them)."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from gongying.launch import free_port, wait_healthy
+from gongying.serving import start_server
+from gongying.tls import TLSFiles
+from tests.usability.conftest import GONGYING, REPO, Shared, assert_refused, gongying, write_node
+
+
+@dataclass(frozen=True)
+class Running:
+    """A serving node and coordinator, each a `gongying ... serve` process."""
+
+    node: str
+    coordinator: str
+    node_log: Path
+
+
+def _serve(args: list[str], log: Path) -> subprocess.Popen[bytes]:
+    with log.open("wb") as out:
+        return subprocess.Popen([str(GONGYING), *args], stdout=out, stderr=out, cwd=REPO)
+
+
+@pytest.fixture(scope="module")
+def running(shared: Shared, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+    root = tmp_path_factory.mktemp("running")
+    node = f"127.0.0.1:{free_port()}"
+    coordinator = f"127.0.0.1:{free_port()}"
+    node_config = write_node(root / "node", shared.node_text(listen=node), shared.policy_text())
+    coordinator_config = root / "coordinator.toml"
+    coordinator_config.write_text(shared.coordinator_text(listen=coordinator))
+    processes = [
+        _serve(["node", "serve", "--config", str(node_config)], root / "node.log"),
+        _serve(["coordinator", "serve", "--config", str(coordinator_config)], root / "c.log"),
+    ]
+    probe = TLSFiles(shared.certs.ca, *shared.cert("brand"))
+    try:
+        wait_healthy(node, 60, processes[0], probe, "retailer")
+        wait_healthy(coordinator, 60, processes[1], probe, "coordinator")
+        yield Running(node, coordinator, root / "node.log")
+    finally:
+        for process in processes:
+            process.send_signal(signal.SIGTERM)
+        for process in processes:
+            process.wait(30)
+
+
+def test_a_port_another_node_serves_on(shared: Shared, running: Running, tmp_path: Path) -> None:
+    text = shared.node_text(party="brand", listen=running.node)
+    path = write_node(tmp_path, text, shared.policy_text())
+    port = running.node.rpartition(":")[2]
+    expected = f"{path}.listen: port {port} is already in use by another process"
+    assert_refused(gongying("node", "check", "--config", str(path)), expected)
+    serve = gongying("node", "serve", "--config", str(path))
+    assert_refused(serve, expected)
+    assert "serving" not in serve.stdout
+
+
+def test_a_coordinator_on_a_taken_port(shared: Shared, running: Running, tmp_path: Path) -> None:
+    path = tmp_path / "coordinator.toml"
+    path.write_text(shared.coordinator_text(listen=running.coordinator))
+    assert_refused(gongying("coordinator", "check", "--config", str(path)), f"{path}.listen: port")
+
+
+def test_grpc_servers_do_not_share_a_port() -> None:
+    """Without port sharing a second server on a taken port fails instead of splitting calls."""
+    first = start_server("127.0.0.1:0", lambda server: None, ())
+    try:
+        with pytest.raises(OSError, match="already in use"):
+            start_server(f"127.0.0.1:{first.port}", lambda server: None, ())
+    finally:
+        first.stop(0)
+
+
+def test_a_plaintext_query_to_a_tls_coordinator(running: Running) -> None:
+    outcome = gongying(
+        "query", "overlap", "--coordinator", running.coordinator, "--parties", "brand,retailer"
+    )
+    line = assert_refused(
+        outcome, f"the coordinator at {running.coordinator} requires mutual TLS: pass --ca, --cert"
+    )
+    assert "Socket closed" not in outcome.stderr, line
+    assert outcome.code == 2
+    assert len(outcome.errors) == 1
+
+
+def test_a_query_to_nothing_is_not_told_to_use_tls() -> None:
+    address = f"127.0.0.1:{free_port()}"
+    outcome = gongying("query", "overlap", "--coordinator", address, "--parties", "a,b")
+    assert_refused(outcome, f"coordinator at {address} is unreachable")
+    assert "mutual TLS" not in outcome.stderr
+
+
+def test_the_node_logs_where_its_source_is_for_its_owner(shared: Shared, running: Running) -> None:
+    log = running.node_log.read_text()
+    assert f"source 'crm' is sql sqlite:///{shared.database} table members" in log
+
+
+def test_coordinator_check_accepts_a_correct_config(shared: Shared, tmp_path: Path) -> None:
+    path = tmp_path / "coordinator.toml"
+    path.write_text(shared.coordinator_text())
+    outcome = gongying("coordinator", "check", "--config", str(path))
+    assert outcome.code == 0, outcome.stderr
+    assert f"coordinator config {path}: ready to serve" in outcome.stderr
+
+
+@pytest.mark.parametrize(
+    ("right", "wrong", "expected"),
+    [
+        ("workers = 0", "worker = 0", ": unknown key 'worker'; did you mean 'workers'?"),
+        ("audit_log = ", "audit_lg = ", ": unknown key 'audit_lg'; did you mean 'audit_log'?"),
+        ('ca = "', 'cacert = "', " [tls]: unknown key 'cacert'; did you mean 'cert'?"),
+    ],
+)
+def test_coordinator_check_refuses_unknown_keys(
+    shared: Shared, tmp_path: Path, right: str, wrong: str, expected: str
+) -> None:
+    path = tmp_path / "coordinator.toml"
+    path.write_text(shared.coordinator_text().replace(right, wrong, 1))
+    assert_refused(gongying("coordinator", "check", "--config", str(path)), f"{path}{expected}")
+    serve = gongying("coordinator", "serve", "--config", str(path))
+    assert_refused(serve, f"{path}{expected}")
+
+
+def test_coordinator_with_a_mismatched_key_and_postgres_audit_url(
+    shared: Shared, tmp_path: Path
+) -> None:
+    brand_key = str(shared.certs.parties["brand"].key)
+    text = shared.coordinator_text().replace(
+        f'key = "{shared.certs.parties["coordinator"].key}"', f'key = "{brand_key}"'
+    )
+    path = tmp_path / "coordinator.toml"
+    path.write_text(text)
+    outcome = gongying("coordinator", "check", "--config", str(path))
+    assert_refused(outcome, f"{path} [tls].key: {brand_key} is not the private key of certificate")
+    assert "Failed to bind" not in outcome.stderr
+    path.write_text(
+        shared.coordinator_text().replace(
+            'audit_log = "coordinator.audit.db"', 'audit_log = "postgres://gy@db:5432/audit"'
+        )
+    )
+    assert_refused(
+        gongying("coordinator", "serve", "--config", str(path)),
+        f"{path}.audit_log: postgres://",
+        "postgresql+psycopg://",
+    )
