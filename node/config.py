@@ -98,10 +98,11 @@ class NodeConfig:
             key=lambda c: c.kind.value != id_type.value,
         )
         if not servable:
-            held = ", ".join(f"{c.column} ({c.kind.value})" for c in self.identifiers) or "none"
+            # the id types, not the owner's column names: this message reaches other parties
+            served = sorted({t.value for c in self.identifiers for t in SERVES[c.kind]})
             raise IdentifierUnavailable(
                 f"party {self.party!r} has no identifier column for id type {id_type.value!r}; "
-                f"it holds: {held}"
+                f"it serves: {', '.join(served) or 'none'}"
             )
         return servable[0]
 

@@ -116,3 +116,14 @@ def test_an_unreadable_database_keeps_the_driver_detail_home(deployment: Deploym
     assert "file is not a database" not in message
     for secret in SECRETS:
         assert secret not in message, (secret, message)
+
+
+def test_a_bad_identifier_value_names_the_config_key(deployment: Deployment) -> None:
+    with sqlite3.connect(deployment.database) as connection:
+        connection.execute("UPDATE members SET email = x'00ff' WHERE rowid = 3")
+    with pytest.raises(QueryError) as caught:
+        deployment.client.overlap(["brand", "retailer"], timeout=60)
+    message = str(caught.value)
+    assert "column '[identifiers].email' of member source crm, data row 3" in message
+    for secret in SECRETS:
+        assert secret not in message, (secret, message)
