@@ -52,6 +52,8 @@ class CoordinatorConfig:
     tls: TLSFiles | None = None
     insecure_plaintext: bool = False
     clients: tuple[str, ...] = field(default_factory=tuple)
+    # a listed client's certificate may submit queries these parties signed (recorded as such)
+    acting_for: dict[str, tuple[str, ...]] = field(default_factory=dict)
     audit_log: str | None = None
     signing_key: Path | None = None
     executor: str = LOCAL
@@ -59,6 +61,11 @@ class CoordinatorConfig:
     def allowed_callers(self) -> frozenset[str]:
         """Identities that may call the coordinator: every known party and listed clients."""
         return frozenset(self.parties) | frozenset(self.clients)
+
+    def signers_for(self, identity: str) -> frozenset[str]:
+        """Whose signed queries a caller whose certificate names `identity` may submit: its
+        own, and those of the parties `[acting_for]` lists for it."""
+        return frozenset((identity, *self.acting_for.get(identity, ())))
 
 
 def unknown_coordinator_keys(raw: dict[str, Any], where: str) -> list[str]:
@@ -90,6 +97,7 @@ def load_coordinator_config(path: Path) -> CoordinatorConfig:
     clients = optional(raw, "clients", list, [], where)
     for index, client in enumerate(clients):
         expect(client, str, f"{where}.clients[{index}]")
+    acting_for = _acting_for(optional(raw, "acting_for", dict, {}, where), clients, where)
     return CoordinatorConfig(
         listen=parse_address(require(raw, "listen", str, where), f"{where}.listen"),
         parties=parties,
@@ -109,6 +117,7 @@ def load_coordinator_config(path: Path) -> CoordinatorConfig:
         if (key := optional(raw, "signing_key", str, "", where))
         else None,
         clients=tuple(clients),
+        acting_for=acting_for,
         executor=parse_executor(optional(raw, "executor", str, LOCAL, where), f"{where}.executor"),
     )
 
@@ -118,3 +127,19 @@ def _location(value: str, base: Path, where: str) -> str:
     if "://" in value:
         check_sql_url(value, where)
     return value if "://" in value or Path(value).is_absolute() else str(base / value)
+
+
+def _acting_for(
+    table: dict[str, object], clients: list[str], where: str
+) -> dict[str, tuple[str, ...]]:
+    """`[acting_for] analyst = ["brand"]`: a listed client may submit queries brand signed."""
+    acting: dict[str, tuple[str, ...]] = {}
+    for client, signers in table.items():
+        key = f"{where} [acting_for].{client}"
+        if client not in clients:
+            raise ConfigError(f"{key}: {client!r} is not in clients; list it there first")
+        names = expect(signers, list, key)
+        for index, name in enumerate(names):
+            expect(name, str, f"{key}[{index}]")
+        acting[client] = tuple(names)
+    return acting

@@ -5,6 +5,7 @@ handed out once and lives only in memory, so none can be reused, not even after 
 query the pool is refilled in the background to the size the last query needed (a warm pool).
 The masks are made by a `node.executor.CryptoExecutor` (a local spawn pool or a Dask cluster, per
 the coordinator's `executor` key); each worker rebuilds the table once from (n, h_s).
+A key is checked (`protocols.querier_keys.check_querier_modulus`) before any mask is made for it.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Callable
 from node.executor import MASK_BATCH, CryptoExecutor
 from protocols.masks import MaskPool, MaskTable, build_mask_table
 from protocols.paillier import PaillierPublicKey
+from protocols.querier_keys import MIN_QUERIER_KEY_BITS, check_querier_modulus
 
 BATCH = MASK_BATCH
 
@@ -30,7 +32,9 @@ class MaskSupply:
         workers: int,
         refill_limit: int = 2_000_000,
         executor: CryptoExecutor | None = None,
+        min_key_bits: int = MIN_QUERIER_KEY_BITS,
     ) -> None:
+        self.min_key_bits = min_key_bits
         self._executor = executor if executor is not None else CryptoExecutor(workers)
         self.workers = self._executor.workers
         self.refill_limit = refill_limit
@@ -44,6 +48,7 @@ class MaskSupply:
         fingerprint = public_key.fingerprint()
         with self._lock:
             if fingerprint not in self._pools:
+                check_querier_modulus(public_key.n, self.min_key_bits)
                 table = build_mask_table(public_key)
                 self._tables[fingerprint] = table
                 self._pools[fingerprint] = MaskPool(public_key)

@@ -31,6 +31,7 @@ class OpenedSession:
     min_cohort: int = 0
     epsilon: float = 0.0
     cached_answer: str = ""
+    paillier_key_signature: bytes = b""
 
 
 class Deadline:
@@ -120,6 +121,7 @@ class NodeClient:
             min_cohort=response.min_cohort,
             epsilon=response.epsilon,
             cached_answer=response.cached_answer,
+            paillier_key_signature=response.paillier_key_signature,
         )
 
     def stream_own_set(self, query_id: str, deadline: Deadline) -> grpc.Call:

@@ -82,10 +82,15 @@ def _relay(
 
 def _collect(call: Any, node: NodeClient, calls: _QueryCalls) -> bytes:
     """Read a node's final point stream completely, checking framing and trailer."""
+    return _collect_with_header(call, node, calls)[1]
+
+
+def _collect_with_header(call: Any, node: NodeClient, calls: _QueryCalls) -> tuple[Any, bytes]:
+    """A node's point stream read completely: its header and its points."""
     source = f"stream from node {node.party}"
     try:
-        read_header(call, source)
-        return b"".join(
+        header = read_header(call, source)
+        return header, b"".join(
             REGISTRY.counted(calls.query_id, ROUTING, unframe(call, 32, "points", source))
         )
     except grpc.RpcError as error:

@@ -21,7 +21,7 @@ import numpy as np
 
 from coordinator.masks import MaskSupply
 from coordinator.node_client import Deadline, NodeClient, OpenedSession, party_error
-from coordinator.overlap import _collect, _QueryCalls
+from coordinator.overlap import _collect, _collect_with_header, _QueryCalls
 from coordinator.progress import AGGREGATION, DECRYPTION, INDICATORS, MASKS, OPEN, REGISTRY, ROUTING
 from gongying.status import QueryFailed
 from gongying.streams import frame, point_messages, read_header, unframe
@@ -31,6 +31,7 @@ from protocols.indicators import encrypt_indicators
 from protocols.matching import matched_positions, sorted_reference
 from protocols.paillier import PaillierPublicKey, ciphertext_to_bytes
 from protocols.profile import Attribute, OwnerAggregate, combine_aggregates
+from protocols.querier_keys import WeakQuerierKey, check_querier_modulus
 
 COMBINED = "combined"
 
@@ -86,17 +87,25 @@ def _owner_aggregate(
 
     The querier's set k_Q*H(y) goes through the owner (k_D*k_Q*H(y), reshuffled) and back to the
     querier, which takes its own key off (k_D*H(y), reshuffled): an oblivious evaluation of the
-    owner's per-query key on the querier's elements. The owner's list k_D*H(x), in the owner's
-    secret order, then streams straight to the coordinator, which matches and encrypts each chunk
-    and streams the indicators on to the owner, which aggregates chunk by chunk in its pool. The
+    owner's per-query key on the querier's elements. The owner signs the points it returns and
+    the querier unblinds only those (node/unblinding.py), so this step is no unblinding oracle.
+    The owner's list k_D*H(x), in the owner's secret order, then streams straight to the
+    coordinator, which matches and encrypts each chunk and streams the indicators on to the
+    owner, which aggregates chunk by chunk in its pool. The
     large list is blinded once, not twice.
     """
     header = points_pb2.StreamHeader(query_id=query_id, set_owner=querier.party)
     reference_call = calls.add(
         owner.reblind(point_messages(header, iter((querier_points,))), deadline)
     )
-    both = _collect(reference_call, owner, calls)
-    unblind = points_pb2.StreamHeader(query_id=query_id, set_owner=querier.party, unblind=True)
+    reblinded, both = _collect_with_header(reference_call, owner, calls)
+    unblind = points_pb2.StreamHeader(
+        query_id=query_id,
+        set_owner=querier.party,
+        unblind=True,
+        reblinded_by=owner.party,
+        reblind_signature=reblinded.reblind_signature,
+    )
     unblinded_call = calls.add(querier.reblind(point_messages(unblind, iter((both,))), deadline))
     reference = sorted_reference(_collect(unblinded_call, querier, calls))
     phases.mark(f"{owner.party}: querier set evaluated under the owner's key")
@@ -204,7 +213,10 @@ def _decrypt(
     owner: str,
     aggregate: OwnerAggregate,
     deadline: Deadline,
+    terms: list[node_pb2.OwnerTerms],
 ) -> DecryptedProfile:
+    """Ask the querier's node to decrypt one aggregate, naming for its plausibility check the
+    owners it covers (list size, noise epsilon) and their declared specs."""
     names = [("", "overlap")] + [
         (item.attribute.name, cell)
         for item in aggregate.attributes
@@ -219,6 +231,9 @@ def _decrypt(
             )
             for (a, c), value in zip(names, aggregate.ciphertexts(), strict=True)
         ],
+        owner=owner,
+        owners=terms,
+        attributes=[node_codec.attribute_to_proto(a.attribute) for a in aggregate.attributes],
     )
     response = querier.decrypt(request, deadline)
     REGISTRY.add(query_id, DECRYPTION)
@@ -274,12 +289,19 @@ def run_profile(
                 grpc.StatusCode.FAILED_PRECONDITION,
                 f"querier {querier.party} did not provide a Paillier public key",
             )
-        public_key = PaillierPublicKey(modulus)
+        try:
+            public_key = check_querier_modulus(modulus)
+        except WeakQuerierKey as error:
+            raise QueryFailed(
+                grpc.StatusCode.FAILED_PRECONDITION,
+                f"the Paillier key of querier {querier.party} is refused: {error}",
+            ) from None
         owner_request = node_pb2.OpenSessionRequest()
         owner_request.CopyFrom(base)
         owner_request.role = node_pb2.SESSION_ROLE_OWNER
         owner_request.attributes.extend(attributes)
         owner_request.paillier_n = node_codec.int_to_bytes(modulus)
+        owner_request.paillier_key_signature = sessions[querier.party].paillier_key_signature
         opening = {
             o: threads.submit(owners[o].open_session, owner_request, deadline) for o in owners
         }
@@ -330,12 +352,21 @@ def run_profile(
             raise calls.first_failure
         combined, not_combined = _combine(public_key, aggregates, attributes)
         REGISTRY.set_total(query_id, DECRYPTION, len(aggregates) + (combined is not None))
+        terms = {
+            name: node_pb2.OwnerTerms(
+                party=name, set_size=sessions[name].set_size, epsilon=sessions[name].epsilon
+            )
+            for name in aggregates
+        }
         profiles = [
-            _decrypt(querier, query_id, public_key, name, agg, deadline)
+            _decrypt(querier, query_id, public_key, name, agg, deadline, [terms[name]])
             for name, agg in aggregates.items()
         ]
         if combined is not None:
-            profiles.append(_decrypt(querier, query_id, public_key, COMBINED, combined, deadline))
+            every = list(terms.values())
+            profiles.append(
+                _decrypt(querier, query_id, public_key, COMBINED, combined, deadline, every)
+            )
         phases.mark("aggregates combined and decrypted")
     total = sum(sessions[o].set_size for o in owners)
     masks.refill_in_background(public_key, total)

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 import grpc
 
 from connectors.identifiers import IdType
+from coordinator.callers import check_caller, requester_label
 from coordinator.config import CoordinatorConfig
 from coordinator.masks import MaskSupply
 from coordinator.node_client import Deadline, NodeClient
@@ -112,11 +113,13 @@ class CoordinatorService:
         """Run an overlap query and return every region count, as the release rules allow."""
         query_id = query_id or str(uuid.uuid4())
         started = time.monotonic()
-        querier = signed.signer if signed is not None and signed.signer else requester
-        record = _Record(self, query_id, "overlap", querier, tuple(parties), ())
+        signer = signed.signer if signed is not None else ""
+        asker = requester_label(requester, signer)
+        record = _Record(self, query_id, "overlap", asker, tuple(parties), ())
         REGISTRY.begin(query_id, OVERLAP_STEPS, {OPEN: len(parties)})
         nodes: dict[str, NodeClient] = {}
         try:
+            check_caller(self.config, requester, signer)
             _check_id_type(id_type)
             nodes = self._select(parties)
             deadline = self._deadline(timeout, on_cancel)
@@ -161,10 +164,13 @@ class CoordinatorService:
         """Profile the audience the querier shares with each owner, per owner and combined."""
         query_id = query_id or str(uuid.uuid4())
         started = time.monotonic()
-        record = _Record(self, query_id, "profile", querier, (querier, *owners), tuple(attributes))
+        signer = signed.signer if signed is not None else ""
+        asker = requester_label(requester, signer or querier)
+        record = _Record(self, query_id, "profile", asker, (querier, *owners), tuple(attributes))
         REGISTRY.begin(query_id, PROFILE_STEPS, {OPEN: 1 + len(owners), AGGREGATION: len(owners)})
         nodes: dict[str, NodeClient] = {}
         try:
+            check_caller(self.config, requester, signer, querier)
             masks = _check_profile(self.masks, querier, owners, attributes, id_type)
             nodes = self._select([querier, *owners])
             deadline = self._deadline(timeout, on_cancel)

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -214,34 +214,76 @@ def verify_query(
     return fields
 
 
-class ReplayGuard:
-    """Remembers each accepted query's nonce until it expires; a second use is refused.
+class NonceStore(Protocol):
+    """Where a ReplayGuard keeps the nonces it has seen: memory (MemoryNonces) or the node's
+    ledger database (node/nonces.py, SQLite or PostgreSQL), which outlives a restart."""
 
-    Thread safe. Forgetting at expiry is safe because verify_query refuses expired queries.
-    """
+    def remember(self, signer: str, nonce: bytes, expires_at: datetime, now: datetime) -> bool:
+        """Keep (signer, nonce) until `expires_at`, forgetting entries expired at `now`;
+        False when it is kept already (a replay)."""
+        ...
+
+    def __len__(self) -> int:
+        """How many nonces are kept."""
+        ...
+
+    def close(self) -> None:
+        """Release what the store holds open."""
+        ...
+
+
+class MemoryNonces:
+    """Nonces in memory: forgotten when the process ends (nodes without a ledger)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._seen: dict[bytes, datetime] = {}
-        self._expiries: list[tuple[datetime, bytes]] = []
+        self._seen: dict[tuple[str, bytes], datetime] = {}
+        self._expiries: list[tuple[datetime, str, bytes]] = []
 
     def __len__(self) -> int:
         with self._lock:
             return len(self._seen)
 
-    def check(self, fields: QueryFields, now: datetime) -> None:
-        """Record `fields.nonce`; raise QueryReplayed if it is remembered already."""
+    def remember(self, signer: str, nonce: bytes, expires_at: datetime, now: datetime) -> bool:
+        """Keep (signer, nonce) until `expires_at`; False when it is kept already."""
         with self._lock:
             while self._expiries and self._expiries[0][0] <= now:
-                _, nonce = heapq.heappop(self._expiries)
-                self._seen.pop(nonce, None)
-            if fields.nonce in self._seen:
-                raise QueryReplayed(
-                    f"query {fields.query_id!r} from {fields.querier!r} was already used "
-                    f"(nonce {fields.nonce.hex()})"
-                )
-            self._seen[fields.nonce] = fields.expires_at
-            heapq.heappush(self._expiries, (fields.expires_at, fields.nonce))
+                _, old_signer, old_nonce = heapq.heappop(self._expiries)
+                self._seen.pop((old_signer, old_nonce), None)
+            if (signer, nonce) in self._seen:
+                return False
+            self._seen[(signer, nonce)] = expires_at
+            heapq.heappush(self._expiries, (expires_at, signer, nonce))
+            return True
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+class ReplayGuard:
+    """Remembers each accepted query's (signer, nonce) until it expires; a second use is refused.
+
+    Thread safe. Forgetting at expiry is safe because verify_query refuses expired queries.
+    With a persistent store (node/nonces.py) a replay is refused across restarts too.
+    """
+
+    def __init__(self, store: NonceStore | None = None) -> None:
+        self.store: NonceStore = store if store is not None else MemoryNonces()
+
+    def __len__(self) -> int:
+        return len(self.store)
+
+    def close(self) -> None:
+        """Release the store (its database connections)."""
+        self.store.close()
+
+    def check(self, fields: QueryFields, now: datetime) -> None:
+        """Record `fields.nonce` for its querier; raise QueryReplayed if it is remembered."""
+        if not self.store.remember(fields.querier, fields.nonce, fields.expires_at, now):
+            raise QueryReplayed(
+                f"query {fields.query_id!r} from {fields.querier!r} was already used "
+                f"(nonce {fields.nonce.hex()})"
+            )
 
 
 def load_signing_key(path: Path) -> Ed25519PrivateKey:

@@ -66,6 +66,7 @@ def session_opened_to_proto(opened: SessionOpened) -> node_pb2.OpenSessionRespon
         min_cohort=opened.min_cohort,
         epsilon=opened.epsilon,
         cached_answer=opened.cached_answer,
+        paillier_key_signature=opened.paillier_key_signature,
     )
 
 

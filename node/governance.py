@@ -26,6 +26,7 @@ from gongying.signing import (
 from node.audit import AuditLog, AuditRecord, open_audit_log
 from node.config import NodeConfig
 from node.ledger import LedgerRefusal, PrivacyLedger
+from node.nonces import SqlNonces
 from node.policy import (
     FAILED_PRECONDITION,
     PERMISSION_DENIED,
@@ -87,6 +88,7 @@ class NodeGovernance:
         ledger: PrivacyLedger | None = None,
         clock: Clock = lambda: datetime.now(UTC),
         own_key: Ed25519PublicKey | None = None,
+        replays: ReplayGuard | None = None,
     ) -> None:
         self.party = party
         self.own_key = own_key
@@ -94,7 +96,7 @@ class NodeGovernance:
         self.policy = policy
         self.ledger = ledger
         self.clock = clock
-        self.replays = ReplayGuard()
+        self.replays = replays if replays is not None else ReplayGuard()  # memory: no ledger
         self._keys: dict[str, Ed25519PublicKey] = {}
         self._lock = threading.Lock()
 
@@ -377,6 +379,7 @@ class NodeGovernance:
             self.audit.close()
         if self.ledger is not None:
             self.ledger.close()
+        self.replays.close()
 
 
 def _match(
@@ -446,6 +449,11 @@ def open_governance(config: NodeConfig) -> NodeGovernance:
     policy = load_policy(config.policy) if config.policy else None
     ledger = PrivacyLedger.open(config.ledger, policy) if policy and config.ledger else None
     own_key = signing_key.public_key() if signing_key is not None else None
-    governance = NodeGovernance(config.party, audit, policy, ledger, own_key=own_key)
+    # seen nonces live beside the budget in the ledger database, so replays fail after restarts
+    nonces = SqlNonces.open(config.ledger) if ledger is not None and config.ledger else None
+    replays = ReplayGuard(nonces) if nonces is not None else None
+    governance = NodeGovernance(
+        config.party, audit, policy, ledger, own_key=own_key, replays=replays
+    )
     governance.recover_interrupted()  # one node process per ledger (one replica)
     return governance

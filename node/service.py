@@ -10,14 +10,17 @@ import numpy as np
 from connectors.identifiers import SERVES, IdType
 from connectors.members import LoadReport, load_members
 from connectors.sources import open_source
-from gongying.signing import SignedQuery
+from gongying.signing import SignedQuery, load_signing_key
 from gongying.streams import chunk_payloads
 from node.attributes import attribute_column
 from node.config import NodeConfig
+from node.decryption import QuerierDecryption
 from node.executor import CryptoExecutor, aggregate_chunk
-from node.governance import Admission, NodeGovernance
+from node.governance import Admission, GovernanceRefusal, NodeGovernance
 from node.member_cache import MAX_CACHED_POINTS, CachedMembers, MemberCache, source_version
+from node.querier_key import KeyBindingSigner, accept_querier_key
 from node.sessions import QuerySession, SessionNotFound, SessionStore
+from node.unblinding import Unblinding
 from protocols import psi
 from protocols.masks import MaskPool, build_mask_table
 from protocols.owner_noise import noised_aggregate
@@ -25,9 +28,8 @@ from protocols.paillier import (
     InvalidCiphertext,
     PaillierPrivateKey,
     PaillierPublicKey,
-    check_ciphertexts,
-    ciphertext_from_bytes,
 )
+from protocols.plausibility import Cell, OwnerTerms
 from protocols.profile import (
     Attribute,
     OwnerAggregate,
@@ -38,7 +40,6 @@ from protocols.profile import (
 from protocols.ristretto import invert_scalar
 
 QUERY_KINDS = ("overlap", "profile")
-MIN_PAILLIER_BITS = 2048
 
 
 class QueryRefused(ValueError):
@@ -66,6 +67,7 @@ class SessionOpened:
     min_cohort: int = 1
     epsilon: float = 0.0
     cached_answer: str = ""
+    paillier_key_signature: bytes = b""
 
 
 MAX_DECRYPT_CELLS = 4096
@@ -89,6 +91,12 @@ class NodeService:
         self.querier_key = querier_key
         self.member_cache = MemberCache()
         self._seal_pools: dict[bytes, MaskPool] = {}
+        signing_key = load_signing_key(config.signing_key) if config.signing_key else None
+        self.unblinding = Unblinding(config.party, self.governance, signing_key)
+        self.key_signer = KeyBindingSigner(config.signing_key)
+        self.decryption = (
+            QuerierDecryption(querier_key, self.governance, self.sessions) if querier_key else None
+        )
 
     def describe(self) -> NodeDescription:
         """Party name, servable identifier types and the normalisation profile label."""
@@ -109,6 +117,7 @@ class NodeService:
         paillier_n: int | None = None,
         signed: SignedQuery | None = None,
         requester: str = "",
+        paillier_key_signature: bytes = b"",
     ) -> SessionOpened:
         """Admit the query (signature, policy, budget), load members, draw a fresh key.
 
@@ -129,6 +138,7 @@ class NodeService:
                 parties,
                 attributes,
                 paillier_n,
+                paillier_key_signature,
             )
         except Exception as error:
             self.governance.settle(admission, "failed", error=str(error) or type(error).__name__)
@@ -145,6 +155,7 @@ class NodeService:
         parties: tuple[str, ...],
         attributes: tuple[str, ...],
         paillier_n: int | None,
+        paillier_key_signature: bytes = b"",
     ) -> SessionOpened:
         if not query_id or len(query_id) > 128:
             raise QueryRefused("query id must be 1 to 128 characters")
@@ -166,7 +177,7 @@ class NodeService:
             known = ", ".join(t.value for t in IdType)
             raise QueryRefused(f"unknown id type {id_type!r}; known: {known}") from None
         specs = self._owner_specs(role, attributes)
-        public_key = self._owner_key(role, paillier_n)
+        public_key = self._owner_key(admission, role, query_id, paillier_n, paillier_key_signature)
         if role == "querier" and self.querier_key is None:
             raise QueryRefused(
                 f"party {self.config.party!r} holds no Paillier key pair; set [paillier] key_file"
@@ -201,6 +212,9 @@ class NodeService:
             min_cohort=admission.min_cohort,
             epsilon=admission.epsilon,
             cached_answer=admission.cached_answer or "",
+            paillier_key_signature=self.key_signer.sign(query_id, self.querier_key.public_key)
+            if role == "querier" and self.querier_key
+            else b"",
         )
 
     def _load(self, wanted: IdType, specs: tuple[Attribute, ...]) -> _Loaded:
@@ -255,16 +269,18 @@ class NodeService:
             raise QueryRefused("an attribute is named twice")
         return tuple(self.config.attributes[a] for a in attributes)
 
-    def _owner_key(self, role: str, paillier_n: int | None) -> PaillierPublicKey | None:
+    def _owner_key(
+        self,
+        admission: Admission,
+        role: str,
+        query_id: str,
+        paillier_n: int | None,
+        signature: bytes,
+    ) -> PaillierPublicKey | None:
+        """An owner's view of the querier's key: checked, bound to this query, or refused."""
         if role != "owner":
             return None
-        if not paillier_n or paillier_n.bit_length() < MIN_PAILLIER_BITS:
-            bits = paillier_n.bit_length() if paillier_n else 0
-            raise QueryRefused(
-                f"the querier's Paillier modulus has {bits} bits; "
-                f"at least {MIN_PAILLIER_BITS} are needed"
-            )
-        return PaillierPublicKey(paillier_n)
+        return accept_querier_key(self.governance, admission, query_id, paillier_n, signature)
 
     def aggregate(
         self, query_id: str, fingerprint: bytes, chunks: Iterator[bytes]
@@ -317,19 +333,25 @@ class NodeService:
             self._seal_pools[public_key.fingerprint()] = pool
         return pool
 
-    def decrypt(self, query_id: str, fingerprint: bytes, ciphertexts: list[bytes]) -> list[int]:
-        """Decrypt aggregate cells of an open profile query with this querier's key."""
+    def decrypt(
+        self,
+        query_id: str,
+        fingerprint: bytes,
+        ciphertexts: list[bytes],
+        names: list[Cell],
+        owner: str,
+        owners: list[OwnerTerms],
+        specs: tuple[Attribute, ...],
+    ) -> list[int]:
+        """Decrypt one owner's (or the combined) aggregate cells, if plausible (``decryption``)."""
         session = self.sessions.get(query_id)
-        if session.role != "querier" or self.querier_key is None:
+        if session.role != "querier" or self.decryption is None:
             raise QueryRefused(f"query {query_id} has no querier session at {self.config.party!r}")
-        public_key = self.querier_key.public_key
-        if fingerprint != public_key.fingerprint():
-            raise InvalidCiphertext("aggregates are encrypted against a different key")
         if len(ciphertexts) > MAX_DECRYPT_CELLS:
             raise QueryRefused(f"at most {MAX_DECRYPT_CELLS} aggregate cells per request")
-        values = [ciphertext_from_bytes(public_key, c) for c in ciphertexts]
-        check_ciphertexts(public_key, values, fingerprint)
-        return [self.querier_key.decrypt_signed(c) for c in values]
+        return self.decryption.decrypt(
+            session, fingerprint, ciphertexts, names, owner, owners, specs
+        )
 
     def own_set(self, query_id: str) -> Iterator[bytes]:
         """The session's elements, hashed and blinded with its key, in its secret order.
@@ -373,34 +395,60 @@ class NodeService:
         preserve_order: bool,
         set_owner: str = "",
         unblind: bool = False,
-    ) -> Iterator[bytes]:
+        reblinded_by: str = "",
+        reblind_signature: bytes = b"",
+    ) -> Reblinded:
         """Multiply every received point by the session key; reshuffle unless told not to.
 
         Every point is validated in the workers. A reshuffled set is read whole (and its trailer
         checked by the caller's framing) before anything is sent back; an order-preserving one
-        (the owner's list in a profile query) streams through chunk by chunk, and a bad trailer
-        still fails the call, so the coordinator never completes a query from part of a set.
+        streams through chunk by chunk, and a bad trailer still fails the call, so the
+        coordinator never completes a query from part of a set. An owner of a profile query
+        signs its re-blinding of the querier's set; `unblind` takes the key off instead, only
+        as node/unblinding.py allows (a refusal ends the query at this node).
         """
         session = self.sessions.get(query_id)
-        scalar = session.key.scalar
         if unblind:
-            if set_owner != self.config.party:
-                raise QueryRefused(
-                    f"{self.config.party} takes its key off its own set only, "
-                    f"not off the set of {set_owner or 'an unnamed party'}"
-                )
-            scalar = invert_scalar(scalar)
+            return Reblinded(
+                self._unblind(session, chunks, set_owner, reblinded_by, reblind_signature)
+            )
         counted = _Counted(chunks)
-        blinded = self.executor.blind_points(counted, scalar)
+        blinded = self.executor.blind_points(counted, session.key.scalar)
 
         def checked() -> Iterator[bytes]:
             yield from blinded
-            if session.admission is not None and not unblind:
+            if session.admission is not None:
                 self.governance.check_counterparty(session.admission, set_owner, counted.points)
 
         if preserve_order:
-            return checked()
-        return iter((psi.shuffle_points(b"".join(checked())),))
+            return Reblinded(checked())
+        points = psi.shuffle_points(b"".join(checked()))
+        try:
+            signature = self.unblinding.owner_signature(session, set_owner, points)
+        except GovernanceRefusal:
+            self.sessions.close(query_id)
+            raise
+        return Reblinded(iter((points,)), signature)
+
+    def _unblind(
+        self,
+        session: QuerySession,
+        chunks: Iterator[bytes],
+        set_owner: str,
+        owner: str,
+        signature: bytes,
+    ) -> Iterator[bytes]:
+        """The querier's own set as `owner` re-blinded and signed it, with this node's key
+        taken off and reshuffled; read whole and checked before any point is touched."""
+        points = b"".join(chunks)
+        try:
+            self.unblinding.check(session, set_owner, owner, signature, points)
+        except GovernanceRefusal:
+            self.sessions.close(session.query_id)
+            raise
+        scalar = invert_scalar(session.key.scalar)
+        unblinded = self.executor.blind_points(chunk_payloads(iter((points,)), 32), scalar)
+        return iter((psi.shuffle_points(b"".join(unblinded)),))
 
     def close(
         self,
@@ -441,6 +489,14 @@ class NodeService:
     def _expired(self, session: QuerySession) -> None:
         if session.admission is not None:
             self.governance.settle(session.admission, "failed", error="session expired idle")
+
+
+@dataclass(frozen=True)
+class Reblinded:
+    """Re-blinded points, and the owner's signature binding them to the unblinding step."""
+
+    points: Iterator[bytes]
+    signature: bytes = b""
 
 
 @dataclass(frozen=True)

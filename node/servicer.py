@@ -13,6 +13,7 @@ from gongying.v1 import node_pb2, node_pb2_grpc, points_pb2
 from node import codec
 from node.service import NodeService, QueryRefused
 from protocols.paillier import PaillierPublicKey
+from protocols.plausibility import OwnerTerms
 
 
 class PartyNodeServicer(node_pb2_grpc.PartyNodeServicer):
@@ -46,6 +47,7 @@ class PartyNodeServicer(node_pb2_grpc.PartyNodeServicer):
                 if request.HasField("signed")
                 else None,
                 requester=peer_identity(context) or "",
+                paillier_key_signature=request.paillier_key_signature,
             )
             return codec.session_opened_to_proto(opened)
         raise AssertionError("unreachable")
@@ -65,14 +67,22 @@ class PartyNodeServicer(node_pb2_grpc.PartyNodeServicer):
             source = f"{self.party} Reblind of {header.set_owner or 'unnamed'}'s set"
             chunks = unframe(request_iterator, 32, "points", source)
             blinded = self.service.reblind(
-                header.query_id, chunks, header.preserve_order, header.set_owner, header.unblind
+                header.query_id,
+                chunks,
+                header.preserve_order,
+                header.set_owner,
+                header.unblind,
+                header.reblinded_by,
+                header.reblind_signature,
             )
             reply = points_pb2.StreamHeader(
                 query_id=header.query_id,
                 set_owner=header.set_owner,
                 preserve_order=header.preserve_order,
+                reblind_signature=blinded.signature,
+                reblinded_by=self.party if blinded.signature else "",
             )
-            yield from point_messages(reply, blinded)
+            yield from point_messages(reply, blinded.points)
 
     def Aggregate(
         self, request_iterator: Iterator[node_pb2.IndicatorMessage], context: grpc.ServicerContext
@@ -94,7 +104,13 @@ class PartyNodeServicer(node_pb2_grpc.PartyNodeServicer):
     ) -> node_pb2.DecryptProfileResponse:
         with reported(context, f"{self.party} DecryptProfile"):
             values = self.service.decrypt(
-                request.query_id, request.key_fingerprint, [c.ciphertext for c in request.cells]
+                request.query_id,
+                request.key_fingerprint,
+                [c.ciphertext for c in request.cells],
+                [(c.attribute, c.cell) for c in request.cells],
+                request.owner,
+                [OwnerTerms(o.party, o.set_size, o.epsilon) for o in request.owners],
+                tuple(codec.attribute_from_proto(a) for a in request.attributes),
             )
             return node_pb2.DecryptProfileResponse(
                 cells=[

@@ -44,6 +44,10 @@ class QuerySession:
     # the secret order (positions in the load) and the cached load it indexes, if any
     order: Any = field(default=None, repr=False)
     cached: Any = field(default=None, repr=False)
+    # the unblinding step (node/unblinding.py): owners whose re-blinding this querier unblinded;
+    # whether this owner signed its re-blinding of the querier's set
+    unblinded_for: set[str] = field(default_factory=set)
+    reblind_signed: bool = False
     last_used: float = field(default_factory=time.monotonic)
 
     def forget(self) -> None:

@@ -26,7 +26,7 @@ from gongying.v1 import points_pb2 as gongying_dot_v1_dot_points__pb2
 from gongying.v1 import query_pb2 as gongying_dot_v1_dot_query__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16gongying/v1/node.proto\x12\x0bgongying.v1\x1a\x18gongying/v1/points.proto\x1a\x17gongying/v1/query.proto\"\x11\n\x0f\x44\x65scribeRequest\"|\n\x10\x44\x65scribeResponse\x12\r\n\x05party\x18\x01 \x01(\t\x12\x10\n\x08id_types\x18\x02 \x03(\t\x12.\n\nattributes\x18\x03 \x03(\x0b\x32\x1a.gongying.v1.AttributeSpec\x12\x17\n\x0fprofile_version\x18\x04 \x01(\t\"\x87\x01\n\rAttributeSpec\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x33\n\x0b\x63\x61tegorical\x18\x02 \x01(\x0b\x32\x1c.gongying.v1.CategoricalSpecH\x00\x12+\n\x07numeric\x18\x03 \x01(\x0b\x32\x18.gongying.v1.NumericSpecH\x00\x42\x06\n\x04kind\"!\n\x0f\x43\x61tegoricalSpec\x12\x0e\n\x06\x64omain\x18\x01 \x03(\t\":\n\x0bNumericSpec\x12\r\n\x05lower\x18\x01 \x01(\x01\x12\r\n\x05upper\x18\x02 \x01(\x01\x12\r\n\x05scale\x18\x03 \x01(\x03\"\x81\x02\n\x12OpenSessionRequest\x12\x10\n\x08query_id\x18\x01 \x01(\t\x12$\n\x04kind\x18\x02 \x01(\x0e\x32\x16.gongying.v1.QueryKind\x12\x0f\n\x07id_type\x18\x03 \x01(\t\x12\x17\n\x0fprofile_version\x18\x04 \x01(\t\x12\x0f\n\x07parties\x18\x05 \x03(\t\x12&\n\x04role\x18\x06 \x01(\x0e\x32\x18.gongying.v1.SessionRole\x12\x12\n\nattributes\x18\x07 \x03(\t\x12\x12\n\npaillier_n\x18\x08 \x01(\x0c\x12(\n\x06signed\x18\t \x01(\x0b\x32\x18.gongying.v1.SignedQuery\"\xe4\x01\n\x13OpenSessionResponse\x12\r\n\x05party\x18\x01 \x01(\t\x12\x10\n\x08set_size\x18\x02 \x01(\x04\x12,\n\x0bload_report\x18\x03 \x01(\x0b\x32\x17.gongying.v1.LoadReport\x12\x12\n\npaillier_n\x18\x04 \x01(\x0c\x12.\n\nattributes\x18\x05 \x03(\x0b\x32\x1a.gongying.v1.AttributeSpec\x12\x12\n\nmin_cohort\x18\x06 \x01(\r\x12\x0f\n\x07\x65psilon\x18\x07 \x01(\x01\x12\x15\n\rcached_answer\x18\x08 \x01(\t\"\xcb\x01\n\nLoadReport\x12\x0e\n\x06source\x18\x01 \x01(\t\x12\x11\n\trows_read\x18\x02 \x01(\x04\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x03 \x01(\x04\x12\x12\n\nduplicates\x18\x04 \x01(\x04\x12\x35\n\x07invalid\x18\x05 \x03(\x0b\x32$.gongying.v1.LoadReport.InvalidEntry\x12\r\n\x05party\x18\x06 \x01(\t\x1a.\n\x0cInvalidEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x04:\x02\x38\x01\"\'\n\x13StreamOwnSetRequest\x12\x10\n\x08query_id\x18\x01 \x01(\t\"\xa8\x01\n\x10IndicatorMessage\x12.\n\x06header\x18\x01 \x01(\x0b\x32\x1c.gongying.v1.IndicatorHeaderH\x00\x12-\n\x05\x63hunk\x18\x02 \x01(\x0b\x32\x1c.gongying.v1.CiphertextChunkH\x00\x12-\n\x07trailer\x18\x03 \x01(\x0b\x32\x1a.gongying.v1.StreamTrailerH\x00\x42\x06\n\x04\x62ody\"<\n\x0fIndicatorHeader\x12\x10\n\x08query_id\x18\x01 \x01(\t\x12\x17\n\x0fkey_fingerprint\x18\x02 \x01(\x0c\"3\n\x0f\x43iphertextChunk\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12\x13\n\x0b\x63iphertexts\x18\x02 \x01(\x0c\"D\n\rAggregateCell\x12\x11\n\tattribute\x18\x01 \x01(\t\x12\x0c\n\x04\x63\x65ll\x18\x02 \x01(\t\x12\x12\n\nciphertext\x18\x03 \x01(\x0c\"\x96\x01\n\x11\x41ggregateResponse\x12\r\n\x05party\x18\x01 \x01(\t\x12\x17\n\x0fkey_fingerprint\x18\x02 \x01(\x0c\x12)\n\x05\x63\x65lls\x18\x03 \x03(\x0b\x32\x1a.gongying.v1.AggregateCell\x12.\n\nattributes\x18\x04 \x03(\x0b\x32\x1a.gongying.v1.AttributeSpec\"m\n\x15\x44\x65\x63ryptProfileRequest\x12\x10\n\x08query_id\x18\x01 \x01(\t\x12\x17\n\x0fkey_fingerprint\x18\x02 \x01(\x0c\x12)\n\x05\x63\x65lls\x18\x03 \x03(\x0b\x32\x1a.gongying.v1.AggregateCell\"?\n\rDecryptedCell\x12\x11\n\tattribute\x18\x01 \x01(\t\x12\x0c\n\x04\x63\x65ll\x18\x02 \x01(\t\x12\r\n\x05value\x18\x03 \x01(\t\"C\n\x16\x44\x65\x63ryptProfileResponse\x12)\n\x05\x63\x65lls\x18\x01 \x03(\x0b\x32\x1a.gongying.v1.DecryptedCell\"\xe3\x01\n\x13\x43loseSessionRequest\x12\x10\n\x08query_id\x18\x01 \x01(\t\x12\x0f\n\x07outcome\x18\x02 \x01(\t\x12\x13\n\x0b\x61nswer_json\x18\x03 \x01(\t\x12@\n\x08released\x18\x04 \x03(\x0b\x32..gongying.v1.CloseSessionRequest.ReleasedEntry\x12\x12\n\nsuppressed\x18\x05 \x01(\r\x12\r\n\x05\x65rror\x18\x06 \x01(\t\x1a/\n\rReleasedEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\"<\n\x14\x43loseSessionResponse\x12\x11\n\tforgotten\x18\x01 \x01(\x08\x12\x11\n\tcommitted\x18\x02 \x01(\x08*W\n\tQueryKind\x12\x1a\n\x16QUERY_KIND_UNSPECIFIED\x10\x00\x12\x16\n\x12QUERY_KIND_OVERLAP\x10\x01\x12\x16\n\x12QUERY_KIND_PROFILE\x10\x02*v\n\x0bSessionRole\x12\x1c\n\x18SESSION_ROLE_UNSPECIFIED\x10\x00\x12\x17\n\x13SESSION_ROLE_MEMBER\x10\x01\x12\x18\n\x14SESSION_ROLE_QUERIER\x10\x02\x12\x16\n\x12SESSION_ROLE_OWNER\x10\x03\x32\xb8\x04\n\tPartyNode\x12G\n\x08\x44\x65scribe\x12\x1c.gongying.v1.DescribeRequest\x1a\x1d.gongying.v1.DescribeResponse\x12P\n\x0bOpenSession\x12\x1f.gongying.v1.OpenSessionRequest\x1a .gongying.v1.OpenSessionResponse\x12M\n\x0cStreamOwnSet\x12 .gongying.v1.StreamOwnSetRequest\x1a\x19.gongying.v1.PointMessage0\x01\x12\x43\n\x07Reblind\x12\x19.gongying.v1.PointMessage\x1a\x19.gongying.v1.PointMessage(\x01\x30\x01\x12L\n\tAggregate\x12\x1d.gongying.v1.IndicatorMessage\x1a\x1e.gongying.v1.AggregateResponse(\x01\x12Y\n\x0e\x44\x65\x63ryptProfile\x12\".gongying.v1.DecryptProfileRequest\x1a#.gongying.v1.DecryptProfileResponse\x12S\n\x0c\x43loseSession\x12 .gongying.v1.CloseSessionRequest\x1a!.gongying.v1.CloseSessionResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16gongying/v1/node.proto\x12\x0bgongying.v1\x1a\x18gongying/v1/points.proto\x1a\x17gongying/v1/query.proto\"\x11\n\x0f\x44\x65scribeRequest\"|\n\x10\x44\x65scribeResponse\x12\r\n\x05party\x18\x01 \x01(\t\x12\x10\n\x08id_types\x18\x02 \x03(\t\x12.\n\nattributes\x18\x03 \x03(\x0b\x32\x1a.gongying.v1.AttributeSpec\x12\x17\n\x0fprofile_version\x18\x04 \x01(\t\"\x87\x01\n\rAttributeSpec\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x33\n\x0b\x63\x61tegorical\x18\x02 \x01(\x0b\x32\x1c.gongying.v1.CategoricalSpecH\x00\x12+\n\x07numeric\x18\x03 \x01(\x0b\x32\x18.gongying.v1.NumericSpecH\x00\x42\x06\n\x04kind\"!\n\x0f\x43\x61tegoricalSpec\x12\x0e\n\x06\x64omain\x18\x01 \x03(\t\":\n\x0bNumericSpec\x12\r\n\x05lower\x18\x01 \x01(\x01\x12\r\n\x05upper\x18\x02 \x01(\x01\x12\r\n\x05scale\x18\x03 \x01(\x03\"\xa1\x02\n\x12OpenSessionRequest\x12\x10\n\x08query_id\x18\x01 \x01(\t\x12$\n\x04kind\x18\x02 \x01(\x0e\x32\x16.gongying.v1.QueryKind\x12\x0f\n\x07id_type\x18\x03 \x01(\t\x12\x17\n\x0fprofile_version\x18\x04 \x01(\t\x12\x0f\n\x07parties\x18\x05 \x03(\t\x12&\n\x04role\x18\x06 \x01(\x0e\x32\x18.gongying.v1.SessionRole\x12\x12\n\nattributes\x18\x07 \x03(\t\x12\x12\n\npaillier_n\x18\x08 \x01(\x0c\x12(\n\x06signed\x18\t \x01(\x0b\x32\x18.gongying.v1.SignedQuery\x12\x1e\n\x16paillier_key_signature\x18\n \x01(\x0c\"\x84\x02\n\x13OpenSessionResponse\x12\r\n\x05party\x18\x01 \x01(\t\x12\x10\n\x08set_size\x18\x02 \x01(\x04\x12,\n\x0bload_report\x18\x03 \x01(\x0b\x32\x17.gongying.v1.LoadReport\x12\x12\n\npaillier_n\x18\x04 \x01(\x0c\x12.\n\nattributes\x18\x05 \x03(\x0b\x32\x1a.gongying.v1.AttributeSpec\x12\x12\n\nmin_cohort\x18\x06 \x01(\r\x12\x0f\n\x07\x65psilon\x18\x07 \x01(\x01\x12\x15\n\rcached_answer\x18\x08 \x01(\t\x12\x1e\n\x16paillier_key_signature\x18\t \x01(\x0c\"\xcb\x01\n\nLoadReport\x12\x0e\n\x06source\x18\x01 \x01(\t\x12\x11\n\trows_read\x18\x02 \x01(\x04\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x03 \x01(\x04\x12\x12\n\nduplicates\x18\x04 \x01(\x04\x12\x35\n\x07invalid\x18\x05 \x03(\x0b\x32$.gongying.v1.LoadReport.InvalidEntry\x12\r\n\x05party\x18\x06 \x01(\t\x1a.\n\x0cInvalidEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x04:\x02\x38\x01\"\'\n\x13StreamOwnSetRequest\x12\x10\n\x08query_id\x18\x01 \x01(\t\"\xa8\x01\n\x10IndicatorMessage\x12.\n\x06header\x18\x01 \x01(\x0b\x32\x1c.gongying.v1.IndicatorHeaderH\x00\x12-\n\x05\x63hunk\x18\x02 \x01(\x0b\x32\x1c.gongying.v1.CiphertextChunkH\x00\x12-\n\x07trailer\x18\x03 \x01(\x0b\x32\x1a.gongying.v1.StreamTrailerH\x00\x42\x06\n\x04\x62ody\"<\n\x0fIndicatorHeader\x12\x10\n\x08query_id\x18\x01 \x01(\t\x12\x17\n\x0fkey_fingerprint\x18\x02 \x01(\x0c\"3\n\x0f\x43iphertextChunk\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12\x13\n\x0b\x63iphertexts\x18\x02 \x01(\x0c\"D\n\rAggregateCell\x12\x11\n\tattribute\x18\x01 \x01(\t\x12\x0c\n\x04\x63\x65ll\x18\x02 \x01(\t\x12\x12\n\nciphertext\x18\x03 \x01(\x0c\"\x96\x01\n\x11\x41ggregateResponse\x12\r\n\x05party\x18\x01 \x01(\t\x12\x17\n\x0fkey_fingerprint\x18\x02 \x01(\x0c\x12)\n\x05\x63\x65lls\x18\x03 \x03(\x0b\x32\x1a.gongying.v1.AggregateCell\x12.\n\nattributes\x18\x04 \x03(\x0b\x32\x1a.gongying.v1.AttributeSpec\"\xd5\x01\n\x15\x44\x65\x63ryptProfileRequest\x12\x10\n\x08query_id\x18\x01 \x01(\t\x12\x17\n\x0fkey_fingerprint\x18\x02 \x01(\x0c\x12)\n\x05\x63\x65lls\x18\x03 \x03(\x0b\x32\x1a.gongying.v1.AggregateCell\x12\r\n\x05owner\x18\x04 \x01(\t\x12\'\n\x06owners\x18\x05 \x03(\x0b\x32\x17.gongying.v1.OwnerTerms\x12.\n\nattributes\x18\x06 \x03(\x0b\x32\x1a.gongying.v1.AttributeSpec\">\n\nOwnerTerms\x12\r\n\x05party\x18\x01 \x01(\t\x12\x10\n\x08set_size\x18\x02 \x01(\x04\x12\x0f\n\x07\x65psilon\x18\x03 \x01(\x01\"?\n\rDecryptedCell\x12\x11\n\tattribute\x18\x01 \x01(\t\x12\x0c\n\x04\x63\x65ll\x18\x02 \x01(\t\x12\r\n\x05value\x18\x03 \x01(\t\"C\n\x16\x44\x65\x63ryptProfileResponse\x12)\n\x05\x63\x65lls\x18\x01 \x03(\x0b\x32\x1a.gongying.v1.DecryptedCell\"\xe3\x01\n\x13\x43loseSessionRequest\x12\x10\n\x08query_id\x18\x01 \x01(\t\x12\x0f\n\x07outcome\x18\x02 \x01(\t\x12\x13\n\x0b\x61nswer_json\x18\x03 \x01(\t\x12@\n\x08released\x18\x04 \x03(\x0b\x32..gongying.v1.CloseSessionRequest.ReleasedEntry\x12\x12\n\nsuppressed\x18\x05 \x01(\r\x12\r\n\x05\x65rror\x18\x06 \x01(\t\x1a/\n\rReleasedEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\"<\n\x14\x43loseSessionResponse\x12\x11\n\tforgotten\x18\x01 \x01(\x08\x12\x11\n\tcommitted\x18\x02 \x01(\x08*W\n\tQueryKind\x12\x1a\n\x16QUERY_KIND_UNSPECIFIED\x10\x00\x12\x16\n\x12QUERY_KIND_OVERLAP\x10\x01\x12\x16\n\x12QUERY_KIND_PROFILE\x10\x02*v\n\x0bSessionRole\x12\x1c\n\x18SESSION_ROLE_UNSPECIFIED\x10\x00\x12\x17\n\x13SESSION_ROLE_MEMBER\x10\x01\x12\x18\n\x14SESSION_ROLE_QUERIER\x10\x02\x12\x16\n\x12SESSION_ROLE_OWNER\x10\x03\x32\xb8\x04\n\tPartyNode\x12G\n\x08\x44\x65scribe\x12\x1c.gongying.v1.DescribeRequest\x1a\x1d.gongying.v1.DescribeResponse\x12P\n\x0bOpenSession\x12\x1f.gongying.v1.OpenSessionRequest\x1a .gongying.v1.OpenSessionResponse\x12M\n\x0cStreamOwnSet\x12 .gongying.v1.StreamOwnSetRequest\x1a\x19.gongying.v1.PointMessage0\x01\x12\x43\n\x07Reblind\x12\x19.gongying.v1.PointMessage\x1a\x19.gongying.v1.PointMessage(\x01\x30\x01\x12L\n\tAggregate\x12\x1d.gongying.v1.IndicatorMessage\x1a\x1e.gongying.v1.AggregateResponse(\x01\x12Y\n\x0e\x44\x65\x63ryptProfile\x12\".gongying.v1.DecryptProfileRequest\x1a#.gongying.v1.DecryptProfileResponse\x12S\n\x0c\x43loseSession\x12 .gongying.v1.CloseSessionRequest\x1a!.gongying.v1.CloseSessionResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,10 +37,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LOADREPORT_INVALIDENTRY']._serialized_options = b'8\001'
   _globals['_CLOSESESSIONREQUEST_RELEASEDENTRY']._loaded_options = None
   _globals['_CLOSESESSIONREQUEST_RELEASEDENTRY']._serialized_options = b'8\001'
-  _globals['_QUERYKIND']._serialized_start=2252
-  _globals['_QUERYKIND']._serialized_end=2339
-  _globals['_SESSIONROLE']._serialized_start=2341
-  _globals['_SESSIONROLE']._serialized_end=2459
+  _globals['_QUERYKIND']._serialized_start=2485
+  _globals['_QUERYKIND']._serialized_end=2572
+  _globals['_SESSIONROLE']._serialized_start=2574
+  _globals['_SESSIONROLE']._serialized_end=2692
   _globals['_DESCRIBEREQUEST']._serialized_start=90
   _globals['_DESCRIBEREQUEST']._serialized_end=107
   _globals['_DESCRIBERESPONSE']._serialized_start=109
@@ -52,37 +52,39 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_NUMERICSPEC']._serialized_start=408
   _globals['_NUMERICSPEC']._serialized_end=466
   _globals['_OPENSESSIONREQUEST']._serialized_start=469
-  _globals['_OPENSESSIONREQUEST']._serialized_end=726
-  _globals['_OPENSESSIONRESPONSE']._serialized_start=729
-  _globals['_OPENSESSIONRESPONSE']._serialized_end=957
-  _globals['_LOADREPORT']._serialized_start=960
-  _globals['_LOADREPORT']._serialized_end=1163
-  _globals['_LOADREPORT_INVALIDENTRY']._serialized_start=1117
-  _globals['_LOADREPORT_INVALIDENTRY']._serialized_end=1163
-  _globals['_STREAMOWNSETREQUEST']._serialized_start=1165
-  _globals['_STREAMOWNSETREQUEST']._serialized_end=1204
-  _globals['_INDICATORMESSAGE']._serialized_start=1207
-  _globals['_INDICATORMESSAGE']._serialized_end=1375
-  _globals['_INDICATORHEADER']._serialized_start=1377
-  _globals['_INDICATORHEADER']._serialized_end=1437
-  _globals['_CIPHERTEXTCHUNK']._serialized_start=1439
-  _globals['_CIPHERTEXTCHUNK']._serialized_end=1490
-  _globals['_AGGREGATECELL']._serialized_start=1492
-  _globals['_AGGREGATECELL']._serialized_end=1560
-  _globals['_AGGREGATERESPONSE']._serialized_start=1563
-  _globals['_AGGREGATERESPONSE']._serialized_end=1713
-  _globals['_DECRYPTPROFILEREQUEST']._serialized_start=1715
-  _globals['_DECRYPTPROFILEREQUEST']._serialized_end=1824
-  _globals['_DECRYPTEDCELL']._serialized_start=1826
-  _globals['_DECRYPTEDCELL']._serialized_end=1889
-  _globals['_DECRYPTPROFILERESPONSE']._serialized_start=1891
-  _globals['_DECRYPTPROFILERESPONSE']._serialized_end=1958
-  _globals['_CLOSESESSIONREQUEST']._serialized_start=1961
-  _globals['_CLOSESESSIONREQUEST']._serialized_end=2188
-  _globals['_CLOSESESSIONREQUEST_RELEASEDENTRY']._serialized_start=2141
-  _globals['_CLOSESESSIONREQUEST_RELEASEDENTRY']._serialized_end=2188
-  _globals['_CLOSESESSIONRESPONSE']._serialized_start=2190
-  _globals['_CLOSESESSIONRESPONSE']._serialized_end=2250
-  _globals['_PARTYNODE']._serialized_start=2462
-  _globals['_PARTYNODE']._serialized_end=3030
+  _globals['_OPENSESSIONREQUEST']._serialized_end=758
+  _globals['_OPENSESSIONRESPONSE']._serialized_start=761
+  _globals['_OPENSESSIONRESPONSE']._serialized_end=1021
+  _globals['_LOADREPORT']._serialized_start=1024
+  _globals['_LOADREPORT']._serialized_end=1227
+  _globals['_LOADREPORT_INVALIDENTRY']._serialized_start=1181
+  _globals['_LOADREPORT_INVALIDENTRY']._serialized_end=1227
+  _globals['_STREAMOWNSETREQUEST']._serialized_start=1229
+  _globals['_STREAMOWNSETREQUEST']._serialized_end=1268
+  _globals['_INDICATORMESSAGE']._serialized_start=1271
+  _globals['_INDICATORMESSAGE']._serialized_end=1439
+  _globals['_INDICATORHEADER']._serialized_start=1441
+  _globals['_INDICATORHEADER']._serialized_end=1501
+  _globals['_CIPHERTEXTCHUNK']._serialized_start=1503
+  _globals['_CIPHERTEXTCHUNK']._serialized_end=1554
+  _globals['_AGGREGATECELL']._serialized_start=1556
+  _globals['_AGGREGATECELL']._serialized_end=1624
+  _globals['_AGGREGATERESPONSE']._serialized_start=1627
+  _globals['_AGGREGATERESPONSE']._serialized_end=1777
+  _globals['_DECRYPTPROFILEREQUEST']._serialized_start=1780
+  _globals['_DECRYPTPROFILEREQUEST']._serialized_end=1993
+  _globals['_OWNERTERMS']._serialized_start=1995
+  _globals['_OWNERTERMS']._serialized_end=2057
+  _globals['_DECRYPTEDCELL']._serialized_start=2059
+  _globals['_DECRYPTEDCELL']._serialized_end=2122
+  _globals['_DECRYPTPROFILERESPONSE']._serialized_start=2124
+  _globals['_DECRYPTPROFILERESPONSE']._serialized_end=2191
+  _globals['_CLOSESESSIONREQUEST']._serialized_start=2194
+  _globals['_CLOSESESSIONREQUEST']._serialized_end=2421
+  _globals['_CLOSESESSIONREQUEST_RELEASEDENTRY']._serialized_start=2374
+  _globals['_CLOSESESSIONREQUEST_RELEASEDENTRY']._serialized_end=2421
+  _globals['_CLOSESESSIONRESPONSE']._serialized_start=2423
+  _globals['_CLOSESESSIONRESPONSE']._serialized_end=2483
+  _globals['_PARTYNODE']._serialized_start=2695
+  _globals['_PARTYNODE']._serialized_end=3263
 # @@protoc_insertion_point(module_scope)

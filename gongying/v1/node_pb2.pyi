@@ -200,6 +200,7 @@ class OpenSessionRequest(_message.Message):
     ATTRIBUTES_FIELD_NUMBER: _builtins.int
     PAILLIER_N_FIELD_NUMBER: _builtins.int
     SIGNED_FIELD_NUMBER: _builtins.int
+    PAILLIER_KEY_SIGNATURE_FIELD_NUMBER: _builtins.int
     query_id: _builtins.str
     kind: Global___QueryKind.ValueType
     id_type: _builtins.str
@@ -207,6 +208,11 @@ class OpenSessionRequest(_message.Message):
     role: Global___SessionRole.ValueType
     paillier_n: _builtins.bytes
     """Owner sessions: the querier's Paillier public key (modulus n, big-endian)."""
+    paillier_key_signature: _builtins.bytes
+    """Owner sessions: the querier node's Ed25519 signature (its party's query-signing key) over
+    "gongying/paillier-key/v1|query_id|hex SHA-256 of paillier_n"; owners with a policy refuse
+    a key without one that verifies. The wire carries n only: g is always n + 1.
+    """
     @_builtins.property
     def parties(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
@@ -229,10 +235,11 @@ class OpenSessionRequest(_message.Message):
         attributes: _abc.Iterable[_builtins.str] | None = ...,
         paillier_n: _builtins.bytes = ...,
         signed: _query_pb2.SignedQuery | None = ...,
+        paillier_key_signature: _builtins.bytes = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["signed", b"signed"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["attributes", b"attributes", "id_type", b"id_type", "kind", b"kind", "paillier_n", b"paillier_n", "parties", b"parties", "profile_version", b"profile_version", "query_id", b"query_id", "role", b"role", "signed", b"signed"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attributes", b"attributes", "id_type", b"id_type", "kind", b"kind", "paillier_key_signature", b"paillier_key_signature", "paillier_n", b"paillier_n", "parties", b"parties", "profile_version", b"profile_version", "query_id", b"query_id", "role", b"role", "signed", b"signed"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -250,6 +257,7 @@ class OpenSessionResponse(_message.Message):
     MIN_COHORT_FIELD_NUMBER: _builtins.int
     EPSILON_FIELD_NUMBER: _builtins.int
     CACHED_ANSWER_FIELD_NUMBER: _builtins.int
+    PAILLIER_KEY_SIGNATURE_FIELD_NUMBER: _builtins.int
     party: _builtins.str
     set_size: _builtins.int
     paillier_n: _builtins.bytes
@@ -263,6 +271,8 @@ class OpenSessionResponse(_message.Message):
     """The answer this node already released for an identical query in this budget period (JSON),
     if any: an identical repeated query returns it instead of fresh noise.
     """
+    paillier_key_signature: _builtins.bytes
+    """Querier sessions: the signature binding paillier_n to this query (see OpenSessionRequest)."""
     @_builtins.property
     def load_report(self) -> Global___LoadReport: ...
     @_builtins.property
@@ -280,10 +290,11 @@ class OpenSessionResponse(_message.Message):
         min_cohort: _builtins.int = ...,
         epsilon: _builtins.float = ...,
         cached_answer: _builtins.str = ...,
+        paillier_key_signature: _builtins.bytes = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["load_report", b"load_report"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["attributes", b"attributes", "cached_answer", b"cached_answer", "epsilon", b"epsilon", "load_report", b"load_report", "min_cohort", b"min_cohort", "paillier_n", b"paillier_n", "party", b"party", "set_size", b"set_size"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attributes", b"attributes", "cached_answer", b"cached_answer", "epsilon", b"epsilon", "load_report", b"load_report", "min_cohort", b"min_cohort", "paillier_key_signature", b"paillier_key_signature", "paillier_n", b"paillier_n", "party", b"party", "set_size", b"set_size"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -511,24 +522,66 @@ class DecryptProfileRequest(_message.Message):
     QUERY_ID_FIELD_NUMBER: _builtins.int
     KEY_FINGERPRINT_FIELD_NUMBER: _builtins.int
     CELLS_FIELD_NUMBER: _builtins.int
+    OWNER_FIELD_NUMBER: _builtins.int
+    OWNERS_FIELD_NUMBER: _builtins.int
+    ATTRIBUTES_FIELD_NUMBER: _builtins.int
     query_id: _builtins.str
     key_fingerprint: _builtins.bytes
+    owner: _builtins.str
+    """For the querier node's plausibility check: whose aggregate this is (an owner, or
+    "combined"), the owners it covers with their terms (one for an owner; every summed owner
+    for "combined"), and the declared specs of its attributes in cell order.
+    """
     @_builtins.property
     def cells(self) -> _containers.RepeatedCompositeFieldContainer[Global___AggregateCell]: ...
+    @_builtins.property
+    def owners(self) -> _containers.RepeatedCompositeFieldContainer[Global___OwnerTerms]: ...
+    @_builtins.property
+    def attributes(self) -> _containers.RepeatedCompositeFieldContainer[Global___AttributeSpec]: ...
     def __init__(
         self,
         *,
         query_id: _builtins.str = ...,
         key_fingerprint: _builtins.bytes = ...,
         cells: _abc.Iterable[Global___AggregateCell] | None = ...,
+        owner: _builtins.str = ...,
+        owners: _abc.Iterable[Global___OwnerTerms] | None = ...,
+        attributes: _abc.Iterable[Global___AttributeSpec] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["cells", b"cells", "key_fingerprint", b"key_fingerprint", "query_id", b"query_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attributes", b"attributes", "cells", b"cells", "key_fingerprint", b"key_fingerprint", "owner", b"owner", "owners", b"owners", "query_id", b"query_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___DecryptProfileRequest: _TypeAlias = DecryptProfileRequest  # noqa: Y015
+
+@_typing.final
+class OwnerTerms(_message.Message):
+    """What the coordinator says of one owner: its list size and the epsilon of its noise (0: none)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PARTY_FIELD_NUMBER: _builtins.int
+    SET_SIZE_FIELD_NUMBER: _builtins.int
+    EPSILON_FIELD_NUMBER: _builtins.int
+    party: _builtins.str
+    set_size: _builtins.int
+    epsilon: _builtins.float
+    def __init__(
+        self,
+        *,
+        party: _builtins.str = ...,
+        set_size: _builtins.int = ...,
+        epsilon: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["epsilon", b"epsilon", "party", b"party", "set_size", b"set_size"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___OwnerTerms: _TypeAlias = OwnerTerms  # noqa: Y015
 
 @_typing.final
 class DecryptedCell(_message.Message):

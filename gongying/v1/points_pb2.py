@@ -24,19 +24,19 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18gongying/v1/points.proto\x12\x0bgongying.v1\"\\\n\x0cStreamHeader\x12\x10\n\x08query_id\x18\x01 \x01(\t\x12\x11\n\tset_owner\x18\x02 \x01(\t\x12\x16\n\x0epreserve_order\x18\x03 \x01(\x08\x12\x0f\n\x07unblind\x18\x04 \x01(\x08\")\n\nPointChunk\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12\x0e\n\x06points\x18\x02 \x01(\x0c\".\n\rStreamTrailer\x12\r\n\x05\x63ount\x18\x01 \x01(\x04\x12\x0e\n\x06\x64igest\x18\x02 \x01(\x0c\"\x9c\x01\n\x0cPointMessage\x12+\n\x06header\x18\x01 \x01(\x0b\x32\x19.gongying.v1.StreamHeaderH\x00\x12(\n\x05\x63hunk\x18\x02 \x01(\x0b\x32\x17.gongying.v1.PointChunkH\x00\x12-\n\x07trailer\x18\x03 \x01(\x0b\x32\x1a.gongying.v1.StreamTrailerH\x00\x42\x06\n\x04\x62odyb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18gongying/v1/points.proto\x12\x0bgongying.v1\"\x8d\x01\n\x0cStreamHeader\x12\x10\n\x08query_id\x18\x01 \x01(\t\x12\x11\n\tset_owner\x18\x02 \x01(\t\x12\x16\n\x0epreserve_order\x18\x03 \x01(\x08\x12\x0f\n\x07unblind\x18\x04 \x01(\x08\x12\x19\n\x11reblind_signature\x18\x05 \x01(\x0c\x12\x14\n\x0creblinded_by\x18\x06 \x01(\t\")\n\nPointChunk\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12\x0e\n\x06points\x18\x02 \x01(\x0c\".\n\rStreamTrailer\x12\r\n\x05\x63ount\x18\x01 \x01(\x04\x12\x0e\n\x06\x64igest\x18\x02 \x01(\x0c\"\x9c\x01\n\x0cPointMessage\x12+\n\x06header\x18\x01 \x01(\x0b\x32\x19.gongying.v1.StreamHeaderH\x00\x12(\n\x05\x63hunk\x18\x02 \x01(\x0b\x32\x17.gongying.v1.PointChunkH\x00\x12-\n\x07trailer\x18\x03 \x01(\x0b\x32\x1a.gongying.v1.StreamTrailerH\x00\x42\x06\n\x04\x62odyb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'gongying.v1.points_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_STREAMHEADER']._serialized_start=41
-  _globals['_STREAMHEADER']._serialized_end=133
-  _globals['_POINTCHUNK']._serialized_start=135
-  _globals['_POINTCHUNK']._serialized_end=176
-  _globals['_STREAMTRAILER']._serialized_start=178
-  _globals['_STREAMTRAILER']._serialized_end=224
-  _globals['_POINTMESSAGE']._serialized_start=227
-  _globals['_POINTMESSAGE']._serialized_end=383
+  _globals['_STREAMHEADER']._serialized_start=42
+  _globals['_STREAMHEADER']._serialized_end=183
+  _globals['_POINTCHUNK']._serialized_start=185
+  _globals['_POINTCHUNK']._serialized_end=226
+  _globals['_STREAMTRAILER']._serialized_start=228
+  _globals['_STREAMTRAILER']._serialized_end=274
+  _globals['_POINTMESSAGE']._serialized_start=277
+  _globals['_POINTMESSAGE']._serialized_end=433
 # @@protoc_insertion_point(module_scope)

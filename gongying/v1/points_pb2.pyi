@@ -26,16 +26,25 @@ class StreamHeader(_message.Message):
     SET_OWNER_FIELD_NUMBER: _builtins.int
     PRESERVE_ORDER_FIELD_NUMBER: _builtins.int
     UNBLIND_FIELD_NUMBER: _builtins.int
+    REBLIND_SIGNATURE_FIELD_NUMBER: _builtins.int
+    REBLINDED_BY_FIELD_NUMBER: _builtins.int
     query_id: _builtins.str
     set_owner: _builtins.str
     """The party whose elements the points stand for."""
     preserve_order: _builtins.bool
     """Keep the received order when re-blinding; otherwise the receiver reshuffles."""
     unblind: _builtins.bool
-    """Multiply by the inverse of the receiver's key instead: the receiver takes its own key off its
-    own set (profile queries: the querier unblinds k_D * k_Q * H(y) to k_D * H(y)). Refused for
-    another party's set.
+    """Multiply by the inverse of the receiver's key instead: only the querier of a profile query,
+    once per owner, takes its key off k_D * k_Q * H(y) (its own set as owner D re-blinded it) to
+    k_D * H(y), and only with D's `reblind_signature` over exactly these points. Refused otherwise.
     """
+    reblind_signature: _builtins.bytes
+    """Profile queries: owner D's Ed25519 signature over the points that follow (its re-blinding of
+    the querier's set; see node/unblinding.py for the signed statement). D sets it on its reply;
+    the coordinator copies it, with `reblinded_by`, onto the querier's unblind request.
+    """
+    reblinded_by: _builtins.str
+    """The owner whose per-query key the points carry (the signer of `reblind_signature`)."""
     def __init__(
         self,
         *,
@@ -43,10 +52,12 @@ class StreamHeader(_message.Message):
         set_owner: _builtins.str = ...,
         preserve_order: _builtins.bool = ...,
         unblind: _builtins.bool = ...,
+        reblind_signature: _builtins.bytes = ...,
+        reblinded_by: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["preserve_order", b"preserve_order", "query_id", b"query_id", "set_owner", b"set_owner", "unblind", b"unblind"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["preserve_order", b"preserve_order", "query_id", b"query_id", "reblind_signature", b"reblind_signature", "reblinded_by", b"reblinded_by", "set_owner", b"set_owner", "unblind", b"unblind"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -118,6 +118,7 @@ def open_profile(cluster: Cluster) -> tuple[str, PaillierPrivateKey]:
     owner.role = node_pb2.SESSION_ROLE_OWNER
     owner.attributes.extend(ATTRIBUTES)
     owner.paillier_n = reply.paillier_n
+    owner.paillier_key_signature = reply.paillier_key_signature  # the querier binds its key
     cluster.node_stub(RETAILER_A).OpenSession(owner, timeout=TIMEOUT)
     key = cluster.nodes[BRAND].service.querier_key
     assert key is not None and key.public_key.n == int.from_bytes(reply.paillier_n, "big")

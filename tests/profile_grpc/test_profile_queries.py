@@ -169,8 +169,10 @@ def test_owner_returns_only_one_ciphertext_per_bin_or_statistic(deployment) -> N
     assert overlap == len(chosen) == gender_total
 
 
-def test_a_node_takes_its_key_off_its_own_set_only(deployment) -> None:  # type: ignore[no-untyped-def]
-    """The unblind step is no oracle: a node refuses to unblind another party's points."""
+def test_no_unblinding_outside_a_profile_query(deployment) -> None:  # type: ignore[no-untyped-def]
+    """The unblind step is no oracle: outside a profile query it asks, a node unblinds neither
+    another party's points nor its own (its own would be raw hash-to-group points), and the
+    refusal ends the query at that node."""
     import grpc
 
     from gongying.streams import point_messages
@@ -180,29 +182,23 @@ def test_a_node_takes_its_key_off_its_own_set_only(deployment) -> None:  # type:
     nodes, _, _ = deployment
     node = nodes["retailer_a"]
     stub = node_pb2_grpc.PartyNodeStub(channel(node.address))
-    stub.OpenSession(
-        node_pb2.OpenSessionRequest(
-            query_id="unblind-1",
-            kind=node_pb2.QUERY_KIND_OVERLAP,
-            id_type="email",
-            profile_version=node.config.normalisation.label(),
-            parties=["brand", "retailer_a"],
-            role=node_pb2.SESSION_ROLE_MEMBER,
-        )
-    )
     point = ristretto.hash_to_point(b"email:someone@example.com")
-    try:
-        for set_owner, ok in (("brand", False), ("retailer_a", True)):
-            header = points_pb2.StreamHeader(
-                query_id="unblind-1", set_owner=set_owner, unblind=True
+    for index, set_owner in enumerate(("brand", "retailer_a")):
+        query_id = f"unblind-{index}"
+        stub.OpenSession(
+            node_pb2.OpenSessionRequest(
+                query_id=query_id,
+                kind=node_pb2.QUERY_KIND_OVERLAP,
+                id_type="email",
+                profile_version=node.config.normalisation.label(),
+                parties=["brand", "retailer_a"],
+                role=node_pb2.SESSION_ROLE_MEMBER,
             )
-            replies = stub.Reblind(point_messages(header, iter((point,))))
-            if ok:
-                assert sum(1 for m in replies if m.WhichOneof("body") == "chunk") == 1
-            else:
-                with pytest.raises(grpc.RpcError) as caught:
-                    list(replies)
-                assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-                assert "own set only" in (caught.value.details() or "")
-    finally:
-        stub.CloseSession(node_pb2.CloseSessionRequest(query_id="unblind-1"))
+        )
+        header = points_pb2.StreamHeader(query_id=query_id, set_owner=set_owner, unblind=True)
+        with pytest.raises(grpc.RpcError) as caught:
+            list(stub.Reblind(point_messages(header, iter((point,)))))
+        assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
+        assert "member session" in (caught.value.details() or "")
+        closed = stub.CloseSession(node_pb2.CloseSessionRequest(query_id=query_id))
+        assert not closed.forgotten  # the refusal already ended the query here

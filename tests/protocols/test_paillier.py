@@ -27,12 +27,12 @@ from protocols.paillier import (
     mul_plain,
     rerandomise,
 )
-from tests.protocols.test_paillier_support import cached_keypair
+from tests.protocols.test_paillier_support import cached_keypair, from_phe, to_phe
 
 PUB, PRIV = cached_keypair()
 N = PUB.n
 PHE_PUB = phe.PaillierPublicKey(N)
-PHE_PRIV = PRIV.to_phe()
+PHE_PRIV = to_phe(PRIV)
 plaintexts = st.integers(min_value=0, max_value=N - 1)
 units = st.integers(min_value=2, max_value=N - 1).filter(lambda r: gmpy2.gcd(r, N) == 1)
 scalars = st.integers(min_value=-(2**64), max_value=2**64)
@@ -156,4 +156,4 @@ def test_key_sizes_other_than_2048_and_3072_are_refused_unless_testing() -> None
 
 
 def test_phe_key_conversion_round_trip() -> None:
-    assert PaillierPrivateKey.from_phe(PHE_PRIV) == PRIV
+    assert from_phe(PHE_PRIV) == PRIV

@@ -18,7 +18,12 @@ from protocols.masks import (
     generate_masks,
 )
 from protocols.paillier import encrypt, generate_keypair
-from tests.protocols.test_paillier_support import cached_keypair, cached_table, seeded_bytes
+from tests.protocols.test_paillier_support import (
+    cached_keypair,
+    cached_table,
+    seeded_bytes,
+    to_phe,
+)
 
 PUB, PRIV = cached_keypair()
 TABLE = cached_table()
@@ -29,7 +34,7 @@ def test_masks_are_distinct_encryptions_of_zero() -> None:
     assert len(set(masks)) == 200
     assert all(PRIV.decrypt(mask) == 0 for mask in masks)
     assert all(0 < mask < PUB.n_square and gmpy2.gcd(mask, PUB.n) == 1 for mask in masks)
-    phe_pub, phe_priv = phe.PaillierPublicKey(PUB.n), PRIV.to_phe()
+    phe_pub, phe_priv = phe.PaillierPublicKey(PUB.n), to_phe(PRIV)
     for value, mask in zip((0, 1, 42, PUB.n - 1), masks, strict=False):
         encrypted = phe.EncryptedNumber(phe_pub, encrypt(PUB, value, mask))
         assert phe_priv.raw_decrypt(encrypted.ciphertext(be_secure=False)) == value
@@ -136,4 +141,4 @@ def test_2048_bit_smoke() -> None:
         2,
         3,
     ]
-    assert priv.to_phe().raw_decrypt(encrypt(pub, 77, masks[0])) == 77
+    assert to_phe(priv).raw_decrypt(encrypt(pub, 77, masks[0])) == 77

@@ -1,0 +1,105 @@
+"""The querier's node decrypting aggregate cells: wire checks, plausibility, refusal, audit."""
+
+from __future__ import annotations
+
+import threading
+
+from node.governance import GovernanceRefusal, NodeGovernance
+from node.policy import FAILED_PRECONDITION
+from node.sessions import QuerySession, SessionStore
+from protocols.paillier import (
+    InvalidCiphertext,
+    PaillierPrivateKey,
+    check_ciphertexts,
+    ciphertext_from_bytes,
+)
+from protocols.plausibility import Cell, DecryptionTally, ImplausibleAggregate, OwnerTerms
+from protocols.profile import Attribute
+
+PLAUSIBILITY_RULE = "plausibility"
+COMBINED = "combined"
+
+
+class QuerierDecryption:
+    """Decrypts the aggregates of this querier's open queries, releasing only plausible ones.
+
+    Nothing decrypted leaves unless ``DecryptionTally`` finds the cells plausible for 0/1
+    indicators over the querier's set; otherwise the query is refused (audited, rule
+    ``plausibility``) and its session dropped, so no later request decrypts anything for it.
+    """
+
+    def __init__(
+        self, key: PaillierPrivateKey, governance: NodeGovernance, sessions: SessionStore
+    ) -> None:
+        self.key = key
+        self.governance = governance
+        self.sessions = sessions
+        self._tallies: dict[str, DecryptionTally] = {}
+        self._lock = threading.Lock()
+
+    def decrypt(
+        self,
+        session: QuerySession,
+        fingerprint: bytes,
+        ciphertexts: list[bytes],
+        names: list[Cell],
+        owner: str,
+        owners: list[OwnerTerms],
+        specs: tuple[Attribute, ...],
+    ) -> list[int]:
+        public_key = self.key.public_key
+        if fingerprint != public_key.fingerprint():
+            raise InvalidCiphertext("aggregates are encrypted against a different key")
+        values = [ciphertext_from_bytes(public_key, c) for c in ciphertexts]
+        check_ciphertexts(public_key, values, fingerprint)
+        plain = [self.key.decrypt_signed(c) for c in values]
+        with self._lock:
+            tally = self._tally(session)
+            try:
+                self._check(tally, session, owner, owners, names, specs, plain)
+            except ImplausibleAggregate as error:
+                self._tallies.pop(session.query_id, None)
+                refusal = GovernanceRefusal(
+                    FAILED_PRECONDITION,
+                    PLAUSIBILITY_RULE,
+                    f"{self.governance.party} releases nothing for query {session.query_id}: "
+                    f"{error}",
+                )
+                if session.admission is not None:
+                    self.governance.refuse(session.admission, refusal)
+                self.sessions.close(session.query_id)
+                raise refusal from None
+        return plain
+
+    def _tally(self, session: QuerySession) -> DecryptionTally:
+        """The query's tally; tallies of queries no longer open are dropped on the way."""
+        open_ids = set(self.sessions.query_ids())
+        for stale in [q for q in self._tallies if q not in open_ids]:
+            del self._tallies[stale]
+        return self._tallies.setdefault(session.query_id, DecryptionTally(len(session.elements)))
+
+    def _check(
+        self,
+        tally: DecryptionTally,
+        session: QuerySession,
+        owner: str,
+        owners: list[OwnerTerms],
+        names: list[Cell],
+        specs: tuple[Attribute, ...],
+        plain: list[int],
+    ) -> None:
+        if len(names) != len(plain):
+            raise ImplausibleAggregate("the request names fewer or more cells than it sends")
+        strangers = [
+            o.party
+            for o in owners
+            if o.party not in session.parties or o.party == self.governance.party
+        ]
+        if strangers or not owners:
+            raise ImplausibleAggregate(f"owners {strangers} are not owners of this query")
+        if owner == COMBINED:
+            tally.check_combined([o.party for o in owners], specs, names, plain)
+        elif len(owners) == 1 and owners[0].party == owner:
+            tally.check_owner(owners[0], specs, names, plain)
+        else:
+            raise ImplausibleAggregate(f"the request for owner {owner!r} names other owners")

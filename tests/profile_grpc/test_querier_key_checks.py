@@ -1,0 +1,113 @@
+"""Querier key checks without a policy, over real gRPC: the owner still refuses a degenerate key
+(only the signature binding needs a policy), and the coordinator refuses a querier's short key."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import gmpy2
+import grpc
+import pytest
+
+from coordinator.config import CoordinatorConfig
+from coordinator.sdk import CoordinatorClient, QueryError
+from coordinator.server import CoordinatorServer, start_coordinator
+from gongying.demo_data import generate_demo_data
+from gongying.demo_profile import attributes_toml
+from gongying.serving import channel
+from gongying.v1 import node_pb2, node_pb2_grpc
+from node.codec import int_to_bytes
+from node.config import load_node_config
+from node.server import NodeServer, start_node
+from protocols.paillier import generate_keypair
+
+Deployment = tuple[dict[str, NodeServer], CoordinatorServer]
+
+
+def _config(folder: Path, party: str, data: Path, extra: str) -> Path:
+    config = folder / f"{party}.toml"
+    config.write_text(
+        f'party = "{party}"\nlisten = "127.0.0.1:0"\nworkers = 1\n'
+        "insecure_plaintext = true\ninsecure_no_policy = true\n"
+        f'[source]\nkind = "csv"\npath = "{data}"\n'
+        '[identifiers]\nemail = "email"\nphone = "phone"\n' + extra
+    )
+    return config
+
+
+@pytest.fixture(scope="module")
+def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+    """brand holds a 1024-bit key pair (written before it starts); retailer_a owns attributes."""
+    folder = tmp_path_factory.mktemp("keys")
+    data = generate_demo_data(folder / "data", members=150, seed=5)
+    _, short = generate_keypair(1024, insecure_test_size=True)
+    (folder / "brand.paillier.json").write_text(short.to_json())
+    brand_extra = '[paillier]\nkey_file = "brand.paillier.json"\nbits = 2048\n'
+    nodes = {
+        "brand": start_node(
+            load_node_config(_config(folder, "brand", data.paths["brand"], brand_extra))
+        ),
+        "retailer_a": start_node(
+            load_node_config(
+                _config(folder, "retailer_a", data.paths["retailer_a"], attributes_toml())
+            )
+        ),
+    }
+    coordinator = start_coordinator(
+        CoordinatorConfig(
+            listen="127.0.0.1:0",
+            parties={p: n.address for p, n in nodes.items()},
+            workers=1,
+            insecure_plaintext=True,
+        )
+    )
+    yield nodes, coordinator
+    coordinator.stop()
+    for node in nodes.values():
+        node.stop()
+
+
+def test_the_coordinator_refuses_a_queriers_short_key(deployment: Deployment) -> None:
+    nodes, coordinator = deployment
+    with CoordinatorClient(coordinator.address) as client, pytest.raises(QueryError) as caught:
+        client.profile("brand", ["retailer_a"], ["gender"])
+    assert caught.value.code == "FAILED_PRECONDITION"
+    assert "the Paillier key of querier brand is refused: modulus has 1024 bits" in str(
+        caught.value
+    )
+    assert all(n.service.sessions.open_count() == 0 for n in nodes.values())
+
+
+@pytest.mark.parametrize(
+    ("modulus", "reason"),
+    [
+        (int(gmpy2.next_prime(3 << 1022)) ** 2, "perfect power"),
+        (int(gmpy2.next_prime(3 << 2046)), "is prime"),
+        (3 * int(gmpy2.next_prime(3 << 2045)), "small prime factor 3"),
+    ],
+    ids=["p^2", "prime", "3 x odd"],
+)
+def test_without_a_policy_the_owner_still_refuses_a_degenerate_key(
+    deployment: Deployment, modulus: int, reason: str
+) -> None:
+    nodes, _ = deployment
+    owner = nodes["retailer_a"]
+    stub = node_pb2_grpc.PartyNodeStub(channel(owner.address))
+    with pytest.raises(grpc.RpcError) as caught:
+        stub.OpenSession(
+            node_pb2.OpenSessionRequest(
+                query_id=f"degenerate-{reason.replace(' ', '-')}",
+                kind=node_pb2.QUERY_KIND_PROFILE,
+                id_type="email",
+                profile_version=owner.config.normalisation.label(),
+                parties=["brand", "retailer_a"],
+                role=node_pb2.SESSION_ROLE_OWNER,
+                attributes=["gender"],
+                paillier_n=int_to_bytes(modulus),
+            )
+        )
+    assert isinstance(caught.value, grpc.Call)
+    assert caught.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert reason in str(caught.value.details())
+    assert owner.service.sessions.open_count() == 0
