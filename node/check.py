@@ -93,7 +93,7 @@ def _missing_table(spec: SourceSpec) -> str:
 
 
 def _nearest(name: str, choices: Sequence[str], what: str = "columns") -> str:
-    nearest = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.5)
+    nearest = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
     listed = ", ".join(choices) or "none"
     if nearest:
         return f"; did you mean {nearest[0]!r}? ({what}: {listed})"
