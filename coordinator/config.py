@@ -36,6 +36,7 @@ KEYS = frozenset(
         "audit_log",
         "signing_key",
         "executor",
+        "acting_for",
     }
 )
 
