@@ -240,3 +240,15 @@ def test_a_broken_config_file_is_one_line(tmp_path: Path) -> None:
     path.write_text('party = "retailer"\n[source\n')
     assert_refused(gongying(*check(path)), f"config file {path} is not valid TOML")
     assert_refused(gongying(*check(tmp_path / "absent.toml")), "does not exist")
+
+
+def test_locations_in_brackets_are_printed(shared: Shared, tmp_path: Path) -> None:
+    """Table names in brackets survive the terminal renderer (they once printed blank)."""
+    text = shared.node_text().partition("[tls]")[0]
+    policy = shared.policy_text().replace("min_cohort = 1\n", "")
+    path = write_node(tmp_path, text, policy)
+    outcome = gongying(*check(path))
+    assert_refused(outcome, f"{path}: no [tls] table (ca, cert, key)", "gongying certs init")
+    assert_refused(
+        outcome, "[partners.brand]: missing key 'min_cohort' (set it here or in [defaults])"
+    )
