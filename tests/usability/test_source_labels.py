@@ -5,6 +5,7 @@ database path, table name and column names. Real nodes and coordinator, mutual T
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import sqlite3
 from collections.abc import Iterator
@@ -76,20 +77,39 @@ def deployment(shared: Shared, tmp_path: Path) -> Iterator[Deployment]:
     running.stop()
 
 
-def test_load_reports_name_the_label(deployment: Deployment) -> None:
-    result = deployment.client.overlap(["brand", "retailer"], timeout=60)
+def test_load_reports_name_the_label(
+    deployment: Deployment, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="gongying.queries")
+    result = deployment.client.overlap(["brand", "retailer"], query_id="q-label", timeout=60)
     assert result.all_parties == ROWS // 2  # brand holds the even persons below 2 * ROWS
     assert {load.party: load.source for load in result.loads} == {"brand": "csv", "retailer": "crm"}
     received = json.dumps(result.to_json())
     for secret in (str(deployment.database), *SECRETS):
         assert secret not in received, secret
+    # every node logs the outcome in one line, without identifiers
+    lines = [r.getMessage() for r in caplog.records if r.name == "gongying.queries"]
+    for party in ("brand", "retailer"):
+        mine = [line for line in lines if line.startswith(f"{party} query q-label ")]
+        assert len(mine) == 1, lines
+        assert "kind=overlap requester=brand parties=brand,retailer" in mine[0]
+        assert "outcome=released" in mine[0], mine[0]
+    assert not any("@example.cn" in line for line in lines)
 
 
-def test_a_missing_table_is_reported_by_label(deployment: Deployment) -> None:
+def test_a_missing_table_is_reported_by_label(
+    deployment: Deployment, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="gongying.queries")
     with sqlite3.connect(deployment.database) as connection:
         connection.execute("ALTER TABLE members RENAME TO members_old")
     with pytest.raises(QueryError) as caught:
-        deployment.client.overlap(["brand", "retailer"], timeout=60)
+        deployment.client.overlap(["brand", "retailer"], query_id="q-gone", timeout=60)
+    lines = [r.getMessage() for r in caplog.records if r.name == "gongying.queries"]
+    assert any(
+        line.startswith("retailer query q-gone kind=overlap") and "outcome=failed" in line
+        for line in lines
+    ), lines
     message = str(caught.value)
     assert "member source not found: crm" in message
     for secret in SECRETS:
