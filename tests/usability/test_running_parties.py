@@ -4,8 +4,10 @@ started for the whole module (`gongying ... serve`, as an operator starts them).
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -155,3 +157,24 @@ def test_coordinator_with_a_mismatched_key_and_postgres_audit_url(
         f"{path}.audit_log: postgres://",
         "postgresql+psycopg://",
     )
+
+
+def test_workers_exit_when_their_node_is_killed(shared: Shared, tmp_path: Path) -> None:
+    listen = f"127.0.0.1:{free_port()}"
+    text = shared.node_text(listen=listen).replace("workers = 1", "workers = 2")
+    path = write_node(tmp_path, text, shared.policy_text())
+    node = _serve(["node", "serve", "--config", str(path)], tmp_path / "node.log")
+    try:
+        probe = TLSFiles(shared.certs.ca, *shared.cert("brand"))
+        wait_healthy(listen, 60, node, probe, "retailer")
+        children = subprocess.run(
+            ["pgrep", "-P", str(node.pid)], capture_output=True, text=True, check=True
+        ).stdout.split()
+        assert len(children) >= 2, children  # the two workers (and multiprocessing's tracker)
+    finally:
+        node.kill()
+        node.wait(10)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(os.path.exists(f"/proc/{c}") for c in children):
+        time.sleep(0.2)
+    assert not [c for c in children if os.path.exists(f"/proc/{c}")], "orphaned workers"
