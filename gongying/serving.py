@@ -20,6 +20,7 @@ from gongying.tls import TLSFiles
 
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 GRACE_SECONDS = 10.0
+RECONNECT_BACKOFF_MS = 1000
 
 
 class _Malformed:
@@ -203,6 +204,11 @@ def channel(
     options: list[tuple[str, str | int]] = [
         ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
         ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+        # a restarted peer is found again within a second: gRPC's default backoff grows to
+        # minutes while the peer is down, and every call in the meantime fails at once
+        ("grpc.initial_reconnect_backoff_ms", RECONNECT_BACKOFF_MS // 5),
+        ("grpc.min_reconnect_backoff_ms", RECONNECT_BACKOFF_MS // 5),
+        ("grpc.max_reconnect_backoff_ms", RECONNECT_BACKOFF_MS),
     ]
     if tls is None:
         return grpc.insecure_channel(address, options=options)

@@ -12,10 +12,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import grpc
 import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from gongying.launch import free_port, wait_healthy
-from gongying.serving import start_server
+from gongying.serving import channel, start_server
 from gongying.tls import TLSFiles
 from tests.usability.conftest import GONGYING, REPO, Shared, assert_refused, gongying, write_node
 
@@ -178,3 +180,30 @@ def test_workers_exit_when_their_node_is_killed(shared: Shared, tmp_path: Path) 
     while time.monotonic() < deadline and any(os.path.exists(f"/proc/{c}") for c in children):
         time.sleep(0.2)
     assert not [c for c in children if os.path.exists(f"/proc/{c}")], "orphaned workers"
+
+
+def test_a_restarted_peer_is_reached_within_a_second(shared: Shared) -> None:
+    """After a peer was down for a while, calls reach it again within about a second of its
+    restart (gRPC's default reconnect backoff had grown to several seconds by then)."""
+    port = free_port()
+    address = f"127.0.0.1:{port}"
+    tls = TLSFiles(shared.certs.ca, *shared.cert("coordinator"))
+    with channel(address, TLSFiles(shared.certs.ca, *shared.cert("brand")), "coordinator") as peer:
+        health = health_pb2_grpc.HealthStub(peer)
+        down_until = time.monotonic() + 6
+        while time.monotonic() < down_until:
+            with pytest.raises(grpc.RpcError):
+                health.Check(health_pb2.HealthCheckRequest(), timeout=1)
+            time.sleep(0.3)
+        server = start_server(address, lambda server: None, (), tls=tls, allowed=("brand",))
+        restarted = time.monotonic()
+        try:
+            while True:
+                try:
+                    health.Check(health_pb2.HealthCheckRequest(), timeout=1)
+                    break
+                except grpc.RpcError:
+                    time.sleep(0.05)
+            assert time.monotonic() - restarted < 1.6
+        finally:
+            server.stop(0)
