@@ -16,6 +16,8 @@ from gongying.status import QueryFailed
 from gongying.tls import TLSFiles
 from gongying.v1 import node_pb2, node_pb2_grpc, points_pb2
 from node import codec as node_codec
+from node.audit import SignedHead, Witness
+from node.service import QueryRefused
 from protocols.profile import Attribute
 
 
@@ -32,6 +34,15 @@ class OpenedSession:
     epsilon: float = 0.0
     cached_answer: str = ""
     paillier_key_signature: bytes = b""
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """A node's answer to the settle: whether it charged and logged a release, and its signed
+    audit-log head after logging the settle (None when its log cannot sign)."""
+
+    committed: bool
+    witness: Witness | None
 
 
 class Deadline:
@@ -165,8 +176,10 @@ class NodeClient:
         released: dict[str, int] | None = None,
         suppressed: int = 0,
         error: str = "",
-    ) -> bool:
-        """Tell the node how the query ended; for a release, whether it charged and logged it."""
+        head: SignedHead | None = None,
+    ) -> Settlement:
+        """Tell the node how the query ended, with the coordinator's signed audit-log `head`;
+        for a release, whether it charged and logged it, and the node's signed head after."""
         request = node_pb2.CloseSessionRequest(
             query_id=query_id,
             outcome=outcome,
@@ -174,12 +187,22 @@ class NodeClient:
             released=released or {},
             suppressed=suppressed,
             error=error,
+            coordinator_head=node_codec.head_to_proto(head),
         )
         try:
             response = self._stub.CloseSession(request, timeout=min(30.0, deadline.remaining()))
+            witness = node_codec.settle_witness_from_proto(response, f"node {self.party}")
         except grpc.RpcError as error_:
             raise party_error(self.party, self.address, error_) from None
-        return bool(response.committed)
+        except QueryRefused as refused:
+            raise QueryFailed(grpc.StatusCode.FAILED_PRECONDITION, str(refused)) from None
+        if witness is not None and witness.head.party != self.party:
+            raise QueryFailed(
+                grpc.StatusCode.FAILED_PRECONDITION,
+                f"node {self.party} at {self.address} signed its audit-log head as "
+                f"{witness.head.party!r}",
+            )
+        return Settlement(bool(response.committed), witness)
 
     def close_session(self, query_id: str) -> None:
         """Best effort: ask the node to forget the query (it also expires idle sessions)."""

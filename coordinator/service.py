@@ -21,7 +21,7 @@ from connectors.identifiers import IdType
 from coordinator.callers import check_caller, requester_label
 from coordinator.config import CoordinatorConfig
 from coordinator.masks import MaskSupply
-from coordinator.node_client import Deadline, NodeClient
+from coordinator.node_client import Deadline, NodeClient, Settlement
 from coordinator.overlap import run_overlap
 from coordinator.profile import COMBINED, DecryptedProfile, run_profile
 from coordinator.progress import AGGREGATION, OPEN, OVERLAP_STEPS, PROFILE_STEPS, REGISTRY
@@ -39,9 +39,10 @@ from coordinator.results import (
     PartyLoad,
     ProfileResult,
 )
+from coordinator.witnesses import WitnessBook
 from gongying.status import QueryFailed, status_for
 from gongying.v1 import query_pb2
-from node.audit import AuditLog, AuditRecord
+from node.audit import AuditLog, AuditRecord, SignedHead
 from protocols.matching import MAX_PARTIES
 from protocols.profile import CategoricalAttribute, decode_numeric
 
@@ -60,6 +61,7 @@ class CoordinatorService:
         self.config = config
         self.masks = masks
         self.audit = audit
+        self.witnesses = WitnessBook(audit)
         self.nodes = {
             party: NodeClient(party, address, config.tls)
             for party, address in config.parties.items()
@@ -237,31 +239,37 @@ class CoordinatorService:
         overlap: OverlapResult | None,
         suppressed: int | None = None,
     ) -> None:
-        """Every node charges and logs the release before anything is returned."""
+        """Every node charges and logs the release before anything is returned; each gets the
+        coordinator's signed audit-log head and signs its own back (kept for our record)."""
         hidden = overlap.release.suppressed if overlap is not None else suppressed or 0
+        head = self.witnesses.head()
         with ThreadPoolExecutor(max_workers=max(2, len(nodes))) as threads:
             futures = {
                 party: threads.submit(
-                    node.settle, query_id, "released", deadline, answer, released, hidden
+                    node.settle, query_id, "released", deadline, answer, released, hidden, "", head
                 )
                 for party, node in nodes.items()
             }
-            for future in futures.values():
-                future.result()
+            settled = [future.result() for future in futures.values()]
+        self.witnesses.keep(query_id, (settlement.witness for settlement in settled))
 
     def _settle_failed(
         self, nodes: Mapping[str, NodeClient], query_id: str, error: BaseException
     ) -> None:
         """Best effort: every node logs the failure and refunds what it reserved."""
         message = str(error) or type(error).__name__
+        head = self.witnesses.head()
         threads = ThreadPoolExecutor(max_workers=max(2, len(nodes)))
         settling = [
-            threads.submit(_settle_quietly, node, query_id, message) for node in nodes.values()
+            threads.submit(_settle_quietly, node, query_id, message, head)
+            for node in nodes.values()
         ]
         # a stalled node must not hold the querier's error back: wait briefly, then leave the
         # stragglers to finish (or time out) in the background; the node also expires the session
-        wait(settling, timeout=SETTLE_FAILED_WAIT)
+        done, _ = wait(settling, timeout=SETTLE_FAILED_WAIT)
         threads.shutdown(wait=False)
+        received = (future.result() for future in done if future.exception() is None)
+        self.witnesses.keep(query_id, (s.witness for s in received if s is not None))
 
     def close(self) -> None:
         for node in self.nodes.values():
@@ -272,9 +280,12 @@ class CoordinatorService:
             self.audit.close()
 
 
-def _settle_quietly(node: NodeClient, query_id: str, message: str) -> None:
+def _settle_quietly(
+    node: NodeClient, query_id: str, message: str, head: SignedHead | None
+) -> Settlement | None:
     with contextlib.suppress(QueryFailed):  # else the node expires the session and logs it
-        node.settle(query_id, "failed", Deadline(30.0), error=message)
+        return node.settle(query_id, "failed", Deadline(30.0), error=message, head=head)
+    return None
 
 
 class _Record:
@@ -299,6 +310,8 @@ class _Record:
         )
 
     def _append(self, started: float, **outcome: object) -> None:
+        """Write the record, with the heads the nodes signed at settle, then sign our head."""
+        witnessed = self.service.witnesses.take(str(self.fields["query_id"]))
         if self.service.audit is None:
             return
         self.service.audit.append(
@@ -306,10 +319,12 @@ class _Record:
                 time=datetime.now(UTC),
                 party="coordinator",
                 duration_ms=int((time.monotonic() - started) * 1000),
+                witnessed=witnessed,
                 **self.fields,  # type: ignore[arg-type]
                 **outcome,  # type: ignore[arg-type]
             )
         )
+        self.service.witnesses.head()
 
     def released(
         self, released: dict[str, int], suppressed: int, epsilon: float, started: float

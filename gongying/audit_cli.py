@@ -12,12 +12,14 @@ from pathlib import Path
 from typing import Annotated, NoReturn
 
 import typer
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from rich.console import Console
 from rich.table import Table
 
 from node.audit import (
     AuditError,
     AuditLog,
+    ReconcileReport,
     StoredRecord,
     export,
     load_public_key,
@@ -130,27 +132,64 @@ def verify(
     public_key: Annotated[
         Path | None, typer.Option(help="PEM Ed25519 public key that signs the checkpoints.")
     ] = None,
+    chain_only: Annotated[
+        bool,
+        typer.Option(
+            "--chain-only",
+            help="Accept a check of the hash chain alone, without a key (proves little: "
+            "anyone can re-chain a log).",
+        ),
+    ] = False,
+    allow_unsigned_tail: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Accept up to N records after the last signed checkpoint (queries in flight "
+            "while the log was copied).",
+        ),
+    ] = 0,
 ) -> None:
-    """Recompute the hash chain and check the signed checkpoints; exit 1 on any fault."""
+    """Recompute the hash chain and check the signed checkpoints and how much they cover.
+
+    Exit 1 on any fault, on a log with no signed checkpoint, or on more unsigned records after
+    the last checkpoint than --allow-unsigned-tail; exit 2 without --public-key unless
+    --chain-only is given.
+    """
+    if chain_only and public_key is not None:
+        _fail("--chain-only and --public-key exclude each other: give one")
     try:
         key = load_public_key(public_key) if public_key is not None else None
     except AuditError as exc:
         _fail(str(exc))
     with _opened(log) as audit:
         report = audit.verify(key)
-    if not report.signatures_checked:
-        typer.echo("warning: checkpoint signatures not checked (give --public-key)", err=True)
     first = report.first
-    if first is None:
+    if first is not None:
+        typer.echo(f"FAILED: first bad record {first.seq} ({first.kind.value}): {first.detail}")
+        for fault in report.faults[1:]:
+            typer.echo(f"  also record {fault.seq} ({fault.kind.value}): {fault.detail}")
+        raise typer.Exit(EXIT_FAULT)
+    summary = (
+        f"{report.records} records, {report.checkpoints} checkpoints, "
+        f"head {report.head_seq} {report.head_hash}"
+    )
+    if key is None:
+        typer.echo(f"chain only: {summary}")
         typer.echo(
-            f"ok: {report.records} records, {report.checkpoints} checkpoints, "
-            f"head {report.head_seq} {report.head_hash}"
+            "warning: CHECKPOINT SIGNATURES NOT CHECKED: a log re-chained by anyone passes "
+            "this check; give --public-key <party>.sign.pub",
+            err=True,
         )
+        if not chain_only:
+            _fail("no --public-key given; add --chain-only to accept a chain-only check")
         return
-    typer.echo(f"FAILED: first bad record {first.seq} ({first.kind.value}): {first.detail}")
-    for fault in report.faults[1:]:
-        typer.echo(f"  also record {fault.seq} ({fault.kind.value}): {fault.detail}")
-    raise typer.Exit(EXIT_FAULT)
+    problem = report.coverage_problem(allow_unsigned_tail)
+    if problem is not None:
+        typer.echo(f"FAILED: {problem}")
+        typer.echo(report.coverage())
+        raise typer.Exit(EXIT_FAULT)
+    typer.echo(f"ok: {summary}")
+    typer.echo(report.coverage())
 
 
 @audit_app.command("export")
@@ -172,15 +211,84 @@ def export_records(
     typer.echo(f"{count} records written to {out}", err=True)
 
 
+def _party_keys(given: list[str]) -> dict[str, Ed25519PublicKey]:
+    keys: dict[str, Ed25519PublicKey] = {}
+    for item in given:
+        party, sep, path = item.partition("=")
+        if not sep or not party or not path:
+            _fail(f"--public-key {item!r} is not PARTY=PEM (e.g. retailer_a=retailer_a.sign.pub)")
+        try:
+            keys[party] = load_public_key(path)
+        except AuditError as exc:
+            _fail(str(exc))
+    return keys
+
+
+def _reconcile_json(report: ReconcileReport) -> str:
+    return json.dumps({
+        "logs": list(report.logs), "queries": report.queries,
+        "heads_checked": report.heads_checked,
+        "signatures_checked": list(report.signatures_checked),
+        "missing": [{"query_id": m.query_id, "present_in": list(m.present_in),
+                     "missing_from": list(m.missing_from)} for m in report.missing],
+        "absent": [{"query_id": m.query_id, "present_in": list(m.present_in),
+                    "missing_from": list(m.missing_from), "reason": m.reason}
+                   for m in report.absent],
+        "conflicts": [{"query_id": c.query_id, "field": c.field, "values": c.values}
+                      for c in report.conflicts],
+        "head_faults": [{"holder": f.holder, "party": f.party, "seq": f.seq,
+                         "query_id": f.query_id, "detail": f.detail} for f in report.head_faults],
+        "log_faults": [{"party": f.party, "seq": f.fault.seq, "kind": f.fault.kind.value,
+                        "detail": f.fault.detail} for f in report.log_faults],
+        "ok": report.ok,
+    }, indent=2)  # fmt: skip
+
+
+def _reconcile_text(report: ReconcileReport) -> None:
+    typer.echo(
+        f"{report.queries} queries across {', '.join(report.logs)}; "
+        f"{report.heads_checked} witnessed heads checked"
+    )
+    for item in report.missing:
+        typer.echo(
+            f"missing: query {item.query_id} is not in {', '.join(item.missing_from)} "
+            f"(present in {', '.join(item.present_in)})"
+        )
+    for item in report.absent:
+        typer.echo(
+            f"absent (expected): query {item.query_id} is not in {', '.join(item.missing_from)}: "
+            f"{item.reason}"
+        )
+    for conflict in report.conflicts:
+        views = ", ".join(f"{name}={value}" for name, value in conflict.values.items())
+        typer.echo(f"conflict: query {conflict.query_id} {conflict.field}: {views}")
+    for head in report.head_faults:
+        typer.echo(f"head: {head.detail}")
+    for bad in report.log_faults:
+        fault = bad.fault
+        typer.echo(f"log: {bad.party} record {fault.seq} ({fault.kind.value}): {fault.detail}")
+    typer.echo("ok" if report.ok else "FAILED")
+
+
 @audit_app.command("reconcile")
 def reconcile_logs(
     logs: Annotated[list[str], typer.Argument(help="Audit logs (paths or URLs), one per party.")],
     named_only: Annotated[
         bool, typer.Option(help="Expect a query only in logs of the parties it names.")
     ] = False,
+    public_key: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="PARTY=PEM: the party's checkpoint public key (repeat for each log); checks "
+            "the signatures of its log and of the heads its peers witnessed."
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Line up several parties' logs by query id; exit 1 when a query is missing anywhere."""
+    """Line up several parties' logs by query id and check the heads each witnessed of the
+    others; exit 1 when a query is missing, the logs disagree on it (kind, parties, released
+    counts, epsilon), a witnessed head is not in its party's log, or a log fails to verify."""
+    keys = _party_keys(public_key or [])
     opened: dict[str, AuditLog] = {}
     try:
         for location in logs:
@@ -190,27 +298,23 @@ def reconcile_logs(
                 _fail(str(exc))
             name = audit.party if audit.party not in opened else f"{audit.party}@{location}"
             opened[name] = audit
-        report = reconcile(opened, named_only=named_only)
+        unknown = sorted(set(keys) - set(opened))
+        if unknown:
+            _fail(f"--public-key names {', '.join(unknown)}, whose log is not given")
+        report = reconcile(opened, named_only=named_only, keys=keys)
     finally:
         for audit in opened.values():
             audit.close()
+    unsigned = [name for name in report.logs if name not in report.signatures_checked]
+    if unsigned:
+        typer.echo(
+            f"warning: signatures NOT checked for {', '.join(unsigned)} "
+            "(give --public-key PARTY=PEM for each log)",
+            err=True,
+        )
     if as_json:
-        typer.echo(json.dumps({
-            "logs": list(report.logs), "queries": report.queries,
-            "missing": [{"query_id": m.query_id, "present_in": list(m.present_in),
-                         "missing_from": list(m.missing_from)} for m in report.missing],
-            "conflicts": [{"query_id": c.query_id, "field": c.field, "values": c.values}
-                          for c in report.conflicts],
-        }, indent=2))  # fmt: skip
+        typer.echo(_reconcile_json(report))
     else:
-        typer.echo(f"{report.queries} queries across {', '.join(report.logs)}")
-        for item in report.missing:
-            typer.echo(
-                f"missing: query {item.query_id} is not in {', '.join(item.missing_from)} "
-                f"(present in {', '.join(item.present_in)})"
-            )
-        for conflict in report.conflicts:
-            views = ", ".join(f"{name}={value}" for name, value in conflict.values.items())
-            typer.echo(f"conflict: query {conflict.query_id} {conflict.field}: {views}")
+        _reconcile_text(report)
     if not report.ok:
         raise typer.Exit(EXIT_FAULT)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from connectors.members import LoadReport
 from gongying.signing import SignedQuery
 from gongying.v1 import node_pb2, query_pb2
-from node.service import NodeDescription, SessionOpened
+from node.audit import AuditRecordInvalid, SignedHead, Witness
+from node.service import NodeDescription, QueryRefused, SessionOpened
 from protocols.paillier import PaillierPublicKey, ciphertext_from_bytes, ciphertext_to_bytes
 from protocols.profile import (
     Attribute,
@@ -162,3 +163,30 @@ def aggregate_from_proto(
         attributes=tuple(attributes),
         sealed=True,
     )
+
+
+def head_to_proto(head: SignedHead | None) -> node_pb2.AuditHead | None:
+    """A signed audit-log head for the wire (None stays unset)."""
+    if head is None:
+        return None
+    return node_pb2.AuditHead(
+        party=head.party, seq=head.seq, hash=head.hash, signature=head.signature
+    )
+
+
+def head_from_proto(message: node_pb2.AuditHead, sender: str) -> SignedHead | None:
+    """The signed head `sender` sent, or None when it sent none; a malformed one is refused."""
+    if not message.party:
+        return None
+    try:
+        return SignedHead(message.party, message.seq, message.hash, message.signature)
+    except AuditRecordInvalid as error:
+        raise QueryRefused(f"the audit-log head {sender} sent is malformed: {error}") from None
+
+
+def settle_witness_from_proto(
+    message: node_pb2.CloseSessionResponse, sender: str
+) -> Witness | None:
+    """The node's signed head and charged epsilon from its settle answer (None if unsigned)."""
+    head = head_from_proto(message.head, sender) if message.HasField("head") else None
+    return None if head is None else Witness(head, message.epsilon)

@@ -23,7 +23,7 @@ from gongying.signing import (
     load_verify_key,
     verify_query,
 )
-from node.audit import AuditLog, AuditRecord, open_audit_log
+from node.audit import AuditLog, AuditRecord, Witness, open_audit_log
 from node.config import NodeConfig
 from node.ledger import LedgerRefusal, PrivacyLedger
 from node.nonces import SqlNonces
@@ -257,8 +257,12 @@ class NodeGovernance:
         released: Mapping[str, int] | None = None,
         suppressed: int = 0,
         error: str | None = None,
+        witnessed: Sequence[Witness] = (),
     ) -> bool:
-        """Charge and log a released answer, or refund and log a failure; once per query."""
+        """Charge and log a released answer, or refund and log a failure; once per query.
+
+        `witnessed`: peers' signed audit-log heads received with the settle, kept in its record.
+        """
         with self._lock:
             if admission.settled:
                 return False
@@ -292,6 +296,7 @@ class NodeGovernance:
             epsilon=charged,
             duration_ms=int((time.monotonic() - admission.started) * 1000),
             error=error if outcome != "released" else None,
+            witnessed=witnessed,
         )
         return outcome == "released"
 
@@ -331,6 +336,7 @@ class NodeGovernance:
         epsilon: float = 0.0,
         duration_ms: int = 0,
         error: str | None = None,
+        witnessed: Sequence[Witness] = (),
     ) -> None:
         if self.audit is None:
             return
@@ -350,6 +356,7 @@ class NodeGovernance:
                 epsilon=epsilon,
                 duration_ms=duration_ms,
                 error=error,
+                witnessed=tuple(witnessed),
             )
         )
 

@@ -12,6 +12,7 @@ from gongying.config_file import ConfigError, StartupRefused
 from gongying.serving import RunningServer, start_server, wait_for_termination
 from gongying.tls import transport_security
 from gongying.v1 import node_pb2_grpc
+from node.audit import signed_head
 from node.check import check_node
 from node.config import NodeConfig, load_node_config
 from node.executor import CryptoExecutor, make_executor
@@ -86,6 +87,7 @@ def start_node(config: NodeConfig, listen: str | None = None) -> NodeServer:
             flush=True,
         )
     governance = open_governance(config)
+    signed_head(governance.audit)  # sign what start-up logged (interrupted queries) before serving
     if governance.audit is not None:
         governance.audit = OutcomeLoggingAuditLog(governance.audit)
     executor = make_executor(config.executor, config.workers)

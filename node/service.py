@@ -13,6 +13,7 @@ from connectors.sources import open_source
 from gongying.signing import SignedQuery, load_signing_key
 from gongying.streams import chunk_payloads
 from node.attributes import attribute_column
+from node.audit import SignedHead, Witness, settle_witness
 from node.config import NodeConfig
 from node.decryption import QuerierDecryption
 from node.executor import CryptoExecutor, aggregate_chunk
@@ -458,9 +459,11 @@ class NodeService:
         released: Mapping[str, int] | None = None,
         suppressed: int = 0,
         error: str = "",
+        coordinator_head: SignedHead | None = None,
     ) -> tuple[bool, bool]:
         """Settle the query (charge and log a release, or log a failure), then forget it.
 
+        The coordinator's signed audit-log head, when given, is kept in the settle record.
         Returns (forgotten, committed).
         """
         try:
@@ -476,8 +479,14 @@ class NodeService:
                 released,
                 suppressed,
                 error or ("closed without a release" if outcome != "released" else None),
+                witnessed=(Witness(coordinator_head),) if coordinator_head else (),
             )
         return self.sessions.close(query_id), committed
+
+    def settle_witness(self, query_id: str) -> Witness | None:
+        """This node's audit-log head, signed now that `query_id` settled, and the epsilon its
+        log charged for it: what the coordinator keeps as a witness of this node's log."""
+        return settle_witness(self.governance.audit, query_id)
 
     def close_all(self, reason: str = "the node shut down before the query finished") -> None:
         """Shutdown: settle every open query as failed with `reason` (logged, refunded), forget
@@ -489,6 +498,7 @@ class NodeService:
     def _expired(self, session: QuerySession) -> None:
         if session.admission is not None:
             self.governance.settle(session.admission, "failed", error="session expired idle")
+        self.settle_witness(session.query_id)  # sign the failure: no settle will come to do it
 
 
 @dataclass(frozen=True)

@@ -124,6 +124,7 @@ class PartyNodeServicer(node_pb2_grpc.PartyNodeServicer):
         self, request: node_pb2.CloseSessionRequest, context: grpc.ServicerContext
     ) -> node_pb2.CloseSessionResponse:
         with reported(context, f"{self.party} CloseSession"):
+            coordinator_head = codec.head_from_proto(request.coordinator_head, "the coordinator")
             forgotten, committed = self.service.close(
                 request.query_id,
                 outcome=request.outcome or "failed",
@@ -131,6 +132,13 @@ class PartyNodeServicer(node_pb2_grpc.PartyNodeServicer):
                 released=dict(request.released),
                 suppressed=request.suppressed,
                 error=request.error,
+                coordinator_head=coordinator_head,
             )
-            return node_pb2.CloseSessionResponse(forgotten=forgotten, committed=committed)
+            witness = self.service.settle_witness(request.query_id)
+            return node_pb2.CloseSessionResponse(
+                forgotten=forgotten,
+                committed=committed,
+                head=codec.head_to_proto(witness.head if witness else None),
+                epsilon=(witness.epsilon or 0.0) if witness else 0.0,
+            )
         raise AssertionError("unreachable")

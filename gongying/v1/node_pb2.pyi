@@ -659,6 +659,7 @@ class CloseSessionRequest(_message.Message):
     RELEASED_FIELD_NUMBER: _builtins.int
     SUPPRESSED_FIELD_NUMBER: _builtins.int
     ERROR_FIELD_NUMBER: _builtins.int
+    COORDINATOR_HEAD_FIELD_NUMBER: _builtins.int
     query_id: _builtins.str
     outcome: _builtins.str
     """"released" (the answer below goes to the querier: charge the budget, log it), or "failed"."""
@@ -671,6 +672,10 @@ class CloseSessionRequest(_message.Message):
     def released(self) -> _containers.ScalarMap[_builtins.str, _builtins.int]:
         """Counts released and cells suppressed, for this node's audit log."""
 
+    @_builtins.property
+    def coordinator_head(self) -> Global___AuditHead:
+        """The coordinator's signed audit-log head, recorded in this node's settle record (a witness)."""
+
     def __init__(
         self,
         *,
@@ -680,10 +685,11 @@ class CloseSessionRequest(_message.Message):
         released: _abc.Mapping[_builtins.str, _builtins.int] | None = ...,
         suppressed: _builtins.int = ...,
         error: _builtins.str = ...,
+        coordinator_head: Global___AuditHead | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["coordinator_head", b"coordinator_head"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["answer_json", b"answer_json", "error", b"error", "outcome", b"outcome", "query_id", b"query_id", "released", b"released", "suppressed", b"suppressed"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["answer_json", b"answer_json", "coordinator_head", b"coordinator_head", "error", b"error", "outcome", b"outcome", "query_id", b"query_id", "released", b"released", "suppressed", b"suppressed"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -695,19 +701,59 @@ class CloseSessionResponse(_message.Message):
 
     FORGOTTEN_FIELD_NUMBER: _builtins.int
     COMMITTED_FIELD_NUMBER: _builtins.int
+    HEAD_FIELD_NUMBER: _builtins.int
+    EPSILON_FIELD_NUMBER: _builtins.int
     forgotten: _builtins.bool
     committed: _builtins.bool
     """The release was charged and logged at this node (outcome "released")."""
+    epsilon: _builtins.float
+    """The epsilon this node's log charged for the query (what the coordinator witnesses)."""
+    @_builtins.property
+    def head(self) -> Global___AuditHead:
+        """This node's audit-log head, signed after it logged the settle; unset if its log cannot sign."""
+
     def __init__(
         self,
         *,
         forgotten: _builtins.bool = ...,
         committed: _builtins.bool = ...,
+        head: Global___AuditHead | None = ...,
+        epsilon: _builtins.float = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["head", b"head"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["committed", b"committed", "forgotten", b"forgotten"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["committed", b"committed", "epsilon", b"epsilon", "forgotten", b"forgotten", "head", b"head"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___CloseSessionResponse: _TypeAlias = CloseSessionResponse  # noqa: Y015
+
+@_typing.final
+class AuditHead(_message.Message):
+    """A party's Ed25519 signature over (seq, hash) of its audit log's head (a checkpoint)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PARTY_FIELD_NUMBER: _builtins.int
+    SEQ_FIELD_NUMBER: _builtins.int
+    HASH_FIELD_NUMBER: _builtins.int
+    SIGNATURE_FIELD_NUMBER: _builtins.int
+    party: _builtins.str
+    seq: _builtins.int
+    hash: _builtins.str
+    signature: _builtins.bytes
+    def __init__(
+        self,
+        *,
+        party: _builtins.str = ...,
+        seq: _builtins.int = ...,
+        hash: _builtins.str = ...,
+        signature: _builtins.bytes = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["hash", b"hash", "party", b"party", "seq", b"seq", "signature", b"signature"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AuditHead: _TypeAlias = AuditHead  # noqa: Y015

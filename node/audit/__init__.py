@@ -12,9 +12,25 @@ from node.audit.errors import (
 from node.audit.export import CSV_COLUMNS, export
 from node.audit.keys import load_private_key, load_public_key, private_key_pem, public_key_pem
 from node.audit.log import AuditLog
-from node.audit.reconcile import MissingQuery, QueryConflict, ReconcileReport, reconcile
-from node.audit.record import GENESIS_HASH, AuditRecord, Checkpoint, StoredRecord, chain_hash
+from node.audit.reconcile import (
+    HeadFault,
+    LogFault,
+    MissingQuery,
+    QueryConflict,
+    ReconcileReport,
+    reconcile,
+)
+from node.audit.record import (
+    GENESIS_HASH,
+    AuditRecord,
+    Checkpoint,
+    SignedHead,
+    StoredRecord,
+    Witness,
+    chain_hash,
+)
 from node.audit.sql import DEFAULT_CHECKPOINT_EVERY, SqlAuditLog, open_audit_log
+from node.audit.witness import settle_witness, signed_head
 
 __all__ = [
     "CSV_COLUMNS",
@@ -31,12 +47,16 @@ __all__ = [
     "Checkpoint",
     "CheckpointKeyMissing",
     "FaultKind",
+    "HeadFault",
+    "LogFault",
     "MissingQuery",
     "QueryConflict",
     "ReconcileReport",
+    "SignedHead",
     "SqlAuditLog",
     "StoredRecord",
     "VerifyReport",
+    "Witness",
     "chain_hash",
     "export",
     "load_private_key",
@@ -45,5 +65,7 @@ __all__ = [
     "private_key_pem",
     "public_key_pem",
     "reconcile",
+    "settle_witness",
+    "signed_head",
     "verify_chain",
 ]

@@ -44,11 +44,48 @@ class VerifyReport:
     head_hash: str
     signatures_checked: bool
     faults: tuple[ChainFault, ...]
+    signed_seq: int | None = None
+    covered: int = 0
 
     @property
     def ok(self) -> bool:
         """True when no fault was found."""
         return not self.faults
+
+    @property
+    def unsigned(self) -> int:
+        """Records after the last checkpoint that verified (all of them when none did)."""
+        return self.records - self.covered
+
+    def coverage(self) -> str:
+        """One line: how much of the log the verified checkpoints cover."""
+        return (
+            f"{self.covered} of {self.records} records covered by signed checkpoints; "
+            f"{self.unsigned} unsigned records after the last checkpoint"
+        )
+
+    def coverage_problem(self, allow_unsigned_tail: int = 0) -> str | None:
+        """Why the signed checkpoints do not cover enough of the log, or None when they do.
+
+        `signed_seq` and `covered` count a checkpoint only when its signature verified under
+        the public key; without a key nothing counts as signed. An empty log (a party that has
+        served nothing yet) needs no checkpoint; a truncated-to-empty one fails reconcile.
+        """
+        if not self.signatures_checked:
+            return "checkpoint signatures were not checked (no public key)"
+        if self.signed_seq is None and self.records > 0:
+            return (
+                f"no signed checkpoint: none of the {self.records} records is covered by a "
+                "signature (its party signs one at every settle and on close)"
+            )
+        if self.unsigned > allow_unsigned_tail:
+            return (
+                f"{self.unsigned} unsigned records after the last checkpoint (records "
+                f"{(self.signed_seq or 0) + 1}..{self.head_seq}); at most {allow_unsigned_tail} "
+                "accepted "
+                "(--allow-unsigned-tail N accepts the records of queries still in flight)"
+            )
+        return None
 
     @property
     def first(self) -> ChainFault | None:
@@ -121,8 +158,10 @@ def _checkpoint_faults(
     rows: Sequence[StoredRecord],
     checkpoints: Sequence[Checkpoint],
     public_key: Ed25519PublicKey | None,
-) -> list[ChainFault]:
+) -> tuple[list[ChainFault], list[int]]:
+    """Faults of the checkpoints, and the seqs of those that passed every check."""
     faults: list[ChainFault] = []
+    good: list[int] = []
     by_seq = {row.seq: row.hash for row in rows}
     by_seq[0] = GENESIS_HASH
     last_seq = rows[-1].seq if rows else 0
@@ -166,7 +205,9 @@ def _checkpoint_faults(
                     "which the chain no longer has there",
                 )
             )
-    return faults
+        else:
+            good.append(cp.seq)
+    return faults, good
 
 
 def verify_chain(
@@ -178,10 +219,12 @@ def verify_chain(
     """Verify `rows` (in stored seq order) and `checkpoints` of `party`'s log.
 
     Without `public_key` the checkpoints are still compared with the chain, but their
-    signatures are not checked (`signatures_checked` is False).
+    signatures are not checked (`signatures_checked` is False) and no record counts as covered.
     """
-    faults = _record_faults(rows) + _checkpoint_faults(party, rows, checkpoints, public_key)
+    checkpoint_faults, good = _checkpoint_faults(party, rows, checkpoints, public_key)
+    faults = _record_faults(rows) + checkpoint_faults
     faults.sort(key=lambda fault: fault.seq)
+    signed_seq = max(good) if good and public_key is not None else None
     return VerifyReport(
         party=party,
         records=len(rows),
@@ -190,4 +233,6 @@ def verify_chain(
         head_hash=rows[-1].hash if rows else GENESIS_HASH,
         signatures_checked=public_key is not None,
         faults=tuple(faults),
+        signed_seq=signed_seq,
+        covered=0 if signed_seq is None else sum(1 for row in rows if row.seq <= signed_seq),
     )

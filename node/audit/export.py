@@ -12,8 +12,9 @@ from node.audit.record import canonical_json
 CSV_COLUMNS: Final = (
     "seq", "prev_hash", "hash", "query_id", "time", "party", "requester", "kind", "parties",
     "attributes", "decision", "rule", "released", "suppressed", "epsilon", "duration_ms", "error",
+    "witnessed",
 )  # fmt: skip
-_JSON_CELLS: Final = frozenset({"parties", "attributes", "released"})
+_JSON_CELLS: Final = frozenset({"parties", "attributes", "released", "witnessed"})
 
 
 def export(log: AuditLog, fmt: Literal["jsonl", "csv"], out: TextIO) -> int:
@@ -21,7 +22,8 @@ def export(log: AuditLog, fmt: Literal["jsonl", "csv"], out: TextIO) -> int:
 
     JSONL: one canonical JSON object per line (record fields plus seq, prev_hash, hash), so an
     export can be re-hashed offline. CSV: the columns of `CSV_COLUMNS`; parties, attributes and
-    released are JSON text in their cells; a missing rule or error is an empty cell.
+    released (and witnessed, the peers' signed heads, when present) are JSON text in their
+    cells; a missing rule, error or witnessed is an empty cell.
     """
     if fmt not in ("jsonl", "csv"):
         raise ValueError(f"export format {fmt!r} is not one of 'jsonl', 'csv'")

@@ -12,6 +12,7 @@ from typing import Any, Final
 from node.audit.errors import AuditRecordInvalid
 
 DECISIONS: Final = frozenset({"allowed", "refused", "failed", "released"})
+HASH_HEX: Final = 64
 GENESIS_HASH: Final = "0" * 64
 _TIME_FORMAT: Final = "%Y-%m-%dT%H:%M:%S.%fZ"
 _CHECKPOINT_DOMAIN: Final = b"gongying-audit-checkpoint-v1\x00"
@@ -38,6 +39,67 @@ def _text(name: str, value: object) -> None:
 
 
 @dataclass(frozen=True)
+class SignedHead:
+    """A party's Ed25519 signature over (seq, hash) of its log head, as a peer keeps it."""
+
+    party: str
+    seq: int
+    hash: str
+    signature: bytes
+
+    def __post_init__(self) -> None:
+        _text("head party", self.party)
+        if type(self.seq) is not int or self.seq < 0:
+            raise AuditRecordInvalid(f"head seq must be an integer >= 0, got {self.seq!r}")
+        if not isinstance(self.hash, str) or len(self.hash) != HASH_HEX:
+            raise AuditRecordInvalid(f"head hash must be {HASH_HEX} hex digits, got {self.hash!r}")
+        if not isinstance(self.signature, bytes) or not self.signature:
+            raise AuditRecordInvalid(f"head of {self.party} at record {self.seq} is not signed")
+
+    def message(self) -> bytes:
+        """The bytes the party signed (the same as its checkpoint at `seq`)."""
+        return checkpoint_message(self.party, self.seq, self.hash)
+
+
+@dataclass(frozen=True)
+class Witness:
+    """A peer's signed log head as one party received it when a query settled, and the epsilon
+    the peer said its log charged for that query (None when it said nothing)."""
+
+    head: SignedHead
+    epsilon: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.epsilon is None:
+            return
+        epsilon = float(self.epsilon)  # one JSON form (0.0, not 0), so the chain hash is stable
+        if not math.isfinite(epsilon) or epsilon < 0:
+            raise AuditRecordInvalid(f"witnessed epsilon must be finite and >= 0: {epsilon!r}")
+        object.__setattr__(self, "epsilon", epsilon)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (the signature as hex)."""
+        return {
+            "party": self.head.party,
+            "seq": self.head.seq,
+            "hash": self.head.hash,
+            "signature": self.head.signature.hex(),
+            "epsilon": self.epsilon,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Witness:
+        """Inverse of `to_dict`."""
+        try:
+            signature = bytes.fromhex(data["signature"])
+        except (TypeError, ValueError) as exc:
+            raise AuditRecordInvalid(f"witnessed head signature is not hex: {exc}") from exc
+        epsilon = data.get("epsilon")
+        head = SignedHead(data["party"], data["seq"], data["hash"], signature)
+        return cls(head, None if epsilon is None else float(epsilon))
+
+
+@dataclass(frozen=True)
 class AuditRecord:
     """One request and its outcome, as one party saw it."""
 
@@ -55,6 +117,7 @@ class AuditRecord:
     epsilon: float = 0.0
     duration_ms: int = 0
     error: str | None = None
+    witnessed: tuple[Witness, ...] = ()
 
     def __post_init__(self) -> None:
         for name in ("query_id", "party", "requester", "kind"):
@@ -86,10 +149,18 @@ class AuditRecord:
         if not math.isfinite(epsilon) or epsilon < 0:
             raise AuditRecordInvalid(f"field epsilon must be finite and >= 0, got {self.epsilon!r}")
         object.__setattr__(self, "epsilon", epsilon)
+        object.__setattr__(self, "witnessed", tuple(self.witnessed))
+        for item in self.witnessed:
+            if not isinstance(item, Witness):
+                raise AuditRecordInvalid(f"field witnessed holds {item!r}, not a Witness")
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-ready form: tuples as lists, time as fixed UTC text."""
-        return {
+        """Plain JSON-ready form: tuples as lists, time as fixed UTC text.
+
+        `witnessed` appears only when the record holds peers' heads, so records written before
+        heads were exchanged keep their hashes.
+        """
+        data: dict[str, Any] = {
             "query_id": self.query_id,
             "time": format_time(self.time),
             "party": self.party,
@@ -105,6 +176,9 @@ class AuditRecord:
             "duration_ms": self.duration_ms,
             "error": self.error,
         }
+        if self.witnessed:
+            data["witnessed"] = [item.to_dict() for item in self.witnessed]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> AuditRecord:
@@ -124,6 +198,7 @@ class AuditRecord:
             epsilon=data["epsilon"],
             duration_ms=data["duration_ms"],
             error=data["error"],
+            witnessed=tuple(Witness.from_dict(item) for item in data.get("witnessed") or ()),
         )
 
     def canonical(self) -> bytes:
@@ -181,3 +256,7 @@ class Checkpoint:
     def message(self) -> bytes:
         """The signed bytes."""
         return checkpoint_message(self.party, self.seq, self.hash)
+
+    def head(self) -> SignedHead:
+        """This checkpoint as the signed head a peer keeps."""
+        return SignedHead(self.party, self.seq, self.hash, self.signature)

@@ -13,6 +13,7 @@ from sqlalchemy import (
     MetaData,
     Table,
     Text,
+    inspect,
 )
 
 metadata: Final = MetaData()
@@ -46,6 +47,7 @@ records_table: Final = Table(
     Column("epsilon", Double, nullable=False),
     Column("duration_ms", BigInteger, nullable=False),
     Column("error", Text, nullable=True),
+    Column("witnessed", Text, nullable=True),  # peers' signed heads (JSON); NULL when none
 )
 
 checkpoints_table: Final = Table(
@@ -92,6 +94,13 @@ def _postgresql_triggers() -> list[str]:
             "FOR EACH STATEMENT EXECUTE FUNCTION audit_refuse_change()"
         )
     return statements
+
+
+def add_missing_columns(conn: Connection) -> None:
+    """Upgrade a log created before peers' heads were kept: add the `witnessed` column."""
+    present = {column["name"] for column in inspect(conn).get_columns("audit_records")}
+    if "witnessed" not in present:
+        conn.exec_driver_sql("ALTER TABLE audit_records ADD COLUMN witnessed TEXT")
 
 
 def create_schema(conn: Connection) -> None:

@@ -34,7 +34,13 @@ from node.audit.record import (
     format_time,
     parse_time,
 )
-from node.audit.schema import checkpoints_table, create_schema, meta_table, records_table
+from node.audit.schema import (
+    add_missing_columns,
+    checkpoints_table,
+    create_schema,
+    meta_table,
+    records_table,
+)
 from node.storage import sqlite_path, store_engine
 
 DEFAULT_CHECKPOINT_EVERY: Final = 100
@@ -46,6 +52,8 @@ def _record_row(stored: StoredRecord) -> dict[str, Any]:
     data = stored.record.to_dict()
     for name in ("parties", "attributes", "released"):
         data[name] = canonical_json(data[name]).decode("utf-8")
+    witnessed = data.pop("witnessed", None)
+    data["witnessed"] = canonical_json(witnessed).decode("utf-8") if witnessed else None
     return {"seq": stored.seq, "prev_hash": stored.prev_hash, "hash": stored.hash, **data}
 
 
@@ -55,6 +63,9 @@ def _stored_record(row: Any) -> StoredRecord:
     try:
         for name in ("parties", "attributes", "released"):
             data[name] = json.loads(data[name])
+        witnessed = data.pop("witnessed", None)
+        if witnessed is not None:
+            data["witnessed"] = json.loads(witnessed)
         record = AuditRecord.from_dict(data)
     except (ValueError, TypeError, KeyError) as exc:
         raise AuditRecordInvalid(f"record {seq} cannot be read back: {exc}") from exc
@@ -109,6 +120,10 @@ class SqlAuditLog(AuditLog):
                 if conn.dialect.name == "postgresql":
                     conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_SETUP_LOCK_KEY})")
                 create_schema(conn)
+            elif inspect(conn).has_table("audit_records"):
+                if conn.dialect.name == "postgresql":
+                    conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_SETUP_LOCK_KEY})")
+                add_missing_columns(conn)
             stored = conn.execute(
                 select(meta_table.c.value).where(meta_table.c.key == "party")
             ).scalar_one_or_none()
@@ -238,6 +253,8 @@ class SqlAuditLog(AuditLog):
             head_hash=report.head_hash,
             signatures_checked=report.signatures_checked,
             faults=tuple(faults),
+            signed_seq=report.signed_seq,
+            covered=report.covered,
         )
 
     def close(self) -> None:

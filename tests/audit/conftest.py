@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -66,31 +67,43 @@ class Backend:
                 conn.execute(text(f"ALTER TABLE {table} DISABLE TRIGGER USER"))
 
 
-@pytest.fixture(
-    params=[
-        pytest.param("sqlite", id="sqlite"),
-        pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgres),
-    ]
-)
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
-    if request.param == "sqlite":
-        path = tmp_path / "audit.db"
-        yield Backend("sqlite", str(path), f"sqlite:///{path}")
+BACKENDS = [
+    pytest.param("sqlite", id="sqlite"),
+    pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgres),
+]
+
+
+@contextmanager
+def backends(kind: str, folder: Path, names: tuple[str, ...]) -> Iterator[dict[str, Backend]]:
+    """One fresh log location per name: SQLite files in `folder`, or PostgreSQL schemas."""
+    if kind == "sqlite":
+        paths = {name: folder / f"{name}.audit.db" for name in names}
+        yield {name: Backend("sqlite", str(p), f"sqlite:///{p}") for name, p in paths.items()}
         return
     reason = _postgres_unreachable()
     if reason is not None:
         pytest.skip(reason)
-    schema = f"audit_test_{uuid.uuid4().hex[:12]}"
+    schemas = {name: f"audit_test_{uuid.uuid4().hex[:12]}" for name in names}
     server = create_engine(PG_SERVER)
     with server.begin() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    url = f"{PG_SERVER}?options=-csearch_path%3D{schema}"
+        for schema in schemas.values():
+            conn.execute(text(f"CREATE SCHEMA {schema}"))
+    urls = {
+        name: f"{PG_SERVER}?options=-csearch_path%3D{schema}" for name, schema in schemas.items()
+    }
     try:
-        yield Backend("postgresql", url, url)
+        yield {name: Backend("postgresql", url, url) for name, url in urls.items()}
     finally:
         with server.begin() as conn:
-            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+            for schema in schemas.values():
+                conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
         server.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
+    with backends(request.param, tmp_path, ("audit",)) as made:
+        yield made["audit"]
 
 
 @pytest.fixture

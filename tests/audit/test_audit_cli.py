@@ -14,7 +14,8 @@ from typer.testing import CliRunner
 
 from gongying.audit_cli import audit_app
 from node.audit import open_audit_log, private_key_pem, public_key_pem
-from tests.audit.conftest import make_record
+from tests.audit.conftest import backends, make_record
+from tests.audit.trio import EVERYONE, RETAILER_B, Trio, zeroed
 
 runner = CliRunner()
 
@@ -129,3 +130,79 @@ def test_reconcile_exit_status_names_the_party_lacking_a_query(
     assert "query q0004 is not in retailer_b (present in retailer_a)" in result.output
     same = runner.invoke(audit_app, ["reconcile", str(path), str(path)])
     assert same.exit_code == 0, same.output
+
+
+def test_verify_without_a_key_says_so_and_fails_unless_chain_only(
+    signed_log: tuple[Path, Path],
+) -> None:
+    path, _ = signed_log
+    result = runner.invoke(audit_app, ["verify", "--log", str(path)])
+    assert result.exit_code == 2
+    assert "CHECKPOINT SIGNATURES NOT CHECKED" in result.output
+    assert "ok:" not in result.output
+    chain = runner.invoke(audit_app, ["verify", "--log", str(path), "--chain-only"])
+    assert chain.exit_code == 0, chain.output
+    assert "chain only: 6 records" in chain.output
+    assert "CHECKPOINT SIGNATURES NOT CHECKED" in chain.output
+
+
+def test_verify_states_coverage_and_fails_on_an_unsigned_tail(
+    tmp_path: Path, signing_key: Ed25519PrivateKey
+) -> None:
+    public = tmp_path / "public.pem"
+    public.write_bytes(public_key_pem(signing_key.public_key()))
+    path = tmp_path / "a.db"
+    writer = open_audit_log(str(path), "retailer_a", signing_key, checkpoint_every=4)
+    for index in range(1, 7):
+        writer.append(make_record(index))
+    # left open, as by a writer killed before its closing checkpoint
+    args = ["verify", "--log", str(path), "--public-key", str(public)]
+    result = runner.invoke(audit_app, args)
+    assert result.exit_code == 1
+    assert "FAILED: 2 unsigned records after the last checkpoint (records 5..6)" in result.output
+    assert "4 of 6 records covered by signed checkpoints; 2 unsigned" in result.output
+    accepted = runner.invoke(audit_app, [*args, "--allow-unsigned-tail", "2"])
+    assert accepted.exit_code == 0, accepted.output
+    assert accepted.output.startswith("ok: 6 records, 1 checkpoints")
+
+
+def test_verify_fails_a_log_with_no_checkpoint(tmp_path: Path) -> None:
+    key = Ed25519PrivateKey.generate()
+    public = tmp_path / "public.pem"
+    public.write_bytes(public_key_pem(key.public_key()))
+    path = tmp_path / "a.db"
+    with open_audit_log(str(path), "retailer_a") as log:  # written without a key
+        log.append(make_record(1))
+    result = runner.invoke(audit_app, ["verify", "--log", str(path), "--public-key", str(public)])
+    assert result.exit_code == 1
+    assert "FAILED: no signed checkpoint: none of the 1 records" in result.output
+
+
+def test_reconcile_cli_names_the_party_and_record_of_a_rewritten_log(tmp_path: Path) -> None:
+    with backends("sqlite", tmp_path, EVERYONE) as places:
+        trio = Trio(places, {party: Ed25519PrivateKey.generate() for party in EVERYONE})
+        trio.run_queries(1, 3)
+        keys = []
+        for party, key in trio.keys.items():
+            pem = tmp_path / f"{party}.sign.pub"
+            pem.write_bytes(public_key_pem(key.public_key()))
+            keys += ["--public-key", f"{party}={pem}"]
+        logs = [places[party].url for party in EVERYONE]
+        clean = runner.invoke(audit_app, ["reconcile", *logs, *keys])
+        assert clean.exit_code == 0, clean.output
+        assert "3 queries across coordinator, retailer_a, retailer_b; 12 witnessed heads" in (
+            clean.output
+        )
+        unkeyed = runner.invoke(audit_app, ["reconcile", *logs])
+        assert "signatures NOT checked for coordinator, retailer_a, retailer_b" in unkeyed.output
+        trio.rechain(RETAILER_B, zeroed)
+        result = runner.invoke(audit_app, ["reconcile", *logs, *keys])
+    assert result.exit_code == 1
+    assert "head: coordinator witnessed retailer_b's head at record 2 (query q0002)" in (
+        result.output
+    )
+    assert "conflict: query q0001 epsilon: retailer_b as coordinator witnessed=0.25" in (
+        result.output
+    )
+    assert "conflict: query q0001 released:" in result.output
+    assert result.output.rstrip().endswith("FAILED")

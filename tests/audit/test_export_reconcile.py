@@ -55,7 +55,9 @@ def test_csv_export_parses_back_to_the_stored_records(tmp_path: Path) -> None:
 def test_reconcile_finds_the_query_a_party_lacks(tmp_path: Path) -> None:
     _log_with(tmp_path / "a.db", "retailer_a", [1, 2, 3, 4])
     _log_with(tmp_path / "b.db", "retailer_b", [1, 2, 4])
-    _log_with(tmp_path / "c.db", "coordinator", [1, 2, 3, 4, 5])
+    with open_audit_log(str(tmp_path / "c.db"), "coordinator") as log:  # released all five
+        for index in range(1, 6):
+            log.append(make_record(index, party="coordinator", decision="released"))
     logs = {name: open_audit_log(str(tmp_path / f"{name[-1]}.db")) for name in ("a", "b", "c")}
     try:
         report = reconcile(logs)
@@ -85,3 +87,24 @@ def test_reconcile_named_only_expects_queries_only_where_named(tmp_path: Path) -
     assert [m.query_id for m in everywhere.missing] == ["q0007"]
     assert [(c.query_id, c.field) for c in report.conflicts] == [("q0002", "kind")]
     assert report.conflicts[0].values == {"retailer_a": "overlap", "retailer_b": "profile"}
+
+
+def test_reconcile_expects_a_query_the_coordinator_did_not_release_to_be_absent(
+    tmp_path: Path,
+) -> None:
+    _log_with(tmp_path / "a.db", "retailer_a", [1])
+    with open_audit_log(str(tmp_path / "c.db"), "coordinator") as log:
+        log.append(make_record(1, party="coordinator"))
+        log.append(make_record(2, party="coordinator", decision="refused"))
+        log.append(make_record(3, party="coordinator", decision="released"))
+    logs = {name: open_audit_log(str(tmp_path / f"{name[0]}.db")) for name in ("a", "coordinator")}
+    try:
+        report = reconcile(logs)
+    finally:
+        for log in logs.values():
+            log.close()
+    assert [(m.query_id, m.missing_from) for m in report.absent] == [("q0002", ("a",))]
+    assert "coordinator logged it refused" in report.absent[0].reason
+    assert [(m.query_id, m.missing_from, m.reason) for m in report.missing] == [
+        ("q0003", ("a",), "")
+    ]

@@ -280,10 +280,14 @@ def rpc_code(error: BaseException) -> grpc.StatusCode:
     return code
 
 
-def audit_verify(log: Path) -> subprocess.CompletedProcess[str]:
-    """`gongying audit verify --log LOG` as an operator runs it."""
+def audit_verify(
+    log: Path, public_key: Path, unsigned_tail: int = 0
+) -> subprocess.CompletedProcess[str]:
+    """`gongying audit verify --log LOG --public-key KEY` as an operator runs it, accepting
+    `unsigned_tail` records after the last checkpoint (queries in flight when a node died)."""
+    command = ["audit", "verify", "--log", str(log), "--public-key", str(public_key)]
     return subprocess.run(
-        [sys.executable, "-m", "gongying", "audit", "verify", "--log", str(log)],
+        [sys.executable, "-m", "gongying", *command, "--allow-unsigned-tail", str(unsigned_tail)],
         capture_output=True,
         text=True,
         timeout=60,

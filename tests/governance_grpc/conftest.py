@@ -289,9 +289,8 @@ def open_request(
     )
 
 
-@pytest.fixture(scope="package")
-def governed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Governed]:
-    root = tmp_path_factory.mktemp("governed")
+def deploy(root: Path) -> Governed:
+    """Start the three governed nodes and the coordinator with their files under `root`."""
     certs = init_certs(root / "certs", [*PARTIES, ANALYST], days=2)
     paths = write_data(root / "data")
     nodes: dict[str, NodeServer] = {}
@@ -319,7 +318,12 @@ def governed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Governed]:
         for node in nodes.values():
             node.stop(grace=0)
         raise
-    deployment = Governed(root, certs, nodes, coordinator)
+    return Governed(root, certs, nodes, coordinator)
+
+
+@pytest.fixture(scope="package")
+def governed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Governed]:
+    deployment = deploy(tmp_path_factory.mktemp("governed"))
     yield deployment
     deployment.stop()
 
