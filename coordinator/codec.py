@@ -6,6 +6,7 @@ import math
 
 from coordinator.results import (
     Count,
+    ErrorBar,
     NumericStats,
     OverlapResult,
     OwnerProfile,
@@ -22,11 +23,42 @@ def _release_to_proto(release: ReleaseInfo) -> coordinator_pb2.ReleaseTerms:
         epsilon=release.epsilon,
         from_cache=release.from_cache,
         suppressed=release.suppressed,
+        error_bars=[
+            coordinator_pb2.ErrorBar(
+                table=bar.table,
+                mechanism=bar.mechanism,
+                epsilon=bar.epsilon,
+                sensitivity=bar.sensitivity,
+                scale=bar.scale,
+                noised_cells=bar.noised_cells,
+                half_width=bar.half_width,
+            )
+            for bar in release.error_bars
+        ],
+        protective=list(release.protective),
     )
 
 
 def _release_from_proto(message: coordinator_pb2.ReleaseTerms) -> ReleaseInfo:
-    return ReleaseInfo(message.k, message.epsilon, message.from_cache, message.suppressed)
+    return ReleaseInfo(
+        message.k,
+        message.epsilon,
+        message.from_cache,
+        message.suppressed,
+        tuple(
+            ErrorBar(
+                bar.table,
+                bar.mechanism,
+                bar.epsilon,
+                bar.sensitivity,
+                bar.scale,
+                bar.noised_cells,
+                bar.half_width,
+            )
+            for bar in message.error_bars
+        ),
+        tuple(message.protective),
+    )
 
 
 def _count(value: int, suppressed: bool) -> Count:
@@ -52,6 +84,8 @@ def overlap_to_proto(result: OverlapResult) -> coordinator_pb2.OverlapResponse:
         ],
         all_parties=result.all_parties or 0,
         all_parties_suppressed=result.all_parties is None,
+        union=result.union or 0,
+        union_suppressed=result.union is None,
         load_reports=[
             node_pb2.LoadReport(
                 party=load.party,
@@ -89,6 +123,7 @@ def overlap_from_proto(message: coordinator_pb2.OverlapResponse) -> OverlapResul
         regions=tuple((tuple(r.parties), _count(r.count, r.suppressed)) for r in message.regions),
         pairwise=tuple((p.a, p.b, _count(p.count, p.suppressed)) for p in message.pairwise),
         all_parties=_count(message.all_parties, message.all_parties_suppressed),
+        union=_count(message.union, message.union_suppressed),
         loads=tuple(loads),
         seconds=message.seconds,
         release=_release_from_proto(message.release),

@@ -1,10 +1,16 @@
-"""Query results as pandas DataFrames: regions, the pairwise matrix, profiles per attribute."""
+"""Query results as pandas DataFrames: regions, the pairwise matrix, profiles per attribute.
+
+Noise and suppression travel with the numbers: the regions frame has a `half_width` column (the
+95% error bar, NA for exact counts) and a `status` column (`released`, `<k` or `suppressed`);
+the other frames carry the same in `frame.attrs` (`half_width`: the error bar per table or per
+owner; `status`: the label of every hidden cell).
+"""
 
 from __future__ import annotations
 
 import pandas as pd
 
-from coordinator.results import OverlapResult, ProfileResult
+from coordinator.results import OverlapResult, ProfileResult, ReleaseInfo
 
 NUMERIC_COLUMNS = ("count", "sum", "mean", "std")
 
@@ -14,24 +20,37 @@ def region_name(members: tuple[str, ...] | list[str]) -> str:
     return " & ".join(members)
 
 
+def _half_width(release: ReleaseInfo, table: str) -> float | None:
+    bar = release.error_bar(table)
+    return None if bar is None else bar.half_width
+
+
+def _status(release: ReleaseInfo, count: object, cell: str) -> str:
+    return "released" if count is not None else release.label(cell)
+
+
 def regions_frame(result: OverlapResult) -> pd.DataFrame:
     """One row per exclusive region (index: its name): a membership column per party (bool),
-    `degree` (how many parties hold it) and `count` (nullable Int64: a suppressed count is NA)."""
+    `degree` (how many parties hold it), `count` (nullable Int64: a hidden count is NA),
+    `half_width` (the 95% error bar of a noised count; NA when exact) and `status`."""
+    half = _half_width(result.release, "regions")
     rows = [
         {
             **{party: party in members for party in result.parties},
             "degree": len(members),
             "count": count,
+            "half_width": half,
+            "status": _status(result.release, count, "regions/" + "+".join(members)),
         }
         for members, count in result.regions
     ]
     frame = pd.DataFrame(
         rows,
-        columns=[*result.parties, "degree", "count"],
+        columns=[*result.parties, "degree", "count", "half_width", "status"],
         index=pd.Index([region_name(m) for m, _ in result.regions], name="region"),
     )
     frame = frame.astype({party: bool for party in result.parties})
-    return frame.astype({"degree": "int64", "count": "Int64"})
+    return frame.astype({"degree": "int64", "count": "Int64", "half_width": "Float64"})
 
 
 def pairwise_frame(result: OverlapResult) -> pd.DataFrame:
@@ -44,8 +63,15 @@ def pairwise_frame(result: OverlapResult) -> pd.DataFrame:
         cells,
         index=pd.Index(parties, name="party"),
         columns=pd.Index(parties, name="party"),
-    )
-    return frame.astype("Int64")
+    ).astype("Int64")
+    release = result.release
+    frame.attrs["half_width"] = {
+        table: _half_width(release, table) for table in ("set_sizes", "pairwise")
+    }
+    hidden = {f"set_sizes/{p}": n for p, n in result.set_sizes.items()}
+    hidden |= {f"pairwise/{a}+{b}": n for a, b, n in result.pairwise}
+    frame.attrs["status"] = {c: release.label(c) for c, n in hidden.items() if n is None}
+    return frame
 
 
 def profile_frames(result: ProfileResult) -> dict[str, pd.DataFrame]:
@@ -71,6 +97,15 @@ def profile_frames(result: ProfileResult) -> dict[str, pd.DataFrame]:
                 columns=pd.Index([o for o in owners if o in table], name="owner"),
             )
             frames[attribute] = frame.astype("Int64")
+            frames[attribute].attrs["half_width"] = {
+                p.owner: _half_width(p.release, attribute) for p in holders
+            }
+            frames[attribute].attrs["status"] = {
+                (p.owner, b): p.release.label(f"{attribute}/{b}")
+                for p in holders
+                for b, n in p.categorical[attribute].items()
+                if n is None
+            }
             continue
         stats = {p.owner: p.numeric[attribute] for p in result.profiles if attribute in p.numeric}
         if not stats:
@@ -83,4 +118,9 @@ def profile_frames(result: ProfileResult) -> dict[str, pd.DataFrame]:
         frames[attribute] = numeric.astype(
             {"count": "int64", "sum": "float64", "mean": "float64", "std": "float64"}
         )
+        frames[attribute].attrs["half_width"] = {
+            p.owner: {c: _half_width(p.release, f"{attribute}.{c}") for c in NUMERIC_COLUMNS}
+            for p in result.profiles
+            if attribute in p.numeric
+        }
     return frames

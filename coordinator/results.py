@@ -1,7 +1,9 @@
 """Query results as plain dataclasses: what the SDK returns, the CLI prints and nodes cache.
 
-A count of `None` is suppressed: below the minimum cohort k of a party involved, or hidden so
-that it cannot be derived from the released totals. It is shown as `<k`, never rounded.
+A count of `None` is suppressed: below the minimum cohort k of a party involved (shown `<k`),
+or, in exact mode only, hidden so that a small cell cannot be derived from the released tables
+(its name is listed in `ReleaseInfo.protective`; shown `suppressed`). A noised count carries
+the `ErrorBar` of its table in `ReleaseInfo.error_bars`.
 """
 
 from __future__ import annotations
@@ -14,13 +16,62 @@ Count = int | None
 
 
 @dataclass(frozen=True)
+class ErrorBar:
+    """The noise on the numbers of one table and their 95% interval half-width.
+
+    `table` names what it covers: `regions`, `set_sizes`, `pairwise`, `all_parties` in an
+    overlap; `overlap`, an attribute's histogram (`age_band`) or a numeric statistic
+    (`spend.count`, `spend.sum`, `spend.mean`, `spend.std`) in a profile. `epsilon`,
+    `sensitivity` and `scale` are those of the noised cells it is made from (sensitivity in
+    encoded units for numeric cells); `noised_cells` is how many independently noised cells each
+    number sums (a set size sums 2^(n-1) regions; a combined profile sums one cell per owner);
+    `half_width` is in the table's own units: the truth lies within the number +- half_width
+    with probability at least 95%. A derived ratio (`mean`, `std`) has mechanism `derived`.
+    """
+
+    table: str
+    mechanism: str
+    epsilon: float
+    sensitivity: int
+    scale: float
+    noised_cells: int
+    half_width: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "table": self.table,
+            "mechanism": self.mechanism,
+            "epsilon": self.epsilon,
+            "sensitivity": self.sensitivity,
+            "scale": self.scale,
+            "noised_cells": self.noised_cells,
+            "half_width": self.half_width,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ErrorBar:
+        return cls(
+            str(data["table"]),
+            str(data["mechanism"]),
+            float(data["epsilon"]),
+            int(data["sensitivity"]),
+            float(data["scale"]),
+            int(data["noised_cells"]),
+            float(data["half_width"]),
+        )
+
+
+@dataclass(frozen=True)
 class ReleaseInfo:
-    """How the released numbers were made safe."""
+    """How the released numbers were made safe: threshold, noise and its error bars, and the
+    cells hidden only to protect others (exact mode)."""
 
     k: int = 0
     epsilon: float = 0.0
     from_cache: bool = False
     suppressed: int = 0
+    error_bars: tuple[ErrorBar, ...] = ()
+    protective: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -28,6 +79,8 @@ class ReleaseInfo:
             "epsilon": self.epsilon,
             "from_cache": self.from_cache,
             "suppressed": self.suppressed,
+            "error_bars": [bar.to_json() for bar in self.error_bars],
+            "protective": list(self.protective),
         }
 
     @classmethod
@@ -37,11 +90,26 @@ class ReleaseInfo:
             float(data.get("epsilon", 0.0)),
             bool(data.get("from_cache", False)),
             int(data.get("suppressed", 0)),
+            tuple(ErrorBar.from_json(b) for b in data.get("error_bars", ())),
+            tuple(str(name) for name in data.get("protective", ())),
         )
 
-    def shown(self, count: Count) -> str:
-        """A count for people: the number, or `<k` when suppressed."""
-        return f"{count:,}" if count is not None else f"<{self.k}"
+    def error_bar(self, table: str) -> ErrorBar | None:
+        """The error bar of a table's numbers, or None when they are exact."""
+        return next((bar for bar in self.error_bars if bar.table == table), None)
+
+    def label(self, cell: str = "") -> str:
+        """How a hidden cell is shown: `suppressed` when it was hidden only to protect others,
+        `<k` when it is below k."""
+        return "suppressed" if cell and cell in self.protective else f"<{self.k}"
+
+    def shown(self, count: Count, cell: str = "", table: str = "") -> str:
+        """A count for people: the number (with `± half-width` when noised), `<k` or
+        `suppressed`."""
+        if count is None:
+            return self.label(cell)
+        bar = self.error_bar(table) if table else None
+        return f"{count:,} ± {bar.half_width:,.0f}" if bar else f"{count:,}"
 
 
 @dataclass(frozen=True)
@@ -70,6 +138,7 @@ class OverlapResult:
     loads: tuple[PartyLoad, ...] = ()
     seconds: float = 0.0
     release: ReleaseInfo = ReleaseInfo()
+    union: Count = None
 
     def region(self, *parties: str) -> Count:
         """The count of elements held by exactly `parties` (order does not matter)."""
@@ -99,6 +168,7 @@ class OverlapResult:
             ],
             "pairwise": [{"a": a, "b": b, "count": count} for a, b, count in self.pairwise],
             "all_parties": self.all_parties,
+            "union": self.union,
             "loads": [
                 {
                     "party": load.party,
@@ -125,6 +195,7 @@ class OverlapResult:
             regions=tuple((tuple(r["parties"]), r["count"]) for r in data["regions"]),
             pairwise=tuple((p["a"], p["b"], p["count"]) for p in data["pairwise"]),
             all_parties=data["all_parties"],
+            union=data.get("union"),
             loads=tuple(PartyLoad(**load) for load in data.get("loads", ())),
             seconds=float(data.get("seconds", 0.0)),
             release=ReleaseInfo.from_json(data.get("release", {})),

@@ -23,20 +23,16 @@ from coordinator.config import CoordinatorConfig
 from coordinator.masks import MaskSupply
 from coordinator.node_client import Deadline, NodeClient, Settlement
 from coordinator.overlap import run_overlap
-from coordinator.profile import COMBINED, DecryptedProfile, run_profile
+from coordinator.profile import run_profile
+from coordinator.profile_release import released_profiles
 from coordinator.progress import AGGREGATION, OPEN, OVERLAP_STEPS, PROFILE_STEPS, REGISTRY
 from coordinator.releasing import (
+    overlap_result,
     released_cells,
-    released_overlap,
-    released_profile,
     reusable_answer,
-    strictest,
 )
 from coordinator.results import (
-    NumericStats,
     OverlapResult,
-    OwnerProfile,
-    PartyLoad,
     ProfileResult,
 )
 from coordinator.witnesses import WitnessBook
@@ -44,7 +40,6 @@ from gongying.status import QueryFailed, status_for
 from gongying.v1 import query_pb2
 from node.audit import AuditLog, AuditRecord, SignedHead
 from protocols.matching import MAX_PARTIES
-from protocols.profile import CategoricalAttribute, decode_numeric
 
 SETTLE_FAILED_WAIT = 1.0
 
@@ -136,7 +131,7 @@ class CoordinatorService:
                 result = cached.renamed(query_id, time.monotonic() - started, from_cache=True)
                 answer = reused
             else:
-                result = _overlap_result(outcome, time.monotonic() - started)
+                result = overlap_result(outcome, time.monotonic() - started, signer, requester)
                 answer = json.dumps(result.to_json(), sort_keys=True)
             released = released_cells(
                 {"+".join(m): n for m, n in result.regions} | {"all": result.all_parties}
@@ -198,14 +193,7 @@ class CoordinatorService:
                 answer = reused
             else:
                 terms = {o: (s.min_cohort, s.epsilon) for o, s in outcome.sessions.items()}
-                profiles = []
-                for decrypted in outcome.profiles:
-                    k, epsilon = (
-                        strictest([terms[o] for o in owners])
-                        if decrypted.owner == COMBINED
-                        else terms[decrypted.owner]
-                    )
-                    profiles.append(released_profile(decode_profile(decrypted), k, epsilon))
+                profiles = released_profiles(outcome.profiles, terms)
                 result = ProfileResult(
                     query_id=outcome.query_id,
                     querier=querier,
@@ -381,62 +369,3 @@ def _check_profile(
     if not attributes:
         raise QueryFailed(grpc.StatusCode.INVALID_ARGUMENT, "name at least one attribute")
     return masks
-
-
-def _overlap_result(outcome: object, seconds: float) -> OverlapResult:
-    """Release rules applied to a counted overlap."""
-    from coordinator.overlap import OverlapOutcome
-
-    assert isinstance(outcome, OverlapOutcome) and outcome.counts is not None
-    counts = outcome.counts
-    order = counts.parties
-    k, epsilon = strictest([(s.min_cohort, s.epsilon) for s in outcome.sessions.values()])
-    regions, sizes, pairs, everyone, release = released_overlap(counts, k, epsilon)
-    ordered = sorted(
-        regions.items(),
-        key=lambda item: (len(item[0]), sorted(order.index(p) for p in item[0])),
-    )
-    return OverlapResult(
-        query_id=outcome.query_id,
-        parties=order,
-        id_type=outcome.id_type,
-        set_sizes=sizes,
-        regions=tuple(
-            (tuple(sorted(members, key=order.index)), count) for members, count in ordered
-        ),
-        pairwise=tuple((a, b, n) for (a, b), n in pairs.items()),
-        all_parties=everyone,
-        loads=tuple(
-            PartyLoad(
-                party=s.party,
-                source=s.report.source,
-                rows_read=s.report.rows_read,
-                accepted=s.report.accepted,
-                duplicates=s.report.duplicates,
-                invalid=dict(s.report.invalid),
-            )
-            for s in outcome.sessions.values()
-        ),
-        seconds=seconds,
-        release=release,
-    )
-
-
-def decode_profile(decrypted: DecryptedProfile) -> OwnerProfile:
-    """Plaintext cells to bin counts and numeric statistics in the attributes' own units."""
-    categorical: dict[str, dict[str, int | None]] = {}
-    numeric: dict[str, NumericStats] = {}
-    for spec in decrypted.specs:
-        if isinstance(spec, CategoricalAttribute):
-            categorical[spec.name] = {b: decrypted.cells[(spec.name, b)] for b in spec.bins}
-        else:
-            summary = decode_numeric(
-                spec,
-                decrypted.cells[(spec.name, "count")],
-                decrypted.cells[(spec.name, "sum")],
-                decrypted.cells[(spec.name, "sum_sq")],
-            )
-            numeric[spec.name] = NumericStats(
-                summary.count, float(summary.sum), summary.mean, summary.std
-            )
-    return OwnerProfile(decrypted.owner, decrypted.cells[("", "overlap")], categorical, numeric)

@@ -7,14 +7,22 @@ from collections.abc import Mapping
 from rich.console import Console
 from rich.table import Table
 
-from coordinator.results import OverlapResult, ProfileResult
+from coordinator.results import ErrorBar, OverlapResult, ProfileResult
 
 
-def _verdict(released: int | None, truth: int) -> str:
-    """How a released count compares with the truth: equal, suppressed, or different."""
+def _verdict(released: int | None, truth: int, label: str = "<k", half: float | None = None) -> str:
+    """How a released count compares with the truth: equal (exact), within its 95% error bar
+    (noised), hidden (`<k` or `suppressed`), or different."""
     if released is None:
-        return "hidden (<k)"
+        return f"hidden ({label})"
+    if half is not None:
+        return "within" if abs(released - truth) <= half else "OUTSIDE"
     return "ok" if released == truth else "DIFFERENT"
+
+
+def _half(result: OverlapResult, table: str) -> float | None:
+    bar = result.release.error_bar(table)
+    return None if bar is None else bar.half_width
 
 
 def region_label(members: tuple[str, ...] | list[str]) -> str:
@@ -40,7 +48,7 @@ def overlap_tables(
         )
         sizes.add_row(
             party,
-            result.release.shown(result.set_sizes.get(party, 0)),
+            result.release.shown(result.set_sizes.get(party), f"set_sizes/{party}", "set_sizes"),
             f"{load.rows_read:,}" if load else "-",
             f"{load.duplicates:,}" if load else "-",
             invalid,
@@ -51,29 +59,51 @@ def overlap_tables(
     if truth is not None:
         regions.add_column("plaintext truth", justify="right")
         regions.add_column("", justify="center")
+    release = result.release
     for members, count in result.regions:
-        row = [region_label(members), result.release.shown(count)]
+        cell = "regions/" + "+".join(members)
+        row = [region_label(members), release.shown(count, cell, "regions")]
         if truth is not None:
             expected = truth.get(frozenset(members), 0)
-            row += [f"{expected:,}", _verdict(count, expected)]
+            row += [
+                f"{expected:,}",
+                _verdict(count, expected, release.label(cell), _half(result, "regions")),
+            ]
         regions.add_row(*row)
-    all_row = ["all parties (intersection)", result.release.shown(result.all_parties)]
+    all_row = [
+        "all parties (intersection)",
+        release.shown(result.all_parties, "all_parties", "all_parties"),
+    ]
     if truth is not None:
         expected_all = sum(n for m, n in truth.items() if len(m) == len(result.parties))
         all_row += [
             f"{expected_all:,}",
-            _verdict(result.all_parties, expected_all),
+            _verdict(
+                result.all_parties,
+                expected_all,
+                release.label("all_parties"),
+                _half(result, "all_parties"),
+            ),
         ]
     regions.add_row(*all_row, style="bold")
+    union_row = ["union (any party)", release.shown(result.union, "union", "union")]
+    if truth is not None:
+        expected_union = sum(truth.values())
+        union_row += [
+            f"{expected_union:,}",
+            _verdict(result.union, expected_union, release.label("union"), _half(result, "union")),
+        ]
+    if result.union is not None or release.k:
+        regions.add_row(*union_row)
     matrix = Table(title="Pairwise overlap |A ∩ B|")
     matrix.add_column("")
     for party in result.parties:
         matrix.add_column(party, justify="right")
     for a in result.parties:
         cells = [
-            result.release.shown(result.set_sizes.get(a, 0))
+            release.shown(result.set_sizes.get(a), f"set_sizes/{a}", "set_sizes")
             if a == b
-            else result.release.shown(result.pair(a, b))
+            else release.shown(result.pair(a, b), _pair_cell(result, a, b), "pairwise")
             for b in result.parties
         ]
         matrix.add_row(a, *cells)
@@ -91,11 +121,33 @@ def print_overlap(
     release = result.release
     if release.k or release.epsilon or release.from_cache:
         console.print(
-            f"release: counts below k={release.k} suppressed ({release.suppressed} cells), "
-            f"noise epsilon={release.epsilon}"
+            f"release: counts below k={release.k} shown <{release.k} "
+            f"({release.suppressed} cells hidden, {len(release.protective)} of them "
+            "'suppressed' only to protect others), "
+            + (
+                f"discrete Laplace noise epsilon={release.epsilon}, ± = 95% interval"
+                if release.epsilon
+                else "exact counts"
+            )
             + (", answer from cache" if release.from_cache else "")
         )
+        for bar in release.error_bars:
+            console.print(f"  {_describe(bar)}")
     console.print(f"query {result.query_id} took {result.seconds:.2f} s")
+
+
+def _pair_cell(result: OverlapResult, a: str, b: str) -> str:
+    """A pair's cell name in the result's party order."""
+    x, y = (a, b) if result.parties.index(a) < result.parties.index(b) else (b, a)
+    return f"pairwise/{x}+{y}"
+
+
+def _describe(bar: ErrorBar) -> str:
+    """One error bar for people: table, mechanism and its parameters, the half-width."""
+    return (
+        f"{bar.table}: {bar.mechanism}, epsilon {bar.epsilon:g}, sensitivity {bar.sensitivity}, "
+        f"scale {bar.scale:g}, sum of {bar.noised_cells} noised cell(s), ± {bar.half_width:,.2f}"
+    )
 
 
 def print_profile(result: ProfileResult, console: Console) -> None:
@@ -108,7 +160,7 @@ def print_profile(result: ProfileResult, console: Console) -> None:
     overlap = Table(title="Shared audience (overlap with the querier)")
     for owner in owners:
         overlap.add_column(owner, justify="right")
-    overlap.add_row(*(p.release.shown(p.overlap) for p in result.profiles))
+    overlap.add_row(*(p.release.shown(p.overlap, "overlap", "overlap") for p in result.profiles))
     console.print(overlap)
     first = result.profiles[0] if result.profiles else None
     for name in first.categorical if first else {}:
@@ -120,7 +172,11 @@ def print_profile(result: ProfileResult, console: Console) -> None:
             table.add_row(
                 bin_name,
                 *(
-                    p.release.shown(p.categorical.get(name, {}).get(bin_name, 0))
+                    p.release.shown(
+                        p.categorical.get(name, {}).get(bin_name), f"{name}/{bin_name}", name
+                    )
+                    if bin_name in p.categorical.get(name, {})
+                    else "-"
                     for p in result.profiles
                 ),
             )
@@ -139,12 +195,22 @@ def print_profile(result: ProfileResult, console: Console) -> None:
                 table.add_row(
                     name,
                     p.owner,
-                    f"{s.count:,}",
-                    f"{s.sum:,.2f}",
-                    "-" if s.mean is None else f"{s.mean:,.2f}",
-                    "-" if s.std is None else f"{s.std:,.2f}",
+                    p.release.shown(s.count, table=f"{name}.count"),
+                    _number(s.sum, p.release.error_bar(f"{name}.sum")),
+                    _number(s.mean, p.release.error_bar(f"{name}.mean")),
+                    _number(s.std, p.release.error_bar(f"{name}.std")),
                 )
         console.print(table)
+    for p in result.profiles:
+        for bar in p.release.error_bars:
+            console.print(f"  {p.owner} {_describe(bar)}")
     for name, why in result.not_combined.items():
         console.print(f"[yellow]{name} not combined across owners: {why}[/]")
     console.print(f"query {result.query_id} took {result.seconds:.2f} s")
+
+
+def _number(value: float | None, bar: ErrorBar | None) -> str:
+    """A numeric statistic with its 95% error bar when noised; `-` when undefined."""
+    if value is None:
+        return "-"
+    return f"{value:,.2f}" + (f" ± {bar.half_width:,.2f}" if bar is not None else "")

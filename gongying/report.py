@@ -142,7 +142,7 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
         "<tr>"
         + "".join(
             f'<td class="suppressed">{_e(c)}</td>'
-            if c in (SUPPRESSED, UNKNOWN)
+            if c in (SUPPRESSED, UNKNOWN) or c.startswith("<")
             else f"<td>{_e(c)}</td>"
             for c in row
         )
@@ -260,7 +260,10 @@ def heatmap_chart(result: OverlapResult) -> str:
             ink = "#ffffff" if fraction > 0.5 else "#1f2430"
             body.append(
                 _rect(x + 1, y + 1, cell_w - 2, cell_h - 2, _blend(fraction)).replace(
-                    "/>", f"><title>{_e(a)} ∩ {_e(b)}: {result.release.shown(shown)}</title></rect>"
+                    "/>",
+                    f"><title>{_e(a)} ∩ {_e(b)}: "
+                    f"{_e(result.release.shown(shown, _pair_cell(result, a, b), 'pairwise'))}"
+                    "</title></rect>",
                 )
             )
             body.append(_text(x + cell_w / 2, y + 20, fmt_count(shown), anchor="middle", fill=ink))
@@ -323,23 +326,42 @@ def _bars(
 
 def _overlap_section(result: OverlapResult) -> str:
     union = sum(c for _, c in result.regions if c is not None)
-    suppressed = [region_name(list(m)) for m, c in result.regions if c is None]
+    release = result.release
+    suppressed = [
+        (region_name(list(m)), release.label("regions/" + "+".join(m)))
+        for m, c in result.regions
+        if c is None
+    ]
     cards = [
         ("parties", str(len(result.parties))),
-        ("all parties (intersection)", fmt_count(result.all_parties)),
-        ("union (known regions)" if suppressed else "union", f"{union:,}"),
+        (
+            "all parties (intersection)",
+            release.shown(result.all_parties, "all_parties", "all_parties"),
+        ),
+        (
+            ("union", release.shown(result.union, "union", "union"))
+            if result.union is not None
+            else ("union (known regions)" if suppressed else "union", f"{union:,}")
+        ),
     ]
     region_rows = [
-        [region_name(list(m)), *("●" if p in m else "" for p in result.parties), fmt_count(c)]
+        [
+            region_name(list(m)),
+            *("●" if p in m else "" for p in result.parties),
+            release.shown(c, "regions/" + "+".join(m), "regions"),
+        ]
         for m, c in result.regions
     ]
-    size_rows = [[p, fmt_count(result.set_sizes.get(p, 0))] for p in result.parties]
+    size_rows = [
+        [p, release.shown(result.set_sizes.get(p), f"set_sizes/{p}", "set_sizes")]
+        for p in result.parties
+    ]
     loads = {load.party: load for load in result.loads}
     if loads:
         size_rows = [
             [
                 p,
-                fmt_count(result.set_sizes.get(p, 0)),
+                release.shown(result.set_sizes.get(p), f"set_sizes/{p}", "set_sizes"),
                 f"{loads[p].rows_read:,}" if p in loads else "-",
                 f"{loads[p].duplicates:,}" if p in loads else "-",
                 f"{sum(loads[p].invalid.values()):,}" if p in loads else "-",
@@ -353,7 +375,9 @@ def _overlap_section(result: OverlapResult) -> str:
         [
             a,
             *(
-                fmt_count(result.set_sizes.get(a, 0)) if a == b else fmt_count(result.pair(a, b))
+                release.shown(result.set_sizes.get(a), f"set_sizes/{a}", "set_sizes")
+                if a == b
+                else release.shown(result.pair(a, b), _pair_cell(result, a, b), "pairwise")
                 for b in result.parties
             ),
         ]
@@ -378,7 +402,12 @@ def _overlap_section(result: OverlapResult) -> str:
     if suppressed:
         parts.append(
             '<ul class="warnings">'
-            + "".join(f"<li>region {_e(s)} is suppressed</li>" for s in suppressed)
+            + "".join(
+                f"<li>region {_e(s)} is "
+                + ("hidden to protect others" if label == SUPPRESSED else "below k")
+                + f" (shown {_e(label)})</li>"
+                for s, label in suppressed
+            )
             + "</ul>"
         )
     parts += [
@@ -409,7 +438,8 @@ def _categorical(result: ProfileResult, attribute: str, colours: Mapping[str, st
                     100 * (p.categorical[attribute].get(b) or 0) / totals[p.owner]
                     if totals[p.owner]
                     else 0.0,
-                    f"{p.release.shown(p.categorical[attribute].get(b, 0))} "
+                    p.release.shown(p.categorical[attribute].get(b), f"{attribute}/{b}", attribute)
+                    + " "
                     "("
                     + (fmt_share(p.categorical[attribute].get(b) or 0, totals[p.owner]) or "0.0%")
                     + ")",
@@ -451,14 +481,27 @@ def _numeric(result: ProfileResult, attribute: str, colours: Mapping[str, str]) 
         )
         for owner, s in stats.items()
     ]
+    releases = {p.owner: p.release for p in result.profiles}
+
+    def noised(owner: str, stat: str, text: str) -> str:
+        bar = releases[owner].error_bar(f"{attribute}.{stat}")
+        return text if bar is None or text == "-" else f"{text} ± {fmt_number(bar.half_width)}"
+
     rows = [
-        [owner, f"{s.count:,}", fmt_number(s.sum), fmt_number(s.mean), fmt_number(s.std)]
+        [
+            owner,
+            noised(owner, "count", f"{s.count:,}"),
+            noised(owner, "sum", fmt_number(s.sum)),
+            noised(owner, "mean", fmt_number(s.mean)),
+            noised(owner, "std", fmt_number(s.std)),
+        ]
         for owner, s in stats.items()
     ]
     return (
         f"<h3>{_e(attribute)}</h3>"
         '<p class="note">Over shared-audience members with a value; std is the population '
-        "standard deviation.</p>"
+        "standard deviation (in the chart, mean ± std); in the table, ± is the 95% error bar "
+        "of a noised statistic.</p>"
         + f'<div class="pair"><div class="chart">{_bars(groups, colours, attribute)}</div>'
         + _table(["owner", "count", "sum", "mean", "std"], rows)
         + "</div>"
@@ -471,7 +514,10 @@ def _profile_section(result: ProfileResult) -> str:
     overlap_groups = [
         (
             "shared audience",
-            [(p.owner, float(p.overlap or 0), p.release.shown(p.overlap)) for p in result.profiles],
+            [
+                (p.owner, float(p.overlap or 0), p.release.shown(p.overlap, "overlap", "overlap"))
+                for p in result.profiles
+            ],
         )
     ]
     parts = [
@@ -608,10 +654,24 @@ def _release_facts(release: ReleaseInfo) -> dict[str, Any]:
     """The release rules applied, in words a data officer reads."""
     return {
         "minimum cohort k": release.k or "none (no policy)",
-        "cells suppressed": release.suppressed,
+        "cells hidden": release.suppressed,
+        "hidden to protect others (shown suppressed)": ", ".join(release.protective) or "none",
         "noise": f"discrete Laplace, epsilon {release.epsilon}" if release.epsilon else "none",
+        "error bars (95%)": {
+            bar.table: f"± {bar.half_width:,.2f} ({bar.mechanism}, epsilon {bar.epsilon:g}, "
+            f"sensitivity {bar.sensitivity}, scale {bar.scale:g}, "
+            f"{bar.noised_cells} noised cell(s))"
+            for bar in release.error_bars
+        }
+        or "none (exact counts)",
         "from cache": release.from_cache,
     }
+
+
+def _pair_cell(result: OverlapResult, a: str, b: str) -> str:
+    """A pair's cell name in the result's party order."""
+    x, y = (a, b) if result.parties.index(a) < result.parties.index(b) else (b, a)
+    return f"pairwise/{x}+{y}"
 
 
 def default_provenance(

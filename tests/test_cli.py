@@ -28,6 +28,7 @@ JSON_KEYS = {
     "regions",
     "pairwise",
     "all_parties",
+    "union",
     "loads",
     "seconds",
 }

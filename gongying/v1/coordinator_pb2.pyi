@@ -178,6 +178,8 @@ class ReleaseTerms(_message.Message):
     EPSILON_FIELD_NUMBER: _builtins.int
     FROM_CACHE_FIELD_NUMBER: _builtins.int
     SUPPRESSED_FIELD_NUMBER: _builtins.int
+    ERROR_BARS_FIELD_NUMBER: _builtins.int
+    PROTECTIVE_FIELD_NUMBER: _builtins.int
     k: _builtins.int
     """Counts below k are suppressed."""
     epsilon: _builtins.float
@@ -185,6 +187,14 @@ class ReleaseTerms(_message.Message):
     from_cache: _builtins.bool
     """The answer was released before for an identical query and is returned unchanged."""
     suppressed: _builtins.int
+    @_builtins.property
+    def error_bars(self) -> _containers.RepeatedCompositeFieldContainer[Global___ErrorBar]:
+        """The noise on each released table and the 95% half-width of its numbers (empty: exact)."""
+
+    @_builtins.property
+    def protective(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Cells hidden only to protect others (exact mode), shown "suppressed", never "<k"."""
+
     def __init__(
         self,
         *,
@@ -192,14 +202,55 @@ class ReleaseTerms(_message.Message):
         epsilon: _builtins.float = ...,
         from_cache: _builtins.bool = ...,
         suppressed: _builtins.int = ...,
+        error_bars: _abc.Iterable[Global___ErrorBar] | None = ...,
+        protective: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["epsilon", b"epsilon", "from_cache", b"from_cache", "k", b"k", "suppressed", b"suppressed"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["epsilon", b"epsilon", "error_bars", b"error_bars", "from_cache", b"from_cache", "k", b"k", "protective", b"protective", "suppressed", b"suppressed"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ReleaseTerms: _TypeAlias = ReleaseTerms  # noqa: Y015
+
+@_typing.final
+class ErrorBar(_message.Message):
+    """One table's noise and error bar (see README, "Release rules")."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TABLE_FIELD_NUMBER: _builtins.int
+    MECHANISM_FIELD_NUMBER: _builtins.int
+    EPSILON_FIELD_NUMBER: _builtins.int
+    SENSITIVITY_FIELD_NUMBER: _builtins.int
+    SCALE_FIELD_NUMBER: _builtins.int
+    NOISED_CELLS_FIELD_NUMBER: _builtins.int
+    HALF_WIDTH_FIELD_NUMBER: _builtins.int
+    table: _builtins.str
+    mechanism: _builtins.str
+    epsilon: _builtins.float
+    sensitivity: _builtins.int
+    scale: _builtins.float
+    noised_cells: _builtins.int
+    half_width: _builtins.float
+    def __init__(
+        self,
+        *,
+        table: _builtins.str = ...,
+        mechanism: _builtins.str = ...,
+        epsilon: _builtins.float = ...,
+        sensitivity: _builtins.int = ...,
+        scale: _builtins.float = ...,
+        noised_cells: _builtins.int = ...,
+        half_width: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["epsilon", b"epsilon", "half_width", b"half_width", "mechanism", b"mechanism", "noised_cells", b"noised_cells", "scale", b"scale", "sensitivity", b"sensitivity", "table", b"table"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ErrorBar: _TypeAlias = ErrorBar  # noqa: Y015
 
 @_typing.final
 class OverlapResponse(_message.Message):
@@ -237,11 +288,16 @@ class OverlapResponse(_message.Message):
     RELEASE_FIELD_NUMBER: _builtins.int
     SUPPRESSED_SIZES_FIELD_NUMBER: _builtins.int
     ALL_PARTIES_SUPPRESSED_FIELD_NUMBER: _builtins.int
+    UNION_FIELD_NUMBER: _builtins.int
+    UNION_SUPPRESSED_FIELD_NUMBER: _builtins.int
     query_id: _builtins.str
     id_type: _builtins.str
     all_parties: _builtins.int
     seconds: _builtins.float
     all_parties_suppressed: _builtins.bool
+    union: _builtins.int
+    """Members held by any queried party: the sum of the regions (noised regions under noise)."""
+    union_suppressed: _builtins.bool
     @_builtins.property
     def parties(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
@@ -273,10 +329,12 @@ class OverlapResponse(_message.Message):
         release: Global___ReleaseTerms | None = ...,
         suppressed_sizes: _abc.Iterable[_builtins.str] | None = ...,
         all_parties_suppressed: _builtins.bool = ...,
+        union: _builtins.int = ...,
+        union_suppressed: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["release", b"release"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["all_parties", b"all_parties", "all_parties_suppressed", b"all_parties_suppressed", "id_type", b"id_type", "load_reports", b"load_reports", "pairwise", b"pairwise", "parties", b"parties", "query_id", b"query_id", "regions", b"regions", "release", b"release", "seconds", b"seconds", "set_sizes", b"set_sizes", "suppressed_sizes", b"suppressed_sizes"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["all_parties", b"all_parties", "all_parties_suppressed", b"all_parties_suppressed", "id_type", b"id_type", "load_reports", b"load_reports", "pairwise", b"pairwise", "parties", b"parties", "query_id", b"query_id", "regions", b"regions", "release", b"release", "seconds", b"seconds", "set_sizes", b"set_sizes", "suppressed_sizes", b"suppressed_sizes", "union", b"union", "union_suppressed", b"union_suppressed"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

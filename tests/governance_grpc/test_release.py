@@ -34,22 +34,31 @@ def released_everywhere(governed: Governed, query_id: str, parties: tuple[str, .
 
 
 def test_a_cohort_of_k_minus_1_is_suppressed(governed: Governed) -> None:
-    """brand and retailer_a share 9 members, k is 10: the pair shows as "<10", and the
-    exclusive regions that would reveal it (300 - 9) are hidden as well."""
+    """brand and retailer_a share 9 members, k is 10 (exact mode): the pair shows as "<10", and
+    enough other cells are hidden, shown "suppressed", that no combination of the released
+    regions, set sizes and pairs brings the pair back within fewer than k values."""
     assert truth([BRAND, RETAILER_A]).all_parties == K - 1
     query_id = new_id("k-1")
     with governed.client(BRAND) as client:
         result = client.overlap([BRAND, RETAILER_A], query_id=query_id)
     assert result.release.k == K and result.release.epsilon == 0.0
+    assert result.release.error_bars == ()
     assert result.all_parties is None
     assert result.region(BRAND, RETAILER_A) is None
     assert result.pair(BRAND, RETAILER_A) is None
-    assert result.region(BRAND) is None and result.region(RETAILER_A) is None  # secondary
-    assert result.set_sizes == {BRAND: MEMBERS, RETAILER_A: MEMBERS}
     assert result.release.shown(result.all_parties) == f"<{K}"
+    assert result.release.shown(None, "regions/brand+retailer_a") == f"<{K}"
+    protective = result.release.protective
+    assert protective and all(result.release.label(c) == "suppressed" for c in protective)
+    # the pair is no longer one subtraction away: |A| - A-only and |B| - B-only are broken
+    assert result.region(BRAND) is None or result.set_sizes[BRAND] is None
+    assert result.region(RETAILER_A) is None or result.set_sizes[RETAILER_A] is None
+    for party in (BRAND, RETAILER_A):
+        shown = result.set_sizes[party]
+        assert shown is None or shown == MEMBERS
     document = result.to_json()
     assert document["all_parties"] is None
-    assert all(region["count"] is None for region in document["regions"])
+    assert document["release"]["protective"] == list(protective)
     assert document["release"]["suppressed"] == result.release.suppressed >= 3
     released_everywhere(governed, query_id, (BRAND, RETAILER_A))
     for party in (BRAND, RETAILER_A, COORDINATOR):
@@ -111,6 +120,13 @@ def test_noised_answer_is_integer_and_a_repeat_is_the_cached_answer(governed: Go
         n for m, n in _regions(first).items() if RETAILER_A in m and n is not None
     )
     assert after_first.spent == pytest.approx(before.spent + 0.5)
+    bars = {bar.table: bar for bar in first.release.error_bars}
+    assert set(bars) == {"regions", "set_sizes", "pairwise", "all_parties", "union"}
+    assert bars["regions"].sensitivity == 2 and bars["regions"].scale == 4.0
+    assert bars["set_sizes"].noised_cells == 2 and bars["set_sizes"].half_width > 0
+    assert first.release.protective == ()
+    # no exact load counts of another party next to the noised sizes
+    assert {load.party for load in first.loads} <= {RETAILER_A}
     assert second.release.from_cache
     assert second.query_id == second_id
     assert _regions(second) == _regions(first)

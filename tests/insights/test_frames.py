@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from coordinator.frames import pairwise_frame, profile_frames, regions_frame
-from coordinator.results import NumericStats, OwnerProfile, ProfileResult
+from coordinator.results import ErrorBar, NumericStats, OwnerProfile, ProfileResult
 from tests.insights.samples import demo_sets, overlap_from_sets, sample_profile, with_suppressed
 
 PARTY_SETS = st.dictionaries(
@@ -22,7 +24,8 @@ PARTY_SETS = st.dictionaries(
 def test_regions_frame_equals_the_result_and_the_sets(sets: dict[str, set[int]]) -> None:
     result = overlap_from_sets(sets)
     frame = regions_frame(result)
-    assert list(frame.columns) == [*result.parties, "degree", "count"]
+    assert list(frame.columns) == [*result.parties, "degree", "count", "half_width", "status"]
+    assert frame["half_width"].isna().all()  # exact counts carry no error bar
     assert len(frame) == len(result.regions)
     for (members, count), (name, row) in zip(result.regions, frame.iterrows(), strict=True):
         assert name == " & ".join(members)
@@ -51,7 +54,34 @@ def test_suppressed_region_is_na_in_the_frame() -> None:
     result = overlap_from_sets(demo_sets())
     frame = regions_frame(with_suppressed(result, ("brand", "retailer_b")))
     assert frame["count"].isna()["brand & retailer_b"]
+    assert frame.loc["brand & retailer_b", "status"] == f"<{result.release.k}"
+    assert frame.loc["brand & retailer_a", "status"] == "released"
     assert frame.loc["brand & retailer_a", "count"] == result.region("brand", "retailer_a")
+
+
+def test_frames_carry_error_bars_and_tell_protective_cells_from_small_ones() -> None:
+    result = overlap_from_sets(demo_sets())
+    bars = tuple(
+        ErrorBar(table, "discrete_laplace", 0.5, 2, 4.0, cells, half)
+        for table, cells, half in (
+            ("regions", 1, 11.0),
+            ("set_sizes", 4, 25.0),
+            ("pairwise", 2, 17.0),
+        )
+    )
+    release = replace(
+        result.release, k=10, epsilon=0.5, error_bars=bars, protective=("regions/brand+retailer_a",)
+    )
+    hidden = with_suppressed(
+        replace(result, release=release), ("brand", "retailer_a"), ("brand", "retailer_b")
+    )
+    frame = regions_frame(hidden)
+    assert frame.loc["brand & retailer_a", "status"] == "suppressed"
+    assert frame.loc["brand & retailer_b", "status"] == "<10"
+    assert frame.loc["brand", "status"] == "released"
+    assert (frame["half_width"] == 11.0).all()
+    assert pairwise_frame(hidden).attrs["half_width"] == {"set_sizes": 25.0, "pairwise": 17.0}
+    assert hidden.release.shown(1234, table="regions") == "1,234 ± 11"
 
 
 def test_profile_frames_equal_the_result() -> None:

@@ -6,13 +6,14 @@ import os
 import re
 import shutil
 import subprocess
+from dataclasses import replace
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 
 from coordinator.insights import Contribution, contribution
-from coordinator.results import OverlapResult, ProfileResult
+from coordinator.results import OverlapResult, ProfileResult, ReleaseInfo
 from gongying.report import render_report, write_report
 from tests.insights.samples import demo_sets, overlap_from_sets, sample_profile, with_suppressed
 
@@ -171,12 +172,18 @@ def test_text_is_escaped() -> None:
 
 
 def test_suppressed_regions_and_missing_values_are_said(tmp_path: Path) -> None:
-    overlap = with_suppressed(overlap_from_sets(demo_sets()), ("brand", "retailer_b"))
+    result = overlap_from_sets(demo_sets())
+    release = ReleaseInfo(k=5, suppressed=2, protective=("regions/brand+retailer_a",))
+    overlap = with_suppressed(
+        replace(result, release=release), ("brand", "retailer_b"), ("brand", "retailer_a")
+    )
     path = write_report(tmp_path / "r.html", overlap, None, contribution(overlap, "brand"))
     page = parse(path.read_text(encoding="utf-8"))
-    assert ["brand & retailer_b", "●", "", "●", "", "suppressed"] in page.rows
+    assert ["brand & retailer_b", "●", "", "●", "", "<5"] in page.rows  # below k
+    assert ["brand & retailer_a", "●", "●", "", "", "suppressed"] in page.rows  # protects others
     text = " ".join(page.text)
-    assert "region brand & retailer_b is suppressed" in text
+    assert "region brand & retailer_b is below k (shown <5)" in text
+    assert "region brand & retailer_a is hidden to protect others (shown suppressed)" in text
     assert (
         "Shapley value of retailer_b cannot be computed: region brand & retailer_b is suppressed"
         in text

@@ -4,7 +4,6 @@ indicators pass with and without owner noise; packed or over-weighted indicators
 from __future__ import annotations
 
 import math
-import random
 from fractions import Fraction
 
 import numpy as np
@@ -44,7 +43,7 @@ def owner_cells(
     values = {s.name: frame[s.name].tolist() for s in SPECS}
     aggregate = aggregate_rows(PUB, indicators, values, SPECS)
     if epsilon:
-        aggregate = noised_aggregate(PUB, aggregate, epsilon, random.Random(seed))
+        aggregate = noised_aggregate(PUB, aggregate, epsilon)  # OpenDP: system randomness
     sealed = seal_aggregate(PUB, aggregate, generate_masks(TABLE, len(NAMES)))
     return [PRIV.decrypt_signed(c) for c in sealed.ciphertexts()], sealed
 
