@@ -8,13 +8,14 @@ from collections.abc import Iterator, Sequence
 
 import pandas as pd
 
-from connectors.errors import SourceNotFound, SourceUnreadable
+from connectors.errors import SourceNotFound
 from connectors.source_spec import (
     DEFAULT_CHUNK_ROWS,
     SourceSpec,
     check_chunk_rows,
     distinct,
     require_columns,
+    unreadable,
 )
 
 _PARSE_ERRORS = (pd.errors.ParserError, UnicodeDecodeError, ValueError)
@@ -41,9 +42,9 @@ class CsvSource:
         try:
             header = pd.read_csv(self._path, nrows=0, encoding=self._spec.encoding)
         except pd.errors.EmptyDataError:
-            raise SourceUnreadable(self._spec.describe(), "file is empty, no header row") from None
+            raise unreadable(self._spec, "file is empty, no header row") from None
         except _PARSE_ERRORS as error:
-            raise SourceUnreadable(self._spec.describe(), str(error)) from error
+            raise unreadable(self._spec, str(error)) from error
         return [str(c) for c in header.columns]
 
     def iter_chunks(
@@ -52,7 +53,7 @@ class CsvSource:
         check_chunk_rows(chunk_rows)
         wanted = distinct(columns)
         header = self.columns()
-        require_columns(self._spec.describe(), wanted, header)
+        require_columns(self._spec.describe(), wanted, header, self._spec.discreet)
         self._check_complete(len(header))
         try:
             reader = pd.read_csv(
@@ -67,7 +68,7 @@ class CsvSource:
                 na_values=[""],
             )
         except _PARSE_ERRORS as error:
-            raise SourceUnreadable(self._spec.describe(), str(error)) from error
+            raise unreadable(self._spec, str(error)) from error
         with reader:
             while True:
                 try:
@@ -75,7 +76,7 @@ class CsvSource:
                 except StopIteration:
                     return
                 except _PARSE_ERRORS as error:
-                    raise SourceUnreadable(self._spec.describe(), str(error).strip()) from error
+                    raise unreadable(self._spec, str(error).strip()) from error
                 frame = chunk[wanted].reset_index(drop=True)
                 yield frame.astype(object).where(frame.notna(), None)
 
@@ -94,8 +95,8 @@ class CsvSource:
         except csv.Error:
             row = []
         if len(row) < fields:
-            raise SourceUnreadable(
-                self._spec.describe(),
+            raise unreadable(
+                self._spec,
                 f"the last row has {len(row)} of {fields} fields and no line ending: the file "
                 "looks partially written",
             )

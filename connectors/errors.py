@@ -23,21 +23,33 @@ class SourceNotFound(ConnectorError):
 
 
 class SourceUnreadable(ConnectorError):
-    """The source exists but cannot be read (corrupt or partial file, unreachable database)."""
+    """The source exists but cannot be read (corrupt or partial file, unreachable database).
 
-    def __init__(self, source: str, reason: str) -> None:
+    `detail` is the full reason for the owner when the message itself is discreet.
+    """
+
+    def __init__(self, source: str, reason: str, detail: str = "") -> None:
         self.source = source
         self.reason = reason
+        self.detail = detail or reason
         super().__init__(f"cannot read member source {source}: {reason}")
 
 
 class MissingColumn(ConnectorError):
     """A requested column is not present in the source."""
 
-    def __init__(self, column: str, source: str, available: Sequence[str]) -> None:
+    def __init__(
+        self, column: str, source: str, available: Sequence[str], discreet: bool = False
+    ) -> None:
         self.column = column
         self.source = source
         self.available = list(available)
+        if discreet:
+            super().__init__(
+                f"member source {source} lacks a column its owner's node config names "
+                "(the owner's `gongying node check` names it)"
+            )
+            return
         listed = ", ".join(repr(c) for c in self.available) or "(none)"
         super().__init__(
             f"column {column!r} not found in member source {source}; available columns: {listed}"

@@ -165,8 +165,12 @@ def load_members(
     check_serves(id_column, column_kind, id_type)
     described = source.spec.describe()
     attribute_names = distinct(attributes)
-    require_columns(described, [id_column, *attribute_names], source.columns())
+    require_columns(
+        described, [id_column, *attribute_names], source.columns(), source.spec.discreet
+    )
     report = LoadReport(source=described)
+    # a discreet source's errors name the config key, not the owner's column
+    named = f"[identifiers].{column_kind.value}" if source.spec.discreet else id_column
     prefix = f"{id_type}:"
     data = bytearray()
     lengths: list[np.ndarray] = []
@@ -176,7 +180,7 @@ def load_members(
         chunk = chunk.reset_index(drop=True)
         first_row = report.rows_read + 1
         outcome = normalise_column(column_kind, chunk[id_column], id_type, profile)
-        _count_invalid(report, outcome.reasons, first_row, described, id_column, chunk)
+        _count_invalid(report, outcome.reasons, first_row, described, id_column, chunk, named)
         report.rows_read += len(chunk)
         valid = outcome.reasons.isna()
         texts = np.asarray(outcome.values[valid].tolist(), dtype=object)
@@ -216,6 +220,7 @@ def _count_invalid(
     source: str,
     column: str,
     chunk: pd.DataFrame,
+    named: str,
 ) -> None:
     invalid = reasons[reasons.notna()]
     if invalid.empty:
@@ -225,7 +230,7 @@ def _count_invalid(
         position = int(not_text.index[0])
         found = type(chunk[column].iloc[position]).__name__
         hint = f"column dtype is {chunk[column].dtype}; give identifiers as text or integers"
-        raise ColumnTypeError(source, column, first_row + position, found, hint)
+        raise ColumnTypeError(source, named, first_row + position, found, hint)
     for reason, count in invalid.value_counts(sort=False).items():
         key = str(reason)
         report.invalid[key] = report.invalid.get(key, 0) + int(count)

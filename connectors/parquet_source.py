@@ -9,13 +9,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from connectors.errors import SourceNotFound, SourceUnreadable
+from connectors.errors import SourceNotFound
 from connectors.source_spec import (
     DEFAULT_CHUNK_ROWS,
     SourceSpec,
     check_chunk_rows,
     distinct,
     require_columns,
+    unreadable,
 )
 
 
@@ -39,7 +40,9 @@ class ParquetSource:
         check_chunk_rows(chunk_rows)
         wanted = distinct(columns)
         parquet = self._open()
-        require_columns(self._spec.describe(), wanted, list(parquet.schema_arrow.names))
+        require_columns(
+            self._spec.describe(), wanted, list(parquet.schema_arrow.names), self._spec.discreet
+        )
         batches = parquet.iter_batches(batch_size=chunk_rows, columns=wanted)
         while True:
             try:
@@ -47,7 +50,7 @@ class ParquetSource:
             except StopIteration:
                 return
             except (pa.ArrowException, OSError) as error:
-                raise SourceUnreadable(self._spec.describe(), str(error)) from error
+                raise unreadable(self._spec, str(error)) from error
             frame = batch.to_pandas(integer_object_nulls=True)
             yield frame[wanted]
 
@@ -57,4 +60,4 @@ class ParquetSource:
         try:
             return pq.ParquetFile(self._path)
         except (pa.ArrowException, OSError) as error:
-            raise SourceUnreadable(self._spec.describe(), str(error)) from error
+            raise unreadable(self._spec, str(error)) from error

@@ -9,7 +9,7 @@ from typing import Literal, Protocol
 import pandas as pd
 import sqlalchemy as sa
 
-from connectors.errors import MissingColumn, SourceSpecError
+from connectors.errors import MissingColumn, SourceSpecError, SourceUnreadable
 
 SourceKind = Literal["csv", "parquet", "sql", "dataframe"]
 DEFAULT_CHUNK_ROWS = 100_000
@@ -20,7 +20,10 @@ class SourceSpec:
     """A member source: a CSV or Parquet file, a SQL table or query, or an in-memory frame.
 
     `url` is a SQLAlchemy URL; exactly one of `table` and `query` goes with it. `encoding`
-    applies to CSV only. `label` names a dataframe source in messages.
+    applies to CSV only. `label` names a dataframe source in messages. A `discreet` source
+    (every node's, whose errors and load reports reach other parties) is named by its `label`
+    alone: messages carry no path, URL, table, column names or database driver detail;
+    `location()` still gives the owner the real place.
     """
 
     kind: SourceKind
@@ -30,6 +33,7 @@ class SourceSpec:
     query: str | None = None
     encoding: str = "utf-8"
     label: str | None = None
+    discreet: bool = False
 
     def __post_init__(self) -> None:
         if self.kind in ("csv", "parquet") and not self.path:
@@ -45,7 +49,13 @@ class SourceSpec:
             raise SourceSpecError(f"unknown member source kind {self.kind!r}")
 
     def describe(self) -> str:
-        """The source for messages: a file path, or a URL with its password masked."""
+        """The source for messages: its label when discreet, else `location()`."""
+        if self.discreet:
+            return self.label or self.kind
+        return self.location()
+
+    def location(self) -> str:
+        """Where the source is: a file path, or a URL (password masked) and table."""
         if self.kind in ("csv", "parquet"):
             return f"{self.kind} file {self.path}"
         if self.kind == "dataframe":
@@ -79,12 +89,14 @@ class MemberSource(Protocol):
         ...
 
 
-def require_columns(source: str, wanted: Iterable[str], available: Sequence[str]) -> None:
+def require_columns(
+    source: str, wanted: Iterable[str], available: Sequence[str], discreet: bool = False
+) -> None:
     """Raise `MissingColumn` for the first of `wanted` that is not in `available`."""
     present = set(available)
     for column in wanted:
         if column not in present:
-            raise MissingColumn(column, source, available)
+            raise MissingColumn(column, source, available, discreet)
 
 
 def check_chunk_rows(chunk_rows: int) -> None:
@@ -96,3 +108,14 @@ def check_chunk_rows(chunk_rows: int) -> None:
 def distinct(columns: Sequence[str]) -> list[str]:
     """`columns` without repeats, first occurrence kept."""
     return list(dict.fromkeys(columns))
+
+
+def unreadable(spec: SourceSpec, reason: str) -> SourceUnreadable:
+    """The error for a source that cannot be read; a discreet one keeps `reason` as detail only."""
+    if spec.discreet:
+        return SourceUnreadable(
+            spec.describe(),
+            "it cannot be read just now (its owner's `gongying node check` says why)",
+            detail=reason,
+        )
+    return SourceUnreadable(spec.describe(), reason)

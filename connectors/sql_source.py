@@ -15,6 +15,7 @@ from connectors.source_spec import (
     distinct,
     mask_url,
     require_columns,
+    unreadable,
 )
 
 _SUBQUERY_NAME = "gy_member_source"
@@ -54,7 +55,7 @@ class SqlSource:
         check_chunk_rows(chunk_rows)
         wanted = distinct(columns)
         available = self.columns()
-        require_columns(self._spec.describe(), wanted, available)
+        require_columns(self._spec.describe(), wanted, available, self._spec.discreet)
         selectable = self._selectable(available)
         statement = sa.select(*(selectable.c[c] for c in wanted))
         try:
@@ -77,15 +78,14 @@ class SqlSource:
             try:
                 self._engine = sa.create_engine(self._spec.url or "")
             except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError) as error:
-                raise SourceUnreadable(
-                    self._spec.describe(), _scrub(str(error), self._spec)
-                ) from error
+                reason = _scrub(str(error), self._spec) + _dialect_hint(self._spec.url or "")
+                raise unreadable(self._spec, reason) from error
         return self._engine
 
     def _unreadable(self, error: sa.exc.SQLAlchemyError) -> SourceUnreadable:
         original = getattr(error, "orig", None)
         reason = str(original if original is not None else error).strip().splitlines()
-        return SourceUnreadable(self._spec.describe(), _scrub(" ".join(reason), self._spec))
+        return unreadable(self._spec, _scrub(" ".join(reason), self._spec))
 
 
 def _frame(rows: Sequence[sa.Row[object]], columns: Sequence[str]) -> pd.DataFrame:
@@ -107,3 +107,11 @@ def _scrub(reason: str, spec: SourceSpec) -> str:
     if password:
         return reason.replace(str(password), "***")
     return reason
+
+
+def _dialect_hint(url: str) -> str:
+    """What to write instead of a PostgreSQL URL SQLAlchemy cannot load here."""
+    scheme = url.partition("://")[0]
+    if scheme.startswith("postgres"):
+        return "; write the URL as postgresql+psycopg://USER:PASSWORD@HOST:PORT/DATABASE"
+    return ""

@@ -5,13 +5,40 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from connectors.identifiers import NormalisationProfile
-from gongying.config_file import ConfigError, expect, optional, parse_address, read_toml, require
-from gongying.tls import INSECURE_FLAG, TLSFiles, parse_tls_table
+from gongying.config_file import (
+    ConfigError,
+    check_sql_url,
+    expect,
+    optional,
+    parse_address,
+    read_toml,
+    require,
+    unknown_keys,
+)
+from gongying.tls import INSECURE_FLAG, TLS_KEYS, TLSFiles, parse_tls_table
 from node.executor_spec import LOCAL, parse_executor
 
 DEFAULT_DEADLINE_SECONDS = 900.0
+# Every key coordinator.toml may hold; anything else is refused with the nearest suggested.
+KEYS = frozenset(
+    {
+        "listen",
+        "parties",
+        "deadline_seconds",
+        "normalisation_profile",
+        "workers",
+        "tls",
+        INSECURE_FLAG,
+        "clients",
+        "audit_log",
+        "signing_key",
+        "executor",
+        "acting_for",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -42,10 +69,20 @@ class CoordinatorConfig:
         return frozenset((identity, *self.acting_for.get(identity, ())))
 
 
+def unknown_coordinator_keys(raw: dict[str, Any], where: str) -> list[str]:
+    """One message per unknown key in a parsed coordinator.toml, nearest known key suggested."""
+    problems = unknown_keys(raw, KEYS, where)
+    if isinstance(raw.get("tls"), dict):
+        problems += unknown_keys(raw["tls"], TLS_KEYS, f"{where} [tls]")
+    return problems
+
+
 def load_coordinator_config(path: Path) -> CoordinatorConfig:
-    """Parse coordinator.toml; every party needs a HOST:PORT address."""
+    """Parse coordinator.toml; every party needs a HOST:PORT address; unknown keys are refused."""
     raw = read_toml(path)
     where = str(path)
+    for problem in unknown_coordinator_keys(raw, where):
+        raise ConfigError(problem)
     table = require(raw, "parties", dict, where)
     if len(table) < 2:
         raise ConfigError(f"{where} [parties]: at least two parties are needed, got {len(table)}")
@@ -73,7 +110,9 @@ def load_coordinator_config(path: Path) -> CoordinatorConfig:
         tls=parse_tls_table(raw, path.parent, where),
         insecure_plaintext=optional(raw, INSECURE_FLAG, bool, False, where),
         audit_log=_location(
-            optional(raw, "audit_log", str, "", where) or "coordinator.audit.db", path.parent
+            optional(raw, "audit_log", str, "", where) or "coordinator.audit.db",
+            path.parent,
+            f"{where}.audit_log",
         ),
         signing_key=(path.parent / key)
         if (key := optional(raw, "signing_key", str, "", where))
@@ -84,8 +123,10 @@ def load_coordinator_config(path: Path) -> CoordinatorConfig:
     )
 
 
-def _location(value: str, base: Path) -> str:
+def _location(value: str, base: Path, where: str) -> str:
     """A SQLAlchemy URL as given, or a file path relative to the config's folder."""
+    if "://" in value:
+        check_sql_url(value, where)
     return value if "://" in value or Path(value).is_absolute() else str(base / value)
 
 

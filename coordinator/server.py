@@ -5,10 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from coordinator.check import check_coordinator
 from coordinator.config import CoordinatorConfig, load_coordinator_config
 from coordinator.masks import MaskSupply
 from coordinator.service import CoordinatorService
 from coordinator.servicer import CoordinatorServicer
+from gongying.config_file import StartupRefused
 from gongying.serving import RunningServer, start_server, wait_for_termination
 from gongying.signing import load_signing_key
 from gongying.tls import transport_security
@@ -73,7 +75,13 @@ def start_coordinator(config: CoordinatorConfig, listen: str | None = None) -> C
 
 
 def serve_coordinator(config_path: Path) -> None:
-    """Run the coordinator from its config file until SIGTERM/SIGINT."""
+    """Check the config (`gongying coordinator check`), then serve until SIGTERM/SIGINT.
+
+    Any problem the check finds refuses the start (StartupRefused, one line per problem).
+    """
+    problems = check_coordinator(config_path)
+    if problems:
+        raise StartupRefused(problems)
     server = start_coordinator(load_coordinator_config(config_path))
     print(f"coordinator serving on {server.address}", flush=True)
     wait_for_termination(server.running, server.service.close)

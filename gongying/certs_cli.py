@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from gongying.certs import CertsError, init_certs
 
@@ -33,7 +34,9 @@ def certs_init(
     try:
         made = init_certs(out, names, days=days, overwrite=force)
     except (CertsError, OSError) as error:
-        Console(stderr=True).print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+        Console(stderr=True).print(
+            f"[bold red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True
+        )
         raise typer.Exit(1) from None
     console = Console()
     console.print(f"CA certificate {made.ca} (its key {made.ca_key}: keep it offline)")

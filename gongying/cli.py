@@ -9,13 +9,14 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from gongying.audit_cli import audit_app
 from gongying.certs_cli import certs_app
 
 if TYPE_CHECKING:
     from coordinator.results import OverlapResult, ProfileResult
-    from coordinator.sdk import QuerySigner
+    from coordinator.sdk import QueryError, QuerySigner
     from gongying.tls import TLSFiles
 
 app = typer.Typer(
@@ -75,8 +76,23 @@ AsOption = Annotated[
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    """Print `message` (one `error:` line per line of it, brackets kept) and exit with `code`."""
+    for line in message.splitlines() or [""]:
+        err.print(f"[bold red]error:[/] {escape(line)}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
+
+
+def _query_failed(error: QueryError, coordinator: str, tls: TLSFiles | None) -> typer.Exit:
+    """A failed query's line; a plaintext call to a TLS coordinator says how to fix it."""
+    from gongying.tls import speaks_tls
+
+    if tls is None and error.code == "UNAVAILABLE" and speaks_tls(coordinator):
+        return _fail(
+            f"the coordinator at {coordinator} requires mutual TLS: pass --ca, --cert and --key "
+            "(e.g. --ca certs/ca.pem --cert certs/brand.pem --key certs/brand.key)",
+            code=2,
+        )
+    return _fail(f"{error} [{error.code}]")
 
 
 def _signer(key: Path | None, party: str) -> QuerySigner | None:
@@ -121,29 +137,69 @@ def _write_outputs(
         raise _fail(f"cannot write: {error}") from None
 
 
+def _operator_errors() -> tuple[type[Exception], ...]:
+    """Errors that are an operator's mistake (config, files, keys, data): a line, no traceback."""
+    from connectors.errors import ConnectorError
+    from gongying.config_file import ConfigError
+    from gongying.signing import SignedQueryError
+    from node.audit import AuditError
+    from protocols.paillier import PaillierError
+
+    return (ConfigError, OSError, SignedQueryError, ConnectorError, AuditError, PaillierError)
+
+
+def _report_check(what: str, config: Path, problems: list[str]) -> None:
+    if problems:
+        count = f"{len(problems)} problem{'s' if len(problems) > 1 else ''}"
+        raise _fail("\n".join([*problems, f"{what} {config}: {count}, not ready to serve"]))
+    err.print(f"{what} {escape(str(config))}: ready to serve", highlight=False, soft_wrap=True)
+
+
+@node_app.command("check")
+def node_check(config: ConfigOption) -> None:
+    """Check node.toml without serving: keys, files, source, columns, keys, TLS, port, policy."""
+    from node.check import check_node
+
+    try:
+        problems = check_node(config)
+    except _operator_errors() as error:
+        raise _fail(str(error)) from None
+    _report_check("node config", config, problems)
+
+
 @node_app.command("serve")
 def node_serve(config: ConfigOption) -> None:
-    """Serve a node from node.toml until SIGTERM or Ctrl-C."""
-    from gongying.config_file import ConfigError
+    """Check node.toml (as `node check`), then serve until SIGTERM or Ctrl-C."""
     from node.server import serve_node
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     try:
         serve_node(config)
-    except (ConfigError, OSError) as error:
+    except _operator_errors() as error:
         raise _fail(str(error)) from None
+
+
+@coordinator_app.command("check")
+def coordinator_check(config: ConfigOption) -> None:
+    """Check coordinator.toml without serving: keys, TLS files, signing key, port."""
+    from coordinator.check import check_coordinator
+
+    try:
+        problems = check_coordinator(config)
+    except _operator_errors() as error:
+        raise _fail(str(error)) from None
+    _report_check("coordinator config", config, problems)
 
 
 @coordinator_app.command("serve")
 def coordinator_serve(config: ConfigOption) -> None:
-    """Serve the coordinator from coordinator.toml until SIGTERM or Ctrl-C."""
+    """Check coordinator.toml (as `coordinator check`), then serve until SIGTERM or Ctrl-C."""
     from coordinator.server import serve_coordinator
-    from gongying.config_file import ConfigError
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     try:
         serve_coordinator(config)
-    except (ConfigError, OSError) as error:
+    except _operator_errors() as error:
         raise _fail(str(error)) from None
 
 
@@ -174,9 +230,10 @@ def query_overlap(
 
     names = [p.strip() for p in parties.split(",") if p.strip()]
     signer = _signer(signing_key, signer_party or (names[0] if names else ""))
+    tls = _client_tls(ca, cert, key)
     try:
         with (
-            CoordinatorClient(coordinator, _client_tls(ca, cert, key), signer=signer) as client,
+            CoordinatorClient(coordinator, tls, signer=signer) as client,
             progress_bars(progress_console(no_progress), "overlap") as on_progress,
         ):
             result = client.overlap(
@@ -185,7 +242,7 @@ def query_overlap(
     except TLSError as error:
         raise _fail(str(error)) from None
     except QueryError as error:
-        raise _fail(f"{error} [{error.code}]") from None
+        raise _query_failed(error, coordinator, tls) from None
     if as_json:
         typer.echo(json.dumps(result.to_json(), indent=2))
     else:
@@ -220,9 +277,10 @@ def query_profile(
         return [p.strip() for p in text.split(",") if p.strip()]
 
     signer = _signer(signing_key, querier)
+    tls = _client_tls(ca, cert, key)
     try:
         with (
-            CoordinatorClient(coordinator, _client_tls(ca, cert, key), signer=signer) as client,
+            CoordinatorClient(coordinator, tls, signer=signer) as client,
             progress_bars(progress_console(no_progress), "profile") as on_progress,
         ):
             result = client.profile(
@@ -237,7 +295,7 @@ def query_profile(
     except TLSError as error:
         raise _fail(str(error)) from None
     except QueryError as error:
-        raise _fail(f"{error} [{error.code}]") from None
+        raise _query_failed(error, coordinator, tls) from None
     if as_json:
         typer.echo(json.dumps(result.to_json(), indent=2))
     else:

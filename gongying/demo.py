@@ -93,7 +93,8 @@ def _transport_toml(certs: Path | None, party: str) -> tuple[str, str]:
     """(top-level keys, [tls] table) of a demo config: mutual TLS with a policy, a signing key
     and an audit log; or, loudly, plaintext without a policy."""
     if certs is None:
-        return f"{INSECURE_FLAG} = true\ninsecure_no_policy = true\n", ""
+        unchecked = "" if party == COORDINATOR else "insecure_no_policy = true\n"
+        return f"{INSECURE_FLAG} = true\n{unchecked}", ""
     governed = (
         f'signing_key = "../certs/{party}.sign.key"\n'
         if party == COORDINATOR

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import signal
+import socket
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent import futures
@@ -18,6 +20,7 @@ from gongying.tls import TLSFiles
 
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 GRACE_SECONDS = 10.0
+RECONNECT_BACKOFF_MS = 1000
 
 
 class _Malformed:
@@ -126,21 +129,51 @@ def start_server(
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+            # no port sharing: a second server on a taken port must fail, not split the traffic
+            ("grpc.so_reuseport", 0),
         ],
     )
     register(server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    if tls is not None:
-        port = server.add_secure_port(address, tls.server_credentials())
-    else:
-        port = server.add_insecure_port(address)
+    try:
+        if tls is not None:
+            port = server.add_secure_port(address, tls.server_credentials())
+        else:
+            port = server.add_insecure_port(address)
+    except RuntimeError:  # gRPC's "Failed to bind to address"
+        port = 0
     if port == 0:
-        raise OSError(f"could not bind {address}")
+        raise OSError(f"could not bind {address}: {port_problem(address) or 'bind failed'}")
     server.start()
     for name in ("", *service_names):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     return RunningServer(server, port, health_servicer)
+
+
+def port_problem(address: str) -> str | None:
+    """Why `address` (HOST:PORT) cannot be bound now, or None when it can (port 0 always can)."""
+    host, _, port = address.rpartition(":")
+    if int(port) == 0:
+        return None
+    try:
+        infos = socket.getaddrinfo(
+            host.strip("[]") or None, int(port), type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
+    except socket.gaierror as error:
+        return f"host {host!r} does not resolve ({error.strerror})"
+    family, kind, proto, _, sockaddr = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(sockaddr)
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                return f"port {port} is already in use by another process (another node?)"
+            if error.errno == errno.EADDRNOTAVAIL:
+                return f"{host} is not an address of this machine"
+            return f"cannot bind {address}: {error.strerror}"
+    return None
 
 
 def wait_for_termination(running: RunningServer, on_stop: Callable[[], None]) -> None:
@@ -171,6 +204,11 @@ def channel(
     options: list[tuple[str, str | int]] = [
         ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
         ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+        # a restarted peer is found again within a second: gRPC's default backoff grows to
+        # minutes while the peer is down, and every call in the meantime fails at once
+        ("grpc.initial_reconnect_backoff_ms", RECONNECT_BACKOFF_MS // 5),
+        ("grpc.min_reconnect_backoff_ms", RECONNECT_BACKOFF_MS // 5),
+        ("grpc.max_reconnect_backoff_ms", RECONNECT_BACKOFF_MS),
     ]
     if tls is None:
         return grpc.insecure_channel(address, options=options)

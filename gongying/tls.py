@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+import ssl
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -9,10 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
 
-from gongying.config_file import ConfigError, require
+from gongying.config_file import ConfigError, refuse_unknown_keys, require
 
 INSECURE_FLAG = "insecure_plaintext"
+TLS_KEYS = frozenset({"ca", "cert", "key"})
 
 
 class TLSError(ConfigError):
@@ -50,6 +56,82 @@ class TLSFiles:
         )
 
 
+def tls_problems(tls: TLSFiles, where: str) -> list[str]:
+    """What stops `tls` from working, one line each: unreadable or non-PEM files, a key that
+    is not the certificate's, a certificate the CA did not sign."""
+    problems: list[str] = []
+    loaded: dict[str, bytes] = {}
+    for which, path in (("ca", tls.ca), ("cert", tls.cert), ("key", tls.key)):
+        try:
+            loaded[which] = path.read_bytes()
+        except OSError as error:
+            problems.append(f"{where} [tls].{which}: cannot read {path}: {error.strerror}")
+    if problems:
+        return problems
+    try:
+        ca = x509.load_pem_x509_certificate(loaded["ca"])
+    except ValueError:
+        return [f"{where} [tls].ca: {tls.ca} is not a PEM certificate"]
+    try:
+        cert = x509.load_pem_x509_certificate(loaded["cert"])
+    except ValueError:
+        return [f"{where} [tls].cert: {tls.cert} is not a PEM certificate"]
+    try:
+        key = serialization.load_pem_private_key(loaded["key"], password=None)
+    except (ValueError, TypeError):
+        return [f"{where} [tls].key: {tls.key} is not an unencrypted PEM private key"]
+    public = serialization.PublicFormat.SubjectPublicKeyInfo
+    encoding = serialization.Encoding.DER
+    if key.public_key().public_bytes(encoding, public) != cert.public_key().public_bytes(
+        encoding, public
+    ):
+        problems.append(
+            f"{where} [tls].key: {tls.key} is not the private key of certificate {tls.cert} "
+            "(use the .key file made with that .pem by `gongying certs init`)"
+        )
+    try:
+        cert.verify_directly_issued_by(ca)
+    except (ValueError, TypeError, InvalidSignature):
+        problems.append(
+            f"{where} [tls].cert: {tls.cert} is not signed by the CA in {tls.ca} "
+            "(every party's certificate must come from the same `gongying certs init`)"
+        )
+    return problems
+
+
+def speaks_tls(address: str, timeout: float = 3.0) -> bool:
+    """Whether the server at HOST:PORT answers a TLS handshake (for a plaintext caller's hint)."""
+    host, _, port = address.rpartition(":")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    context.set_alpn_protocols(["h2"])
+    try:
+        with (
+            socket.create_connection((host.strip("[]"), int(port)), timeout=timeout) as raw,
+            context.wrap_socket(raw) as wrapped,
+        ):
+            wrapped.do_handshake()
+    except ssl.SSLError as error:
+        # a TLS server that wants a client certificate answers with an alert
+        return "ALERT" in str(error).upper()
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+def transport_problems(tls: TLSFiles | None, insecure_plaintext: bool, where: str) -> list[str]:
+    """A missing or contradictory transport setting, and what is wrong with the TLS files."""
+    if tls is None and not insecure_plaintext:
+        return [
+            f"{where}: no [tls] table (ca, cert, key); create certificates with `gongying certs "
+            f"init` and add them, or set {INSECURE_FLAG} = true for a throwaway local test"
+        ]
+    if tls is not None and insecure_plaintext:
+        return [f"{where}: both a [tls] table and {INSECURE_FLAG} = true are set; remove one"]
+    return tls_problems(tls, where) if tls is not None else []
+
+
 # The SDK's name for the TLS files a querier presents to the coordinator.
 ClientTLS = TLSFiles
 
@@ -59,6 +141,7 @@ def parse_tls_table(raw: Mapping[str, Any], base: Path, where: str) -> TLSFiles 
     if "tls" not in raw:
         return None
     table = require(raw, "tls", dict, where)
+    refuse_unknown_keys(table, TLS_KEYS, f"{where} [tls]")
 
     def path(key: str) -> Path:
         value = Path(require(table, key, str, f"{where} [tls]"))

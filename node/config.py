@@ -7,17 +7,55 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from connectors.errors import SourceSpecError
 from connectors.identifiers import SERVES, ColumnKind, IdType, NormalisationProfile
 from connectors.source_spec import SourceSpec
 from gongying.certs import COORDINATOR
-from gongying.config_file import ConfigError, expect, optional, parse_address, read_toml, require
-from gongying.tls import INSECURE_FLAG, TLSFiles, parse_tls_table
+from gongying.config_file import (
+    ConfigError,
+    check_sql_url,
+    expect,
+    optional,
+    parse_address,
+    read_toml,
+    refuse_unknown_keys,
+    require,
+    unknown_keys,
+)
+from gongying.tls import INSECURE_FLAG, TLS_KEYS, TLSFiles, parse_tls_table
 from node.attributes import parse_attributes
 from node.executor_spec import LOCAL, parse_executor
 from protocols.profile import Attribute
 
 SOURCE_KINDS = ("csv", "parquet", "sql")
 NO_POLICY_FLAG = "insecure_no_policy"
+# Every key node.toml may hold, per table; anything else is refused with the nearest suggested.
+KEYS = frozenset(
+    {
+        "party",
+        "listen",
+        "source",
+        "identifiers",
+        "normalisation",
+        "workers",
+        "attributes",
+        "paillier",
+        "chunk_rows",
+        "tls",
+        INSECURE_FLAG,
+        "coordinator_identity",
+        "executor",
+        "policy",
+        NO_POLICY_FLAG,
+        "audit_log",
+        "ledger",
+        "signing_key",
+    }
+)
+SOURCE_KEYS = frozenset({"kind", "path", "url", "table", "query", "label"})
+NORMALISATION_KEYS = frozenset({"default_region", "gmail_canonical"})
+PAILLIER_KEYS = frozenset({"key_file", "bits"})
+ATTRIBUTE_KEYS = frozenset({"kind", "domain", "lower", "upper", "scale"})
 
 
 @dataclass(frozen=True)
@@ -60,10 +98,11 @@ class NodeConfig:
             key=lambda c: c.kind.value != id_type.value,
         )
         if not servable:
-            held = ", ".join(f"{c.column} ({c.kind.value})" for c in self.identifiers) or "none"
+            # the id types, not the owner's column names: this message reaches other parties
+            served = sorted({t.value for c in self.identifiers for t in SERVES[c.kind]})
             raise IdentifierUnavailable(
                 f"party {self.party!r} has no identifier column for id type {id_type.value!r}; "
-                f"it holds: {held}"
+                f"it serves: {', '.join(served) or 'none'}"
             )
         return servable[0]
 
@@ -72,27 +111,36 @@ class IdentifierUnavailable(LookupError):
     """The node holds no column that can serve the requested identifier type."""
 
 
+def unknown_node_keys(raw: dict[str, Any], where: str) -> list[str]:
+    """One message per unknown key anywhere in a parsed node.toml, nearest known key suggested."""
+    problems = unknown_keys(raw, KEYS, where)
+    for table, known in (
+        ("source", SOURCE_KEYS),
+        ("normalisation", NORMALISATION_KEYS),
+        ("paillier", PAILLIER_KEYS),
+        ("tls", TLS_KEYS),
+    ):
+        if isinstance(raw.get(table), dict):
+            problems += unknown_keys(raw[table], known, f"{where} [{table}]")
+    attributes = raw.get("attributes")
+    if isinstance(attributes, dict):
+        for name, body in attributes.items():
+            if isinstance(body, dict):
+                problems += unknown_keys(body, ATTRIBUTE_KEYS, f"{where} [attributes.{name}]")
+    return problems
+
+
 def load_node_config(path: Path) -> NodeConfig:
-    """Parse node.toml; relative file paths are taken relative to the config file's folder."""
+    """Parse node.toml; relative file paths are taken relative to the config file's folder.
+
+    Unknown keys are refused (a typo would otherwise silently drop a setting).
+    """
     raw = read_toml(path)
     where = str(path)
     base = path.parent
-    source_table = require(raw, "source", dict, where)
-    kind = require(source_table, "kind", str, f"{where} [source]")
-    if kind not in SOURCE_KINDS:
-        raise ConfigError(
-            f"{where} [source].kind: {kind!r} is not one of {', '.join(SOURCE_KINDS)}"
-        )
-    file_path = optional(source_table, "path", str, "", f"{where} [source]")
-    if file_path and not Path(file_path).is_absolute():
-        file_path = str(base / file_path)
-    source = SourceSpec(
-        kind=kind,  # type: ignore[arg-type]
-        path=file_path or None,
-        url=optional(source_table, "url", str, "", f"{where} [source]") or None,
-        table=optional(source_table, "table", str, "", f"{where} [source]") or None,
-        query=optional(source_table, "query", str, "", f"{where} [source]") or None,
-    )
+    for problem in unknown_node_keys(raw, where):
+        raise ConfigError(problem)
+    source = _source(require(raw, "source", dict, where), base, f"{where} [source]")
     id_table = require(raw, "identifiers", dict, where)
     identifiers = []
     for column_kind, column in id_table.items():
@@ -140,6 +188,37 @@ def load_node_config(path: Path) -> NodeConfig:
     )
 
 
+def _source(table: dict[str, Any], base: Path, where: str) -> SourceSpec:
+    """The [source] table as a discreet spec: other parties see only its `label`."""
+    refuse_unknown_keys(table, SOURCE_KEYS, where)
+    kind = require(table, "kind", str, where)
+    if kind not in SOURCE_KINDS:
+        raise ConfigError(f"{where}.kind: {kind!r} is not one of {', '.join(SOURCE_KINDS)}")
+    file_path = optional(table, "path", str, "", where)
+    if file_path and not Path(file_path).is_absolute():
+        file_path = str(base / file_path)
+    url = optional(table, "url", str, "", where)
+    label = optional(table, "label", str, kind, where).strip()
+    if not label:
+        raise ConfigError(f'{where}.label: must not be blank (e.g. label = "members")')
+    if kind != "sql" and (url or "table" in table or "query" in table):
+        raise ConfigError(f'{where}: url, table and query go with kind = "sql", not {kind!r}')
+    if kind == "sql" and file_path:
+        raise ConfigError(f"{where}.path: a sql source has a url and a table, not a path")
+    try:
+        return SourceSpec(
+            kind=kind,  # type: ignore[arg-type]
+            path=file_path or None,
+            url=check_sql_url(url, f"{where}.url") if url else None,
+            table=optional(table, "table", str, "", where) or None,
+            query=optional(table, "query", str, "", where) or None,
+            label=label,
+            discreet=True,
+        )
+    except SourceSpecError as error:
+        raise ConfigError(f"{where}: {error}") from None
+
+
 def _governance(raw: dict[str, Any], base: Path, where: str) -> dict[str, Any]:
     """Policy, audit log, budget ledger and checkpoint-signing key, relative to the config file.
 
@@ -161,6 +240,8 @@ def _governance(raw: dict[str, Any], base: Path, where: str) -> dict[str, Any]:
 
     def location(key: str, default: str) -> str:
         value = optional(raw, key, str, "", where) or default
+        if "://" in value:
+            check_sql_url(value, f"{where}.{key}")
         return value if "://" in value or Path(value).is_absolute() else str(base / value)
 
     return {

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import importlib
 import multiprocessing
+import os
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -37,6 +39,24 @@ MASK_BATCH = 2048
 
 
 # --- worker functions (top level: workers import them by name) -------------------------------
+
+
+PARENT_POLL_SECONDS = 0.5
+
+
+def _exit_with_parent(parent: int) -> None:
+    """Worker initializer: exit as soon as the node process that started it is gone.
+
+    A node killed with SIGKILL cannot stop its pool; without this its workers live on as
+    orphans (reparented, so `getppid` changes).
+    """
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL_SECONDS)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def _warm_up() -> int:
@@ -120,7 +140,10 @@ class LocalBackend:
     def __init__(self, workers: int) -> None:
         self._workers = workers
         self._pool = ProcessPoolExecutor(
-            max_workers=workers, mp_context=multiprocessing.get_context("spawn")
+            max_workers=workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_exit_with_parent,
+            initargs=(os.getpid(),),
         )
         for future in [self._pool.submit(_warm_up) for _ in range(workers)]:
             future.result()

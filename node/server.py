@@ -8,14 +8,16 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gongying.config_file import ConfigError
+from gongying.config_file import ConfigError, StartupRefused
 from gongying.serving import RunningServer, start_server, wait_for_termination
 from gongying.tls import transport_security
 from gongying.v1 import node_pb2_grpc
 from node.audit import signed_head
+from node.check import check_node
 from node.config import NodeConfig, load_node_config
 from node.executor import CryptoExecutor, make_executor
 from node.governance import open_governance
+from node.outcome_log import OutcomeLoggingAuditLog
 from node.querier_key import load_or_create_key
 from node.service import NodeService
 from node.servicer import PartyNodeServicer
@@ -86,6 +88,8 @@ def start_node(config: NodeConfig, listen: str | None = None) -> NodeServer:
         )
     governance = open_governance(config)
     signed_head(governance.audit)  # sign what start-up logged (interrupted queries) before serving
+    if governance.audit is not None:
+        governance.audit = OutcomeLoggingAuditLog(governance.audit)
     executor = make_executor(config.executor, config.workers)
     querier_key = (
         load_or_create_key(config.paillier_key_file, config.paillier_bits)
@@ -108,10 +112,23 @@ def start_node(config: NodeConfig, listen: str | None = None) -> NodeServer:
 
 
 def serve_node(config_path: Path) -> None:
-    """Run a node from its config file until SIGTERM/SIGINT."""
+    """Check the config (`gongying node check`), then run the node until SIGTERM/SIGINT.
+
+    Any problem the check finds refuses the start (StartupRefused, one line per problem).
+    """
+    problems = check_node(config_path)
+    if problems:
+        raise StartupRefused(problems)
     config = load_node_config(config_path)
     node = start_node(config)
-    log.info("node %s serving on %s", config.party, node.address)
+    # the owner's own log names the real location; other parties only ever see the label
+    log.info(
+        "node %s serving on %s; source %r is %s",
+        config.party,
+        node.address,
+        config.source.describe(),
+        config.source.location(),
+    )
     print(f"node {config.party} serving on {node.address}", flush=True)
 
     def release() -> None:

@@ -161,7 +161,13 @@ def test_profile_query_of_the_compose_query_profile_service(rehearsal: Rehearsal
     assert [p.owner for p in result.profiles][:3] == list(NODES[1:])
     truths = profile_truths(data_paths(rehearsal), "brand", list(NODES[1:]), "email")
     assert differences(result, truths) == []
-    assert result.profile("retailer_a").overlap == truths["retailer_a"].matched
+    # retailer_a's overlap (80) is released exactly unless the exact-mode audit hid it to keep a
+    # small bin's feasible interval k wide; then it is labelled `suppressed`, never `<k`
+    shared = result.profile("retailer_a")
+    if shared.overlap is None:
+        assert shared.release.label("overlap") == "suppressed"
+    else:
+        assert shared.overlap == truths["retailer_a"].matched
 
 
 def test_the_image_health_probe_passes_for_every_party(rehearsal: Rehearsal) -> None:

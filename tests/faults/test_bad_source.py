@@ -2,8 +2,9 @@
 
 retailer_a's member source goes bad in five ways (a directory where its file was, a corrupt
 Parquet file, a SQLite database deleted after start, text in a numeric attribute column, a
-partially written CSV). Each query fails with a message naming the file or URL, retailer_a's
-audit log records the failure, no budget is charged, and a good query afterwards works.
+partially written CSV). Each query fails with a message naming the source by its label (here
+the default, its kind) and never its file or URL, retailer_a's audit log records the failure,
+no budget is charged, and a good query afterwards works.
 """
 
 from __future__ import annotations
@@ -66,11 +67,15 @@ def expected(cluster: Cluster) -> int:
     return truth(cluster.held, PAIR).all_parties
 
 
-def check_failed(cluster: Cluster, query_id: str, outcome: object, names: str) -> None:
-    """The querier's error names the source; retailer_a logged the failure; nothing charged."""
+def check_failed(
+    cluster: Cluster, query_id: str, outcome: object, names: str, hidden: Path
+) -> None:
+    """The querier's error names the source by its label, not its location; retailer_a
+    logged the failure; nothing charged."""
     assert isinstance(outcome, QueryError), outcome
     message = str(outcome)
     assert names in message and RETAILER_A in message, message
+    assert str(hidden) not in message and hidden.name not in message, message
     assert outcome.code in ("FAILED_PRECONDITION", "NOT_FOUND"), outcome
     kept = cluster.records(RETAILER_A, query_id)
     assert [r.record.decision for r in kept] == ["failed"], kept
@@ -93,7 +98,7 @@ def test_file_replaced_by_directory(cluster: Cluster) -> None:
     data.mkdir()
     try:
         query_id, outcome = overlap(cluster)
-        check_failed(cluster, query_id, outcome, str(data))
+        check_failed(cluster, query_id, outcome, "member source not found: csv", data)
     finally:
         data.rmdir()
         data.write_bytes(kept)
@@ -117,7 +122,7 @@ def test_partially_written_csv(cluster: Cluster, tail: Callable[[str], str]) -> 
     data.write_text("".join(lines[:-1]) + tail(lines[-1].rstrip("\r\n")))
     try:
         query_id, outcome = overlap(cluster)
-        check_failed(cluster, query_id, outcome, str(data))
+        check_failed(cluster, query_id, outcome, "cannot read member source csv", data)
     finally:
         data.write_bytes(kept)
     check_good(cluster)
@@ -133,7 +138,7 @@ def test_numeric_attribute_holding_text(cluster: Cluster) -> None:
     try:
         with cluster.client() as client, pytest.raises(QueryError) as failed:
             client.profile(BRAND, [RETAILER_A], ["spend"], query_id=query_id, timeout=60)
-        check_failed(cluster, query_id, failed.value, str(data))
+        check_failed(cluster, query_id, failed.value, "attribute 'spend' of csv", data)
         assert "spend" in str(failed.value) and "lots" in str(failed.value)
         check_good(cluster)  # an overlap reads only the identifiers: still served
     finally:
@@ -148,7 +153,7 @@ def test_corrupt_parquet(cluster: Cluster) -> None:
     restart_a(cluster, f'[source]\nkind = "parquet"\npath = "{data}"\n')
     try:
         query_id, outcome = overlap(cluster)
-        check_failed(cluster, query_id, outcome, str(data))
+        check_failed(cluster, query_id, outcome, "cannot read member source parquet", data)
         data.write_bytes(good)
         check_good(cluster)
     finally:
@@ -171,7 +176,7 @@ def test_vanished_sqlite_database(cluster: Cluster) -> None:
         check_good(cluster)
         database.unlink()
         query_id, outcome = overlap(cluster)
-        check_failed(cluster, query_id, outcome, str(database))
+        check_failed(cluster, query_id, outcome, "member source not found: sql", database)
         shutil.copy(saved, database)
         check_good(cluster)
     finally:

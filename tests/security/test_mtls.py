@@ -222,5 +222,5 @@ def test_cli_query_over_mutual_tls(secured: Secured, certs: CertSet) -> None:
     assert partial.exit_code == 2
     assert "--ca, --cert and --key go together" in partial.stderr
     plain = CliRunner().invoke(app, [*base, "--parties", "brand,retailer_a"])
-    assert plain.exit_code == 1
-    assert "UNAVAILABLE" in plain.stderr
+    assert plain.exit_code == 2
+    assert "requires mutual TLS: pass --ca, --cert and --key" in plain.stderr
