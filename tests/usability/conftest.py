@@ -49,9 +49,10 @@ class Shared:
         return f"""[defaults]
 query_kinds = ["overlap", "profile"]
 id_types = ["email"]
-min_cohort = 1
+min_cohort = 5
 min_counterparty_set = 1
 queries_per_day = 1000
+exact = true  # the tests compare exact answers: the explicit opt-in, with its k >= 5
 
 [partners.brand]
 signing_key = "{key}"

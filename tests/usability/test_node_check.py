@@ -245,7 +245,7 @@ def test_a_broken_config_file_is_one_line(tmp_path: Path) -> None:
 def test_locations_in_brackets_are_printed(shared: Shared, tmp_path: Path) -> None:
     """Table names in brackets survive the terminal renderer (they once printed blank)."""
     text = shared.node_text().partition("[tls]")[0]
-    policy = shared.policy_text().replace("min_cohort = 1\n", "")
+    policy = shared.policy_text().replace("min_cohort = 5\n", "")
     path = write_node(tmp_path, text, policy)
     outcome = gongying(*check(path))
     assert_refused(outcome, f"{path}: no [tls] table (ca, cert, key)", "gongying certs init")
