@@ -135,7 +135,9 @@ def _refusal(call: object) -> grpc.RpcError:
     return caught.value
 
 
-def test_close_failed_after_the_set_left_is_charged_before_it_is_refunded(capped: Governed) -> None:
+def test_close_failed_refunds_only_before_the_set_left_and_the_window_rolls(
+    capped: Governed,
+) -> None:
     """brand's node answers retailer_b with 0.5 of 1.0 per 30 days. CloseSession(failed)
     refunds a query whose set never left; once the set was streamed, it is charged for good,
     and the spent budget does not come back the next day, only 30 days after each charge."""
