@@ -327,6 +327,15 @@ def demo(
         typer.Option("--report", help="Write both queries into one self-contained HTML report."),
     ] = None,
     no_progress: NoProgressOption = False,
+    exact: Annotated[
+        bool,
+        typer.Option(
+            "--exact",
+            help="Policies opt every partner into exact answers (no noise), compared with the "
+            "truth cell by cell; by default answers are noised and checked against their "
+            "error bars.",
+        ),
+    ] = False,
 ) -> None:
     """Generate partners' data, start their nodes and a coordinator, query, check the truth."""
     from gongying.demo import DemoError, run_demo
@@ -343,6 +352,7 @@ def demo(
             insecure_plaintext=insecure_plaintext,
             report=report,
             progress=progress_console(no_progress),
+            exact=exact,
         )
     except DemoError as error:
         raise _fail(str(error)) from None

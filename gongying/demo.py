@@ -17,6 +17,7 @@ from coordinator.results import ProfileResult
 from coordinator.sdk import CoordinatorClient, QueryError, QuerySigner
 from gongying.certs import COORDINATOR, CertsError, init_certs
 from gongying.demo_data import BRAND, RETAILERS, generate_demo_data
+from gongying.demo_noise import NoiseCheck, check_overlap, check_profile
 from gongying.demo_profile import ATTRIBUTES, attributes_toml, differences, profile_truths
 from gongying.launch import LaunchError, LocalProcesses, free_port
 from gongying.oracle import identifier_sets_from_files, overlap_truth
@@ -106,10 +107,21 @@ def _transport_toml(certs: Path | None, party: str) -> tuple[str, str]:
     )
 
 
-def policy_toml(party: str, partners: list[str]) -> str:
+DEMO_EPSILON = 1.0
+"""Epsilon per query in the demo's noised policies (a budget of 20 per 30 days)."""
+
+
+def policy_toml(party: str, partners: list[str], exact: bool = False) -> str:
     """A demo node's policy: every other party may ask overlap and profile queries on the demo's
-    identifiers and attributes, with k = 5 and no noise (so answers can be checked exactly)."""
+    identifiers and attributes, with k = 5 and every other party allowed in its queries; noised
+    (epsilon 1 per query) unless `exact`, which opts every partner into exact answers (logged
+    at start-up) so that answers can be compared with the truth cell by cell."""
     attributes = ", ".join(f'"{a}"' for a in ATTRIBUTES)
+    noise = (
+        ["exact = true  # exact answers, checked against the truth: logged at start-up"]
+        if exact
+        else [f"epsilon_per_query = {DEMO_EPSILON}", "epsilon_per_period = 20.0"]
+    )
     lines = [
         f"# Policy of {party}: who may ask what of its members (see deploy/examples/policy.toml).",
         "[defaults]",
@@ -119,9 +131,7 @@ def policy_toml(party: str, partners: list[str]) -> str:
         f"min_cohort = {DEMO_MIN_COHORT}",
         "min_counterparty_set = 1",
         "queries_per_day = 1000",
-        "epsilon_per_period = 0.0",
-        "epsilon_per_query = 0.0",
-        "exact = true  # exact answers (checked against the truth): logged at start-up",
+        *noise,
         'co_parties = ["*"]',
         "",
     ]
@@ -136,9 +146,11 @@ def write_configs(
     paths: dict[str, Path],
     extra: dict[str, str] | None = None,
     insecure_plaintext: bool = False,
+    exact: bool = False,
 ) -> DemoLayout:
     """Write node.toml per party and coordinator.toml on free loopback ports; with mutual TLS
-    (certificates from `certs init` in workdir/certs) unless `insecure_plaintext`."""
+    (certificates from `certs init` in workdir/certs) unless `insecure_plaintext`; the policies
+    are noised unless `exact`."""
     config_dir = workdir / "configs"
     config_dir.mkdir(parents=True, exist_ok=True)
     certs = None if insecure_plaintext else workdir / "certs"
@@ -156,7 +168,7 @@ def write_configs(
         addresses[party] = address
         top, tls = _transport_toml(certs, party)
         if certs is not None:
-            (config_dir / f"{party}.policy.toml").write_text(policy_toml(party, list(paths)))
+            (config_dir / f"{party}.policy.toml").write_text(policy_toml(party, list(paths), exact))
         (config_dir / f"{party}.toml").write_text(
             f'party = "{party}"\nlisten = "{address}"\nworkers = {workers}\n{top}\n{tls}'
             f'[source]\nkind = "csv"\npath = "{path.resolve()}"\n\n'
@@ -187,9 +199,14 @@ def plaintext_truth(paths: dict[str, Path], id_type: str) -> dict[frozenset[str]
 
 
 def _profile_step(
-    layout: DemoLayout, id_type: str, console: Console, progress: Console | None = None
+    layout: DemoLayout,
+    id_type: str,
+    console: Console,
+    progress: Console | None = None,
+    check: NoiseCheck | None = None,
 ) -> tuple[bool, ProfileResult]:
-    """Profile the brand's audience at every retailer; compare with the pandas truth."""
+    """Profile the brand's audience at every retailer; compare with the pandas truth: cell by
+    cell when exact, or (with `check`) every count within its interval when noised."""
     owners = list(RETAILERS)
     console.print(
         f"profile query: {BRAND}'s audience at {', '.join(owners)} on {', '.join(ATTRIBUTES)}"
@@ -199,12 +216,31 @@ def _profile_step(
             BRAND, owners, list(ATTRIBUTES), id_type=id_type, on_progress=on_progress
         )
     print_profile(result, console)
-    found = differences(result, profile_truths(layout.paths, BRAND, owners, id_type))
+    truths = profile_truths(layout.paths, BRAND, owners, id_type)
+    if check is not None:
+        check_profile(result, truths, check)
+        return True, result
+    found = differences(result, truths)
     for line in found:
         console.print(f"[red]differs from the pandas truth: {line}[/]")
     if not found:
-        console.print("[bold green]every profile cell equals the pandas truth (noise off)[/]")
+        console.print("[bold green]every released profile cell equals the pandas truth (exact)[/]")
     return not found, result
+
+
+def _verdict_line(ok: bool, noised: bool) -> str:
+    if noised:
+        return (
+            "[bold green]every released count lies within its noise interval of the plaintext "
+            "truth[/]"
+            if ok
+            else "[bold red]a released count lies outside its noise interval of the truth[/]"
+        )
+    return (
+        "[bold green]the private answer equals the plaintext truth[/]"
+        if ok
+        else "[bold red]the private answer differs from the plaintext truth[/]"
+    )
 
 
 def run_demo(
@@ -218,9 +254,12 @@ def run_demo(
     insecure_plaintext: bool = False,
     report: Path | None = None,
     progress: Console | None = None,
+    exact: bool = False,
 ) -> bool:
-    """Run the whole flow; True when the query's answer equals the plaintext truth; with a
-    `progress` console, the queries' progress bars are drawn on it."""
+    """Run the whole flow; True when the answers agree with the plaintext truth: every
+    released count within its noise interval (noised policies, the default), or equal to it
+    (`exact`, or plaintext without policies); with a `progress` console, the queries' progress
+    bars are drawn on it."""
     if id_type not in ID_COLUMNS:
         raise DemoError(f"--id-type must be one of {', '.join(ID_COLUMNS)}, got {id_type!r}")
     if members < 20:
@@ -245,7 +284,9 @@ def run_demo(
             extra[BRAND] = (
                 f'[paillier]\nkey_file = "{BRAND}.paillier.json"\nbits = {paillier_bits}\n'
             )
-        layout = write_configs(root, paths, extra, insecure_plaintext)
+        layout = write_configs(root, paths, extra, insecure_plaintext, exact)
+        noised = layout.certs is not None and not exact
+        check = NoiseCheck() if noised else None
         probe = layout.tls_for(layout.querier)
         console.print(
             f"starting {len(paths)} nodes and a coordinator on loopback, "
@@ -278,17 +319,23 @@ def run_demo(
             result = client.overlap(parties, id_type, on_progress=on_progress)
         truth = plaintext_truth(paths, id_type)
         print_overlap(result, console, truth)
-        # a suppressed region (`<k`, or hidden so it cannot be derived) is not compared
-        ok = all(result.region(*sorted(m)) in (n, None) for m, n in truth.items())
+        # a hidden count (`<k`, or `suppressed` to protect others) is not compared
+        ok = True
+        if check is None:
+            ok = all(result.region(*sorted(m)) in (n, None) for m, n in truth.items())
+        else:
+            check_overlap(result, truth, check)
         profile = None
         if profiled:
-            profile_ok, profile = _profile_step(layout, id_type, console, progress)
+            profile_ok, profile = _profile_step(layout, id_type, console, progress, check)
             ok = profile_ok and ok
-        console.print(
-            "[bold green]the private answer equals the plaintext truth[/]"
-            if ok
-            else "[bold red]the private answer differs from the plaintext truth[/]"
-        )
+        if check is not None:
+            check.finish()
+            for line in check.outside:
+                console.print(f"[red]outside its interval: {line}[/]")
+            console.print(check.summary())
+            ok = ok and not check.outside
+        console.print(_verdict_line(ok, check is not None))
         if report is not None:
             source = f"your files in {data}" if data else f"synthetic, seed {seed}"
             try:
@@ -297,7 +344,13 @@ def run_demo(
                     profile,
                     report,
                     brand=BRAND if BRAND in parties else parties[0],
-                    provenance={"data": source, "checked against plaintext truth": ok},
+                    provenance={
+                        "data": source,
+                        "release": "noised (epsilon per query set by each owner's policy)"
+                        if noised
+                        else "exact",
+                        "checked against the plaintext truth": "agrees" if ok else "DIFFERS",
+                    },
                 )
             except OSError as error:
                 raise DemoError(f"--report {report}: {error}") from None

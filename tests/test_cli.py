@@ -119,17 +119,27 @@ def test_query_overlap_unreachable_coordinator() -> None:
     assert f"coordinator at {address} is unreachable" in err
 
 
-def test_demo_equals_the_truth(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("flags", "verdict"),
+    [
+        ((), "every released count lies within its noise interval of the plaintext truth"),
+        (("--exact",), "the private answer equals the plaintext truth"),
+    ],
+)
+def test_demo_agrees_with_the_truth(flags: tuple[str, ...], verdict: str) -> None:
+    """Noised by default (every count within its interval), exact with --exact."""
     result = subprocess.run(
-        [sys.executable, "-m", "gongying", "demo", "--members", "200"],
+        [sys.executable, "-m", "gongying", "demo", "--members", "200", *flags],
         cwd=REPO,
         capture_output=True,
         text=True,
         timeout=240,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "equals the plaintext truth" in result.stdout
+    assert " ".join(verdict.split()) in " ".join(result.stdout.split())
     assert "DIFFERENT" not in result.stdout
+    if not flags:
+        assert "noised counts:" in result.stdout
 
 
 def test_demo_data_without_email_column(tmp_path: Path) -> None:
