@@ -24,15 +24,15 @@ the ratio's extremes over them, clipped to [0, 1]. In exact mode the half-widths
 Unknowns. A hidden region (`None`: below k, or hidden to protect others) makes every sum that
 contains it unknown. A difference |B| - |A ∩ B| of released set size and pair replaces the sum
 when both are released (it is the same number: sizes and pairs are sums of the same regions);
-otherwise the quantity is None and `why` names the hidden regions. A greedy step whose
-candidates cannot all be ranked stops the greedy, saying why. Nothing hidden is counted as 0.
+otherwise the quantity is None and `why` names the hidden regions. The greedy's first gains
+are prospects (or set sizes) and fall back the same way; a greedy step whose candidates cannot
+all be ranked stops the greedy, saying why. Nothing hidden is counted as 0.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from functools import partial
 from itertools import combinations
 
 from coordinator.frames import region_name
@@ -262,13 +262,9 @@ def best_partners(
     sums = RegionSums(result)
     chosen: list[str] = []
     steps: list[CoverageStep] = []
+    reach = Summed(0, 0, 0.0)
     while len(chosen) < min(k, len(pool)):
-        taken = frozenset(chosen)
-
-        def gain_of(p: str, taken: frozenset[str] = taken) -> Summed:
-            return sums.total(lambda t: p in t and not t & taken and excluded not in t)
-
-        gains = [(p, gain_of(p)) for p in pool if p not in taken]
+        gains = [(p, _gain(sums, p, frozenset(chosen), excluded)) for p in pool if p not in chosen]
         blocked = [f"{p}: {g.why}" for p, g in gains if g.value is None]
         if blocked:
             return Coverage(
@@ -283,7 +279,8 @@ def best_partners(
             (runner[1].value or 0) + runner[1].half_width
         )
         chosen.append(best)
-        reach = sums.total(partial(_reaches, frozenset(chosen), excluded))
+        cells = reach.cells + gain.cells  # the gains sum disjoint families of regions
+        reach = Summed((reach.value or 0) + (gain.value or 0), cells, sums.half_width(cells))
         steps.append(
             CoverageStep(
                 len(chosen), best, gain, reach, runner[0] if runner else None, bool(decisive)
@@ -292,6 +289,13 @@ def best_partners(
     return Coverage(querier, excluded is not None, tuple(steps))
 
 
-def _reaches(reached: frozenset[str], excluded: str | None, region: frozenset[str]) -> bool:
-    """Whether a region is held by a reached partner and not by the excluded querier."""
-    return bool(region & reached) and excluded not in region
+def _gain(sums: RegionSums, partner: str, taken: frozenset[str], excluded: str | None) -> Summed:
+    """Members of `partner` held by no partner in `taken` (nor by `excluded`); the first step's
+    gain falls back on the released set size (and pair) when a region it sums is hidden."""
+    if not taken and excluded is not None:
+        return sums.difference(partner, excluded)
+    summed = sums.total(lambda t: partner in t and not t & taken and excluded not in t)
+    size = sums.result.set_sizes.get(partner)
+    if summed.value is None and not taken and size is not None:
+        return Summed(size, summed.cells, summed.half_width)
+    return summed
