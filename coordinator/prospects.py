@@ -34,6 +34,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from itertools import combinations
+from typing import Any
 
 from coordinator.frames import region_name
 from coordinator.results import OverlapResult
@@ -299,3 +300,70 @@ def _gain(sums: RegionSums, partner: str, taken: frozenset[str], excluded: str |
     if summed.value is None and not taken and size is not None:
         return Summed(size, summed.cells, summed.half_width)
     return summed
+
+
+@dataclass(frozen=True)
+class JointAnalysis:
+    """Every joint-operations analysis of one overlap for one querier, as the CLI prints it."""
+
+    result: OverlapResult
+    querier: str
+    pools: tuple[Prospects, ...]
+    pairs: tuple[Complementarity, ...]
+    coverage: Coverage
+
+    def to_json(self) -> dict[str, Any]:
+        """The documented JSON object (README, "Joint operations"); unknown numbers are null
+        with their `why`."""
+        return {
+            "query_id": self.result.query_id,
+            "querier": self.querier,
+            "prospects": [
+                {"party": p.party, "rank": p.rank, "members": p.members, "share": p.share}
+                | _summed(p.prospects, "prospects")
+                for p in self.pools
+            ],
+            "complementarity": [
+                {"a": c.a, "b": c.b}
+                | _summed(c.adds, "adds")
+                | _ratio_json(c.adds_share, "adds_share")
+                | _ratio_json(c.jaccard, "jaccard")
+                for c in self.pairs
+            ],
+            "coverage": {
+                "new_only": self.coverage.new_only,
+                "stopped": self.coverage.stopped,
+                "steps": [
+                    {"step": s.step, "partner": s.partner}
+                    | _summed(s.gain, "gain")
+                    | _summed(s.reach, "reach")
+                    | {"runner_up": s.runner_up, "decisive": s.decisive}
+                    for s in self.coverage.steps
+                ],
+            },
+            "overlap": self.result.to_json(),
+        }
+
+
+def analyse(result: OverlapResult, querier: str, k: int, new_only: bool = True) -> JointAnalysis:
+    """Prospects for `querier`, complementarity of every pair, and the best `k` partners."""
+    return JointAnalysis(
+        result,
+        querier,
+        prospects(result, querier),
+        complementarity_matrix(result),
+        best_partners(result, k, querier, new_only),
+    )
+
+
+def _summed(value: Summed, name: str) -> dict[str, Any]:
+    return {name: value.value, f"{name}_half_width": value.half_width, f"{name}_why": value.why}
+
+
+def _ratio_json(value: Ratio, name: str) -> dict[str, Any]:
+    return {
+        name: value.value,
+        f"{name}_low": value.low,
+        f"{name}_high": value.high,
+        f"{name}_why": value.why,
+    }

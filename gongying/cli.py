@@ -303,6 +303,92 @@ def query_profile(
     _write_outputs(None, result, report)
 
 
+@query_app.command("prospects")
+def query_prospects(
+    querier: Annotated[str, typer.Option("--querier", help="Whose new customers (a brand).")],
+    partners: Annotated[
+        str, typer.Option("--partners", help="Comma-separated partners (retailers).")
+    ] = "",
+    coordinator: Annotated[
+        str, typer.Option("--coordinator", help="Coordinator HOST:PORT (runs an overlap query).")
+    ] = "",
+    from_json: Annotated[
+        Path | None,
+        typer.Option("--from", help="Analyse a saved `query overlap --json` answer instead."),
+    ] = None,
+    best: Annotated[int, typer.Option("--best", help="How many partners to pick for reach.")] = 2,
+    id_type: IdTypeOption = "email",
+    query_id: QueryIdOption = "",
+    timeout: TimeoutOption = 900.0,
+    as_json: JsonOption = False,
+    report: ReportOption = None,
+    csv: Annotated[
+        Path | None,
+        typer.Option(
+            "--csv",
+            help="Also write the prospect ranking as CSV (and the pairs "
+            "beside it, NAME.complementarity.csv).",
+        ),
+    ] = None,
+    ca: CaOption = None,
+    cert: CertOption = None,
+    key: KeyOption = None,
+    signing_key: SigningKeyOption = None,
+    no_progress: NoProgressOption = False,
+) -> None:
+    """Which partner brings the most new customers, how partners complement each other, and
+    the best partner mix for reach, from one overlap query (no new release when --from)."""
+    from coordinator.joint_frames import complementarity_frame, prospects_frame
+    from coordinator.prospects import ProspectError, analyse
+    from coordinator.results import OverlapResult
+    from coordinator.sdk import CoordinatorClient, QueryError
+    from gongying.joint_render import print_joint
+    from gongying.progress_view import progress_bars, progress_console
+    from gongying.report import write_joint_report
+    from gongying.tls import TLSError
+
+    if (from_json is None) == (not coordinator):
+        raise _fail("name either --coordinator (run an overlap query) or --from (a saved answer)")
+    if from_json is not None:
+        try:
+            result = OverlapResult.from_json(json.loads(from_json.read_text(encoding="utf-8")))
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise _fail(f"cannot read an overlap answer from {from_json}: {error}") from None
+    else:
+        names = [querier] + [p.strip() for p in partners.split(",") if p.strip()]
+        tls = _client_tls(ca, cert, key)
+        try:
+            with (
+                CoordinatorClient(coordinator, tls, signer=_signer(signing_key, querier)) as client,
+                progress_bars(progress_console(no_progress), "overlap") as on_progress,
+            ):
+                result = client.overlap(
+                    names, id_type, query_id=query_id, timeout=timeout, on_progress=on_progress
+                )
+        except TLSError as error:
+            raise _fail(str(error)) from None
+        except QueryError as error:
+            raise _query_failed(error, coordinator, tls) from None
+    try:
+        analysis = analyse(result, querier, best)
+    except ProspectError as error:
+        raise _fail(str(error)) from None
+    if as_json:
+        typer.echo(json.dumps(analysis.to_json(), indent=2, ensure_ascii=False))
+    else:
+        print_joint(analysis, Console())
+    try:
+        if csv is not None:
+            prospects_frame(result, querier).to_csv(csv)
+            pairs = csv.with_name(f"{csv.stem}.complementarity.csv")
+            complementarity_frame(result).to_csv(pairs)
+            err.print(f"wrote {csv}\nwrote {pairs}", highlight=False)
+        if report is not None:
+            err.print(f"wrote {write_joint_report(report, analysis)}", highlight=False)
+    except OSError as error:
+        raise _fail(f"cannot write: {error}") from None
+
+
 @app.command("demo")
 def demo(
     members: Annotated[int, typer.Option("--members", help="Members per retailer.")] = 20_000,

@@ -10,7 +10,9 @@ from typing import Any
 
 from coordinator.frames import region_name
 from coordinator.insights import Contribution
+from coordinator.prospects import JointAnalysis
 from coordinator.results import NumericStats, OverlapResult, ProfileResult, ReleaseInfo
+from gongying.joint_render import count_text, ratio_text
 
 PALETTE = (
     "#4e79a7",
@@ -773,3 +775,81 @@ def write_outputs(
             shares = contribution(overlap, brand if brand is not None else overlap.parties[0])
         written.append(write_report(report, overlap, profile, shares, provenance))
     return written
+
+
+def joint_operations_section(analysis: JointAnalysis) -> str:
+    """New customers per partner (ranked, with error bars) and the complementarity heatmap
+    (新客与资源互补度热力图): a table whose cell shade is the share of B's members new to A."""
+    pools = [
+        [
+            str(p.rank or "-"),
+            p.party,
+            count_text(p.prospects),
+            "-" if p.share is None else f"{100 * p.share:.1f}%",
+            p.prospects.why,
+        ]
+        for p in analysis.pools
+    ]
+    parties = list(analysis.result.parties)
+    shares = {(c.a, c.b): c for c in analysis.pairs}
+    head = "".join(f"<th>{_e(b)}</th>" for b in parties)
+    rows = []
+    for a in parties:
+        cells = []
+        for b in parties:
+            pair = shares.get((a, b))
+            if pair is None:
+                cells.append('<td class="diagonal">-</td>')
+                continue
+            value = pair.adds_share.value
+            if value is None:
+                cells.append(f'<td class="suppressed" title="{_e(pair.adds.why)}">{UNKNOWN}</td>')
+                continue
+            ink = "#ffffff" if value > 0.5 else "#1f2430"
+            cells.append(
+                f'<td style="background:{_blend(value)};color:{ink}" '
+                f'title="{_e(b)} adds {_e(count_text(pair.adds))} to {_e(a)}; Jaccard '
+                f'{_e(ratio_text(pair.jaccard))}">{_e(ratio_text(pair.adds_share))}</td>'
+            )
+        rows.append(f"<tr><th>{_e(a)}</th>{''.join(cells)}</tr>")
+    steps = [
+        [
+            str(s.step),
+            s.partner,
+            count_text(s.gain),
+            count_text(s.reach),
+            "yes" if s.decisive else "within noise",
+        ]
+        for s in analysis.coverage.steps
+    ]
+    parts = [
+        '<section id="joint-operations"><h2>New customers and complementarity '
+        "(新客与资源互补度)</h2>",
+        f'<p class="note">Prospects: members of a partner that {_e(analysis.querier)} does not '
+        "hold (± the 95% error bar of the noise). Heatmap: row A, column B, the share of B's "
+        "members that A lacks (|B \\ A| / |B|), with its joint 95% interval under noise; "
+        "hover a cell for |B \\ A| and the Jaccard index. All from one overlap query.</p>",
+        "<h3>Prospect ranking (新客排名)</h3>",
+        _table(["rank", "partner", "new customers", "share of its base", "why unknown"], pools),
+        "<h3>Complementarity heatmap (资源互补度热力图)</h3>",
+        f'<table class="heatmap"><thead><tr><th>A \\ B</th>{head}</tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table>",
+        "<h3>Best partners for reach (最佳合作组合)</h3>",
+        _table(["step", "partner", "adds", "reach", "clear choice"], steps),
+    ]
+    if analysis.coverage.stopped:
+        parts.append(f'<ul class="warnings"><li>{_e(analysis.coverage.stopped)}</li></ul>')
+    parts.append("</section>")
+    return "".join(parts)
+
+
+def write_joint_report(
+    path: Path | str, analysis: JointAnalysis, provenance: Mapping[str, Any] | None = None
+) -> Path:
+    """The overlap report with the joint-operations section before its provenance."""
+    page = render_report(analysis.result, None, None, provenance)
+    marker = '<section id="provenance">'
+    page = page.replace(marker, joint_operations_section(analysis) + marker, 1)
+    target = Path(path)
+    target.write_text(page, encoding="utf-8")
+    return target
