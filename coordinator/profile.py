@@ -24,11 +24,12 @@ from coordinator.masks import MaskSupply
 from coordinator.node_client import Deadline, NodeClient, OpenedSession, party_error
 from coordinator.overlap import _collect, _collect_with_header, _QueryCalls
 from coordinator.progress import AGGREGATION, DECRYPTION, INDICATORS, MASKS, OPEN, REGISTRY, ROUTING
+from gongying.signing import SHARED
 from gongying.status import QueryFailed
 from gongying.streams import frame, point_messages, read_header, unframe
 from gongying.v1 import node_pb2, points_pb2, query_pb2
 from node import codec as node_codec
-from protocols.indicators import encrypt_indicators
+from protocols.indicators import audience_indicators, encrypt_indicators
 from protocols.matching import matched_positions, sorted_reference
 from protocols.paillier import PaillierPublicKey, ciphertext_to_bytes
 from protocols.profile import Attribute, OwnerAggregate, combine_aggregates
@@ -83,6 +84,7 @@ def _owner_aggregate(
     masks: MaskSupply,
     calls: _QueryCalls,
     phases: _Phases,
+    audience: str = SHARED,
 ) -> OwnerAggregate:
     """Match one owner's list against the querier's set and collect the owner's aggregate.
 
@@ -111,7 +113,7 @@ def _owner_aggregate(
     reference = sorted_reference(_collect(unblinded_call, querier, calls))
     phases.mark(f"{owner.party}: querier set evaluated under the owner's key")
     listed_call = calls.add(owner.stream_own_set(query_id, deadline))
-    indicators = _indicators(listed_call, owner, reference, public_key, masks, calls)
+    indicators = _indicators(listed_call, owner, reference, public_key, masks, calls, audience)
     response = owner.aggregate(
         _indicator_messages(query_id, public_key, indicators, phases, owner.party), deadline
     )
@@ -132,8 +134,11 @@ def _indicators(
     public_key: PaillierPublicKey,
     masks: MaskSupply,
     calls: _QueryCalls,
+    audience: str = SHARED,
 ) -> Iterator[bytes]:
-    """Indicators for each chunk of the owner's blinded list as it arrives from `node`."""
+    """Indicators for each chunk of the owner's blinded list as it arrives from `node`: Enc(1)
+    for a member the querier holds (`shared`), for one it lacks (`prospects`), or for every
+    member (`base`)."""
     source = f"stream from node {node.party}"
     try:
         read_header(listed_call, source)
@@ -141,7 +146,7 @@ def _indicators(
         for chunk in REGISTRY.counted(
             query_id, ROUTING, unframe(listed_call, 32, "points", source)
         ):
-            matched = matched_positions(chunk, reference)
+            matched = audience_indicators(matched_positions(chunk, reference), audience)
             taken = masks.take(public_key, len(matched), lambda n: REGISTRY.add(query_id, MASKS, n))
             ciphertexts = encrypt_indicators(public_key, matched, taken)
             REGISTRY.add(query_id, INDICATORS, len(matched))
@@ -254,6 +259,7 @@ def run_profile(
     deadline: Deadline,
     masks: MaskSupply,
     signed: query_pb2.SignedQuery | None = None,
+    audience: str = SHARED,
 ) -> ProfileOutcome:
     """Run the whole profile protocol; nothing is returned unless every owner answered.
 
@@ -344,6 +350,7 @@ def run_profile(
                 masks,
                 calls,
                 phases,
+                audience,
             )
             for name, node in owners.items()
         }

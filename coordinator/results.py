@@ -274,6 +274,7 @@ class ProfileResult:
     seconds: float = 0.0
     phases: dict[str, float] = field(default_factory=dict)
     from_cache: bool = False
+    audience: str = "shared"  # shared, prospects (owners' members the querier lacks) or base
 
     def profile(self, owner: str) -> OwnerProfile:
         """The profile of one owner, or of `combined`."""
@@ -295,6 +296,7 @@ class ProfileResult:
             "seconds": round(self.seconds, 3),
             "phase_seconds": dict(self.phases),
             "from_cache": self.from_cache,
+            "audience": self.audience,
         }
 
     @classmethod
@@ -310,4 +312,5 @@ class ProfileResult:
             seconds=float(data.get("seconds", 0.0)),
             phases=dict(data.get("phase_seconds", {})),
             from_cache=bool(data.get("from_cache", False)),
+            audience=str(data.get("audience", "shared")),
         )

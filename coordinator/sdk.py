@@ -7,7 +7,7 @@ import logging
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import grpc
@@ -57,9 +57,17 @@ class QuerySigner:
         id_type: str,
         owners: Sequence[str] = (),
         attributes: Sequence[str] = (),
+        audience: str = "shared",
     ) -> query_pb2.SignedQuery:
         fields = new_query_fields(
-            query_id, kind, self.party, parties, id_type, owners=owners, attributes=attributes
+            query_id,
+            kind,
+            self.party,
+            parties,
+            id_type,
+            owners=owners,
+            attributes=attributes,
+            audience=audience,
         )
         signed = sign_query(fields, self.key)
         return query_pb2.SignedQuery(
@@ -147,8 +155,11 @@ class CoordinatorClient:
         query_id: str = "",
         timeout: float = 900.0,
         on_progress: ProgressCallback | None = None,
+        audience: str = "shared",
     ) -> ProfileResult:
         """Who the shared audience is: bins and numeric statistics per owner and combined.
+        `audience`: `prospects` profiles the owners' members the querier lacks, `base` their
+        whole base (each owner's policy must allow it for the querier).
 
         `on_progress`: as for `overlap`."""
         query_id = query_id or str(uuid.uuid4())
@@ -158,6 +169,7 @@ class CoordinatorClient:
             owners=list(owners),
             attributes=list(attributes),
             id_type=id_type,
+            audience=audience,
         )
         if self.signer is not None:
             if self.signer.party != querier:
@@ -167,7 +179,7 @@ class CoordinatorClient:
                 )
             request.signed.CopyFrom(
                 self.signer.sign(
-                    query_id, "profile", [querier, *owners], id_type, owners, attributes
+                    query_id, "profile", [querier, *owners], id_type, owners, attributes, audience
                 )
             )
         try:
@@ -175,7 +187,8 @@ class CoordinatorClient:
                 response = self._stub.RunProfile(request, timeout=timeout)
         except grpc.RpcError as error:
             raise self._failure(error) from None
-        return codec.profile_from_proto(response, tuple(owners), tuple(attributes))
+        result = codec.profile_from_proto(response, tuple(owners), tuple(attributes))
+        return replace(result, audience=audience)
 
     def watch(self, query_id: str, timeout: float = 900.0) -> Iterator[QueryProgress]:
         """Progress updates of the query `query_id` (running, or about to start) until it

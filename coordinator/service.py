@@ -36,6 +36,7 @@ from coordinator.results import (
     ProfileResult,
 )
 from coordinator.witnesses import WitnessBook
+from gongying.signing import AUDIENCES, SHARED, SignedQueryError, signed_audience
 from gongying.status import QueryFailed, status_for
 from gongying.v1 import query_pb2
 from node.audit import AuditLog, AuditRecord, SignedHead
@@ -157,8 +158,11 @@ class CoordinatorService:
         signed: query_pb2.SignedQuery | None = None,
         requester: str = "",
         on_cancel: Callable[[Callable[[], None]], object] | None = None,
+        audience: str = SHARED,
     ) -> ProfileResult:
-        """Profile the audience the querier shares with each owner, per owner and combined."""
+        """Profile an audience of each owner, per owner and combined: the members the querier
+        shares with it (`shared`), those the querier lacks (`prospects`) or its whole base
+        (`base`); a signed query must name the same audience."""
         query_id = query_id or str(uuid.uuid4())
         started = time.monotonic()
         signer = signed.signer if signed is not None else ""
@@ -169,6 +173,7 @@ class CoordinatorService:
         try:
             check_caller(self.config, requester, signer, querier)
             masks = _check_profile(self.masks, querier, owners, attributes, id_type)
+            _check_audience(audience, signed)
             nodes = self._select([querier, *owners])
             deadline = self._deadline(timeout, on_cancel)
             outcome = run_profile(
@@ -181,6 +186,7 @@ class CoordinatorService:
                 deadline,
                 masks,
                 signed,
+                audience,
             )
             reused = outcome.cached or reusable_answer(
                 (s.epsilon, s.cached_answer) for s in outcome.sessions.values()
@@ -203,6 +209,7 @@ class CoordinatorService:
                     not_combined=outcome.not_combined,
                     seconds=outcome.seconds,
                     phases=outcome.phases,
+                    audience=audience,
                 )
                 answer = json.dumps(result.to_json(), sort_keys=True)
             released = {p.owner: p.overlap for p in result.profiles if p.overlap is not None}
@@ -345,6 +352,26 @@ def _check_id_type(id_type: str) -> None:
         known = ", ".join(t.value for t in IdType)
         raise QueryFailed(
             grpc.StatusCode.INVALID_ARGUMENT, f"unknown id type {id_type!r}; known: {known}"
+        )
+
+
+def _check_audience(audience: str, signed: query_pb2.SignedQuery | None) -> None:
+    """The audience must be known and, in a signed query, the one the querier signed."""
+    if audience not in AUDIENCES:
+        raise QueryFailed(
+            grpc.StatusCode.INVALID_ARGUMENT,
+            f"audience {audience!r} is not one of {', '.join(AUDIENCES)}",
+        )
+    if signed is None:
+        return
+    try:
+        signed_as = signed_audience(signed.payload)
+    except SignedQueryError as error:
+        raise QueryFailed(grpc.StatusCode.INVALID_ARGUMENT, str(error)) from None
+    if signed_as != audience:
+        raise QueryFailed(
+            grpc.StatusCode.INVALID_ARGUMENT,
+            f"the request asks for audience {audience} but the querier signed {signed_as}",
         )
 
 

@@ -9,6 +9,7 @@ import grpc
 from coordinator import codec, progress
 from coordinator.service import CoordinatorService
 from gongying.identity import peer_identity
+from gongying.signing import SHARED
 from gongying.status import QueryFailed, reported
 from gongying.v1 import coordinator_pb2, coordinator_pb2_grpc
 
@@ -63,6 +64,7 @@ class CoordinatorServicer(coordinator_pb2_grpc.CoordinatorServicer):
                 signed=request.signed if request.HasField("signed") else None,
                 requester=peer_identity(context) or "",
                 on_cancel=context.add_callback,
+                audience=request.audience or SHARED,
             )
             return codec.profile_to_proto(result)
         raise AssertionError("unreachable")

@@ -34,6 +34,10 @@ _FIELDS = (
     "nonce",
     "expires_at",
 )
+AUDIENCES = ("shared", "prospects", "base")
+"""Whom a profile describes: the members the querier shares with the owner (`shared`), the
+owner's members the querier lacks (`prospects`), or the owner's whole base (`base`)."""
+SHARED = AUDIENCES[0]
 
 
 class SignedQueryError(ValueError):
@@ -69,9 +73,12 @@ class QueryFields:
     id_type: str
     nonce: bytes
     expires_at: datetime
+    audience: str = SHARED
 
     def canonical_bytes(self) -> bytes:
-        """The one byte string signed for these fields: sorted-key compact JSON, UTF-8."""
+        """The one byte string signed for these fields: sorted-key compact JSON, UTF-8. The
+        `audience` key is present only when it is not `shared`, so a shared-audience query
+        signs the same bytes as before the key existed (old payloads still verify)."""
         if self.expires_at.tzinfo is None:
             raise MalformedQuery(f"query {self.query_id!r}: expires_at must be timezone-aware")
         document = {
@@ -86,6 +93,8 @@ class QueryFields:
             "nonce": self.nonce.hex(),
             "expires_at": self.expires_at.astimezone(UTC).isoformat(timespec="microseconds"),
         }
+        if self.audience != SHARED:
+            document["audience"] = self.audience
         return json.dumps(
             document, sort_keys=True, separators=(",", ":"), ensure_ascii=False
         ).encode("utf-8")
@@ -110,6 +119,7 @@ def new_query_fields(
     attributes: Sequence[str] = (),
     lifetime: timedelta = DEFAULT_LIFETIME,
     now: datetime | None = None,
+    audience: str = SHARED,
 ) -> QueryFields:
     """Fields for a new query with a fresh random nonce, expiring `lifetime` from now."""
     start = now or datetime.now(UTC)
@@ -123,6 +133,7 @@ def new_query_fields(
         id_type=id_type,
         nonce=os.urandom(NONCE_BYTES),
         expires_at=start + lifetime,
+        audience=audience,
     )
 
 
@@ -150,8 +161,13 @@ def _parse(payload: bytes) -> QueryFields:
         document = json.loads(payload.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise MalformedQuery("signed query payload is not UTF-8 JSON") from None
-    if not isinstance(document, dict) or sorted(document) != sorted(_FIELDS):
-        raise MalformedQuery(f"signed query payload must have exactly the keys {_FIELDS}")
+    if not isinstance(document, dict) or sorted(set(document) - {"audience"}) != sorted(_FIELDS):
+        raise MalformedQuery(
+            f"signed query payload must have exactly the keys {_FIELDS} (and optionally audience)"
+        )
+    audience = _text(document, "audience") if "audience" in document else SHARED
+    if audience not in AUDIENCES:
+        raise MalformedQuery(f"signed query audience {audience!r} is not one of {AUDIENCES}")
     if document["v"] != PAYLOAD_VERSION:
         raise MalformedQuery(f"signed query version {document['v']!r} is not {PAYLOAD_VERSION!r}")
     try:
@@ -171,10 +187,18 @@ def _parse(payload: bytes) -> QueryFields:
         id_type=_text(document, "id_type"),
         nonce=nonce,
         expires_at=expires_at.astimezone(UTC),
+        audience=audience,
     )
     if fields.canonical_bytes() != payload:
         raise MalformedQuery(f"query {fields.query_id!r}: payload is not in canonical form")
     return fields
+
+
+def signed_audience(payload: bytes) -> str:
+    """The audience a signed payload names (`shared` when it names none); MalformedQuery when
+    the payload is not a canonical query. For parties that route a query without verifying it
+    (the coordinator); nodes verify with verify_query."""
+    return _parse(payload).audience
 
 
 def verify_query(

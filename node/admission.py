@@ -7,6 +7,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+from gongying.signing import SHARED
 from node.policy import RESOURCE_EXHAUSTED, PartnerTerms
 
 
@@ -31,6 +32,7 @@ class Admission:
     terms: PartnerTerms | None
     query_key: str
     cached_answer: str | None = None
+    audience: str = SHARED  # whom a profile describes, as the querier signed it
     started: float = field(default_factory=time.monotonic)
     settled: bool = False
     reserved: bool = False  # a ledger row counts this query (and holds its epsilon)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import threading
 
+from gongying.signing import SHARED
 from node.governance import GovernanceRefusal, NodeGovernance
-from node.policy import FAILED_PRECONDITION
+from node.policy import DEFAULT_MAX_SET_SIZE, FAILED_PRECONDITION
 from node.sessions import QuerySession, SessionStore
 from protocols.paillier import (
     InvalidCiphertext,
@@ -76,7 +77,19 @@ class QuerierDecryption:
         open_ids = set(self.sessions.query_ids())
         for stale in [q for q in self._tallies if q not in open_ids]:
             del self._tallies[stale]
-        return self._tallies.setdefault(session.query_id, DecryptionTally(len(session.elements)))
+        tally = self._tallies.get(session.query_id)
+        if tally is None:
+            audience = session.admission.audience if session.admission is not None else SHARED
+            ceiling = None if audience == SHARED else self._largest_owner_set()
+            tally = DecryptionTally(len(session.elements), audience_ceiling=ceiling)
+            self._tallies[session.query_id] = tally
+        return tally
+
+    def _largest_owner_set(self) -> int:
+        """The largest owner set this querier accepts: its policy's largest max_set_size."""
+        policy = self.governance.policy
+        sizes = [t.max_set_size for t in policy.partners.values()] if policy is not None else []
+        return max(sizes, default=DEFAULT_MAX_SET_SIZE)
 
     def _check(
         self,

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from gongying.signing import (
+    SHARED,
     ReplayGuard,
     SignedQuery,
     load_signing_key,
@@ -94,14 +95,16 @@ class NodeGovernance:
                 if self.policy is not None
                 else None
             )
+            audience = SHARED
             if fields is not None:
-                querier = fields.querier
+                querier, audience = fields.querier, fields.audience
                 match_signed(fields, query_id, kind, id_type, parties, attributes, self.party)
-            terms = self._terms(querier, kind, id_type, parties, attributes)
-            key = query_key(kind, querier, parties, attributes, id_type, querier_set)
+            terms = self._terms(querier, kind, id_type, parties, attributes, audience)
+            key = query_key(kind, querier, parties, attributes, id_type, querier_set, audience)
             admission = Admission(
                 query_id, kind, querier, tuple(parties), tuple(attributes), terms, key
             )
+            admission.audience = audience
             self.charges.admit(admission, now)
             return admission
         except GovernanceRefusal as refusal:
@@ -156,12 +159,19 @@ class NodeGovernance:
         id_type: str,
         parties: Sequence[str],
         attributes: Sequence[str],
+        audience: str = SHARED,
     ) -> PartnerTerms | None:
         if self.policy is None or querier == self.party:
             return None  # no policy (local tests), or the node's own party asking
         partner = self.policy.partner_for_identity(querier)
         request = PolicyRequest(
-            kind, id_type, tuple(parties), tuple(attributes), querier=querier, node=self.party
+            kind,
+            id_type,
+            tuple(parties),
+            tuple(attributes),
+            querier=querier,
+            node=self.party,
+            audience=audience,
         )
         decision = self.policy.check(partner, request)
         if not decision.allowed:

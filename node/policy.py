@@ -18,6 +18,7 @@ from typing import Any, Final
 
 from connectors.identifiers import IdType
 from gongying.config_file import ConfigError, expect, read_toml
+from gongying.signing import AUDIENCES, SHARED
 
 QUERY_KINDS: Final = ("overlap", "profile")
 ID_TYPES: Final = tuple(t.value for t in IdType)
@@ -47,6 +48,7 @@ _OPTIONAL: Final[dict[str, Any]] = {
     "max_concurrent": DEFAULT_MAX_CONCURRENT,  # the partner's queries open here at once
     "co_parties": [],  # other parties allowed in the partner's queries; ["*"]: any
     "signing_key": "",  # the partner's Ed25519 query-verification key (<partner>.sign.pub)
+    "audiences": [SHARED],  # whom the partner's profiles may describe (signing.AUDIENCES)
 }
 KEYS: Final = frozenset(_REQUIRED) | frozenset(_OPTIONAL)
 
@@ -80,6 +82,7 @@ class PartnerTerms:
     max_set_size: int = DEFAULT_MAX_SET_SIZE
     max_concurrent: int = DEFAULT_MAX_CONCURRENT
     co_parties: frozenset[str] = frozenset()
+    audiences: frozenset[str] = frozenset({SHARED})
 
     @property
     def noised(self) -> bool:
@@ -102,6 +105,7 @@ class PolicyRequest:
     counterparty_sizes: Mapping[str, int] | None = None  # None: set sizes not known yet
     querier: str = ""  # the querier's party (who signed); "": not known (no party checks)
     node: str = ""  # the party whose policy this is
+    audience: str = SHARED  # whom a profile describes (signed by the querier)
 
 
 @dataclass(frozen=True)
@@ -180,6 +184,13 @@ class Policy:
                     f"attribute {attribute} is not allowed for {partner}",
                     PERMISSION_DENIED,
                 )
+        if request.kind == "profile" and request.audience not in terms.audiences:
+            return Decision.refuse(
+                f"{rule}.audiences",
+                f"audience {request.audience} is not allowed for {partner} (allowed: "
+                f"{', '.join(sorted(terms.audiences))}); add it to {rule}.audiences to allow it",
+                PERMISSION_DENIED,
+            )
         if request.querier:
             refusal = _party_refusal(terms, request)
             if refusal is not None:
@@ -291,6 +302,7 @@ def _partner(
         max_set_size=_at_least(merged["max_set_size"], 1, where("max_set_size")),
         max_concurrent=_at_least(merged["max_concurrent"], 1, where("max_concurrent")),
         co_parties=frozenset(_strings(merged["co_parties"], where("co_parties"))),
+        audiences=_choices(merged["audiences"], AUDIENCES, where("audiences")),
     )
     if exact and terms.min_cohort < EXACT_MIN_COHORT:
         raise ConfigError(

@@ -19,6 +19,8 @@ import hmac
 import json
 from collections.abc import Iterable, Sequence
 
+from gongying.signing import SHARED
+
 FINGERPRINT_SECRET = "querier-set-fingerprint"  # name of the node's secret in its ledger
 
 
@@ -38,6 +40,7 @@ def query_key(
     attributes: Sequence[str],
     id_type: str,
     querier_set: str,
+    audience: str = SHARED,
 ) -> str:
     """The identity of a query's content (for cached noised answers); the ledger reuses an
     answer only while its charge is inside the partner's rolling budget window."""
@@ -49,4 +52,6 @@ def query_key(
         "id_type": id_type,
         "querier_set": querier_set,
     }
+    if audience != SHARED:  # shared-audience keys stay as they were before audiences existed
+        content["audience"] = audience
     return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()

@@ -13,6 +13,21 @@ import numpy as np
 
 from protocols.paillier import PaillierPublicKey
 
+AUDIENCE_PATTERNS = {"shared": "matched", "prospects": "not matched", "base": "every member"}
+"""Which positions get Enc(1) for each audience a profile may describe."""
+
+
+def audience_indicators(matched: np.ndarray, audience: str) -> np.ndarray:
+    """The 0/1 indicator per position for an audience: the matches (`shared`), the non-matches
+    (`prospects`: the owner's members the querier lacks) or every position (`base`)."""
+    if audience == "shared":
+        return matched
+    if audience == "prospects":
+        return ~matched.astype(bool)
+    if audience == "base":
+        return np.ones(len(matched), dtype=bool)
+    raise ValueError(f"audience {audience!r} is not one of {', '.join(AUDIENCE_PATTERNS)}")
+
 
 def encrypt_indicators(
     public_key: PaillierPublicKey, matched: np.ndarray, masks: Sequence[int]

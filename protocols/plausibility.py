@@ -14,6 +14,12 @@ most min(|Q|, |D|) members can produce, widened by the owner's noise bound:
   decrypted (so it reveals nothing they did not);
 - each owner's aggregate is decrypted once per query, the combined one once.
 
+For a profile of the owner's members outside the querier's set (`prospects`) or of its whole
+base (`base`), the coordinator encrypts Enc(1) for non-matches (or every member), so the cap is
+|D| instead of min(|Q|, |D|); since |D| is named by the coordinator, it is capped by
+`audience_ceiling`, the largest owner set the querier accepts (its policy's max_set_size), so a
+lie about |D| widens a window at most to that ceiling.
+
 |Q| is the querier's own session size; |D|, the owner's epsilon and specs are named by the
 coordinator in the request. Lying about |D| only narrows the window (min with |Q|); an epsilon
 below ``MIN_EPSILON`` is refused; claimed specs wider than the owner's widen a sum's window (up
@@ -84,6 +90,7 @@ class DecryptionTally:
     """One query's decryptions at the querier's node: each owner's cells, once; combined once."""
 
     querier_size: int
+    audience_ceiling: int | None = None  # set for prospects/base: cap |D| at this, not |Q|
     owners: dict[str, dict[Cell, int]] = field(default_factory=dict)
     specs: dict[str, tuple[Attribute, ...]] = field(default_factory=dict)
     combined: bool = False
@@ -106,7 +113,8 @@ class DecryptionTally:
                 f"owner {owner!r}: epsilon {terms.epsilon} is below the floor {MIN_EPSILON}"
             )
         cells = dict(zip(names, values, strict=True))
-        cap = min(self.querier_size, max(0, terms.set_size))
+        limit = self.querier_size if self.audience_ceiling is None else self.audience_ceiling
+        cap = min(limit, max(0, terms.set_size))
         statistics = _statistics(specs)
         b1 = noise_bound(terms.epsilon, statistics, 1)
         _within(owner, OVERLAP, cells[OVERLAP], -b1, cap + b1)

@@ -350,9 +350,15 @@ class ProfileRequest(_message.Message):
     ATTRIBUTES_FIELD_NUMBER: _builtins.int
     ID_TYPE_FIELD_NUMBER: _builtins.int
     SIGNED_FIELD_NUMBER: _builtins.int
+    AUDIENCE_FIELD_NUMBER: _builtins.int
     query_id: _builtins.str
     querier: _builtins.str
     id_type: _builtins.str
+    audience: _builtins.str
+    """Whom the profile describes: "shared" (default when empty), "prospects" (the owners'
+    members not in the querier's list) or "base" (each owner's whole base). Must equal the
+    audience in the signed query; owners allow it per partner (policy key `audiences`).
+    """
     @_builtins.property
     def owners(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
@@ -368,10 +374,11 @@ class ProfileRequest(_message.Message):
         attributes: _abc.Iterable[_builtins.str] | None = ...,
         id_type: _builtins.str = ...,
         signed: _query_pb2.SignedQuery | None = ...,
+        audience: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["signed", b"signed"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["attributes", b"attributes", "id_type", b"id_type", "owners", b"owners", "querier", b"querier", "query_id", b"query_id", "signed", b"signed"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attributes", b"attributes", "audience", b"audience", "id_type", b"id_type", "owners", b"owners", "querier", b"querier", "query_id", b"query_id", "signed", b"signed"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
