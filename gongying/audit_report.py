@@ -10,6 +10,7 @@ import io
 import json
 import textwrap
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -64,9 +65,11 @@ def _released_values(summary: PartnerSummary) -> dict[str, str]:
     }
 
 
-def render_text(report: AuditReport, width: int = 80) -> str:
-    """The report wrapped to `width` columns (query ids as prefixes `audit show` accepts)."""
-    short = short_ids(q.query_id for p in report.partners for q in p.summary.queries)
+def render_text(report: AuditReport, width: int = 80, every_id: Iterable[str] = ()) -> str:
+    """The report wrapped to `width` columns; query ids as prefixes `audit show` accepts (unique
+    among `every_id`, the whole log's ids, too)."""
+    queries = [q.query_id for p in report.partners for q in p.summary.queries]
+    short = short_ids([*every_id, *queries])
     lines = [f"audit report of {report.party}, {report.span()}"]
 
     def field(label: str, value: str) -> None:

@@ -109,9 +109,14 @@ def report(
     try:
         with open_audit_log(where.log) as audit:
             party = audit.party
-            records = [s for s in audit.records(since=start) if end is None or s.record.time < end]
+            every = list(audit.records())
     except AuditError as exc:
         _fail(str(exc))
+    records = [
+        s
+        for s in every
+        if (start is None or s.record.time >= start) and (end is None or s.record.time < end)
+    ]
     known = where.policy
 
     def partner_of(requester: str) -> str:
@@ -138,7 +143,9 @@ def report(
         for s in summaries
     )
     result = AuditReport(party, start, end, parts)
-    typer.echo(render_text(result, shutil.get_terminal_size((80, 24)).columns), nl=False)
+    width = shutil.get_terminal_size((80, 24)).columns
+    ids = {stored.record.query_id for stored in every}
+    typer.echo(render_text(result, width, ids), nl=False)
     for path, text in ((html_path, render_html), (csv_path, render_csv)):
         if path is None:
             continue
