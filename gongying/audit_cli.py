@@ -14,6 +14,7 @@ from typing import Annotated, NoReturn
 
 import typer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from sqlalchemy.exc import SQLAlchemyError
 
 from gongying.audit_listing import narrow_lines, wide_lines
 from gongying.audit_times import BadTime, parse_span
@@ -63,6 +64,8 @@ def _opened(location: str) -> Iterator[AuditLog]:
         log = open_audit_log(location)
     except AuditError as exc:
         _fail(str(exc))
+    except SQLAlchemyError as exc:
+        _fail(f"cannot open the audit log at {location}: {str(exc).splitlines()[0]}")
     try:
         yield log
     finally:

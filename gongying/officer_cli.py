@@ -11,6 +11,7 @@ from typing import Annotated, NoReturn
 
 import typer
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from gongying.audit_report import (
     AuditReport,
@@ -112,6 +113,8 @@ def report(
             every = list(audit.records())
     except AuditError as exc:
         _fail(str(exc))
+    except SQLAlchemyError as exc:
+        _fail(f"cannot open the audit log at {where.log}: {str(exc).splitlines()[0]}")
     records = [
         s
         for s in every

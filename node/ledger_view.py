@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import Engine, func, inspect, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from node.ledger_schema import (
     CHARGED,
@@ -59,8 +60,13 @@ def open_ledger_engine(location: str) -> Engine:
     if path is not None and not os.path.exists(path):
         raise LedgerUnreadable(f"ledger file {path} does not exist")
     engine = store_engine(location)
-    with engine.connect() as conn:
-        present = inspect(conn).has_table(charges_table.name)
+    try:
+        with engine.connect() as conn:
+            present = inspect(conn).has_table(charges_table.name)
+    except SQLAlchemyError as exc:
+        engine.dispose()
+        cause = str(exc).splitlines()[0]
+        raise LedgerUnreadable(f"cannot read the ledger at {location}: {cause}") from exc
     if not present:
         engine.dispose()
         raise LedgerUnreadable(f"{location} holds no budget ledger (no {charges_table.name} table)")
