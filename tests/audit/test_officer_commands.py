@@ -9,6 +9,8 @@ import csv
 import io
 import json
 import os
+import re
+import shlex
 import subprocess
 import sys
 import uuid
@@ -271,3 +273,31 @@ def test_every_party_records_what_a_profile_released_and_the_querier_its_attribu
         record = kept[0].record
         assert record.attributes == tuple(ATTRIBUTES), party
         assert {k: v for k, v in record.released.items() if k.startswith(RETAILER_A)} == expected
+
+
+def test_the_readme_audit_examples_run_as_written(officer: Officer) -> None:
+    """The README "Audit" block, run in the node's folder; only the example prefix is replaced
+    by one of this log's queries."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("\n### Audit\n", 1)[1].split("\n## ", 1)[0]
+    (block,) = re.findall(r"```bash\n(.*?)```", section, flags=re.S)
+    lines = block.replace("\\\n", " ").splitlines()
+    commands = [shlex.split(line.split("#", 1)[0]) for line in lines if line.strip()]
+    assert [c[:3] for c in commands] == [["gongying", "audit", "list"]] * 2 + [
+        ["gongying", "audit", "show"], ["gongying", "audit", "report"],
+        ["gongying", "budget", "show"],
+    ]  # fmt: skip
+    for words in commands:
+        words = [officer.profile_id[:8] if w == "3f2a1c9e" else w for w in words]
+        done = subprocess.run(
+            [sys.executable, "-m", "gongying", *words[1:]],
+            cwd=officer.governed.root,
+            capture_output=True,
+            text=True,
+            env={**os.environ, "COLUMNS": "80"},
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == 0, (words, done.stderr)
+        assert done.stdout.strip(), words
+    assert (officer.governed.root / "march.html").is_file()
