@@ -3,10 +3,12 @@ was killed in the middle of with its kind, parties and attributes."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Sequence
 
 from sqlalchemy import Engine, select
+from sqlalchemy.exc import IntegrityError
 
 from node.ledger_schema import admissions_table
 
@@ -22,7 +24,7 @@ class AdmissionNotes:
     ) -> None:
         """Keep what `query_id` asked (a retry of the same id keeps the first note)."""
         c = admissions_table.c
-        with self._engine.begin() as conn:
+        with contextlib.suppress(IntegrityError), self._engine.begin() as conn:  # a racing retry
             if conn.execute(select(c.query_id).where(c.query_id == query_id)).first() is None:
                 conn.execute(
                     admissions_table.insert().values(
