@@ -14,6 +14,7 @@ import random
 
 import pytest
 
+from coordinator.progress import QueryProgress
 from coordinator.results import OverlapResult
 from coordinator.sdk import QueryError
 from tests.privacy.conftest import (
@@ -211,7 +212,7 @@ def test_watching_progress_does_not_tell_set_sizes(noised: Arena) -> None:
     querier could subtract its own size and read a partner's exact set size next to the noised
     one. Steps that follow set sizes now leave as thousandths."""
     noised.brand_list(BASE)
-    seen = []
+    seen: list[QueryProgress] = []
     with noised.client() as client:
         client.overlap([BRAND, RETAILER_A], "email", on_progress=seen.append)
     sized = [
