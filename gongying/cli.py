@@ -268,16 +268,29 @@ def query_profile(
     key: KeyOption = None,
     signing_key: SigningKeyOption = None,
     no_progress: NoProgressOption = False,
+    audience: Annotated[
+        str,
+        typer.Option(
+            "--audience",
+            help="shared (members you share with each owner), prospects (its members you lack) "
+            "or base (its whole base); the owner's policy must allow it (audiences).",
+        ),
+    ] = "shared",
 ) -> None:
     """Who the shared audience is: attribute bins and statistics per owner and combined."""
     from coordinator.sdk import CoordinatorClient, QueryError
     from gongying.progress_view import progress_bars, progress_console
     from gongying.render import print_profile
+    from gongying.signing import AUDIENCES
     from gongying.tls import TLSError
 
     def names(text: str) -> list[str]:
         return [p.strip() for p in text.split(",") if p.strip()]
 
+    if audience not in AUDIENCES:
+        raise _fail(f"--audience {audience!r} is not one of {', '.join(AUDIENCES)}")
+    if report is not None and audience != "shared":
+        raise _fail("--report shows the shared audience only; leave out --report for " + audience)
     signer = _signer(signing_key, querier)
     tls = _client_tls(ca, cert, key)
     try:
@@ -293,6 +306,7 @@ def query_profile(
                 query_id=query_id,
                 timeout=timeout,
                 on_progress=on_progress,
+                audience=audience,
             )
     except TLSError as error:
         raise _fail(str(error)) from None

@@ -4,11 +4,16 @@ bars under noise, refused (and audited) where the owner's policy does not allow 
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 import pytest
+from typer.testing import CliRunner
 
 from coordinator.results import ProfileResult
 from coordinator.sdk import QueryError
+from gongying.cli import app
+from tests.analytics.test_prospects_cli import tls_options
 from tests.privacy.conftest import AGE_BANDS, BRAND, RETAILER_A, RETAILER_B, Arena
 
 
@@ -68,3 +73,18 @@ def test_an_audience_the_policy_does_not_allow_is_refused(exact_audiences: Arena
     assert "partners.brand.audiences" in str(refused.value)
     # the shared audience is still answered by the same owner
     assert profile(exact_audiences, RETAILER_B, "shared").profile(RETAILER_B).overlap == 133
+
+
+def test_the_cli_asks_for_an_audience(exact_audiences: Arena) -> None:
+    exact_audiences.brand_list(list(range(0, 600, 3)))
+    command = ["query", "profile", "--querier", BRAND, "--owners", RETAILER_A]
+    command += ["--attributes", "age_band", *tls_options(exact_audiences)]
+    run = CliRunner().invoke(app, [*command, "--audience", "prospects", "--json"])
+    assert run.exit_code == 0, run.stderr
+    answer = json.loads(run.stdout)
+    members = owner_frame(exact_audiences, RETAILER_A)
+    assert answer["audience"] == "prospects"
+    assert answer["profiles"][0]["overlap"] == int((~members["shared"]).sum())
+    wrong = CliRunner().invoke(app, [*command, "--audience", "everyone"])
+    assert wrong.exit_code == 1
+    assert "--audience 'everyone' is not one of shared, prospects, base" in wrong.stderr
