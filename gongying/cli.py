@@ -17,6 +17,7 @@ from gongying.certs_cli import certs_app
 if TYPE_CHECKING:
     from coordinator.results import OverlapResult, ProfileResult
     from coordinator.sdk import QueryError, QuerySigner
+    from gongying.client_profile import ClientProfile
     from gongying.tls import TLSFiles
 
 app = typer.Typer(
@@ -37,6 +38,18 @@ ConfigOption = Annotated[Path, typer.Option("--config", help="Path to the TOML c
 err = Console(stderr=True)
 
 
+CoordinatorOption = Annotated[
+    str | None,
+    typer.Option("--coordinator", help="Coordinator HOST:PORT (default: the client profile's)."),
+]
+ProfileOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--profile",
+        help="Client profile (TOML: coordinator, party, ca, cert, key, signing_key); default "
+        "~/.config/gongying/client.toml when it exists. Flags override it.",
+    ),
+]
 CaOption = Annotated[Path | None, typer.Option("--ca", help="CA certificate (PEM) for mutual TLS.")]
 CertOption = Annotated[
     Path | None, typer.Option("--cert", help="Your TLS certificate (PEM), e.g. certs/brand.pem.")
@@ -89,7 +102,8 @@ def _query_failed(error: QueryError, coordinator: str, tls: TLSFiles | None) -> 
     if tls is None and error.code == "UNAVAILABLE" and speaks_tls(coordinator):
         return _fail(
             f"the coordinator at {coordinator} requires mutual TLS: pass --ca, --cert and --key "
-            "(e.g. --ca certs/ca.pem --cert certs/brand.pem --key certs/brand.key)",
+            "(e.g. --ca certs/ca.pem --cert certs/brand.pem --key certs/brand.key), or "
+            "--profile with a client profile naming them",
             code=2,
         )
     return _fail(f"{error} [{error.code}]")
@@ -106,6 +120,34 @@ def _signer(key: Path | None, party: str) -> QuerySigner | None:
         return QuerySigner.from_file(party, key)
     except (OSError, SignedQueryError) as error:
         raise _fail(f"--signing-key {key}: {error}", code=2) from None
+
+
+def _settings(
+    profile: Path | None,
+    coordinator: str | None,
+    ca: Path | None,
+    cert: Path | None,
+    key: Path | None,
+    signing_key: Path | None,
+    party: str,
+) -> ClientProfile:
+    """The client profile (--profile, or the default one when it exists) with the flags given
+    in its place; a query needs a coordinator from one or the other."""
+    from gongying.client_profile import find_client_profile, with_flags
+    from gongying.config_file import ConfigError
+
+    try:
+        found = find_client_profile(profile)
+    except ConfigError as error:
+        raise _fail(str(error), code=2) from None
+    settings = with_flags(found, coordinator, ca, cert, key, signing_key, party or None)
+    if not settings.coordinator:
+        raise _fail(
+            "no coordinator: pass --coordinator HOST:PORT, or --profile with a client profile "
+            "that sets coordinator (~/.config/gongying/client.toml is read when it exists)",
+            code=2,
+        )
+    return settings
 
 
 def _client_tls(ca: Path | None, cert: Path | None, key: Path | None) -> TLSFiles | None:
@@ -205,8 +247,9 @@ def coordinator_serve(config: ConfigOption) -> None:
 
 @query_app.command("overlap")
 def query_overlap(
-    coordinator: Annotated[str, typer.Option("--coordinator", help="Coordinator HOST:PORT.")],
     parties: Annotated[str, typer.Option("--parties", help="Comma-separated party names.")],
+    coordinator: CoordinatorOption = None,
+    profile: ProfileOption = None,
     id_type: IdTypeOption = "email",
     query_id: QueryIdOption = "",
     timeout: TimeoutOption = 900.0,
@@ -229,11 +272,15 @@ def query_overlap(
     from gongying.tls import TLSError
 
     names = [p.strip() for p in parties.split(",") if p.strip()]
-    signer = _signer(signing_key, signer_party or (names[0] if names else ""))
-    tls = _client_tls(ca, cert, key)
+    settings = _settings(profile, coordinator, ca, cert, key, signing_key, signer_party)
+    address = settings.coordinator or ""
+    signer = _signer(settings.signing_key, settings.party or (names[0] if names else ""))
+    tls = _client_tls(settings.ca, settings.cert, settings.key)
     try:
         with (
-            CoordinatorClient(coordinator, tls, signer=signer) as client,
+            CoordinatorClient(
+                address, tls, server_name=settings.server_name, signer=signer
+            ) as client,
             progress_bars(progress_console(no_progress), "overlap") as on_progress,
         ):
             result = client.overlap(
@@ -242,7 +289,7 @@ def query_overlap(
     except TLSError as error:
         raise _fail(str(error)) from None
     except QueryError as error:
-        raise _query_failed(error, coordinator, tls) from None
+        raise _query_failed(error, address, tls) from None
     if as_json:
         typer.echo(json.dumps(result.to_json(), indent=2))
     else:
@@ -252,15 +299,29 @@ def query_overlap(
 
 @query_app.command("profile")
 def query_profile(
-    coordinator: Annotated[str, typer.Option("--coordinator", help="Coordinator HOST:PORT.")],
-    querier: Annotated[str, typer.Option("--querier", help="The party holding the key (a brand).")],
     owners: Annotated[str, typer.Option("--owners", help="Comma-separated data owners.")],
     attributes: Annotated[str, typer.Option("--attributes", help="Comma-separated attributes.")],
+    querier: Annotated[
+        str,
+        typer.Option(
+            "--querier", help="The party holding the key (a brand); default: the profile's party."
+        ),
+    ] = "",
+    coordinator: CoordinatorOption = None,
+    profile: ProfileOption = None,
     id_type: IdTypeOption = "email",
     query_id: QueryIdOption = "",
     timeout: TimeoutOption = 900.0,
     as_json: JsonOption = False,
     report: ReportOption = None,
+    csv: Annotated[
+        Path | None,
+        typer.Option(
+            "--csv",
+            help="Also write every released number as CSV (one row per owner and cell, with "
+            "its share of the shared audience).",
+        ),
+    ] = None,
     ca: CaOption = None,
     cert: CertOption = None,
     key: KeyOption = None,
@@ -276,15 +337,21 @@ def query_profile(
     def names(text: str) -> list[str]:
         return [p.strip() for p in text.split(",") if p.strip()]
 
-    signer = _signer(signing_key, querier)
-    tls = _client_tls(ca, cert, key)
+    settings = _settings(profile, coordinator, ca, cert, key, signing_key, querier)
+    address = settings.coordinator or ""
+    if not settings.party:
+        raise _fail("name the querier: pass --querier (or set party in the client profile)", 2)
+    signer = _signer(settings.signing_key, settings.party)
+    tls = _client_tls(settings.ca, settings.cert, settings.key)
     try:
         with (
-            CoordinatorClient(coordinator, tls, signer=signer) as client,
+            CoordinatorClient(
+                address, tls, server_name=settings.server_name, signer=signer
+            ) as client,
             progress_bars(progress_console(no_progress), "profile") as on_progress,
         ):
             result = client.profile(
-                querier,
+                settings.party,
                 names(owners),
                 names(attributes),
                 id_type=id_type,
@@ -295,12 +362,52 @@ def query_profile(
     except TLSError as error:
         raise _fail(str(error)) from None
     except QueryError as error:
-        raise _query_failed(error, coordinator, tls) from None
+        raise _query_failed(error, address, tls) from None
     if as_json:
         typer.echo(json.dumps(result.to_json(), indent=2))
     else:
         print_profile(result, Console())
-    _write_outputs(None, result, report)
+    _write_outputs(None, result, report, csv)
+
+
+@app.command("report")
+def report(
+    answers: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Saved answers (`gongying query overlap|profile --json > FILE`): at most one "
+            "overlap and one profile, in any order."
+        ),
+    ],
+    out: Annotated[Path, typer.Option("--out", help="The HTML report to write.")],
+    brand: Annotated[
+        str,
+        typer.Option(
+            "--brand",
+            help="Whose customers the contribution section shares out (default: the profile's "
+            "querier when it is a party of the overlap, else the overlap's first party).",
+        ),
+    ] = "",
+) -> None:
+    """One self-contained HTML report holding an overlap and a profile answer together."""
+    from coordinator.insights import ContributionError
+    from gongying.combined_report import SavedResultError, read_saved_results
+    from gongying.report import write_outputs
+
+    try:
+        overlap, profile = read_saved_results(answers)
+    except SavedResultError as error:
+        raise _fail(str(error), code=2) from None
+    if not brand and overlap is not None:
+        querier = profile.querier if profile is not None else ""
+        brand = querier if querier in overlap.parties else overlap.parties[0]
+    try:
+        for path in write_outputs(overlap, profile, out, brand=brand or None):
+            err.print(f"wrote {path}", highlight=False)
+    except ContributionError as error:
+        raise _fail(f"--brand: {error}", code=2) from None
+    except OSError as error:
+        raise _fail(f"cannot write: {error}") from None
 
 
 @app.command("demo")

@@ -61,6 +61,8 @@ def overlap_tables(
         regions.add_column("", justify="center")
     release = result.release
     for members, count in result.regions:
+        if len(members) == len(result.parties):
+            continue  # the same members as the all-parties row below: listed once, there
         cell = "regions/" + "+".join(members)
         row = [region_label(members), release.shown(count, cell, "regions")]
         if truth is not None:
