@@ -14,7 +14,7 @@ from rich.console import Console
 from coordinator.frames import profile_table
 from coordinator.insights import contribution
 from coordinator.results import ProfileResult, ReleaseInfo
-from gongying.render import print_overlap
+from gongying.render import print_overlap, print_profile
 from gongying.report import render_report
 from tests.insights.samples import demo_sets, overlap_from_sets, sample_profile, with_suppressed
 from tests.insights.test_report import parse
@@ -158,3 +158,15 @@ def test_all_parties_region_is_listed_once_in_the_terminal() -> None:
     assert text.count("all parties (intersection)") == 1
     assert f"{overlap.all_parties:,}" in text
     assert "brand & retailer_a only" in text
+
+
+def test_terminal_profile_shows_shares_of_the_shared_audience() -> None:
+    result = hidden_profile()
+    out = io.StringIO()
+    print_profile(result, Console(file=out, width=250))
+    text = out.getvalue()
+    for _, row in oracle(result).iterrows():
+        if pd.isna(row["value"]):
+            continue
+        assert f"{int(row['value']):,} ({row['share']:.1f}%)" in text, (row["owner"], row["bin"])
+    assert "suppressed" in text and "<50" in text  # hidden bins keep their labels, no share
