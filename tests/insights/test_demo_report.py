@@ -1,4 +1,4 @@
-"""`gongying demo --report`: one report with both queries, its regions equal to the truth."""
+"""`gongying demo --exact --report`: one report with both queries, its regions equal to the truth."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ def test_demo_writes_one_report_with_the_true_regions(tmp_path: Path) -> None:
             "demo",
             "--members",
             "200",
+            "--exact",  # regions compared with the truth exactly
             "--workdir",
             str(work),
             "--report",
