@@ -1,5 +1,8 @@
 """Query results as pandas DataFrames: regions, the pairwise matrix, profiles per attribute.
 
+`profile_table` puts every released number of a profile in one long table (what `query profile
+--csv` writes), each bin with its share of the owner's whole shared audience.
+
 Noise and suppression travel with the numbers: the regions frame has a `half_width` column (the
 95% error bar, NA for exact counts) and a `status` column (`released`, `<k` or `suppressed`);
 the other frames carry the same in `frame.attrs` (`half_width`: the error bar per table or per

@@ -13,6 +13,7 @@ from rich.markup import escape
 
 from gongying.audit_cli import audit_app
 from gongying.certs_cli import certs_app
+from gongying.report_cli import report
 
 if TYPE_CHECKING:
     from coordinator.results import OverlapResult, ProfileResult
@@ -33,6 +34,7 @@ app.add_typer(coordinator_app, name="coordinator")
 app.add_typer(query_app, name="query")
 app.add_typer(audit_app, name="audit")
 app.add_typer(certs_app, name="certs")
+app.command("report")(report)
 
 ConfigOption = Annotated[Path, typer.Option("--config", help="Path to the TOML config file.")]
 err = Console(stderr=True)
@@ -133,21 +135,13 @@ def _settings(
 ) -> ClientProfile:
     """The client profile (--profile, or the default one when it exists) with the flags given
     in its place; a query needs a coordinator from one or the other."""
-    from gongying.client_profile import find_client_profile, with_flags
+    from gongying.client_profile import client_settings
     from gongying.config_file import ConfigError
 
     try:
-        found = find_client_profile(profile)
+        return client_settings(profile, coordinator, ca, cert, key, signing_key, party or None)
     except ConfigError as error:
         raise _fail(str(error), code=2) from None
-    settings = with_flags(found, coordinator, ca, cert, key, signing_key, party or None)
-    if not settings.coordinator:
-        raise _fail(
-            "no coordinator: pass --coordinator HOST:PORT, or --profile with a client profile "
-            "that sets coordinator (~/.config/gongying/client.toml is read when it exists)",
-            code=2,
-        )
-    return settings
 
 
 def _client_tls(ca: Path | None, cert: Path | None, key: Path | None) -> TLSFiles | None:
@@ -368,46 +362,6 @@ def query_profile(
     else:
         print_profile(result, Console())
     _write_outputs(None, result, report, csv)
-
-
-@app.command("report")
-def report(
-    answers: Annotated[
-        list[Path],
-        typer.Argument(
-            help="Saved answers (`gongying query overlap|profile --json > FILE`): at most one "
-            "overlap and one profile, in any order."
-        ),
-    ],
-    out: Annotated[Path, typer.Option("--out", help="The HTML report to write.")],
-    brand: Annotated[
-        str,
-        typer.Option(
-            "--brand",
-            help="Whose customers the contribution section shares out (default: the profile's "
-            "querier when it is a party of the overlap, else the overlap's first party).",
-        ),
-    ] = "",
-) -> None:
-    """One self-contained HTML report holding an overlap and a profile answer together."""
-    from coordinator.insights import ContributionError
-    from gongying.combined_report import SavedResultError, read_saved_results
-    from gongying.report import write_outputs
-
-    try:
-        overlap, profile = read_saved_results(answers)
-    except SavedResultError as error:
-        raise _fail(str(error), code=2) from None
-    if not brand and overlap is not None:
-        querier = profile.querier if profile is not None else ""
-        brand = querier if querier in overlap.parties else overlap.parties[0]
-    try:
-        for path in write_outputs(overlap, profile, out, brand=brand or None):
-            err.print(f"wrote {path}", highlight=False)
-    except ContributionError as error:
-        raise _fail(f"--brand: {error}", code=2) from None
-    except OSError as error:
-        raise _fail(f"cannot write: {error}") from None
 
 
 @app.command("demo")

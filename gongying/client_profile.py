@@ -163,3 +163,25 @@ def with_flags(
         signing_key=signing_key or base.signing_key,
         server_name=base.server_name,
     )
+
+
+def client_settings(
+    profile: Path | None,
+    coordinator: str | None,
+    ca: Path | None,
+    cert: Path | None,
+    key: Path | None,
+    signing_key: Path | None,
+    party: str | None,
+) -> ClientProfile:
+    """What a CLI query uses: the profile (`profile`, else the default one when it exists)
+    with every flag given in its place; a ClientProfileError when no coordinator is known."""
+    settings = with_flags(
+        find_client_profile(profile), coordinator, ca, cert, key, signing_key, party
+    )
+    if not settings.coordinator:
+        raise ClientProfileError(
+            "no coordinator: pass --coordinator HOST:PORT, or --profile with a client profile "
+            f"that sets coordinator ({default_profile_path()} is read when it exists)"
+        )
+    return settings

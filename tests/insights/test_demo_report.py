@@ -1,4 +1,4 @@
-"""`gongying demo --exact --report`: one report with both queries, its regions equal to the truth."""
+"""`gongying demo --exact --report`: one report with both queries, regions equal to the truth."""
 
 from __future__ import annotations
 

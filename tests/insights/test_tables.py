@@ -4,16 +4,20 @@ provenance in words, and the all-parties region listed once in the terminal."""
 from __future__ import annotations
 
 import io
+import json
 from dataclasses import replace
 from html.parser import HTMLParser
+from pathlib import Path
 
 import pandas as pd
 import pytest
 from rich.console import Console
+from typer.testing import CliRunner
 
 from coordinator.frames import profile_table
 from coordinator.insights import contribution
 from coordinator.results import ProfileResult, ReleaseInfo
+from gongying.cli import app
 from gongying.render import print_overlap, print_profile
 from gongying.report import render_report
 from tests.insights.samples import demo_sets, overlap_from_sets, sample_profile, with_suppressed
@@ -170,3 +174,28 @@ def test_terminal_profile_shows_shares_of_the_shared_audience() -> None:
             continue
         assert f"{int(row['value']):,} ({row['share']:.1f}%)" in text, (row["owner"], row["bin"])
     assert "suppressed" in text and "<50" in text  # hidden bins keep their labels, no share
+
+
+def test_report_command_combines_saved_answers_and_refuses_other_files(tmp_path: Path) -> None:
+    overlap, profile = overlap_from_sets(demo_sets()), sample_profile()
+    (tmp_path / "o.json").write_text(json.dumps(overlap.to_json()))
+    (tmp_path / "p.json").write_text(json.dumps(profile.to_json()))
+    out = tmp_path / "both.html"
+    run = CliRunner().invoke(
+        app, ["report", str(tmp_path / "p.json"), str(tmp_path / "o.json"), "--out", str(out)]
+    )
+    assert run.exit_code == 0, run.output
+    page = parse(out.read_text(encoding="utf-8"))
+    text = " ".join(page.text)
+    for heading in ("Overlap on email", "Audience profile", "Contribution to the shared audience"):
+        assert heading in text
+    assert overlap.query_id in text and profile.query_id in text
+    (tmp_path / "bad.json").write_text("{not json")
+    (tmp_path / "other.json").write_text(json.dumps({"kind": "budget"}))
+    for name, expected in (("bad.json", "not JSON"), ("other.json", "key 'kind' is 'budget'")):
+        refused = CliRunner().invoke(app, ["report", str(tmp_path / name), "--out", str(out)])
+        assert (refused.exit_code == 2 and refused.exception is None) or isinstance(
+            refused.exception, SystemExit
+        )
+        lines = [line for line in refused.stderr.splitlines() if line.startswith("error:")]
+        assert len(lines) == 1 and name in lines[0] and expected in lines[0], refused.stderr
