@@ -282,6 +282,7 @@ def run_profile(
         querier_request = node_pb2.OpenSessionRequest()
         querier_request.CopyFrom(base)
         querier_request.role = node_pb2.SESSION_ROLE_QUERIER
+        querier_request.attributes.extend(attributes)  # for its own audit record; it loads none
         sessions[querier.party] = querier.open_session(querier_request, deadline)
         REGISTRY.add(query_id, OPEN)
         modulus = sessions[querier.party].paillier_n

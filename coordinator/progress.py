@@ -17,6 +17,12 @@ Steps and their totals:
   masks the indicators need (one per owner-list position).
 - owner aggregation: owners whose encrypted aggregate came back, of the owners.
 - decryption: profiles decrypted by the querier (per owner, and combined), of those to decrypt.
+
+What leaves the coordinator (`to_proto`, the `WatchQuery` stream): the counts of steps that
+follow set sizes (routing, indicators, masks) would tell a watcher other parties' exact set
+sizes (N * sum(s_i) minus its own), which the release rules only release noised. They leave as
+fractions in thousandths (`total` 1000, `done` the share done, rounded down); the counts of
+parties, owners and decryptions are public and leave as they are.
 """
 
 from __future__ import annotations
@@ -39,6 +45,10 @@ DECRYPTION = "decryption"
 
 OVERLAP_STEPS = (OPEN, ROUTING)
 PROFILE_STEPS = (OPEN, ROUTING, INDICATORS, MASKS, AGGREGATION, DECRYPTION)
+
+SIZED_STEPS = frozenset({ROUTING, INDICATORS, MASKS})
+"""Steps whose counts follow parties' set sizes: reported as thousandths, never as counts."""
+PER_MILLE = 1000
 
 KEEP_SECONDS = 30.0
 POINT_BYTES = 32
@@ -223,12 +233,20 @@ REGISTRY = ProgressRegistry()
 """The registry the coordinator's protocol code reports to (one per process)."""
 
 
+def released_step(step: StepProgress) -> StepProgress:
+    """A step as a watcher may see it: a step that follows set sizes as thousandths."""
+    if step.name not in SIZED_STEPS or step.total <= 0:
+        return step if step.name not in SIZED_STEPS else StepProgress(step.name, 0, 0)
+    return StepProgress(step.name, min(PER_MILLE, step.done * PER_MILLE // step.total), PER_MILLE)
+
+
 def to_proto(progress: QueryProgress) -> coordinator_pb2.QueryProgress:
+    """The progress a watcher receives (set sizes never leave as counts)."""
+    steps = [released_step(s) for s in progress.steps]
     return coordinator_pb2.QueryProgress(
         query_id=progress.query_id,
         steps=[
-            coordinator_pb2.StepProgress(name=s.name, done=s.done, total=s.total)
-            for s in progress.steps
+            coordinator_pb2.StepProgress(name=s.name, done=s.done, total=s.total) for s in steps
         ],
         finished=progress.finished,
         failed=progress.failed,

@@ -33,7 +33,7 @@ from typing import NamedTuple
 
 from coordinator.error_bars import OVERLAP_SENSITIVITY, overlap_bars
 from coordinator.overlap import OverlapOutcome
-from coordinator.results import Count, OverlapResult, PartyLoad, ReleaseInfo
+from coordinator.results import Count, OverlapResult, OwnerProfile, PartyLoad, ReleaseInfo
 from coordinator.suppression import LinkedCell, SuppressionPlan, audit
 from protocols.matching import RegionCounts
 from protocols.noise import DiscreteLaplace
@@ -242,6 +242,19 @@ def _regions_only(cells: Sequence[LinkedCell], k: int, public: set[str]) -> Supp
                 break
             hidden.add(shown[0].name)
     return SuppressionPlan(frozenset(primary), frozenset(hidden - primary))
+
+
+def profile_cells(profiles: Iterable[OwnerProfile]) -> dict[str, int]:
+    """What a profile released, for the audit records: each owner's overlap under its name,
+    `owner/attribute/bin` counts and `owner/attribute:count` for numeric attributes (their
+    sums and means are in the answer itself); suppressed cells are absent."""
+    cells: dict[str, Count] = {}
+    for p in profiles:
+        cells[p.owner] = p.overlap
+        for attribute, bins in p.categorical.items():
+            cells |= {f"{p.owner}/{attribute}/{b}": n for b, n in bins.items()}
+        cells |= {f"{p.owner}/{a}:count": s.count for a, s in p.numeric.items()}
+    return {k: v for k, v in cells.items() if isinstance(v, int) and v >= 0}
 
 
 def released_cells(counts: Mapping[str, Count]) -> dict[str, int]:

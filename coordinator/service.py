@@ -29,6 +29,7 @@ from coordinator.profile_release import released_profiles
 from coordinator.progress import AGGREGATION, OPEN, OVERLAP_STEPS, PROFILE_STEPS, REGISTRY
 from coordinator.releasing import (
     overlap_result,
+    profile_cells,
     released_cells,
 )
 from coordinator.results import (
@@ -205,7 +206,7 @@ class CoordinatorService:
                     phases=outcome.phases,
                 )
                 answer = json.dumps(result.to_json(), sort_keys=True)
-            released = {p.owner: p.overlap for p in result.profiles if p.overlap is not None}
+            released = profile_cells(result.profiles)
             suppressed = sum(p.release.suppressed for p in result.profiles)
             self._settle_released(nodes, query_id, deadline, answer, released, None, suppressed)
         except Exception as error:

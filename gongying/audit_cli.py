@@ -1,10 +1,11 @@
-"""`gongying audit`: list, show, verify, export and reconcile audit logs."""
+"""`gongying audit`: list, show, verify, export, reconcile and report on audit logs."""
 
 from __future__ import annotations
 
 import json
+import shutil
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -13,9 +14,11 @@ from typing import Annotated, NoReturn
 
 import typer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from rich.console import Console
-from rich.table import Table
+from sqlalchemy.exc import SQLAlchemyError
 
+from gongying.audit_listing import narrow_lines, wide_lines
+from gongying.audit_times import BadTime, parse_span
+from gongying.officer_cli import report
 from node.audit import (
     AuditError,
     AuditLog,
@@ -26,10 +29,13 @@ from node.audit import (
     open_audit_log,
     reconcile,
 )
+from node.audit.record import DECISIONS
 
 audit_app = typer.Typer(
-    help="List, verify, export and reconcile tamper-evident audit logs.", no_args_is_help=True
+    help="List, verify, export and reconcile tamper-evident audit logs; report per partner.",
+    no_args_is_help=True,
 )
+audit_app.command("report")(report)
 
 EXIT_FAULT = 1
 EXIT_USAGE = 2
@@ -58,72 +64,123 @@ def _opened(location: str) -> Iterator[AuditLog]:
         log = open_audit_log(location)
     except AuditError as exc:
         _fail(str(exc))
+    except SQLAlchemyError as exc:
+        _fail(f"cannot open the audit log at {location}: {str(exc).splitlines()[0]}")
     try:
         yield log
     finally:
         log.close()
 
 
-def _parse_since(text: str | None) -> datetime | None:
-    if text is None:
-        return None
+def _matching(
+    records: Iterable[StoredRecord],
+    span: tuple[datetime | None, datetime | None],
+    requester: str | None,
+    kind: str | None,
+    status: str | None,
+) -> list[StoredRecord]:
+    since, until = span
+    return [
+        stored
+        for stored in records
+        if (since is None or stored.record.time >= since)
+        and (until is None or stored.record.time < until)
+        and requester in (None, stored.record.requester)
+        and kind in (None, stored.record.kind)
+        and status in (None, stored.record.decision)
+    ]
+
+
+def _span(since: str | None, until: str | None) -> tuple[datetime | None, datetime | None]:
     try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        _fail(f"--since {text!r} is not an ISO 8601 date or time")
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+        return parse_span(since, until, datetime.now(UTC))
+    except BadTime as exc:
+        _fail(str(exc))
 
 
-def _table(records: list[StoredRecord]) -> Table:
-    table = Table("seq", "time (UTC)", "query", "requester", "kind", "decision", "rule",
-                  "released", "suppressed", "epsilon", "ms")  # fmt: skip
-    for stored in records:
-        r = stored.record
-        released = ", ".join(f"{name}={count}" for name, count in sorted(r.released.items()))
-        table.add_row(
-            str(stored.seq), r.time.strftime("%Y-%m-%d %H:%M:%S"), r.query_id, r.requester,
-            r.kind, r.decision, r.rule or "", released, str(r.suppressed), f"{r.epsilon:g}",
-            str(r.duration_ms),
-        )  # fmt: skip
-    return table
+def _check_status(status: str | None) -> None:
+    if status is not None and status not in DECISIONS:
+        _fail(
+            f"--status {status!r} is not a decision; use one of {', '.join(sorted(DECISIONS))} "
+            "(a refusal is 'refused')"
+        )
+
+
+SinceOption = Annotated[
+    str | None,
+    typer.Option(help="From this time: 2026-03-01, 2026-03-01T09:30 (UTC), or 7d / 24h ago."),
+]
+UntilOption = Annotated[
+    str | None,
+    typer.Option(help="Before this time (a date includes that whole day); same forms as --since."),
+]
 
 
 @audit_app.command("list")
 def list_records(
     log: LogOption,
-    since: Annotated[str | None, typer.Option(help="Only records at or after this time.")] = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
     requester: Annotated[str | None, typer.Option(help="Only this requester.")] = None,
     kind: Annotated[str | None, typer.Option(help="Only this query kind.")] = None,
-    status: Annotated[str | None, typer.Option(help="Only this decision.")] = None,
+    status: Annotated[
+        str | None, typer.Option(help="Only this decision: released, refused, failed, allowed.")
+    ] = None,
+    wide: Annotated[
+        bool, typer.Option("--wide", help="One tab-separated line per record, ids whole.")
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """List records, oldest first (a time without zone is read as UTC)."""
-    moment = _parse_since(since)
+    """List records, oldest first: parties, attributes, released values and the reason of each
+    refusal or failure, wrapped to the terminal (80 columns unless COLUMNS says otherwise)."""
+    _check_status(status)
+    span = _span(since, until)
     with _opened(log) as audit:
-        found = list(audit.records(since=moment, requester=requester, kind=kind, status=status))
+        every = list(audit.records())
+    found = _matching(every, span, requester, kind, status)
     if as_json:
         typer.echo(json.dumps([stored.to_dict() for stored in found], indent=2))
+        return
+    if wide:
+        lines = wide_lines(found)
     else:
-        Console().print(_table(found))
+        ids = {stored.record.query_id for stored in every}
+        width = shutil.get_terminal_size((80, 24)).columns
+        lines = narrow_lines(found, width, ids)
+    typer.echo("\n".join(lines))
+
+
+def _query_records(audit: AuditLog, query_id: str, log: str) -> list[StoredRecord]:
+    found = list(audit.records(query_id=query_id))
+    if found:
+        return found
+    found = [s for s in audit.records() if s.record.query_id.startswith(query_id)]
+    ids = sorted({stored.record.query_id for stored in found})
+    if len(ids) > 1:
+        _fail(f"query id prefix {query_id} matches {len(ids)} queries in {log}; give more of it")
+    return found
 
 
 @audit_app.command("show")
-def show(query_id: str, log: LogOption, as_json: JsonOption = False) -> None:
+def show(
+    query_id: Annotated[str, typer.Argument(help="A query id, or a prefix `audit list` printed.")],
+    log: LogOption,
+    as_json: JsonOption = False,
+) -> None:
     """Show every record of one query."""
     with _opened(log) as audit:
-        found = list(audit.records(query_id=query_id))
+        found = _query_records(audit, query_id, log)
     if not found:
         typer.echo(f"error: no record of query {query_id} in {log}", err=True)
         raise typer.Exit(EXIT_FAULT)
     if as_json:
         typer.echo(json.dumps([stored.to_dict() for stored in found], indent=2))
         return
-    console = Console()
     for stored in found:
-        table = Table("field", "value", title=f"record {stored.seq}")
+        typer.echo(f"record {stored.seq}")
         for name, value in stored.to_dict().items():
-            table.add_row(name, json.dumps(value) if isinstance(value, list | dict) else str(value))
-        console.print(table)
+            text = json.dumps(value) if isinstance(value, list | dict) else str(value)
+            typer.echo(f"  {name}: {text}")
 
 
 @audit_app.command("verify")

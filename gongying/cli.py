@@ -13,6 +13,7 @@ from rich.markup import escape
 
 from gongying.audit_cli import audit_app
 from gongying.certs_cli import certs_app
+from gongying.officer_cli import budget_app
 from gongying.report_cli import report
 
 if TYPE_CHECKING:
@@ -34,6 +35,7 @@ app.add_typer(coordinator_app, name="coordinator")
 app.add_typer(query_app, name="query")
 app.add_typer(audit_app, name="audit")
 app.add_typer(certs_app, name="certs")
+app.add_typer(budget_app, name="budget")
 app.command("report")(report)
 
 ConfigOption = Annotated[Path, typer.Option("--config", help="Path to the TOML config file.")]

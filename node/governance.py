@@ -103,6 +103,8 @@ class NodeGovernance:
                 query_id, kind, querier, tuple(parties), tuple(attributes), terms, key
             )
             self.charges.admit(admission, now)
+            if self.ledger is not None and terms is not None:
+                self.ledger.admissions.note(query_id, kind, parties, attributes)
             return admission
         except GovernanceRefusal as refusal:
             rule, message = refusal.rule, str(refusal)
@@ -318,12 +320,13 @@ class NodeGovernance:
             return []
         interrupted = self.ledger.recover()
         for query_id, partner, charged in interrupted:
+            kind, parties, attributes = self.ledger.admissions.get(query_id) or ("", (), ())
             self._record(
                 query_id,
-                "",
+                kind,
                 partner,
-                (),
-                (),
+                parties,
+                attributes,
                 "failed",
                 f"partners.{partner}",
                 epsilon=charged,

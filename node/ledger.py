@@ -36,6 +36,7 @@ from typing import Final
 
 from sqlalchemy import Connection, Engine, func, select
 
+from node.ledger_admissions import AdmissionNotes
 from node.ledger_schema import (
     CACHED,
     CANCELLED,
@@ -127,6 +128,7 @@ class PrivacyLedger:
     def __init__(self, engine: Engine, policy: Policy) -> None:
         self._engine = engine
         self.policy = policy  # replace to apply a reloaded policy
+        self.admissions = AdmissionNotes(engine)
         with engine.begin() as conn:
             if conn.dialect.name == "postgresql":
                 conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_SETUP_LOCK_KEY})")

@@ -73,6 +73,16 @@ secrets_table: Final = Table(
     Column("name", Text, primary_key=True),
     Column("value", LargeBinary, nullable=False),
 )
+# what each admitted query asked (kind, parties and attributes as JSON lists), so a restarted
+# node can log a query it was killed in the middle of with its kind and parties
+admissions_table: Final = Table(
+    "ledger_admissions",
+    metadata,
+    Column("query_id", Text, primary_key=True),
+    Column("kind", Text, nullable=False),
+    Column("parties", Text, nullable=False),
+    Column("attributes", Text, nullable=False),
+)
 
 
 def add_admission_times(conn: Connection) -> None:

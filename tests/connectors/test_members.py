@@ -54,7 +54,7 @@ def test_csv_file_loads_like_the_frame(members: pd.DataFrame, tmp_path: Path) ->
     source = open_source(SourceSpec(kind="csv", path=str(path)))
     table = load_members(source, "email", ColumnKind.EMAIL, IdType.EMAIL, PROFILE, ["city"], 50)
     elements, cities = email_oracle(members)
-    assert (table.elements, table.attributes["city"]) == (elements, cities)
+    assert (list(table.elements), table.attributes["city"]) == (elements, cities)
     assert str(path) in table.report.summary()
 
 

@@ -58,7 +58,7 @@ def test_postgres_table_matches_oracle(
         chunk_rows,
     )
     elements, cities = email_oracle(members)
-    assert (table.elements, table.attributes["city"]) == (elements, cities)
+    assert (list(table.elements), table.attributes["city"]) == (elements, cities)
 
 
 def test_postgres_query_source(members: pd.DataFrame, members_table: str) -> None:

@@ -141,6 +141,10 @@ def test_node_killed_mid_profile(cluster: Cluster) -> None:
     victim = cluster.records(RETAILER_A, query_id)
     assert [r.record.decision for r in victim] == ["failed"], victim
     assert "interrupted" in (victim[0].record.error or "")
+    # what the query asked, noted at admission, survives the kill (not "(unknown)")
+    killed = victim[0].record
+    assert (killed.kind, killed.requester) == ("profile", BRAND)
+    assert (killed.parties, killed.attributes) == ((BRAND, RETAILER_A), ("age_band", "spend"))
     assert victim[0].record.epsilon == 0.0
     usage = cluster.usage(RETAILER_A)
     assert usage.queries_today >= 1, usage

@@ -14,6 +14,7 @@ import random
 
 import pytest
 
+from coordinator.progress import QueryProgress
 from coordinator.results import OverlapResult
 from coordinator.sdk import QueryError
 from tests.privacy.conftest import (
@@ -204,3 +205,23 @@ def test_released_counts_clear_k_on_their_noised_value(noised: Arena) -> None:
             size = result.set_sizes.get(party)
             if size is not None:
                 assert size == total
+
+
+def test_watching_progress_does_not_tell_set_sizes(noised: Arena) -> None:
+    """The WatchQuery stream used to carry routed-point totals (N x the sum of set sizes), so a
+    querier could subtract its own size and read a partner's exact set size next to the noised
+    one. Steps that follow set sizes now leave as thousandths."""
+    noised.brand_list(BASE)
+    seen: list[QueryProgress] = []
+    with noised.client() as client:
+        client.overlap([BRAND, RETAILER_A], "email", on_progress=seen.append)
+    sized = [
+        step
+        for update in seen
+        for step in update.steps
+        if step.name in ("blinding and routing", "indicator encryption", "mask generation")
+    ]
+    assert sized, "no progress on the routing step arrived"
+    assert all(step.total in (0, 1000) and 0 <= step.done <= 1000 for step in sized)
+    exact_routing = 2 * (len(BASE) + len(retailer_people()[RETAILER_A]))
+    assert all(step.total != exact_routing and step.done != exact_routing for step in sized)
