@@ -1,5 +1,8 @@
 """Query results as pandas DataFrames: regions, the pairwise matrix, profiles per attribute.
 
+`profile_table` puts every released number of a profile in one long table (what `query profile
+--csv` writes), each bin with its share of the owner's whole shared audience.
+
 Noise and suppression travel with the numbers: the regions frame has a `half_width` column (the
 95% error bar, NA for exact counts) and a `status` column (`released`, `<k` or `suppressed`);
 the other frames carry the same in `frame.attrs` (`half_width`: the error bar per table or per
@@ -124,3 +127,97 @@ def profile_frames(result: ProfileResult) -> dict[str, pd.DataFrame]:
             if attribute in p.numeric
         }
     return frames
+
+
+PROFILE_TABLE_COLUMNS = (
+    "owner",
+    "attribute",
+    "bin",
+    "statistic",
+    "value",
+    "half_width",
+    "status",
+    "share_of_audience",
+)
+
+
+def profile_table(result: ProfileResult) -> pd.DataFrame:
+    """Every released number of a profile as one long table (what `--csv` writes): per owner
+    (then `combined`) the shared audience (statistic `overlap`), one row per bin (statistic
+    `members`) and one per numeric statistic (`count`, `sum`, `mean`, `std`). `value` is NA
+    when hidden (`status` says `<k` or `suppressed`), `half_width` the 95% error bar of a noised
+    value, and `share_of_audience` a bin's members as a percentage of that owner's shared
+    audience (the overlap), not of the bins that happen to be visible."""
+    rows: list[dict[str, object]] = []
+    for p in result.profiles:
+        release = p.release
+        rows.append(
+            {
+                "owner": p.owner,
+                "attribute": "",
+                "bin": "",
+                "statistic": "overlap",
+                "value": p.overlap,
+                "half_width": _half_width(release, "overlap"),
+                "status": _status(release, p.overlap, "overlap"),
+                "share_of_audience": None,
+            }
+        )
+        for attribute in result.attributes:
+            bins = p.categorical.get(attribute)
+            if bins is not None:
+                rows += [
+                    {
+                        "owner": p.owner,
+                        "attribute": attribute,
+                        "bin": name,
+                        "statistic": "members",
+                        "value": n,
+                        "half_width": _half_width(release, attribute),
+                        "status": _status(release, n, f"{attribute}/{name}"),
+                        "share_of_audience": audience_share(n, p.overlap),
+                    }
+                    for name, n in bins.items()
+                ]
+            stats = p.numeric.get(attribute)
+            if stats is not None:
+                values = {"count": stats.count, "sum": stats.sum, "mean": stats.mean}
+                values["std"] = stats.std
+                rows += [
+                    {
+                        "owner": p.owner,
+                        "attribute": attribute,
+                        "bin": "",
+                        "statistic": name,
+                        "value": value,
+                        "half_width": _half_width(release, f"{attribute}.{name}"),
+                        "status": "released" if value is not None else "undefined",
+                        "share_of_audience": None,
+                    }
+                    for name, value in values.items()
+                ]
+            elif attribute in p.suppressed_numeric:
+                rows.append(
+                    {
+                        "owner": p.owner,
+                        "attribute": attribute,
+                        "bin": "",
+                        "statistic": "count",
+                        "value": None,
+                        "half_width": None,
+                        "status": release.label(attribute),
+                        "share_of_audience": None,
+                    }
+                )
+    frame = pd.DataFrame(rows, columns=list(PROFILE_TABLE_COLUMNS))
+    return frame.astype(
+        {"value": "Float64", "half_width": "Float64", "share_of_audience": "Float64"}
+    )
+
+
+def audience_share(members: int | None, audience: int | None) -> float | None:
+    """`members` as a percentage of the shared audience; None when either is hidden or the
+    audience is empty."""
+    if members is None or not audience:
+        return None
+    return 100.0 * members / audience

@@ -37,6 +37,8 @@ from fractions import Fraction
 from itertools import combinations
 from typing import Any
 
+import pandas as pd
+
 from coordinator.frames import region_name
 from coordinator.results import OverlapResult
 
@@ -76,6 +78,52 @@ class Contribution:
             if share.retailer == retailer:
                 return share
         raise KeyError(f"no retailer {retailer!r}")
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per retailer (index `retailer`, query order): `reach`, `unique_reach`,
+        `incremental_reach` (nullable Int64: NA where a suppressed region stops it), `order`
+        (1 = first in the incremental order), `shapley` (float: the Shapley value of reach,
+        summing to `total_reach`) and `shapley_share` (float: its fraction of the total reach)."""
+        total = self.total_reach
+        rows = [
+            {
+                "reach": s.reach,
+                "unique_reach": s.unique_reach,
+                "incremental_reach": s.incremental_reach,
+                "order": self.order.index(s.retailer) + 1,
+                "shapley": None if s.shapley is None else float(s.shapley),
+                "shapley_share": None
+                if s.shapley is None or not total
+                else float(s.shapley / total),
+            }
+            for s in self.shares
+        ]
+        frame = pd.DataFrame(
+            rows,
+            columns=[
+                "reach",
+                "unique_reach",
+                "incremental_reach",
+                "order",
+                "shapley",
+                "shapley_share",
+            ],
+            index=pd.Index([s.retailer for s in self.shares], name="retailer"),
+        )
+        frame = frame.astype(
+            {
+                "reach": "Int64",
+                "unique_reach": "Int64",
+                "incremental_reach": "Int64",
+                "order": "int64",
+                "shapley": "Float64",
+                "shapley_share": "Float64",
+            }
+        )
+        frame.attrs["brand"] = self.brand
+        frame.attrs["total_reach"] = total
+        frame.attrs["not_computed"] = list(self.not_computed)
+        return frame
 
     def to_json(self) -> dict[str, Any]:
         """A JSON object; Shapley values as floats, unknown values as null."""

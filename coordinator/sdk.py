@@ -19,8 +19,9 @@ from coordinator.progress import StepProgress as StepProgress
 from coordinator.progress import from_proto as progress_from_proto
 from coordinator.results import OverlapResult, ProfileResult
 from gongying.certs import COORDINATOR
+from gongying.client_profile import ClientProfileError, default_profile_path, find_client_profile
 from gongying.serving import channel
-from gongying.signing import load_signing_key, new_query_fields, sign_query
+from gongying.signing import SignedQueryError, load_signing_key, new_query_fields, sign_query
 from gongying.tls import ClientTLS as ClientTLS  # re-exported: the SDK's TLS files
 from gongying.v1 import coordinator_pb2, coordinator_pb2_grpc, query_pb2
 
@@ -94,6 +95,34 @@ class CoordinatorClient:
         self.signer = signer
         self._channel = channel(address, tls, server_name=server_name)
         self._stub = coordinator_pb2_grpc.CoordinatorStub(self._channel)
+
+    @classmethod
+    def from_profile(
+        cls,
+        path: Path | str | None = None,
+        address: str | None = None,
+        tls: ClientTLS | None = None,
+        signer: QuerySigner | None = None,
+    ) -> CoordinatorClient:
+        """A client set up from a client profile (see `gongying.client_profile`): `path`, or
+        `~/.config/gongying/client.toml` by default. The coordinator, TLS files and signer it
+        names are used unless given here; ClientProfileError names the file and key that is
+        wrong, or says that no coordinator is known."""
+        profile = find_client_profile(path)
+        if profile is None:
+            raise ClientProfileError(
+                f"no client profile: {default_profile_path()} does not exist and no path was given"
+            )
+        where = f"client profile {profile.path}"
+        coordinator = address or profile.coordinator
+        if coordinator is None:
+            raise ClientProfileError(f"{where}: key 'coordinator' is missing (HOST:PORT)")
+        if signer is None and profile.signing_key is not None and profile.party is not None:
+            try:
+                signer = QuerySigner.from_file(profile.party, profile.signing_key)
+            except (OSError, SignedQueryError) as error:
+                raise ClientProfileError(f"{where}: key 'signing_key': {error}") from None
+        return cls(coordinator, tls or profile.tls, profile.server_name, signer)
 
     def __enter__(self) -> CoordinatorClient:
         return self

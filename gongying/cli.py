@@ -14,10 +14,12 @@ from rich.markup import escape
 from gongying.audit_cli import audit_app
 from gongying.certs_cli import certs_app
 from gongying.officer_cli import budget_app
+from gongying.report_cli import report
 
 if TYPE_CHECKING:
     from coordinator.results import OverlapResult, ProfileResult
     from coordinator.sdk import QueryError, QuerySigner
+    from gongying.client_profile import ClientProfile
     from gongying.tls import TLSFiles
 
 app = typer.Typer(
@@ -34,11 +36,24 @@ app.add_typer(query_app, name="query")
 app.add_typer(audit_app, name="audit")
 app.add_typer(certs_app, name="certs")
 app.add_typer(budget_app, name="budget")
+app.command("report")(report)
 
 ConfigOption = Annotated[Path, typer.Option("--config", help="Path to the TOML config file.")]
 err = Console(stderr=True)
 
 
+CoordinatorOption = Annotated[
+    str | None,
+    typer.Option("--coordinator", help="Coordinator HOST:PORT (default: the client profile's)."),
+]
+ProfileOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--profile",
+        help="Client profile (TOML: coordinator, party, ca, cert, key, signing_key); default "
+        "~/.config/gongying/client.toml when it exists. Flags override it.",
+    ),
+]
 CaOption = Annotated[Path | None, typer.Option("--ca", help="CA certificate (PEM) for mutual TLS.")]
 CertOption = Annotated[
     Path | None, typer.Option("--cert", help="Your TLS certificate (PEM), e.g. certs/brand.pem.")
@@ -91,7 +106,8 @@ def _query_failed(error: QueryError, coordinator: str, tls: TLSFiles | None) -> 
     if tls is None and error.code == "UNAVAILABLE" and speaks_tls(coordinator):
         return _fail(
             f"the coordinator at {coordinator} requires mutual TLS: pass --ca, --cert and --key "
-            "(e.g. --ca certs/ca.pem --cert certs/brand.pem --key certs/brand.key)",
+            "(e.g. --ca certs/ca.pem --cert certs/brand.pem --key certs/brand.key), or "
+            "--profile with a client profile naming them",
             code=2,
         )
     return _fail(f"{error} [{error.code}]")
@@ -108,6 +124,26 @@ def _signer(key: Path | None, party: str) -> QuerySigner | None:
         return QuerySigner.from_file(party, key)
     except (OSError, SignedQueryError) as error:
         raise _fail(f"--signing-key {key}: {error}", code=2) from None
+
+
+def _settings(
+    profile: Path | None,
+    coordinator: str | None,
+    ca: Path | None,
+    cert: Path | None,
+    key: Path | None,
+    signing_key: Path | None,
+    party: str,
+) -> ClientProfile:
+    """The client profile (--profile, or the default one when it exists) with the flags given
+    in its place; a query needs a coordinator from one or the other."""
+    from gongying.client_profile import client_settings
+    from gongying.config_file import ConfigError
+
+    try:
+        return client_settings(profile, coordinator, ca, cert, key, signing_key, party or None)
+    except ConfigError as error:
+        raise _fail(str(error), code=2) from None
 
 
 def _client_tls(ca: Path | None, cert: Path | None, key: Path | None) -> TLSFiles | None:
@@ -207,8 +243,9 @@ def coordinator_serve(config: ConfigOption) -> None:
 
 @query_app.command("overlap")
 def query_overlap(
-    coordinator: Annotated[str, typer.Option("--coordinator", help="Coordinator HOST:PORT.")],
     parties: Annotated[str, typer.Option("--parties", help="Comma-separated party names.")],
+    coordinator: CoordinatorOption = None,
+    profile: ProfileOption = None,
     id_type: IdTypeOption = "email",
     query_id: QueryIdOption = "",
     timeout: TimeoutOption = 900.0,
@@ -231,11 +268,15 @@ def query_overlap(
     from gongying.tls import TLSError
 
     names = [p.strip() for p in parties.split(",") if p.strip()]
-    signer = _signer(signing_key, signer_party or (names[0] if names else ""))
-    tls = _client_tls(ca, cert, key)
+    settings = _settings(profile, coordinator, ca, cert, key, signing_key, signer_party)
+    address = settings.coordinator or ""
+    signer = _signer(settings.signing_key, settings.party or (names[0] if names else ""))
+    tls = _client_tls(settings.ca, settings.cert, settings.key)
     try:
         with (
-            CoordinatorClient(coordinator, tls, signer=signer) as client,
+            CoordinatorClient(
+                address, tls, server_name=settings.server_name, signer=signer
+            ) as client,
             progress_bars(progress_console(no_progress), "overlap") as on_progress,
         ):
             result = client.overlap(
@@ -244,7 +285,7 @@ def query_overlap(
     except TLSError as error:
         raise _fail(str(error)) from None
     except QueryError as error:
-        raise _query_failed(error, coordinator, tls) from None
+        raise _query_failed(error, address, tls) from None
     if as_json:
         typer.echo(json.dumps(result.to_json(), indent=2))
     else:
@@ -254,15 +295,29 @@ def query_overlap(
 
 @query_app.command("profile")
 def query_profile(
-    coordinator: Annotated[str, typer.Option("--coordinator", help="Coordinator HOST:PORT.")],
-    querier: Annotated[str, typer.Option("--querier", help="The party holding the key (a brand).")],
     owners: Annotated[str, typer.Option("--owners", help="Comma-separated data owners.")],
     attributes: Annotated[str, typer.Option("--attributes", help="Comma-separated attributes.")],
+    querier: Annotated[
+        str,
+        typer.Option(
+            "--querier", help="The party holding the key (a brand); default: the profile's party."
+        ),
+    ] = "",
+    coordinator: CoordinatorOption = None,
+    profile: ProfileOption = None,
     id_type: IdTypeOption = "email",
     query_id: QueryIdOption = "",
     timeout: TimeoutOption = 900.0,
     as_json: JsonOption = False,
     report: ReportOption = None,
+    csv: Annotated[
+        Path | None,
+        typer.Option(
+            "--csv",
+            help="Also write every released number as CSV (one row per owner and cell, with "
+            "its share of the shared audience).",
+        ),
+    ] = None,
     ca: CaOption = None,
     cert: CertOption = None,
     key: KeyOption = None,
@@ -291,15 +346,21 @@ def query_profile(
         raise _fail(f"--audience {audience!r} is not one of {', '.join(AUDIENCES)}")
     if report is not None and audience != "shared":
         raise _fail("--report shows the shared audience only; leave out --report for " + audience)
-    signer = _signer(signing_key, querier)
-    tls = _client_tls(ca, cert, key)
+    settings = _settings(profile, coordinator, ca, cert, key, signing_key, querier)
+    address = settings.coordinator or ""
+    if not settings.party:
+        raise _fail("name the querier: pass --querier (or set party in the client profile)", 2)
+    signer = _signer(settings.signing_key, settings.party)
+    tls = _client_tls(settings.ca, settings.cert, settings.key)
     try:
         with (
-            CoordinatorClient(coordinator, tls, signer=signer) as client,
+            CoordinatorClient(
+                address, tls, server_name=settings.server_name, signer=signer
+            ) as client,
             progress_bars(progress_console(no_progress), "profile") as on_progress,
         ):
             result = client.profile(
-                querier,
+                settings.party,
                 names(owners),
                 names(attributes),
                 id_type=id_type,
@@ -311,12 +372,12 @@ def query_profile(
     except TLSError as error:
         raise _fail(str(error)) from None
     except QueryError as error:
-        raise _query_failed(error, coordinator, tls) from None
+        raise _query_failed(error, address, tls) from None
     if as_json:
         typer.echo(json.dumps(result.to_json(), indent=2))
     else:
         print_profile(result, Console())
-    _write_outputs(None, result, report)
+    _write_outputs(None, result, report, csv)
 
 
 @query_app.command("prospects")
@@ -325,9 +386,8 @@ def query_prospects(
     partners: Annotated[
         str, typer.Option("--partners", help="Comma-separated partners (retailers).")
     ] = "",
-    coordinator: Annotated[
-        str, typer.Option("--coordinator", help="Coordinator HOST:PORT (runs an overlap query).")
-    ] = "",
+    coordinator: CoordinatorOption = None,
+    profile: ProfileOption = None,
     from_json: Annotated[
         Path | None,
         typer.Option("--from", help="Analyse a saved `query overlap --json` answer instead."),
@@ -363,8 +423,8 @@ def query_prospects(
     from gongying.report import write_joint_report
     from gongying.tls import TLSError
 
-    if (from_json is None) == (not coordinator):
-        raise _fail("name either --coordinator (run an overlap query) or --from (a saved answer)")
+    if from_json is not None and (coordinator or profile):
+        raise _fail("name either --coordinator/--profile (run an overlap query) or --from")
     if from_json is not None:
         try:
             result = OverlapResult.from_json(json.loads(from_json.read_text(encoding="utf-8")))
@@ -372,10 +432,15 @@ def query_prospects(
             raise _fail(f"cannot read an overlap answer from {from_json}: {error}") from None
     else:
         names = [querier] + [p.strip() for p in partners.split(",") if p.strip()]
-        tls = _client_tls(ca, cert, key)
+        settings = _settings(profile, coordinator, ca, cert, key, signing_key, querier)
+        address = settings.coordinator or ""
+        signer = _signer(settings.signing_key, querier)
+        tls = _client_tls(settings.ca, settings.cert, settings.key)
         try:
             with (
-                CoordinatorClient(coordinator, tls, signer=_signer(signing_key, querier)) as client,
+                CoordinatorClient(
+                    address, tls, server_name=settings.server_name, signer=signer
+                ) as client,
                 progress_bars(progress_console(no_progress), "overlap") as on_progress,
             ):
                 result = client.overlap(
@@ -384,7 +449,7 @@ def query_prospects(
         except TLSError as error:
             raise _fail(str(error)) from None
         except QueryError as error:
-            raise _query_failed(error, coordinator, tls) from None
+            raise _query_failed(error, address, tls) from None
     try:
         analysis = analyse(result, querier, best)
     except ProspectError as error:

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from rich.console import Console
 from rich.table import Table
 
+from coordinator.frames import audience_share
 from coordinator.results import ErrorBar, OverlapResult, ProfileResult
 
 
@@ -61,6 +62,8 @@ def overlap_tables(
         regions.add_column("", justify="center")
     release = result.release
     for members, count in result.regions:
+        if len(members) == len(result.parties):
+            continue  # the same members as the all-parties row below: listed once, there
         cell = "regions/" + "+".join(members)
         row = [region_label(members), release.shown(count, cell, "regions")]
         if truth is not None:
@@ -164,7 +167,7 @@ def print_profile(result: ProfileResult, console: Console) -> None:
     console.print(overlap)
     first = result.profiles[0] if result.profiles else None
     for name in first.categorical if first else {}:
-        table = Table(title=f"{name} (members per bin)")
+        table = Table(title=f"{name} (members per bin, % of the owner's shared audience)")
         table.add_column("bin")
         for owner in owners:
             table.add_column(owner, justify="right")
@@ -172,8 +175,11 @@ def print_profile(result: ProfileResult, console: Console) -> None:
             table.add_row(
                 bin_name,
                 *(
-                    p.release.shown(
-                        p.categorical.get(name, {}).get(bin_name), f"{name}/{bin_name}", name
+                    _with_share(
+                        p.release.shown(
+                            p.categorical.get(name, {}).get(bin_name), f"{name}/{bin_name}", name
+                        ),
+                        audience_share(p.categorical.get(name, {}).get(bin_name), p.overlap),
                     )
                     if bin_name in p.categorical.get(name, {})
                     else "-"
@@ -207,6 +213,11 @@ def print_profile(result: ProfileResult, console: Console) -> None:
     for name, why in result.not_combined.items():
         console.print(f"[yellow]{name} not combined across owners: {why}[/]")
     console.print(f"query {result.query_id} took {result.seconds:.2f} s")
+
+
+def _with_share(shown: str, share: float | None) -> str:
+    """A released bin with its share of the whole shared audience (hidden bins have none)."""
+    return shown if share is None else f"{shown} ({share:.1f}%)"
 
 
 def _number(value: float | None, bar: ErrorBar | None) -> str:

@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from coordinator.frames import region_name
+from coordinator import insights
+from coordinator.frames import audience_share, profile_table, region_name, regions_frame
 from coordinator.insights import Contribution
 from coordinator.prospects import JointAnalysis
 from coordinator.results import NumericStats, OverlapResult, ProfileResult, ReleaseInfo
@@ -430,36 +431,61 @@ def _categorical(result: ProfileResult, attribute: str, colours: Mapping[str, st
     bins: list[str] = []
     for p in holders:
         bins += [b for b in p.categorical[attribute] if b not in bins]
-    totals = {p.owner: sum(n or 0 for n in p.categorical[attribute].values()) for p in holders}
+    # percentages are over each owner's shared audience (its overlap), never over the bins
+    # that happen to be visible: a hidden bin still holds members of that audience
+    totals = {p.owner: p.overlap for p in holders}
     groups = [
         (
             b,
             [
                 (
                     p.owner,
-                    100 * (p.categorical[attribute].get(b) or 0) / totals[p.owner]
-                    if totals[p.owner]
-                    else 0.0,
+                    audience_share(p.categorical[attribute].get(b), totals[p.owner]) or 0.0,
                     p.release.shown(p.categorical[attribute].get(b), f"{attribute}/{b}", attribute)
-                    + " "
-                    "("
-                    + (fmt_share(p.categorical[attribute].get(b) or 0, totals[p.owner]) or "0.0%")
-                    + ")",
+                    + (
+                        f" ({fmt_share(p.categorical[attribute].get(b), totals[p.owner])})"
+                        if fmt_share(p.categorical[attribute].get(b), totals[p.owner])
+                        else ""
+                    ),
                 )
                 for p in holders
             ],
         )
         for b in bins
     ]
-    rows = [[b, *(fmt_count(p.categorical[attribute].get(b, 0)) for p in holders)] for b in bins]
-    rows.append(["total", *(f"{totals[p.owner]:,}" for p in holders)])
+    rows = [
+        [
+            b,
+            *(
+                cell
+                for p in holders
+                for cell in (
+                    p.release.shown(p.categorical[attribute].get(b), f"{attribute}/{b}", attribute)
+                    if b in p.categorical[attribute]
+                    else "-",
+                    fmt_share(p.categorical[attribute].get(b), totals[p.owner]) or "-",
+                )
+            ),
+        ]
+        for b in bins
+    ]
+    rows.append(
+        [
+            "shared audience",
+            *(
+                cell
+                for p in holders
+                for cell in (p.release.shown(p.overlap, "overlap", "overlap"), "100.0%")
+            ),
+        ]
+    )
     return (
         f"<h3>{_e(attribute)}</h3>"
-        '<p class="note">Members of the shared audience per bin; bar length is the share of '
-        "each owner's audience.</p>"
+        '<p class="note">Members of the shared audience per bin; percentages and bar lengths '
+        "are shares of each owner's whole shared audience (hidden bins included).</p>"
         + _legend([p.owner for p in holders], colours)
         + f'<div class="pair"><div class="chart">{_bars(groups, colours, attribute)}</div>'
-        + _table(["bin", *(p.owner for p in holders)], rows)
+        + _table(["bin", *(h for p in holders for h in (p.owner, f"% of {p.owner}"))], rows)
         + "</div>"
     )
 
@@ -645,11 +671,22 @@ def _value(value: Any, depth: int = 0) -> str:
     if isinstance(value, list | tuple | set | frozenset) and depth < 4:
         items = list(value)
         if all(isinstance(i, str | int | float | bool) or i is None for i in items):
-            return _e(", ".join("-" if i is None else str(i) for i in items)) or "(none)"
+            return _e(", ".join(_word(i) for i in items)) or "(none)"
         return "<ol>" + "".join(f"<li>{_value(i, depth + 1)}</li>" for i in items) + "</ol>"
-    if isinstance(value, int) and not isinstance(value, bool):
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
         return _e(f"{value:,}")
     return _e("-" if value is None else value)
+
+
+def _word(value: str | int | float | bool | None) -> str:
+    """A scalar in words: yes/no for booleans, `-` for nothing."""
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
 
 
 def _release_facts(release: ReleaseInfo) -> dict[str, Any]:
@@ -666,7 +703,7 @@ def _release_facts(release: ReleaseInfo) -> dict[str, Any]:
             for bar in release.error_bars
         }
         or "none (exact counts)",
-        "from cache": release.from_cache,
+        "from cache": "yes (an identical earlier query's answer)" if release.from_cache else "no",
     }
 
 
@@ -761,18 +798,21 @@ def write_outputs(
     provenance: Mapping[str, Any] | None = None,
 ) -> list[Path]:
     """What `--report` and `--csv` ask for: the HTML report (contribution shares of `brand`,
-    default the overlap's first party, to the others) and the overlap's regions as CSV."""
-    from coordinator.frames import regions_frame
-    from coordinator.insights import contribution
-
+    default the overlap's first party, to the others) and, as CSV, the overlap's regions or,
+    for a profile alone, every released number (`profile_table`)."""
     written: list[Path] = []
     if csv is not None and overlap is not None:
         regions_frame(overlap).to_csv(csv)
         written.append(csv)
+    elif csv is not None and profile is not None:
+        profile_table(profile).to_csv(csv, index=False)
+        written.append(csv)
     if report is not None:
         shares = None
         if overlap is not None:
-            shares = contribution(overlap, brand if brand is not None else overlap.parties[0])
+            shares = insights.contribution(
+                overlap, brand if brand is not None else overlap.parties[0]
+            )
         written.append(write_report(report, overlap, profile, shares, provenance))
     return written
 

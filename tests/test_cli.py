@@ -95,7 +95,10 @@ def test_query_overlap_table(deployment: Deployment) -> None:
     code, out, err = _overlap(deployment.address, "--parties", "brand, retailer_a")
     assert code == 0, err
     truth = deployment.truth(PARTIES, "email")
-    assert "brand & retailer_a only" in out
+    assert "brand only" in out and "retailer_a only" in out
+    # the region held by both is the all-parties row: listed once, not also as a region
+    assert "brand & retailer_a only" not in out
+    assert out.count("all parties (intersection)") == 1
     assert f"{truth.all_parties:,}" in out
     assert "took" in out
 

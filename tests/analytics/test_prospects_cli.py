@@ -82,10 +82,16 @@ def test_json_csv_and_report_hold_the_oracles_numbers(exact_arena: Arena, tmp_pa
 
 def test_bad_input_is_one_line_naming_the_fix(tmp_path: Path) -> None:
     runner = CliRunner()
-    neither = runner.invoke(app, ["query", "prospects", "--querier", BRAND])
-    assert neither.exit_code == 1
-    assert "name either --coordinator" in neither.stderr
+    home = {"HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path / ".config")}
+    neither = runner.invoke(app, ["query", "prospects", "--querier", BRAND], env=home)
+    assert neither.exit_code == 2
+    assert "no coordinator: pass --coordinator HOST:PORT" in neither.stderr
     assert "Traceback" not in neither.output
+    both = runner.invoke(
+        app, ["query", "prospects", "--querier", BRAND, "--coordinator", "x:1", "--from", "a"]
+    )
+    assert both.exit_code == 1
+    assert "name either --coordinator/--profile (run an overlap query) or --from" in both.stderr
     broken = tmp_path / "broken.json"
     broken.write_text("{}", encoding="utf-8")
     unreadable = runner.invoke(

@@ -62,23 +62,23 @@ def sample_profile(query_id: str = "p-test") -> ProfileResult:
     rng = random.Random(11)
     profiles = []
     for owner in owners:
-        bins_age = {b: rng.randrange(100, 4_000) for b in age}
-        bins_gender = {b: rng.randrange(50, 6_000) for b in gender}
+        bins_age: dict[str, int | None] = {b: rng.randrange(100, 4_000) for b in age}
+        bins_gender: dict[str, int | None] = {b: rng.randrange(50, 6_000) for b in gender}
         count = rng.randrange(1_000, 9_000)
         total = count * rng.uniform(200, 900)
         profiles.append(
             OwnerProfile(
                 owner=owner,
-                overlap=sum(bins_age.values()),
+                overlap=sum(n or 0 for n in bins_age.values()),
                 categorical={"age_band": bins_age, "gender": bins_gender},
                 numeric={"spend_12m": NumericStats(count, round(total, 2), total / count, 123.456)},
             )
         )
     combined = OwnerProfile(
         owner="combined",
-        overlap=sum(p.overlap for p in profiles),
+        overlap=sum(p.overlap or 0 for p in profiles),
         categorical={
-            name: {b: sum(p.categorical[name][b] for p in profiles) for b in bins}
+            name: {b: sum(p.categorical[name][b] or 0 for p in profiles) for b in bins}
             for name, bins in (("age_band", age), ("gender", gender))
         },
         numeric={

@@ -66,3 +66,6 @@ def test_demo_writes_one_report_with_the_true_regions(tmp_path: Path) -> None:
     ):
         assert heading in page
     assert "http://" not in page and "https://" not in page
+    # provenance in words: no Python booleans (`from cache` reads "no")
+    assert "<dd>False</dd>" not in page and "<dd>True</dd>" not in page
+    assert "<dt>from cache</dt><dd>no</dd>" in page

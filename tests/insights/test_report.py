@@ -100,12 +100,13 @@ def expected_rows(
     owners = [p.owner for p in profile.profiles]
     for attribute in ("age_band", "gender"):
         for bin_name in profile.profiles[0].categorical[attribute]:
-            rows.append(
-                [
-                    bin_name,
-                    *(f"{profile.profile(o).categorical[attribute][bin_name]:,}" for o in owners),
-                ]
-            )
+            cells = []
+            for o in owners:  # members, then their share of the owner's whole shared audience
+                n = profile.profile(o).categorical[attribute][bin_name]
+                audience = profile.profile(o).overlap
+                assert n is not None and audience
+                cells += [f"{n:,}", f"{100 * n / audience:.1f}%"]
+            rows.append([bin_name, *cells])
     for owner in owners:
         s = profile.profile(owner).numeric["spend_12m"]
         rows.append(
