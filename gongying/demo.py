@@ -18,7 +18,14 @@ from coordinator.sdk import CoordinatorClient, QueryError, QuerySigner
 from gongying.certs import COORDINATOR, CertsError, init_certs
 from gongying.demo_data import BRAND, RETAILERS, generate_demo_data
 from gongying.demo_noise import NoiseCheck, check_overlap, check_profile
-from gongying.demo_profile import ATTRIBUTES, attributes_toml, differences, profile_truths
+from gongying.demo_profile import (
+    ATTRIBUTES,
+    CATEGORICAL,
+    attributes_toml,
+    differences,
+    profile_truths,
+)
+from gongying.demo_prospects import prospects_step
 from gongying.launch import LaunchError, LocalProcesses, free_port
 from gongying.oracle import identifier_sets_from_files, overlap_truth
 from gongying.progress_view import progress_bars
@@ -133,6 +140,7 @@ def policy_toml(party: str, partners: list[str], exact: bool = False) -> str:
         "queries_per_day = 1000",
         *noise,
         'co_parties = ["*"]',
+        'audiences = ["shared", "prospects", "base"]',
         "",
     ]
     for partner in partners:
@@ -329,6 +337,14 @@ def run_demo(
         if profiled:
             profile_ok, profile = _profile_step(layout, id_type, console, progress, check)
             ok = profile_ok and ok
+
+            def audience_profile(owner: str, audience: str) -> ProfileResult:
+                with layout.client() as client:
+                    return client.profile(
+                        BRAND, [owner], list(CATEGORICAL), id_type=id_type, audience=audience
+                    )
+
+            prospects_step(result, audience_profile, console)
         if check is not None:
             check.finish()
             for line in check.outside:
