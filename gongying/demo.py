@@ -334,6 +334,7 @@ def run_demo(
         else:
             check_overlap(result, truth, check)
         profile = None
+        joint = None
         if profiled:
             profile_ok, profile = _profile_step(layout, id_type, console, progress, check)
             ok = profile_ok and ok
@@ -344,7 +345,7 @@ def run_demo(
                         BRAND, [owner], list(CATEGORICAL), id_type=id_type, audience=audience
                     )
 
-            prospects_step(result, audience_profile, console)
+            joint = prospects_step(result, audience_profile, console)
         if check is not None:
             check.finish()
             for line in check.outside:
@@ -367,6 +368,7 @@ def run_demo(
                         else "exact",
                         "checked against the plaintext truth": "agrees" if ok else "DIFFERS",
                     },
+                    joint=joint,
                 )
             except OSError as error:
                 raise DemoError(f"--report {report}: {error}") from None

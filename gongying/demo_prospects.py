@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from coordinator.audience_index import BinIndex, audience_index
-from coordinator.prospects import analyse
+from coordinator.prospects import JointAnalysis, analyse
 from coordinator.results import OverlapResult, ProfileResult
 from gongying.demo_data import BRAND
 from gongying.demo_profile import CATEGORICAL
@@ -27,9 +27,10 @@ Profiler = Callable[[str, str], ProfileResult]
 """(owner, audience) -> the profile of that owner's audience on the categorical attributes."""
 
 
-def prospects_step(result: OverlapResult, profile: Profiler, console: Console) -> str | None:
-    """Print the prospect ranking and the top retailer's top-index bins; the top retailer (None
-    when the ranking cannot name one, e.g. every prospect count hidden)."""
+def prospects_step(result: OverlapResult, profile: Profiler, console: Console) -> JointAnalysis:
+    """Print the prospect ranking and the top retailer's top-index bins (none when the ranking
+    cannot name a top retailer, e.g. every prospect count hidden); the analysis, for the
+    report."""
     analysis = analyse(result, BRAND, k=min(2, len(result.parties) - 1))
     console.print(f"which retailer brings {BRAND} the most new customers?")
     print_joint(analysis, console)
@@ -39,7 +40,7 @@ def prospects_step(result: OverlapResult, profile: Profiler, console: Console) -
     )
     if not ranked:
         console.print("no prospect count could be released: no ranking")
-        return None
+        return analysis
     top = ranked[0].party
     console.print(f"{top} brings the most new customers; who are they (against {top}'s base)?")
     prospects, base = profile(top, "prospects"), profile(top, "base")
@@ -64,4 +65,4 @@ def prospects_step(result: OverlapResult, profile: Profiler, console: Console) -
     unknown = len(rows) - len(known)
     if unknown:
         console.print(f"{unknown} bins have no index (a count hidden, or a denominator may be 0)")
-    return top
+    return analysis

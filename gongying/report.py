@@ -743,8 +743,11 @@ def render_report(
     contribution: Contribution | None = None,
     provenance: Mapping[str, Any] | None = None,
     title: str = "Gongying report",
+    joint: JointAnalysis | None = None,
 ) -> str:
-    """The report as one HTML document: no script, and nothing it refers to outside itself."""
+    """The report as one HTML document: no script, and nothing it refers to outside itself;
+    with `joint`, the joint-operations section (prospects, complementarity heatmap) follows the
+    overlap."""
     facts = default_provenance(overlap, profile) | dict(provenance or {})
     subtitle = []
     if overlap is not None:
@@ -754,6 +757,8 @@ def render_report(
     sections = []
     if overlap is not None:
         sections.append(_overlap_section(overlap))
+    if joint is not None:
+        sections.append(joint_operations_section(joint))
     if contribution is not None:
         sections.append(_contribution_section(contribution))
     if profile is not None:
@@ -780,12 +785,14 @@ def write_report(
     profile: ProfileResult | None,
     contribution: Contribution | None = None,
     provenance: Mapping[str, Any] | None = None,
+    joint: JointAnalysis | None = None,
 ) -> Path:
     """Write the self-contained HTML report to `path` (UTF-8) and return the path."""
     if overlap is None and profile is None:
         raise ValueError("a report needs an overlap or a profile result")
     target = Path(path)
-    target.write_text(render_report(overlap, profile, contribution, provenance), encoding="utf-8")
+    page = render_report(overlap, profile, contribution, provenance, joint=joint)
+    target.write_text(page, encoding="utf-8")
     return target
 
 
@@ -796,6 +803,7 @@ def write_outputs(
     csv: Path | None = None,
     brand: str | None = None,
     provenance: Mapping[str, Any] | None = None,
+    joint: JointAnalysis | None = None,
 ) -> list[Path]:
     """What `--report` and `--csv` ask for: the HTML report (contribution shares of `brand`,
     default the overlap's first party, to the others) and, as CSV, the overlap's regions or,
@@ -813,7 +821,7 @@ def write_outputs(
             shares = insights.contribution(
                 overlap, brand if brand is not None else overlap.parties[0]
             )
-        written.append(write_report(report, overlap, profile, shares, provenance))
+        written.append(write_report(report, overlap, profile, shares, provenance, joint))
     return written
 
 
@@ -886,10 +894,5 @@ def joint_operations_section(analysis: JointAnalysis) -> str:
 def write_joint_report(
     path: Path | str, analysis: JointAnalysis, provenance: Mapping[str, Any] | None = None
 ) -> Path:
-    """The overlap report with the joint-operations section before its provenance."""
-    page = render_report(analysis.result, None, None, provenance)
-    marker = '<section id="provenance">'
-    page = page.replace(marker, joint_operations_section(analysis) + marker, 1)
-    target = Path(path)
-    target.write_text(page, encoding="utf-8")
-    return target
+    """The overlap report with the joint-operations section after the overlap."""
+    return write_report(path, analysis.result, None, None, provenance, analysis)

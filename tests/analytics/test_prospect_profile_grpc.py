@@ -10,9 +10,10 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from coordinator.results import ProfileResult
+from coordinator.results import ErrorBar, ProfileResult
 from coordinator.sdk import QueryError
 from gongying.cli import app
+from protocols.noise import half_width
 from tests.analytics.test_prospects_cli import tls_options
 from tests.privacy.conftest import AGE_BANDS, BRAND, RETAILER_A, RETAILER_B, Arena
 
@@ -55,12 +56,17 @@ def test_noised_prospects_lie_within_their_error_bars(noised_audiences: Arena) -
     bins_bar = got.release.error_bar("age_band")
     assert overlap_bar is not None and bins_bar is not None
     assert got.overlap is not None
-    # twice the 95% half-width: a miss has probability well under 1%
-    assert abs(got.overlap - len(prospects)) <= 2 * overlap_bar.half_width
+
+    # each count within the interval that holds its declared noise with probability 1 - 1e-6
+    # (a 95% bar would miss one of these six counts in a quarter of the runs)
+    def limit(bar: ErrorBar) -> int:
+        return half_width([bar.scale] * bar.noised_cells, 1 - 1e-6)
+
+    assert abs(got.overlap - len(prospects)) <= limit(overlap_bar)
     truth = prospects["age_band"].value_counts()
     for band, count in got.categorical["age_band"].items():
         if count is not None:
-            assert abs(count - int(truth.get(band, 0))) <= 2 * bins_bar.half_width
+            assert abs(count - int(truth.get(band, 0))) <= limit(bins_bar)
     # more prospects than the brand's list holds members: the querier's bound is |D| here
     assert len(prospects) > 200
 

@@ -203,7 +203,7 @@ def test_noised_intervals_hold_the_truth_at_least_95_percent_of_the_time() -> No
         assert c.jaccard.low is not None and c.jaccard.high is not None
         hits["adds_share"] += c.adds_share.low <= truth_share <= c.adds_share.high
         hits["jaccard"] += c.jaccard.low <= truth_jaccard <= c.jaccard.high
-    slack = 3 * math.sqrt(0.05 * 0.95 / trials)
+    slack = 4 * math.sqrt(0.05 * 0.95 / trials)  # one-sided: a false failure ~3e-5 per check
     for name, count in hits.items():
         assert count / trials >= 0.95 - slack, name
 

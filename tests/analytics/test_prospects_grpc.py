@@ -90,8 +90,9 @@ def test_noised_answers_lie_within_their_error_bars(noised_arena: Arena) -> None
     stated = float(half_width([scale] * 2))  # each pool sums 2 of the 3-party regions
     for party, row in frame.iterrows():
         assert row["half_width"] == stated
-        # twice the 95% half-width: a miss has probability well under 1%
-        assert abs(row["prospects"] - truth[str(party)]) <= 2 * stated
+        # four times the 95% half-width (about 12 noise scales): a miss has probability about
+        # 1e-5 per number, so the ten numbers checked here all hold in all but ~1e-4 of runs
+        assert abs(row["prospects"] - truth[str(party)]) <= 4 * stated
     pairs = complementarity_frame(result)
     oracle = oracle_adds_share(table)
     for (a, b), row in zip(pairs.index, (r for _, r in pairs.iterrows()), strict=True):
@@ -99,7 +100,7 @@ def test_noised_answers_lie_within_their_error_bars(noised_arena: Arena) -> None
             assert row["why"]
             continue
         exact_adds = (table[b] & ~table[a]).sum()
-        assert abs(row["adds"] - exact_adds) <= 2 * row["adds_half_width"]
+        assert abs(row["adds"] - exact_adds) <= 4 * row["adds_half_width"]
         assert row["adds_share_low"] <= row["adds_share"] <= row["adds_share_high"]
         assert row["jaccard_low"] <= row["jaccard"] <= row["jaccard_high"]
         assert 0 < row["adds_share_high"] - row["adds_share_low"] < 1
@@ -114,4 +115,4 @@ def test_noised_answers_lie_within_their_error_bars(noised_arena: Arena) -> None
         assert row["reach_half_width"] == sums.half_width(cells[int(str(step))])
         reached = [steps.loc[s, "partner"] for s in steps.index if s <= step]
         exact_reach = (table[reached].any(axis=1) & ~table[BRAND]).sum()
-        assert abs(row["reach"] - exact_reach) <= 2 * row["reach_half_width"]
+        assert abs(row["reach"] - exact_reach) <= 4 * row["reach_half_width"]

@@ -61,6 +61,7 @@ def test_demo_writes_one_report_with_the_true_regions(tmp_path: Path) -> None:
         "Overlap on email",
         "Contribution to the shared audience",
         "Audience profile",
+        '<section id="joint-operations">',  # prospects ranking and complementarity heatmap
         "Provenance",
         "synthetic, seed 7",
     ):
