@@ -345,7 +345,8 @@ def run_demo(
                         BRAND, [owner], list(CATEGORICAL), id_type=id_type, audience=audience
                     )
 
-            joint = prospects_step(result, audience_profile, console)
+            governed = layout.certs is not None
+            joint = prospects_step(result, audience_profile if governed else None, console)
         if check is not None:
             check.finish()
             for line in check.outside:

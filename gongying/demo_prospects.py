@@ -23,8 +23,10 @@ from gongying.joint_render import print_joint
 
 TOP_BINS = 6
 
-Profiler = Callable[[str, str], ProfileResult]
-"""(owner, audience) -> the profile of that owner's audience on the categorical attributes."""
+Profiler = Callable[[str, str], ProfileResult] | None
+"""(owner, audience) -> the profile of that owner's audience on the categorical attributes; None
+when the parties run without policies (`--insecure-plaintext`): a querier's node then has no
+signed query telling it the audience, and its plausibility check admits shared audiences only."""
 
 
 def prospects_step(result: OverlapResult, profile: Profiler, console: Console) -> JointAnalysis:
@@ -42,6 +44,9 @@ def prospects_step(result: OverlapResult, profile: Profiler, console: Console) -
         console.print("no prospect count could be released: no ranking")
         return analysis
     top = ranked[0].party
+    if profile is None:
+        console.print(f"{top} brings the most new customers (profiles of prospects need policies)")
+        return analysis
     console.print(f"{top} brings the most new customers; who are they (against {top}'s base)?")
     prospects, base = profile(top, "prospects"), profile(top, "base")
     rows: list[tuple[str, BinIndex]] = []
