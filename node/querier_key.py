@@ -13,13 +13,12 @@ only) no verify key is known, so the signature is not checked; the structural ch
 from __future__ import annotations
 
 import os
-import threading
 from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from gongying.signing import load_signing_key, load_verify_key
+from gongying.signing import load_verify_key
 from node.governance import Admission, GovernanceRefusal, NodeGovernance
 from node.policy import FAILED_PRECONDITION, PERMISSION_DENIED
 from protocols.paillier import PaillierPrivateKey, PaillierPublicKey, generate_keypair
@@ -52,19 +51,13 @@ class KeyBindingSigner:
     that; owners with a policy refuse it.
     """
 
-    def __init__(self, signing_key: Path | None) -> None:
-        self.path = signing_key
-        self._key: Ed25519PrivateKey | None = None
-        self._lock = threading.Lock()
+    def __init__(self, signing_key: Ed25519PrivateKey | None) -> None:
+        self.key = signing_key
 
     def sign(self, query_id: str, public_key: PaillierPublicKey) -> bytes:
-        if self.path is None:
+        if self.key is None:
             return b""
-        with self._lock:
-            if self._key is None:
-                self._key = load_signing_key(self.path)
-            key = self._key
-        return key.sign(key_binding_statement(query_id, public_key))
+        return self.key.sign(key_binding_statement(query_id, public_key))
 
 
 def verify_key_binding(

@@ -99,7 +99,7 @@ class NodeService:
         self._fingerprints: dict[int, tuple[weakref.ref[CachedMembers], str]] = {}
         signing_key = load_signing_key(config.signing_key) if config.signing_key else None
         self.unblinding = Unblinding(config.party, self.governance, signing_key)
-        self.key_signer = KeyBindingSigner(config.signing_key)
+        self.key_signer = KeyBindingSigner(signing_key)
         self.decryption = (
             QuerierDecryption(querier_key, self.governance, self.sessions) if querier_key else None
         )
