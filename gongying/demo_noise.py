@@ -97,21 +97,17 @@ def check_profile(
     """Each owner's (and the combined) overlap, bins and numeric counts against the truth."""
     for owner, truth in truths.items():
         _check_owner(
-            result.profile(owner), owner, truth.matched, _bins(truth), _counts(truth), check
+            result.profile(owner), owner, truth.matched, truth.categorical, _counts(truth), check
         )
     if len(truths) > 1 and any(p.owner == "combined" for p in result.profiles):
         values = list(truths.values())
         bins = {
-            name: {b: sum(_bins(t)[name][b] for t in values) for b in first}
-            for name, first in _bins(values[0]).items()
+            name: {b: sum(t.categorical[name][b] for t in values) for b in first}
+            for name, first in values[0].categorical.items()
         }
         counts = {name: sum(_counts(t)[name] for t in values) for name in _counts(values[0])}
         matched = sum(t.matched for t in values)
         _check_owner(result.profile("combined"), "combined", matched, bins, counts, check)
-
-
-def _bins(truth: ProfileTruth) -> Mapping[str, Mapping[str, int]]:
-    return truth.categorical
 
 
 def _counts(truth: ProfileTruth) -> dict[str, int]:
