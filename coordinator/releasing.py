@@ -246,15 +246,25 @@ def _regions_only(cells: Sequence[LinkedCell], k: int, public: set[str]) -> Supp
 
 def profile_cells(profiles: Iterable[OwnerProfile]) -> dict[str, int]:
     """What a profile released, for the audit records: each owner's overlap under its name,
-    `owner/attribute/bin` counts and `owner/attribute:count` for numeric attributes (their
-    sums and means are in the answer itself); suppressed cells are absent."""
+    `owner/attribute/bin` counts, and `owner/attribute:count` and `owner/attribute:sum` (the
+    sum rounded to whole units, so settlements can be re-verified from the log) for numeric
+    attributes (means and the exact sums are in the answer itself); suppressed cells and
+    negative noised values are absent."""
     cells: dict[str, Count] = {}
     for p in profiles:
         cells[p.owner] = p.overlap
         for attribute, bins in p.categorical.items():
             cells |= {f"{p.owner}/{attribute}/{b}": n for b, n in bins.items()}
         cells |= {f"{p.owner}/{a}:count": s.count for a, s in p.numeric.items()}
+        cells |= {f"{p.owner}/{a}:sum": round(s.sum) for a, s in p.numeric.items()}
     return {k: v for k, v in cells.items() if isinstance(v, int) and v >= 0}
+
+
+def overlap_cells(result: OverlapResult) -> dict[str, int]:
+    """What an overlap released, for the audit records: each exclusive region under its
+    parties joined by `+` (query order), and the all-party count as `all`."""
+    counts = {"+".join(m): n for m, n in result.regions} | {"all": result.all_parties}
+    return released_cells(counts)
 
 
 def released_cells(counts: Mapping[str, Count]) -> dict[str, int]:

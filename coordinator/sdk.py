@@ -59,6 +59,7 @@ class QuerySigner:
         owners: Sequence[str] = (),
         attributes: Sequence[str] = (),
         audience: str = "shared",
+        agreement: str = "",
     ) -> query_pb2.SignedQuery:
         fields = new_query_fields(
             query_id,
@@ -69,6 +70,7 @@ class QuerySigner:
             owners=owners,
             attributes=attributes,
             audience=audience,
+            agreement=agreement,
         )
         signed = sign_query(fields, self.key)
         return query_pb2.SignedQuery(
@@ -142,6 +144,14 @@ class CoordinatorClient:
                 )
         return QueryError(code.name, error.details() or code.name)
 
+    def _check_agreement(self, agreement: str) -> None:
+        """A query for an agreement carries its hash in what the querier signs, so it needs one."""
+        if agreement and self.signer is None:
+            raise QueryError(
+                "INVALID_ARGUMENT",
+                f"a query for agreement {agreement[:12]} must be signed: give the client a signer",
+            )
+
     def parties(self, timeout: float = 10.0) -> dict[str, str]:
         """The parties the coordinator knows, with their node addresses."""
         try:
@@ -157,17 +167,23 @@ class CoordinatorClient:
         query_id: str = "",
         timeout: float = 900.0,
         on_progress: ProgressCallback | None = None,
+        agreement: str = "",
     ) -> OverlapResult:
         """How many members the parties share: every exclusive region, pairs and all parties.
 
         With `on_progress`, the query's progress is watched while it runs and each update is
-        passed to it (from a background thread) until the query returns or fails."""
+        passed to it (from a background thread) until the query returns or fails. `agreement`:
+        the hash of the agreement the query is run for, signed with it (each node's policy
+        must accept that agreement for the querier)."""
         query_id = query_id or str(uuid.uuid4())
+        self._check_agreement(agreement)
         request = coordinator_pb2.OverlapRequest(
             query_id=query_id, parties=list(parties), id_type=id_type
         )
         if self.signer is not None:
-            request.signed.CopyFrom(self.signer.sign(query_id, "overlap", parties, id_type))
+            request.signed.CopyFrom(
+                self.signer.sign(query_id, "overlap", parties, id_type, agreement=agreement)
+            )
         try:
             with self._watching(query_id, on_progress, timeout):
                 response = self._stub.RunOverlap(request, timeout=timeout)
@@ -185,13 +201,15 @@ class CoordinatorClient:
         timeout: float = 900.0,
         on_progress: ProgressCallback | None = None,
         audience: str = "shared",
+        agreement: str = "",
     ) -> ProfileResult:
         """Who the shared audience is: bins and numeric statistics per owner and combined.
         `audience`: `prospects` profiles the owners' members the querier lacks, `base` their
         whole base (each owner's policy must allow it for the querier).
 
-        `on_progress`: as for `overlap`."""
+        `on_progress`, `agreement`: as for `overlap`."""
         query_id = query_id or str(uuid.uuid4())
+        self._check_agreement(agreement)
         request = coordinator_pb2.ProfileRequest(
             query_id=query_id,
             querier=querier,
@@ -208,7 +226,14 @@ class CoordinatorClient:
                 )
             request.signed.CopyFrom(
                 self.signer.sign(
-                    query_id, "profile", [querier, *owners], id_type, owners, attributes, audience
+                    query_id,
+                    "profile",
+                    [querier, *owners],
+                    id_type,
+                    owners,
+                    attributes,
+                    audience,
+                    agreement,
                 )
             )
         try:

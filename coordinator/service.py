@@ -28,9 +28,9 @@ from coordinator.profile import run_profile
 from coordinator.profile_release import released_profiles
 from coordinator.progress import AGGREGATION, OPEN, OVERLAP_STEPS, PROFILE_STEPS, REGISTRY
 from coordinator.releasing import (
+    overlap_cells,
     overlap_result,
     profile_cells,
-    released_cells,
 )
 from coordinator.results import (
     OverlapResult,
@@ -135,9 +135,7 @@ class CoordinatorService:
             else:
                 result = overlap_result(outcome, time.monotonic() - started, signer, requester)
                 answer = json.dumps(result.to_json(), sort_keys=True)
-            released = released_cells(
-                {"+".join(m): n for m, n in result.regions} | {"all": result.all_parties}
-            )
+            released = overlap_cells(result)
             self._settle_released(nodes, query_id, deadline, answer, released, result)
         except Exception as error:
             REGISTRY.finish(query_id, failed=True)

@@ -15,6 +15,7 @@ from gongying.audit_cli import audit_app
 from gongying.certs_cli import certs_app
 from gongying.officer_cli import budget_app
 from gongying.report_cli import report
+from gongying.settle_cli import sandbox, settle_app
 
 if TYPE_CHECKING:
     from coordinator.results import OverlapResult, ProfileResult
@@ -37,6 +38,8 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(certs_app, name="certs")
 app.add_typer(budget_app, name="budget")
 app.command("report")(report)
+app.add_typer(settle_app, name="settle")
+app.command("sandbox")(sandbox)
 
 ConfigOption = Annotated[Path, typer.Option("--config", help="Path to the TOML config file.")]
 err = Console(stderr=True)

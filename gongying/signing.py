@@ -5,6 +5,7 @@ from __future__ import annotations
 import heapq
 import json
 import os
+import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -38,6 +39,8 @@ AUDIENCES = ("shared", "prospects", "base")
 """Whom a profile describes: the members the querier shares with the owner (`shared`), the
 owner's members the querier lacks (`prospects`), or the owner's whole base (`base`)."""
 SHARED = AUDIENCES[0]
+_OPTIONAL = ("audience", "agreement")
+_AGREEMENT_HASH = re.compile(r"^[0-9a-f]{64}$")
 
 
 class SignedQueryError(ValueError):
@@ -74,11 +77,13 @@ class QueryFields:
     nonce: bytes
     expires_at: datetime
     audience: str = SHARED
+    agreement: str = ""  # SHA-256 hex of the agreement the query is run for ("" when none)
 
     def canonical_bytes(self) -> bytes:
         """The one byte string signed for these fields: sorted-key compact JSON, UTF-8. The
-        `audience` key is present only when it is not `shared`, so a shared-audience query
-        signs the same bytes as before the key existed (old payloads still verify)."""
+        `audience` key is present only when it is not `shared`, and `agreement` only when the
+        query is run for an agreement, so other queries sign the same bytes as before the keys
+        existed (old payloads still verify)."""
         if self.expires_at.tzinfo is None:
             raise MalformedQuery(f"query {self.query_id!r}: expires_at must be timezone-aware")
         document = {
@@ -95,6 +100,8 @@ class QueryFields:
         }
         if self.audience != SHARED:
             document["audience"] = self.audience
+        if self.agreement:
+            document["agreement"] = self.agreement
         return json.dumps(
             document, sort_keys=True, separators=(",", ":"), ensure_ascii=False
         ).encode("utf-8")
@@ -120,6 +127,7 @@ def new_query_fields(
     lifetime: timedelta = DEFAULT_LIFETIME,
     now: datetime | None = None,
     audience: str = SHARED,
+    agreement: str = "",
 ) -> QueryFields:
     """Fields for a new query with a fresh random nonce, expiring `lifetime` from now."""
     start = now or datetime.now(UTC)
@@ -134,6 +142,7 @@ def new_query_fields(
         nonce=os.urandom(NONCE_BYTES),
         expires_at=start + lifetime,
         audience=audience,
+        agreement=agreement,
     )
 
 
@@ -161,11 +170,15 @@ def _parse(payload: bytes) -> QueryFields:
         document = json.loads(payload.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise MalformedQuery("signed query payload is not UTF-8 JSON") from None
-    if not isinstance(document, dict) or sorted(set(document) - {"audience"}) != sorted(_FIELDS):
+    if not isinstance(document, dict) or sorted(set(document) - set(_OPTIONAL)) != sorted(_FIELDS):
         raise MalformedQuery(
-            f"signed query payload must have exactly the keys {_FIELDS} (and optionally audience)"
+            f"signed query payload must have exactly the keys {_FIELDS} (and optionally "
+            f"{', '.join(_OPTIONAL)})"
         )
     audience = _text(document, "audience") if "audience" in document else SHARED
+    agreement = _text(document, "agreement") if "agreement" in document else ""
+    if "agreement" in document and not _AGREEMENT_HASH.match(agreement):
+        raise MalformedQuery(f"signed query agreement {agreement!r} is not a SHA-256 hex digest")
     if audience not in AUDIENCES:
         raise MalformedQuery(f"signed query audience {audience!r} is not one of {AUDIENCES}")
     if document["v"] != PAYLOAD_VERSION:
@@ -188,6 +201,7 @@ def _parse(payload: bytes) -> QueryFields:
         nonce=nonce,
         expires_at=expires_at.astimezone(UTC),
         audience=audience,
+        agreement=agreement,
     )
     if fields.canonical_bytes() != payload:
         raise MalformedQuery(f"query {fields.query_id!r}: payload is not in canonical form")

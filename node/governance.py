@@ -95,11 +95,11 @@ class NodeGovernance:
                 if self.policy is not None
                 else None
             )
-            audience = SHARED
+            audience, agreement = SHARED, ""
             if fields is not None:
-                querier, audience = fields.querier, fields.audience
+                querier, audience, agreement = fields.querier, fields.audience, fields.agreement
                 match_signed(fields, query_id, kind, id_type, parties, attributes, self.party)
-            terms = self._terms(querier, kind, id_type, parties, attributes, audience)
+            terms = self._terms(querier, kind, id_type, parties, attributes, audience, agreement)
             key = query_key(kind, querier, parties, attributes, id_type, querier_set, audience)
             admission = Admission(
                 query_id, kind, querier, tuple(parties), tuple(attributes), terms, key
@@ -162,6 +162,7 @@ class NodeGovernance:
         parties: Sequence[str],
         attributes: Sequence[str],
         audience: str = SHARED,
+        agreement: str = "",
     ) -> PartnerTerms | None:
         if self.policy is None or querier == self.party:
             return None  # no policy (local tests), or the node's own party asking
@@ -174,6 +175,7 @@ class NodeGovernance:
             querier=querier,
             node=self.party,
             audience=audience,
+            agreement=agreement,
         )
         decision = self.policy.check(partner, request)
         if not decision.allowed:

@@ -11,6 +11,7 @@ queries, default to protective values too.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,6 +50,7 @@ _OPTIONAL: Final[dict[str, Any]] = {
     "co_parties": [],  # other parties allowed in the partner's queries; ["*"]: any
     "signing_key": "",  # the partner's Ed25519 query-verification key (<partner>.sign.pub)
     "audiences": [SHARED],  # whom the partner's profiles may describe (signing.AUDIENCES)
+    "agreements": [],  # SHA-256 hashes of the agreements the partner may query for here
 }
 KEYS: Final = frozenset(_REQUIRED) | frozenset(_OPTIONAL)
 
@@ -56,6 +58,7 @@ PERMISSION_DENIED: Final = "PERMISSION_DENIED"
 FAILED_PRECONDITION: Final = "FAILED_PRECONDITION"
 RESOURCE_EXHAUSTED: Final = "RESOURCE_EXHAUSTED"
 OK: Final = "OK"
+_SHA256_HEX: Final = re.compile(r"^[0-9a-f]{64}$")
 
 
 class UnknownPartner(LookupError):
@@ -83,6 +86,7 @@ class PartnerTerms:
     max_concurrent: int = DEFAULT_MAX_CONCURRENT
     co_parties: frozenset[str] = frozenset()
     audiences: frozenset[str] = frozenset({SHARED})
+    agreements: frozenset[str] = frozenset()
 
     @property
     def noised(self) -> bool:
@@ -106,6 +110,7 @@ class PolicyRequest:
     querier: str = ""  # the querier's party (who signed); "": not known (no party checks)
     node: str = ""  # the party whose policy this is
     audience: str = SHARED  # whom a profile describes (signed by the querier)
+    agreement: str = ""  # the agreement the querier signed the query for ("" when none)
 
 
 @dataclass(frozen=True)
@@ -189,6 +194,13 @@ class Policy:
                 f"{rule}.audiences",
                 f"audience {request.audience} is not allowed for {partner} (allowed: "
                 f"{', '.join(sorted(terms.audiences))}); add it to {rule}.audiences to allow it",
+                PERMISSION_DENIED,
+            )
+        if request.agreement and request.agreement not in terms.agreements:
+            return Decision.refuse(
+                f"{rule}.agreements",
+                f"agreement {request.agreement} is not accepted by {request.node or 'this node'} "
+                f"for {partner}; add its hash to {rule}.agreements to accept it",
                 PERMISSION_DENIED,
             )
         if request.querier:
@@ -303,6 +315,7 @@ def _partner(
         max_concurrent=_at_least(merged["max_concurrent"], 1, where("max_concurrent")),
         co_parties=frozenset(_strings(merged["co_parties"], where("co_parties"))),
         audiences=_choices(merged["audiences"], AUDIENCES, where("audiences")),
+        agreements=_hashes(merged["agreements"], where("agreements")),
     )
     if exact and terms.min_cohort < EXACT_MIN_COHORT:
         raise ConfigError(
@@ -365,6 +378,17 @@ def _strings(value: Any, where: str) -> list[str]:
         if not isinstance(item, str) or not item:
             raise ConfigError(f"{where}: expected non-empty strings, got {item!r}")
     return items
+
+
+def _hashes(value: Any, where: str) -> frozenset[str]:
+    items = _strings(value, where)
+    for item in items:
+        if not _SHA256_HEX.match(item):
+            raise ConfigError(
+                f"{where}: {item!r} is not an agreement hash (64 lower-case hex digits, as "
+                "`gongying settle check --agreement FILE` prints)"
+            )
+    return frozenset(items)
 
 
 def _choices(value: Any, allowed: Sequence[str], where: str) -> frozenset[str]:

@@ -1,0 +1,1 @@
+"""Joint-operations settlement: agreements as code, signed statements, and the sandbox."""

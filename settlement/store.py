@@ -1,0 +1,109 @@
+"""Statements kept in the coordinator's database (SQLAlchemy: an SQLite file by default,
+PostgreSQL by URL), one per agreement and period."""
+
+from __future__ import annotations
+
+import json
+from types import TracebackType
+
+from sqlalchemy import Column, MetaData, String, Table, Text, UniqueConstraint, select
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from node.storage import store_engine
+from settlement.agreement import canonical
+from settlement.statement import Statement, StatementError, statement_from_json
+
+_METADATA = MetaData()
+STATEMENTS = Table(
+    "settlement_statements",
+    _METADATA,
+    Column("id", String(16), primary_key=True),
+    Column("agreement_hash", String(64), nullable=False),
+    Column("agreement", Text, nullable=False),
+    Column("period", String(7), nullable=False),
+    Column("signer", Text, nullable=False),
+    Column("issued_at", String(32), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("signature", Text, nullable=False),
+    UniqueConstraint("agreement_hash", "period", name="one_statement_per_period"),
+)
+
+
+class StatementStore:
+    """The statements database; `url_or_path` is a file path (SQLite) or a SQLAlchemy URL."""
+
+    def __init__(self, url_or_path: str) -> None:
+        self.where = url_or_path
+        self._engine = store_engine(url_or_path)
+        try:
+            _METADATA.create_all(self._engine)
+        except OperationalError as error:
+            self._engine.dispose()
+            raise StatementError(
+                f"statements database {url_or_path} cannot be opened: {error.orig}"
+            ) from None
+
+    def __enter__(self) -> StatementStore:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def add(self, statement: Statement) -> None:
+        """Keep `statement`; StatementError when its agreement already has one for the period."""
+        body = statement.body
+        earlier = self.find(body["agreement_hash"], statement.period)
+        if earlier is not None:
+            raise self._duplicate(statement, earlier.id)
+        row = {
+            "id": statement.id,
+            "agreement_hash": body["agreement_hash"],
+            "agreement": body["agreement"]["agreement"],
+            "period": statement.period,
+            "signer": statement.signer,
+            "issued_at": body["issued_at"],
+            "body": canonical(body).decode("utf-8"),
+            "signature": statement.signature.hex(),
+        }
+        try:
+            with self._engine.begin() as conn:
+                conn.execute(STATEMENTS.insert().values(**row))
+        except IntegrityError:
+            raise self._duplicate(statement, "written meanwhile") from None
+
+    def _duplicate(self, statement: Statement, earlier: str) -> StatementError:
+        name = statement.body["agreement"]["agreement"]
+        return StatementError(
+            f"{self.where}: agreement {name} already has a statement for {statement.period} "
+            f"({earlier}); a settled period is not settled again"
+        )
+
+    def find(self, agreement_hash: str, period: str) -> Statement | None:
+        """The statement of an agreement (by hash) for a period, or None."""
+        query = select(STATEMENTS).where(
+            STATEMENTS.c.agreement_hash == agreement_hash, STATEMENTS.c.period == period
+        )
+        with self._engine.connect() as conn:
+            row = conn.execute(query).first()
+        if row is None:
+            return None
+        document = {"statement": json.loads(row.body), "signature": row.signature}
+        return statement_from_json(document, f"{self.where} statement {row.id}")
+
+    def periods(self, agreement_hash: str) -> list[str]:
+        """The periods settled under an agreement, in order."""
+        query = (
+            select(STATEMENTS.c.period)
+            .where(STATEMENTS.c.agreement_hash == agreement_hash)
+            .order_by(STATEMENTS.c.period)
+        )
+        with self._engine.connect() as conn:
+            return [str(p) for p in conn.execute(query).scalars()]
+
+    def close(self) -> None:
+        self._engine.dispose()
