@@ -4,6 +4,7 @@ verify`, `settle check`) and `gongying sandbox` (replay alternatives on recorded
 from __future__ import annotations
 
 import json
+from fractions import Fraction
 from pathlib import Path
 from typing import Annotated
 
@@ -80,10 +81,11 @@ def _print_statement(statement: Statement, out: Path | None) -> None:
     table = Table(title=f"{body['agreement']['agreement']} {statement.period}")
     table.add_column("partner")
     for pool in body["pools"]:
-        table.add_column(f"{pool['name']} ({float(pool['share']) * 100:g}%)", justify="right")
+        share = float(Fraction(pool["share"])) * 100
+        table.add_column(f"{pool['name']} ({share:g}%)", justify="right")
     table.add_column("total", justify="right")
     for partner, percent in body["shares_percent"].items():
-        cells = [f"{float(pool['shares'][partner]) * 100:.4f}%" for pool in body["pools"]]
+        cells = [f"{float(Fraction(pool['shares'][partner])) * 100:.4f}%" for pool in body["pools"]]
         table.add_row(partner, *cells, percent)
     Console().print(table)
     where = f", written to {out}" if out else ""

@@ -1,0 +1,1 @@
+"""Tests of agreements, settlement statements and the sandbox."""
