@@ -66,7 +66,9 @@ def write_agreements(folder: Path) -> tuple[Path, Path]:
     return current, alternative
 
 
-def _weights(pool_metric: str, agreement: Agreement, frames: dict[str, pd.DataFrame], pool_index: int) -> dict[str, Fraction]:
+def _weights(
+    pool_metric: str, agreement: Agreement, frames: dict[str, pd.DataFrame], pool_index: int
+) -> dict[str, Fraction]:
     brand = set(frames[BRAND]["person"])
     holders = pd.concat([frames[r][["person"]].assign(r=r) for r in RETAILERS])
     partners_holding = holders.groupby("person")["r"].nunique()

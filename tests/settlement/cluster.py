@@ -112,8 +112,10 @@ def write_month(root: Path, period: str) -> dict[str, pd.DataFrame]:
         with staging.open("w", newline="") as stream:
             writer = csv.writer(stream)
             writer.writerow(["email", "spend", "repeat"])
-            for row in frame.itertuples():
-                writer.writerow([email(int(row.person)), int(row.spend), row.repeat])
+            for person, spend, repeat in zip(
+                frame["person"], frame["spend"], frame["repeat"], strict=True
+            ):
+                writer.writerow([email(int(person)), int(spend), repeat])
         staging.replace(root / "data" / f"{party}.csv")
     return frames
 
@@ -158,7 +160,10 @@ def build_cluster(root: Path, exact: bool, agreements: Sequence[str]) -> Cluster
         BRAND: "\n".join(
             _policy(r, [p for p in RETAILERS if p != r], exact, agreements) for r in RETAILERS
         ),
-        **{r: _policy(BRAND, [p for p in RETAILERS if p != r], exact, agreements) for r in RETAILERS},
+        **{
+            r: _policy(BRAND, [p for p in RETAILERS if p != r], exact, agreements)
+            for r in RETAILERS
+        },
     }
     nodes: dict[str, NodeServer] = {}
     try:

@@ -12,12 +12,12 @@ from typer.testing import CliRunner
 
 from coordinator.sdk import QueryError
 from gongying.cli import app
+from gongying.signing import load_signing_key, load_verify_key
 from node.audit import open_audit_log
 from settlement.sandbox import Band, replay
 from settlement.statement import Statement, sign_statement
 from settlement.store import StatementStore
 from settlement.verify import verify_statement
-from gongying.signing import load_signing_key, load_verify_key
 from tests.settlement.agreements import oracle_pool_shares, oracle_shares
 from tests.settlement.cluster import BRAND, PARTIES, RETAILERS
 from tests.settlement.conftest import MONTHS, Settled

@@ -8,11 +8,11 @@ from fractions import Fraction
 
 import pytest
 
+from gongying.signing import load_verify_key
 from node.audit import open_audit_log
 from settlement.agreement import REPEAT_RATE, SHAPLEY_REACH, SHARED_SPEND, Pool
 from settlement.measurements import OVERLAP, PROFILE, Measurements
 from settlement.verify import verify_statement
-from gongying.signing import load_verify_key
 from tests.settlement.agreements import oracle_pool_shares, oracle_shares
 from tests.settlement.cluster import BRAND, RETAILERS
 from tests.settlement.conftest import MONTHS, Settled
