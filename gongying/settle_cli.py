@@ -239,7 +239,7 @@ def sandbox(
         raise _fail("--periods is required (settled months, e.g. 2026-09,2026-10)", code=2)
     try:
         limit = Band.parse(band) if band else None
-        with StatementStore(db) as store:
+        with StatementStore(db, create=False) as store:
             report = replay(store, current, alternative, months, limit)
     except ConfigError as error:
         raise _fail(str(error)) from None

@@ -150,7 +150,7 @@ def load_agreement(path: Path) -> Agreement:
     try:
         raw = read_toml(path)
     except ConfigError as error:
-        raise AgreementError(str(error)) from None
+        raise AgreementError(str(error).replace("config file", "agreement file", 1)) from None
     where = str(path)
     problems = unknown_keys(raw, _TOP | _TOP_TABLES, where)
     if problems:

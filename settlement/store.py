@@ -4,12 +4,13 @@ PostgreSQL by URL), one per agreement and period."""
 from __future__ import annotations
 
 import json
+import os
 from types import TracebackType
 
 from sqlalchemy import Column, MetaData, String, Table, Text, UniqueConstraint, select
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from node.storage import store_engine
+from node.storage import sqlite_path, store_engine
 from settlement.agreement import canonical
 from settlement.statement import Statement, StatementError, statement_from_json
 
@@ -32,15 +33,27 @@ STATEMENTS = Table(
 class StatementStore:
     """The statements database; `url_or_path` is a file path (SQLite) or a SQLAlchemy URL."""
 
-    def __init__(self, url_or_path: str) -> None:
+    def __init__(self, url_or_path: str, create: bool = True) -> None:
+        """Open the database, creating the file and table when `create` (a reader passes
+        False, so a mistyped path is an error rather than a new empty database)."""
         self.where = url_or_path
-        self._engine = store_engine(url_or_path)
+        path = sqlite_path(url_or_path)
+        if path is not None and not create and not os.path.exists(path):
+            raise StatementError(f"statements database {url_or_path} does not exist")
+        try:
+            self._engine = store_engine(url_or_path)
+        except SQLAlchemyError as error:
+            raise StatementError(
+                f"statements database {url_or_path!r} is not a file path or SQLAlchemy URL "
+                f"(e.g. postgresql+psycopg://...): {error}"
+            ) from None
         try:
             _METADATA.create_all(self._engine)
-        except OperationalError as error:
+        except SQLAlchemyError as error:
             self._engine.dispose()
+            reason = getattr(error, "orig", None) or error
             raise StatementError(
-                f"statements database {url_or_path} cannot be opened: {error.orig}"
+                f"statements database {url_or_path} cannot be opened: {reason}"
             ) from None
 
     def __enter__(self) -> StatementStore:

@@ -135,3 +135,17 @@ def test_a_node_refuses_a_query_for_an_agreement_it_has_not_accepted(exact_run: 
         records = [r.record for r in log.records(query_id="not-accepted")]
     assert [r.decision for r in records] == ["refused"]
     assert records[0].rule == "partners.brand.agreements"
+
+
+def test_settling_an_agreement_the_nodes_have_not_accepted_fails_in_one_line(
+    exact_run: Settled,
+) -> None:
+    args = ["settle", "--agreement", str(exact_run.files[1]), "--period", MONTHS[0]]
+    result = CliRunner().invoke(app, [*args, "--db", str(exact_run.db), *exact_run.tls_args()])
+    assert result.exit_code == 1
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.output
+    assert f"agreement {exact_run.alternative.hash} is not accepted" in lines[0]
+    assert "[PERMISSION_DENIED]" in lines[0]
+    with StatementStore(str(exact_run.db)) as store:
+        assert store.periods(exact_run.alternative.hash) == []
