@@ -1,5 +1,7 @@
-"""`gongying settle` (run an agreement's queries for a period and sign its statement; `settle
-verify`, `settle check`) and `gongying sandbox` (replay alternatives on recorded periods)."""
+"""`gongying settle` (with `verify` and `check`) and `gongying sandbox`.
+
+`settle` runs an agreement's queries for a period and signs its statement; `sandbox` replays
+alternatives on recorded periods."""
 
 from __future__ import annotations
 

@@ -33,6 +33,7 @@ class Admission:
     query_key: str
     cached_answer: str | None = None
     audience: str = SHARED  # whom a profile describes, as the querier signed it
+    agreement: str = ""  # the agreement hash the querier signed the query for ("" when none)
     started: float = field(default_factory=time.monotonic)
     settled: bool = False
     reserved: bool = False  # a ledger row counts this query (and holds its epsilon)

@@ -104,7 +104,7 @@ class NodeGovernance:
             admission = Admission(
                 query_id, kind, querier, tuple(parties), tuple(attributes), terms, key
             )
-            admission.audience = audience
+            admission.audience, admission.agreement = audience, agreement
             self.charges.admit(admission, now)
             if self.ledger is not None and terms is not None:
                 self.ledger.admissions.note(query_id, kind, parties, attributes)
@@ -238,7 +238,7 @@ class NodeGovernance:
         self._record_for(
             admission,
             "released" if outcome == "released" else "failed",
-            f"partners.{terms.name}" if terms else None,
+            _admitting_rule(admission),
             released=dict(released or {}),
             suppressed=suppressed,
             epsilon=charged,
@@ -358,6 +358,16 @@ class NodeGovernance:
         if self.ledger is not None:
             self.ledger.close()
         self.replays.close()
+
+
+def _admitting_rule(admission: Admission) -> str | None:
+    """The policy key a query was admitted under: the partner's table, or its `agreements`
+    when the query was signed for an agreement (so a statement's queries can be told apart
+    in this node's log)."""
+    if admission.terms is None:
+        return None
+    rule = f"partners.{admission.terms.name}"
+    return f"{rule}.agreements" if admission.agreement else rule
 
 
 def open_governance(config: NodeConfig) -> NodeGovernance:

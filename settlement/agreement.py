@@ -1,5 +1,7 @@
-"""Agreements as code: a versioned TOML file naming the partners, the periods and the pools,
-parsed and checked with one-line errors naming the file and key, and its canonical hash."""
+"""Agreements as code: the TOML file, its checks and its canonical hash.
+
+An agreement names the partners, the months and the pools; mistakes are one line naming the
+file and key."""
 
 from __future__ import annotations
 

@@ -1,5 +1,7 @@
-"""A period's measurements: every number an agreement's queries released, named as the audit
-log names it (`coordinator.releasing`), with the query that released it and its error bar."""
+"""A period's measurements: the numbers an agreement's queries released.
+
+Each is named as the audit log names it (`coordinator.releasing`), with the query that
+released it and its error bar."""
 
 from __future__ import annotations
 

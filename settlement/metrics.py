@@ -1,5 +1,6 @@
-"""The metrics that split a pool: each partner's weight from released numbers, exactly (as
-fractions), with the formula in words and the cells it used."""
+"""The metrics that split a pool, exactly, from released numbers.
+
+Each partner's weight is a fraction, with the formula in words and the cells it used."""
 
 from __future__ import annotations
 

@@ -1,5 +1,7 @@
-"""The strategy sandbox: replay alternative agreements on the measurements recorded in past
-statements (no new query, no budget) and compare each party's share with a stated band."""
+"""The strategy sandbox: alternative agreements replayed on recorded periods.
+
+No new query and no budget: the measurements are those kept in past statements; each party's
+share is compared with a stated band."""
 
 from __future__ import annotations
 

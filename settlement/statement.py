@@ -1,5 +1,7 @@
-"""Settlement statements: every input number with the query that released it, every formula,
-every share, signed (Ed25519) by the querier that ran the queries; read back and checked."""
+"""Settlement statements, signed (Ed25519) by the querier that ran the queries.
+
+A statement holds every input number with the query that released it, every formula and every
+share."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""Statements kept in the coordinator's database (SQLAlchemy: an SQLite file by default,
-PostgreSQL by URL), one per agreement and period."""
+"""Statements kept in a database, one per agreement and period.
+
+SQLAlchemy: an SQLite file by default, PostgreSQL by URL."""
 
 from __future__ import annotations
 

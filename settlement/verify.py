@@ -1,5 +1,6 @@
-"""The dispute procedure: recompute a statement from the released numbers in the verifier's
-own audit log and name every difference (inputs, weights, pool shares, totals)."""
+"""The dispute procedure: a statement recomputed from the verifier's own audit log.
+
+Every difference (inputs, weights, pool shares, totals) is named."""
 
 from __future__ import annotations
 
@@ -28,6 +29,24 @@ class Verification:
     @property
     def ok(self) -> bool:
         return not self.differences
+
+
+def _admissions(statement: Statement, agreement: Agreement, log: AuditLog) -> list[str]:
+    """At a partner's node, every query of the statement must have been admitted under the
+    partner's accepted agreements (rule `partners.<querier>.agreements`)."""
+    if log.party not in agreement.partners:
+        return []  # the querier's own node and the coordinator apply no partner policy
+    expected = f"partners.{agreement.querier}.agreements"
+    lines = []
+    for query_id in dict.fromkeys(c.query_id for c in statement.inputs.cells):
+        for stored in log.records(query_id=query_id, status="released"):
+            if stored.record.rule != expected:
+                lines.append(
+                    f"query {query_id} was not admitted by {log.party} under an accepted "
+                    f"agreement (rule {stored.record.rule}, not {expected}): its numbers "
+                    "were not released for this agreement"
+                )
+    return lines
 
 
 def _logged(statement: Statement, log: AuditLog) -> Iterator[tuple[Cell, Cell | None, str]]:
@@ -59,8 +78,9 @@ def _compare(what: str, stated: Mapping[str, str], computed: Mapping[str, Fracti
 
 
 def verify_statement(statement: Statement, log: AuditLog, key: Ed25519PublicKey) -> Verification:
-    """Check the signature, the agreement's hash, the log's chain, every input against the
-    log, and every weight, pool share and total recomputed from the log's numbers."""
+    """Check the signature, the agreement's hash, that a partner's node admitted the queries
+    under its accepted agreements, the log's chain, every input against the log, and every
+    weight, pool share and total recomputed from the log's numbers."""
     party = log.party
     lines: list[str] = []
     try:
@@ -76,6 +96,7 @@ def verify_statement(statement: Statement, log: AuditLog, key: Ed25519PublicKey)
             f"agreement_hash: the statement says {statement.body['agreement_hash']}, its "
             f"agreement hashes to {agreement.hash}"
         )
+    lines += _admissions(statement, agreement, log)
     chain = log.verify()
     if not chain.ok and chain.first is not None:
         lines.append(f"the audit log of {party} does not verify: {chain.first}")

@@ -1,5 +1,4 @@
-"""The test's agreements (a current one and an alternative) and a pandas oracle of their
-shares from the month's member files."""
+"""The test's agreements and a pandas oracle of their shares from the member files."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""A brand and three retailers on real gRPC over mutual TLS, each retailer's policy accepting
-the test agreement, with monthly member files generated from a seed (the known truth)."""
+"""A brand and three retailers on real gRPC over mutual TLS, accepting the test agreement.
+
+Monthly member files are generated from a seed (the known truth)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""Accepting an agreement: the policy key `agreements`, the agreement hash in what the querier
-signs (other queries sign the same bytes as before), and the policy's verdict."""
+"""Accepting an agreement: the policy key, the signed hash, the policy's verdict.
+
+Queries for no agreement sign the same bytes as before."""
 
 from __future__ import annotations
 

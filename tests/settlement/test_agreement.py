@@ -1,5 +1,4 @@
-"""Agreement files: parsed exactly, refused with one line naming the file and key, hashed
-canonically (layout and comments do not count; any term does)."""
+"""Agreement files: parsed exactly, refused in one line, hashed canonically."""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
-"""Three months of an agreement between a brand and three retailers over real gRPC, exact
-mode: every share equals a pandas oracle; every party's audit log verifies each statement;
-any altered input fails `settle verify`; the sandbox replays an alternative exactly."""
+"""Three months of an agreement between a brand and three retailers over real gRPC, exact.
+
+Every share equals a pandas oracle; every party's audit log verifies each statement; any
+altered input fails `settle verify`; the sandbox replays an alternative exactly."""
 
 from __future__ import annotations
 
@@ -14,8 +15,9 @@ from coordinator.sdk import QueryError
 from gongying.cli import app
 from gongying.signing import load_signing_key, load_verify_key
 from node.audit import open_audit_log
+from settlement.measurements import Measurements, overlap_measurements, profile_measurements
 from settlement.sandbox import Band, replay
-from settlement.statement import Statement, sign_statement
+from settlement.statement import Statement, issue, sign_statement
 from settlement.store import StatementStore
 from settlement.verify import verify_statement
 from tests.settlement.agreements import oracle_pool_shares, oracle_shares
@@ -149,3 +151,25 @@ def test_settling_an_agreement_the_nodes_have_not_accepted_fails_in_one_line(
     assert "[PERMISSION_DENIED]" in lines[0]
     with StatementStore(str(exact_run.db)) as store:
         assert store.periods(exact_run.alternative.hash) == []
+
+
+def test_numbers_of_queries_not_run_for_the_agreement_fail_verify(exact_run: Settled) -> None:
+    agreement = exact_run.agreement
+    with exact_run.cluster.client() as client:  # the same questions, signed for no agreement
+        overlap = client.overlap([BRAND, *RETAILERS], "email")
+        profile = client.profile(BRAND, RETAILERS, agreement.profile_attributes())
+    data = Measurements(tuple(overlap_measurements(overlap) + profile_measurements(profile)))
+    key = load_signing_key(exact_run.cluster.certs.parties[BRAND].sign_key)
+    forged = issue(agreement, MONTHS[-1], data, BRAND, key)
+    assert forged.shares() == oracle_shares(agreement, exact_run.truth[MONTHS[-1]])
+    public = load_verify_key(exact_run.cluster.certs.folder / f"{BRAND}.sign.pub")
+    with open_audit_log(exact_run.cluster.audit_log("retailer_a")) as log:
+        verdict = verify_statement(forged, log, public)
+    assert [line.split(" was ")[0] for line in verdict.differences] == [
+        f"query {overlap.query_id}",
+        f"query {profile.query_id}",
+    ]
+    assert all(
+        "not admitted by retailer_a under an accepted agreement" in line
+        for line in verdict.differences
+    )

@@ -1,5 +1,6 @@
-"""The same three months under noised policies: every share lies within bounds of the pandas
-oracle that follow from the error bars of the numbers it was made from, and each statement
+"""The same three months under noised policies, checked within bounds of the oracle.
+
+The bounds follow from the error bars of the numbers each share was made from; each statement
 still verifies against a retailer's own log."""
 
 from __future__ import annotations

@@ -1,5 +1,4 @@
-"""Statements in the database (SQLite and PostgreSQL, one suite), the sandbox's replay and
-band, and the metrics on measurements made straight from the member files (no cluster)."""
+"""Statements database (SQLite and PostgreSQL), sandbox and metrics, without a cluster."""
 
 from __future__ import annotations
 
