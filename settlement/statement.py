@@ -54,7 +54,13 @@ class Statement:
 
     @property
     def inputs(self) -> Measurements:
-        return Measurements(tuple(Cell.from_json(c) for c in self.body["inputs"]))
+        """The recorded numbers; StatementError when one cannot be read."""
+        try:
+            return Measurements(tuple(Cell.from_json(c) for c in self.body["inputs"]))
+        except (KeyError, TypeError, ValueError) as error:
+            raise StatementError(
+                f"statement {self.id}: an input is not kind, query_id, cell, value ({error!r})"
+            ) from None
 
     def shares(self) -> dict[str, Fraction]:
         return {p: Fraction(v) for p, v in self.body["shares"].items()}
