@@ -14,6 +14,7 @@ import grpc
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from coordinator import codec
+from coordinator.lift import CampaignLift
 from coordinator.progress import QueryProgress as QueryProgress  # re-exported for on_progress
 from coordinator.progress import StepProgress as StepProgress
 from coordinator.progress import from_proto as progress_from_proto
@@ -21,7 +22,13 @@ from coordinator.results import OverlapResult, ProfileResult
 from gongying.certs import COORDINATOR
 from gongying.client_profile import ClientProfileError, default_profile_path, find_client_profile
 from gongying.serving import channel
-from gongying.signing import SignedQueryError, load_signing_key, new_query_fields, sign_query
+from gongying.signing import (
+    Segment,
+    SignedQueryError,
+    load_signing_key,
+    new_query_fields,
+    sign_query,
+)
 from gongying.tls import ClientTLS as ClientTLS  # re-exported: the SDK's TLS files
 from gongying.v1 import coordinator_pb2, coordinator_pb2_grpc, query_pb2
 
@@ -59,6 +66,7 @@ class QuerySigner:
         owners: Sequence[str] = (),
         attributes: Sequence[str] = (),
         audience: str = "shared",
+        segment: Segment | None = None,
     ) -> query_pb2.SignedQuery:
         fields = new_query_fields(
             query_id,
@@ -69,6 +77,7 @@ class QuerySigner:
             owners=owners,
             attributes=attributes,
             audience=audience,
+            segment=segment,
         )
         signed = sign_query(fields, self.key)
         return query_pb2.SignedQuery(
@@ -185,10 +194,13 @@ class CoordinatorClient:
         timeout: float = 900.0,
         on_progress: ProgressCallback | None = None,
         audience: str = "shared",
+        segment: Segment | None = None,
     ) -> ProfileResult:
         """Who the shared audience is: bins and numeric statistics per owner and combined.
         `audience`: `prospects` profiles the owners' members the querier lacks, `base` their
-        whole base (each owner's policy must allow it for the querier).
+        whole base (each owner's policy must allow it for the querier). `segment`: only the
+        querier's members whose column holds a value (a campaign group; signed, so it needs a
+        signer).
 
         `on_progress`: as for `overlap`."""
         query_id = query_id or str(uuid.uuid4())
@@ -200,6 +212,12 @@ class CoordinatorClient:
             id_type=id_type,
             audience=audience,
         )
+        if segment is not None and self.signer is None:
+            raise QueryError(
+                "INVALID_ARGUMENT",
+                f"a profile of part of the list ({segment.column} = {segment.value!r}) is "
+                "signed by the querier: give the client a signer (--signing-key)",
+            )
         if self.signer is not None:
             if self.signer.party != querier:
                 raise QueryError(
@@ -208,7 +226,14 @@ class CoordinatorClient:
                 )
             request.signed.CopyFrom(
                 self.signer.sign(
-                    query_id, "profile", [querier, *owners], id_type, owners, attributes, audience
+                    query_id,
+                    "profile",
+                    [querier, *owners],
+                    id_type,
+                    owners,
+                    attributes,
+                    audience,
+                    segment,
                 )
             )
         try:
@@ -218,6 +243,29 @@ class CoordinatorClient:
             raise self._failure(error) from None
         result = codec.profile_from_proto(response, tuple(owners), tuple(attributes))
         return replace(result, audience=audience)
+
+    def lift(
+        self,
+        querier: str,
+        owners: Sequence[str],
+        outcomes: Sequence[str],
+        column: str = "group",
+        exposed: str = "exposed",
+        holdout: str = "holdout",
+        id_type: str = "email",
+        timeout: float = 900.0,
+    ) -> CampaignLift:
+        """Campaign lift (coordinator.lift): the owners' numeric `outcomes` profiled for the
+        querier's members whose `column` is `exposed`, then for those whose `column` is
+        `holdout` (two signed profile queries, each under the owners' policies and budgets);
+        `.to_frame()` gives the lift per owner and outcome with 95% intervals."""
+        answers = [
+            self.profile(
+                querier, owners, outcomes, id_type, timeout=timeout, segment=Segment(column, g)
+            )
+            for g in (exposed, holdout)
+        ]
+        return CampaignLift(column, exposed, holdout, tuple(outcomes), *answers)
 
     def watch(self, query_id: str, timeout: float = 900.0) -> Iterator[QueryProgress]:
         """Progress updates of the query `query_id` (running, or about to start) until it

@@ -38,6 +38,17 @@ AUDIENCES = ("shared", "prospects", "base")
 """Whom a profile describes: the members the querier shares with the owner (`shared`), the
 owner's members the querier lacks (`prospects`), or the owner's whole base (`base`)."""
 SHARED = AUDIENCES[0]
+_OPTIONAL = {"audience", "segment"}
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A part of the querier's own list: its members whose `column` holds `value` (a campaign
+    group, e.g. group = exposed). Signed, so the coordinator cannot swap one group for another;
+    the querier's node profiles with that part only, and owners see its name in the payload."""
+
+    column: str
+    value: str
 
 
 class SignedQueryError(ValueError):
@@ -74,14 +85,16 @@ class QueryFields:
     nonce: bytes
     expires_at: datetime
     audience: str = SHARED
+    segment: Segment | None = None
 
     def canonical_bytes(self) -> bytes:
         """The one byte string signed for these fields: sorted-key compact JSON, UTF-8. The
         `audience` key is present only when it is not `shared`, so a shared-audience query
-        signs the same bytes as before the key existed (old payloads still verify)."""
+        signs the same bytes as before the key existed (old payloads still verify); likewise
+        `segment` ({"column", "value"}) only when the querier profiles part of its list."""
         if self.expires_at.tzinfo is None:
             raise MalformedQuery(f"query {self.query_id!r}: expires_at must be timezone-aware")
-        document = {
+        document: dict[str, Any] = {
             "v": PAYLOAD_VERSION,
             "query_id": self.query_id,
             "kind": self.kind,
@@ -95,6 +108,8 @@ class QueryFields:
         }
         if self.audience != SHARED:
             document["audience"] = self.audience
+        if self.segment is not None:
+            document["segment"] = {"column": self.segment.column, "value": self.segment.value}
         return json.dumps(
             document, sort_keys=True, separators=(",", ":"), ensure_ascii=False
         ).encode("utf-8")
@@ -120,6 +135,7 @@ def new_query_fields(
     lifetime: timedelta = DEFAULT_LIFETIME,
     now: datetime | None = None,
     audience: str = SHARED,
+    segment: Segment | None = None,
 ) -> QueryFields:
     """Fields for a new query with a fresh random nonce, expiring `lifetime` from now."""
     start = now or datetime.now(UTC)
@@ -134,6 +150,7 @@ def new_query_fields(
         nonce=os.urandom(NONCE_BYTES),
         expires_at=start + lifetime,
         audience=audience,
+        segment=segment,
     )
 
 
@@ -156,14 +173,24 @@ def _text(document: dict[str, Any], key: str) -> str:
     return value
 
 
+def _segment(value: Any) -> Segment:
+    if not isinstance(value, dict) or sorted(value) != ["column", "value"]:
+        raise MalformedQuery("signed query segment must have exactly the keys column, value")
+    column, wanted = _text(value, "column"), _text(value, "value")
+    if not column or not wanted:
+        raise MalformedQuery("signed query segment names an empty column or value")
+    return Segment(column, wanted)
+
+
 def _parse(payload: bytes) -> QueryFields:
     try:
         document = json.loads(payload.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise MalformedQuery("signed query payload is not UTF-8 JSON") from None
-    if not isinstance(document, dict) or sorted(set(document) - {"audience"}) != sorted(_FIELDS):
+    if not isinstance(document, dict) or sorted(set(document) - _OPTIONAL) != sorted(_FIELDS):
         raise MalformedQuery(
-            f"signed query payload must have exactly the keys {_FIELDS} (and optionally audience)"
+            f"signed query payload must have exactly the keys {_FIELDS} (and optionally "
+            "audience, segment)"
         )
     audience = _text(document, "audience") if "audience" in document else SHARED
     if audience not in AUDIENCES:
@@ -188,6 +215,7 @@ def _parse(payload: bytes) -> QueryFields:
         nonce=nonce,
         expires_at=expires_at.astimezone(UTC),
         audience=audience,
+        segment=_segment(document["segment"]) if "segment" in document else None,
     )
     if fields.canonical_bytes() != payload:
         raise MalformedQuery(f"query {fields.query_id!r}: payload is not in canonical form")
@@ -199,6 +227,12 @@ def signed_audience(payload: bytes) -> str:
     the payload is not a canonical query. For parties that route a query without verifying it
     (the coordinator); nodes verify with verify_query."""
     return _parse(payload).audience
+
+
+def signed_segment(payload: bytes) -> Segment | None:
+    """The segment a signed payload names, read without verifying the signature: for a node
+    that runs without a policy (`insecure_no_policy`), which verifies nothing."""
+    return _parse(payload).segment
 
 
 def verify_query(

@@ -7,7 +7,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from gongying.signing import SHARED
+from gongying.signing import SHARED, Segment
 from node.policy import RESOURCE_EXHAUSTED, PartnerTerms
 
 
@@ -33,6 +33,7 @@ class Admission:
     query_key: str
     cached_answer: str | None = None
     audience: str = SHARED  # whom a profile describes, as the querier signed it
+    segment: Segment | None = None  # the part of the querier's own list it profiles with
     started: float = field(default_factory=time.monotonic)
     settled: bool = False
     reserved: bool = False  # a ledger row counts this query (and holds its epsilon)

@@ -35,6 +35,7 @@ from node.policy import (
 )
 from node.query_key import FINGERPRINT_SECRET, query_key, set_fingerprint
 from node.query_signature import QuerySignatures, match_signed
+from node.segments import unverified_segment
 
 Clock = Callable[[], datetime]
 log = logging.getLogger(__name__)
@@ -95,16 +96,16 @@ class NodeGovernance:
                 if self.policy is not None
                 else None
             )
-            audience = SHARED
+            audience, segment = SHARED, unverified_segment(signed)
             if fields is not None:
-                querier, audience = fields.querier, fields.audience
+                querier, audience, segment = fields.querier, fields.audience, fields.segment
                 match_signed(fields, query_id, kind, id_type, parties, attributes, self.party)
             terms = self._terms(querier, kind, id_type, parties, attributes, audience)
             key = query_key(kind, querier, parties, attributes, id_type, querier_set, audience)
             admission = Admission(
                 query_id, kind, querier, tuple(parties), tuple(attributes), terms, key
             )
-            admission.audience = audience
+            admission.audience, admission.segment = audience, segment
             self.charges.admit(admission, now)
             if self.ledger is not None and terms is not None:
                 self.ledger.admissions.note(query_id, kind, parties, attributes)

@@ -11,7 +11,7 @@ import numpy as np
 from connectors.identifiers import SERVES, IdType
 from connectors.members import LoadReport, load_members
 from connectors.sources import open_source
-from gongying.signing import SignedQuery, load_signing_key
+from gongying.signing import Segment, SignedQuery, load_signing_key
 from gongying.streams import chunk_payloads
 from node.admission import Admission, GovernanceRefusal
 from node.attributes import attribute_column
@@ -22,6 +22,7 @@ from node.executor import CryptoExecutor, aggregate_chunk
 from node.governance import NodeGovernance
 from node.member_cache import MAX_CACHED_POINTS, CachedMembers, MemberCache, source_version
 from node.querier_key import KeyBindingSigner, accept_querier_key
+from node.segments import check_segment_column, segment_rows
 from node.sessions import QuerySession, SessionNotFound, SessionStore
 from node.unblinding import Unblinding
 from protocols import psi
@@ -35,6 +36,7 @@ from protocols.paillier import (
 from protocols.plausibility import Cell, OwnerTerms
 from protocols.profile import (
     Attribute,
+    CategoricalAttribute,
     OwnerAggregate,
     aggregate_rows,
     combine_aggregates,
@@ -191,7 +193,10 @@ class NodeService:
             raise QueryRefused(
                 f"party {self.config.party!r} holds no Paillier key pair; set [paillier] key_file"
             )
-        loaded = self._load(wanted, specs)
+        if role == "querier" and admission.segment is not None:
+            loaded = self._load_segment(wanted, admission.segment)
+        else:
+            loaded = self._load(wanted, specs)
         table, columns = loaded, loaded.columns
         order = psi.secure_permutation(len(loaded.elements))  # type: ignore[arg-type]
         session = QuerySession(
@@ -277,6 +282,18 @@ class NodeService:
         if cacheable:
             self.member_cache.put(key, entry)
         return _Loaded(table.elements, columns, table.report, entry, cacheable)
+
+    def _load_segment(self, wanted: IdType, segment: Segment) -> _Loaded:
+        """The querier's members in `segment` (node.segments): its column loaded beside the
+        identifiers (cached like any load), then the matching members only, not cached."""
+        columns = open_source(self.config.source).columns()
+        check_segment_column(columns, segment, self.config.party)
+        spec = CategoricalAttribute(segment.column, (segment.value,))
+        whole = self._load(wanted, (spec,))
+        keep = segment_rows(whole.columns[segment.column], segment, self.config.party)
+        elements = whole.elements.take(keep)  # type: ignore[attr-defined]
+        entry = CachedMembers(elements, {}, whole.report)
+        return _Loaded(elements, {}, whole.report, entry, False)
 
     def _owner_specs(self, role: str, attributes: tuple[str, ...]) -> tuple[Attribute, ...]:
         if role != "owner":
