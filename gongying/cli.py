@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from gongying.analysis_cli import query_contribution, query_lift
 from gongying.audit_cli import audit_app
 from gongying.certs_cli import certs_app
 from gongying.officer_cli import budget_app
@@ -37,6 +38,8 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(certs_app, name="certs")
 app.add_typer(budget_app, name="budget")
 app.command("report")(report)
+query_app.command("lift")(query_lift)
+query_app.command("contribution")(query_contribution)
 
 ConfigOption = Annotated[Path, typer.Option("--config", help="Path to the TOML config file.")]
 err = Console(stderr=True)

@@ -97,10 +97,16 @@ def spend(person: int) -> int:
 
 
 def group(person: int) -> str:
-    """People 0..549 exposed or holdout by parity; 550..599 a small pilot group (50 people)."""
-    if person >= 550:
+    """People 550..579 are a small pilot group (30 people); the others exposed or holdout by
+    parity."""
+    if 550 <= person < 580:
         return "pilot"
     return "exposed" if exposed(person) else "holdout"
+
+
+LIFT_BRAND = [p for p in range(650) if not (p < 20 or 200 <= p < 220 or 580 <= p < 600)]
+"""The brand's list: people 0..649 but three blocks of 20 (so each retailer, and both, hold
+members the brand lacks), 600..649 its own only; 180 of each group at each retailer."""
 
 
 def _write_lift_csv(path: Path, people: Sequence[int], emails: Sequence[str] = ()) -> None:
@@ -124,24 +130,24 @@ def _allowing_outcomes(partner_of: str, others: Sequence[str], exact: bool) -> s
 
 def lift_arena(root: Path, exact: bool) -> Arena:
     """The privacy arena whose retailers declare and allow an outcome `converted`, and whose
-    brand list (people 0..599) carries a `group` column."""
+    brand list (LIFT_BRAND) carries a `group` column."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(privacy_arena, "_policy", _allowing_outcomes)
         patch.setattr(privacy_arena, "ATTRIBUTES_TOML", LIFT_ATTRIBUTES_TOML)
         patch.setattr(privacy_arena, "_write_csv", _write_lift_csv)
         arena = build_arena(root, exact)
-        _write_lift_csv(root / "data" / f"{BRAND}.csv", range(600))
+        _write_lift_csv(root / "data" / f"{BRAND}.csv", LIFT_BRAND)
     return arena
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def exact_lift(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Arena]:
     arena = lift_arena(tmp_path_factory.mktemp("lift-exact"), exact=True)
     yield arena
     arena.stop()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def noised_lift(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Arena]:
     arena = lift_arena(tmp_path_factory.mktemp("lift-noised"), exact=False)
     yield arena

@@ -49,8 +49,8 @@ def test_exact_lift_equals_the_pandas_oracle(exact_lift: Arena) -> None:
         truth = oracle(exact_lift, outcome)
         row = frame.loc[outcome]
         assert row["owner"] == RETAILER_A
-        assert row["exposed_members"] == truth["exposed"][0] == 200
-        assert row["holdout_members"] == truth["holdout"][0] == 200
+        assert row["exposed_members"] == truth["exposed"][0] == 180
+        assert row["holdout_members"] == truth["holdout"][0] == 180
         assert row["exposed"] == pytest.approx(truth["exposed"][1])
         assert row["holdout"] == pytest.approx(truth["holdout"][1])
         assert row["exposed_half_width"] == pytest.approx(truth["exposed"][2])
@@ -97,7 +97,7 @@ def test_a_group_below_the_owners_minimum_set_is_refused(noised_lift: Arena) -> 
     with noised_lift.client() as client, pytest.raises(QueryError) as refused:
         client.profile(BRAND, [RETAILER_A], ["spend"], segment=Segment("group", "pilot"))
     assert refused.value.code == "FAILED_PRECONDITION"
-    assert "will not intersect with the set of brand (50 members)" in str(refused.value)
+    assert "will not intersect with the set of brand (30 members)" in str(refused.value)
 
 
 def test_a_repeated_group_gets_its_own_cached_answer_not_the_other_groups(
