@@ -100,12 +100,25 @@ def _e(value: object) -> str:
     return html.escape(str(value), quote=True)
 
 
-def _num(value: object, half: object = None, digits: int = 3) -> str:
+def _digits(value: float) -> int:
+    """Decimals worth showing: none for whole numbers and large values, else 2 or 3."""
+    if value.is_integer() or abs(value) >= 1000:
+        return 0
+    return 2 if abs(value) >= 10 else 3
+
+
+def _num(value: object, half: object = None, percent: bool = False) -> str:
+    """A number (or a percentage) with `± half` when it carries an error bar; blank if NA."""
     if value is None or pd.isna(value):  # type: ignore[call-overload]
         return ""
-    shown = f"{float(value):,.{digits}f}"  # type: ignore[arg-type]
-    if half is not None and not pd.isna(half) and float(half) > 0:  # type: ignore[call-overload, arg-type]
-        shown += f" ± {float(half):,.{digits}f}"  # type: ignore[arg-type]
+    number = float(value) * (100 if percent else 1)  # type: ignore[arg-type]
+    spread = None if half is None or pd.isna(half) else float(half) * (100 if percent else 1)  # type: ignore[call-overload, arg-type]
+    digits = 1 if percent else _digits(number)
+    unit = "%" if percent else ""
+    shown = f"{number:+,.{digits}f}{unit}" if percent else f"{number:,.{digits}f}"
+    if spread:
+        places = digits if digits or percent else _digits(spread)
+        shown += f"\u00a0±\u00a0{spread:,.{places}f}{unit}"  # kept on one line
     return shown
 
 
@@ -126,12 +139,12 @@ def lift_section(lift: CampaignLift, lang: str = "en") -> str:
             [
                 str(r["owner"]),
                 str(r["outcome"]),
-                f"{_num(r['exposed_members'], r['exposed_members_half_width'], 0)} / "
-                f"{_num(r['holdout_members'], r['holdout_members_half_width'], 0)}",
+                f"{_num(r['exposed_members'], r['exposed_members_half_width'])} / "
+                f"{_num(r['holdout_members'], r['holdout_members_half_width'])}",
                 _num(r["exposed"], r["exposed_half_width"]),
                 _num(r["holdout"], r["holdout_half_width"]),
                 _num(r["lift"], r["lift_high"] - r["lift"]) if known else t["unknown"],
-                _num(r["relative_lift"], r["relative_high"] - r["relative_lift"])
+                _num(r["relative_lift"], r["relative_high"] - r["relative_lift"], percent=True)
                 if not pd.isna(r["relative_lift"])
                 else str(r["why"]) or t["unknown"],
                 (t["yes"] if r["significant"] else t["no"]) if known else str(r["why"]),

@@ -28,7 +28,8 @@ class SignedQuery(_message.Message):
     payload: _builtins.bytes
     """Canonical bytes of the query: sorted-key compact JSON (UTF-8) with version
     "gongying.query.v1", query_id, kind, querier, parties, owners, attributes, id_type,
-    nonce (hex, 16 bytes) and expires_at (ISO 8601, UTC).
+    nonce (hex, 16 bytes) and expires_at (ISO 8601, UTC); optionally audience (a profile of
+    prospects or base) and segment ({column, value}: part of the querier's own list).
     """
     signature: _builtins.bytes
     """Ed25519 signature over `payload` by the signer's query-signing key (<party>.sign.key)."""
