@@ -219,10 +219,11 @@ def _spend_measures(
     profile: ProfileResult, attribute: str, partners: Sequence[str]
 ) -> list[Measured]:
     out = []
+    owners = {p.owner: p for p in profile.profiles}
     for partner in partners:
-        owner = profile.profile(partner)
-        stats = owner.numeric.get(attribute)
-        bar = owner.release.error_bar(f"{attribute}.sum")
+        owner = owners.get(partner)
+        stats = owner.numeric.get(attribute) if owner is not None else None
+        bar = owner.release.error_bar(f"{attribute}.sum") if owner is not None else None
         value = stats.sum if stats is not None else None
         half = bar.half_width if bar is not None else 0.0
         out.append(Measured(partner, "shared_spend", value, half, f"profile {profile.query_id}"))

@@ -21,6 +21,7 @@ from coordinator.results import ErrorBar
 from gongying.cli import app
 from protocols.noise import half_width
 from tests.analytics.test_prospects_cli import tls_options
+from tests.insights.samples import overlap_from_sets, with_suppressed
 from tests.privacy.conftest import BRAND, RETAILER_A, RETAILER_B, Arena
 
 PARTNERS = [RETAILER_A, RETAILER_B]
@@ -120,15 +121,18 @@ def test_noised_measures_lie_within_the_noise_bounds(noised_lift: Arena, tmp_pat
     result = contribution_scores(
         load_weights(weights_file(tmp_path, text)), overlap, BRAND, PARTNERS, spend, "spend"
     )
-    truth = oracle(noised_lift)
-    frame = result.to_frame()
+    truth = oracle(noised_lift).to_dict()
+    values = {(m.partner, m.measure): m.value for m in result.measured}
     pair = _limit(overlap.release.error_bar("pairwise"))
     for partner in PARTNERS:
-        if frame.loc[partner, "reach"] is not None:
-            assert abs(frame.loc[partner, "reach"] - truth.loc[partner, "reach"]) <= pair
+        reach = values[(partner, "reach")]
+        if reach is not None:  # a pair is released above k; it would not be taken as 0
+            assert abs(reach - truth["reach"][partner]) <= pair
         bar = spend.profile(partner).release.error_bar("spend.sum")
-        got = frame.loc[partner, "shared_spend"]
-        assert abs(got - truth.loc[partner, "shared_spend"]) <= _limit(bar) + 1e-6
+        got = values[(partner, "shared_spend")]
+        assert got is not None
+        assert abs(got - truth["shared_spend"][partner]) <= _limit(bar) + 1e-6
+    frame = result.to_frame()
     assert frame["traffic_weight"].sum() == pytest.approx(1.0)
     assert (frame["traffic_weight"] > 0).all()
 
@@ -189,3 +193,37 @@ def test_the_cli_scores_and_writes_both_languages(exact_lift: Arena, tmp_path: P
     )  # fmt: skip
     assert missing.exit_code == 2
     assert "[weights].shared_spend is weighted" in missing.stderr
+
+
+SETS = {"brand": set(range(100)), RETAILER_A: set(range(0, 70)), RETAILER_B: set(range(50, 130))}
+
+
+def test_a_weighted_input_a_partner_does_not_declare_is_one_line(tmp_path: Path) -> None:
+    path = weights_file(
+        tmp_path, "[weights]\nreach = 1\nstores = 1\n[partners.retailer_a]\nstores = 3\n"
+    )
+    with pytest.raises(WeightsError) as missing:
+        contribution_scores(load_weights(path), overlap_from_sets(SETS), BRAND)
+    assert str(missing.value) == (
+        f"{path}: [partners.retailer_b] lacks 'stores', weighted in [weights]"
+    )
+
+
+def test_a_hidden_region_leaves_out_only_the_measures_it_feeds(tmp_path: Path) -> None:
+    text = "[weights]\nreach = 1\nstores = 1\n[partners.retailer_a]\nstores = 3\n"
+    path = weights_file(tmp_path, text + "[partners.retailer_b]\nstores = 1\n")
+    hidden = with_suppressed(overlap_from_sets(SETS), (BRAND, RETAILER_A))
+    result = contribution_scores(load_weights(path), hidden, BRAND)
+    assert result.dropped == ("reach: unknown for retailer_a (a hidden count)",)
+    assert result.weights == {"stores": 1.0}
+    assert result.to_frame().loc[RETAILER_A, "traffic_weight"] == pytest.approx(0.75)
+
+
+def test_scores_share_out_each_measure_by_the_weights(tmp_path: Path) -> None:
+    path = weights_file(tmp_path, "[weights]\nreach = 1\nunique_reach = 3\n")
+    whole = contribution_scores(load_weights(path), overlap_from_sets(SETS), BRAND).to_frame()
+    # reach 70 and 50 of the brand's 100 (shares 7/12, 5/12); unique 50 and 30 (5/8, 3/8)
+    expected_a = 0.25 * 70 / 120 + 0.75 * 50 / 80
+    assert whole.loc[RETAILER_A, "score"] == pytest.approx(expected_a)
+    assert whole.loc[RETAILER_A, "traffic_weight"] == pytest.approx(expected_a)
+    assert whole["traffic_weight"].sum() == pytest.approx(1.0)
