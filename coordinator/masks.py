@@ -3,7 +3,7 @@
 Masks come from `protocols.masks` (fixed base h_s, short exponent, precomputed table). A mask is
 handed out once and lives only in memory, so none can be reused, not even after a restart. After a
 query the pool is refilled in the background to the size the last query needed (a warm pool).
-The masks are made by a `node.executor.CryptoExecutor` (a local spawn pool or a Dask cluster, per
+The masks are made by a `runtime.executor.CryptoExecutor` (a local spawn pool or a Dask cluster, per
 the coordinator's `executor` key); each worker rebuilds the table once from (n, h_s).
 A key is checked (`protocols.querier_keys.check_querier_modulus`) before any mask is made for it.
 """
@@ -13,10 +13,10 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from node.executor import MASK_BATCH, CryptoExecutor
 from protocols.masks import MaskPool, MaskTable, build_mask_table
 from protocols.paillier import PaillierPublicKey
 from protocols.querier_keys import MIN_QUERIER_KEY_BITS, check_querier_modulus
+from runtime.executor import MASK_BATCH, CryptoExecutor
 
 BATCH = MASK_BATCH
 

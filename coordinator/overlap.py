@@ -12,30 +12,20 @@ import threading
 import time
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor, wait
-from dataclasses import dataclass
 from typing import Any
 
 import grpc
 
 from coordinator.cached import reusable_answer
-from coordinator.node_client import Deadline, NodeClient, OpenedSession, party_error
-from coordinator.progress import OPEN, REGISTRY, ROUTING
-from gongying.status import QueryFailed
-from gongying.streams import point_messages, read_header, unframe
-from gongying.v1 import node_pb2, points_pb2, query_pb2
-from protocols.matching import RegionCounts, count_regions
-
-
-@dataclass(frozen=True)
-class OverlapOutcome:
-    """The counted overlap plus each party's load report."""
-
-    query_id: str
-    id_type: str
-    counts: RegionCounts | None
-    sessions: dict[str, OpenedSession]
-    seconds: float
-    cached: str | None = None
+from coordinator.node_client import Deadline, NodeClient, party_error
+from coordinator.progress import REGISTRY
+from model.node import SessionOpened
+from model.outcomes import OverlapOutcome
+from model.progress import OPEN, ROUTING
+from protocols.matching import count_regions
+from wire.status import QueryFailed
+from wire.streams import point_messages, read_header, unframe
+from wire.v1 import node_pb2, points_pb2, query_pb2
 
 
 class _QueryCalls:
@@ -132,13 +122,13 @@ def _open_sessions(
     signed: query_pb2.SignedQuery | None,
     deadline: Deadline,
     threads: ThreadPoolExecutor,
-) -> dict[str, OpenedSession]:
+) -> dict[str, SessionOpened]:
     """Open every party's session: the querier's first, whose fingerprint of its set goes to
     the others (the key of cached answers covers the querier's set); then the others at once.
     Every OpenSession is waited for before any failure is raised, so the settling that follows
     never races a session still being opened (it would stay open until it expires)."""
     querier = signed.signer if signed is not None and signed.signer in order else ""
-    opened: dict[str, OpenedSession] = {}
+    opened: dict[str, SessionOpened] = {}
     if querier:
         opened[querier] = nodes[querier].open_session(request, deadline)
         REGISTRY.add(request.query_id, OPEN)

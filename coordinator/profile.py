@@ -13,7 +13,6 @@ import threading
 import time
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor, wait
-from dataclasses import dataclass
 from typing import Any
 
 import grpc
@@ -21,44 +20,22 @@ import numpy as np
 
 from coordinator.cached import reusable_answer
 from coordinator.masks import MaskSupply
-from coordinator.node_client import Deadline, NodeClient, OpenedSession, party_error
+from coordinator.node_client import Deadline, NodeClient, party_error
 from coordinator.overlap import _collect, _collect_with_header, _QueryCalls
-from coordinator.progress import AGGREGATION, DECRYPTION, INDICATORS, MASKS, OPEN, REGISTRY, ROUTING
-from gongying.signing import SHARED
-from gongying.status import QueryFailed
-from gongying.streams import frame, point_messages, read_header, unframe
-from gongying.v1 import node_pb2, points_pb2, query_pb2
-from node import codec as node_codec
+from coordinator.progress import REGISTRY
+from model.node import SessionOpened
+from model.outcomes import COMBINED, DecryptedProfile, ProfileOutcome
+from model.progress import AGGREGATION, DECRYPTION, INDICATORS, MASKS, OPEN, ROUTING
 from protocols.indicators import audience_indicators, encrypt_indicators
 from protocols.matching import matched_positions, sorted_reference
 from protocols.paillier import PaillierPublicKey, ciphertext_to_bytes
-from protocols.profile import Attribute, OwnerAggregate, combine_aggregates
+from protocols.profile import OwnerAggregate, combine_aggregates
 from protocols.querier_keys import WeakQuerierKey, check_querier_modulus
-
-COMBINED = "combined"
-
-
-@dataclass(frozen=True)
-class DecryptedProfile:
-    """Plaintext aggregate cells of one owner (or `combined`) and the specs to decode them."""
-
-    owner: str
-    specs: tuple[Attribute, ...]
-    cells: dict[tuple[str, str], int]
-
-
-@dataclass(frozen=True)
-class ProfileOutcome:
-    """Everything the coordinator releases for a profile query."""
-
-    query_id: str
-    querier: str
-    profiles: list[DecryptedProfile]
-    not_combined: dict[str, str]
-    sessions: dict[str, OpenedSession]
-    seconds: float
-    phases: dict[str, float]
-    cached: str | None = None
+from runtime.signing import SHARED
+from wire import node_serde as node_codec
+from wire.status import QueryFailed
+from wire.streams import frame, point_messages, read_header, unframe
+from wire.v1 import node_pb2, points_pb2, query_pb2
 
 
 class _Phases:
@@ -275,7 +252,7 @@ def run_profile(
             QueryFailed(grpc.StatusCode.CANCELLED, "the querier cancelled the query")
         )
     )
-    sessions: dict[str, OpenedSession] = {}
+    sessions: dict[str, SessionOpened] = {}
     with ThreadPoolExecutor(max_workers=max(2, len(parties))) as threads:
         base = node_pb2.OpenSessionRequest(
             query_id=query_id,

@@ -6,12 +6,13 @@ from collections.abc import Iterator
 
 import grpc
 
-from coordinator import codec, progress
+from coordinator import progress
 from coordinator.service import CoordinatorService
-from gongying.identity import peer_identity
-from gongying.signing import SHARED
-from gongying.status import QueryFailed, reported
-from gongying.v1 import coordinator_pb2, coordinator_pb2_grpc
+from runtime.identity import peer_identity
+from runtime.signing import SHARED
+from wire import coordinator_serde as codec
+from wire.status import QueryFailed, reported
+from wire.v1 import coordinator_pb2, coordinator_pb2_grpc
 
 
 class CoordinatorServicer(coordinator_pb2_grpc.CoordinatorServicer):
@@ -75,7 +76,7 @@ class CoordinatorServicer(coordinator_pb2_grpc.CoordinatorServicer):
         with reported(context, "watch query"):
             try:
                 for update in progress.REGISTRY.watch(request.query_id, active=context.is_active):
-                    yield progress.to_proto(update)
+                    yield codec.progress_to_proto(update)
             except progress.UnknownQuery:
                 raise QueryFailed(
                     grpc.StatusCode.NOT_FOUND, f"no query {request.query_id!r} is running"

@@ -6,14 +6,15 @@ from collections.abc import Iterator
 
 import grpc
 
-from gongying.identity import peer_identity
-from gongying.status import reported
-from gongying.streams import point_messages, read_header, unframe
-from gongying.v1 import node_pb2, node_pb2_grpc, points_pb2
-from node import codec
-from node.service import NodeService, QueryRefused
+from model.errors import QueryRefused
+from node.service import NodeService
 from protocols.paillier import PaillierPublicKey
 from protocols.plausibility import OwnerTerms
+from runtime.identity import peer_identity
+from wire import node_serde as codec
+from wire.status import reported
+from wire.streams import point_messages, read_header, unframe
+from wire.v1 import node_pb2, node_pb2_grpc, points_pb2
 
 
 class PartyNodeServicer(node_pb2_grpc.PartyNodeServicer):

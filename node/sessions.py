@@ -10,19 +10,12 @@ from typing import Any
 
 from connectors.identifiers import IdType
 from connectors.members import LoadReport
+from model.errors import SessionExists, SessionNotFound
 from node.admission import Admission
 from protocols.profile import Attribute
 from protocols.psi import BlindingKey
 
 DEFAULT_IDLE_SECONDS = 600.0
-
-
-class SessionNotFound(LookupError):
-    """No open session for this query id (never opened, closed, or expired)."""
-
-
-class SessionExists(RuntimeError):
-    """A session for this query id is already open."""
 
 
 @dataclass

@@ -10,12 +10,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from connectors.identifiers import IdType
 from connectors.members import LoadReport
-from node.audit import open_audit_log
-from node.governance import Admission, GovernanceRefusal, NodeGovernance
+from model.errors import GovernanceRefusal
+from node.governance import Admission, NodeGovernance
 from node.policy import Policy, load_policy
 from node.sessions import QuerySession
 from node.unblinding import Unblinding, reblinding_signed, sign_reblinding
 from protocols import psi, ristretto
+from runtime.audit import open_audit_log
 
 KEY = Ed25519PrivateKey.generate()
 POINTS = b"".join(ristretto.hash_to_point(f"email:m{i}@example.cn".encode()) for i in range(3))
