@@ -7,7 +7,7 @@ from pathlib import Path
 
 from coordinator.check import check_coordinator
 from coordinator.config import CoordinatorConfig, load_coordinator_config
-from coordinator.masks import MaskSupply
+from coordinator.mask_pool import MaskSupply
 from coordinator.service import CoordinatorService
 from coordinator.servicer import CoordinatorServicer
 from runtime.audit import open_audit_log

@@ -21,10 +21,10 @@ from connectors.identifiers import IdType
 from coordinator.cached import reusable_answer
 from coordinator.callers import check_caller, requester_label
 from coordinator.config import CoordinatorConfig
-from coordinator.masks import MaskSupply
+from coordinator.mask_pool import MaskSupply
 from coordinator.node_client import Deadline, NodeClient, Settlement
-from coordinator.overlap import run_overlap
-from coordinator.profile import run_profile
+from coordinator.overlap_run import run_overlap
+from coordinator.profile_run import run_profile
 from coordinator.progress import REGISTRY
 from coordinator.witnesses import WitnessBook
 from model.progress import AGGREGATION, OPEN, OVERLAP_STEPS, PROFILE_STEPS

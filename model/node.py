@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from connectors.members import LoadReport
+from connectors.members import LoadTally
 from protocols.profile import Attribute
 
 
@@ -23,7 +23,7 @@ class SessionOpened:
 
     party: str
     set_size: int
-    report: LoadReport
+    report: LoadTally
     paillier_n: int | None = None
     attributes: tuple[Attribute, ...] = ()
     min_cohort: int = 1

@@ -14,8 +14,8 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from connectors.errors import ConnectorError, SourceNotFound, SourceUnreadable
+from connectors.opener import open_source
 from connectors.source_spec import SourceSpec
-from connectors.sources import open_source
 from node.config import NodeConfig, load_node_config, unknown_node_keys
 from node.policy import load_policy
 from runtime.config_file import ConfigError, file_location_problems, read_toml

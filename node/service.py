@@ -9,8 +9,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from connectors.identifiers import SERVES, IdType
-from connectors.members import LoadReport, load_members
-from connectors.sources import open_source
+from connectors.members import LoadTally, load_members
+from connectors.opener import open_source
 from model.errors import GovernanceRefusal, QueryRefused, SessionNotFound
 from model.node import NodeDescription, SessionOpened
 from node.admission import Admission
@@ -525,7 +525,7 @@ class _Loaded:
 
     elements: object
     columns: dict[str, list[object]]
-    report: LoadReport
+    report: LoadTally
     entry: CachedMembers
     cacheable: bool
 

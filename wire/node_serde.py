@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from connectors.members import LoadReport
+from connectors.members import LoadTally
 from model.errors import QueryRefused
 from model.node import NodeDescription, SessionOpened
 from protocols.paillier import PaillierPublicKey, ciphertext_from_bytes, ciphertext_to_bytes
@@ -38,7 +38,7 @@ def description_to_proto(description: NodeDescription) -> node_pb2.DescribeRespo
     )
 
 
-def load_report_to_proto(report: LoadReport) -> node_pb2.LoadReport:
+def load_report_to_proto(report: LoadTally) -> node_pb2.LoadReport:
     return node_pb2.LoadReport(
         source=report.source,
         rows_read=report.rows_read,
@@ -48,8 +48,8 @@ def load_report_to_proto(report: LoadReport) -> node_pb2.LoadReport:
     )
 
 
-def load_report_from_proto(message: node_pb2.LoadReport) -> LoadReport:
-    return LoadReport(
+def load_report_from_proto(message: node_pb2.LoadReport) -> LoadTally:
+    return LoadTally(
         source=message.source,
         rows_read=message.rows_read,
         accepted=message.accepted,

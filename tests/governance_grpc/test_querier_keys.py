@@ -11,7 +11,7 @@ import grpc
 import pytest
 
 from client.sdk import QueryError
-from coordinator import profile as coordinator_profile
+from coordinator import profile_run as coordinator_profile
 from protocols.paillier import PaillierPrivateKey, PaillierPublicKey, encrypt, generate_keypair
 from protocols.querier_keys import key_binding_statement
 from runtime.certs import COORDINATOR

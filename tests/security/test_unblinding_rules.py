@@ -9,7 +9,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from connectors.identifiers import IdType
-from connectors.members import LoadReport
+from connectors.members import LoadTally
 from model.errors import GovernanceRefusal
 from node.governance import Admission, NodeGovernance
 from node.policy import Policy, load_policy
@@ -48,7 +48,7 @@ def _querier_session() -> QuerySession:
         id_type=IdType.EMAIL,
         parties=("brand", "retailer_a"),
         elements=[b"a", b"b", b"c"],
-        report=LoadReport("brand.csv"),
+        report=LoadTally("brand.csv"),
     )
     session.admission = Admission(
         "q-1", "profile", "brand", session.parties, (), terms=None, query_key="k"

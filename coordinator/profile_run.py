@@ -19,9 +19,9 @@ import grpc
 import numpy as np
 
 from coordinator.cached import reusable_answer
-from coordinator.masks import MaskSupply
+from coordinator.mask_pool import MaskSupply
 from coordinator.node_client import Deadline, NodeClient, party_error
-from coordinator.overlap import _collect, _collect_with_header, _QueryCalls
+from coordinator.overlap_run import _collect, _collect_with_header, _QueryCalls
 from coordinator.progress import REGISTRY
 from model.node import SessionOpened
 from model.outcomes import COMBINED, DecryptedProfile, ProfileOutcome
