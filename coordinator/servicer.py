@@ -31,7 +31,6 @@ class CoordinatorServicer(coordinator_pb2_grpc.CoordinatorServicer):
                     for p, a in self.service.parties().items()
                 ]
             )
-        raise AssertionError("unreachable")
 
     def RunOverlap(
         self, request: coordinator_pb2.OverlapRequest, context: grpc.ServicerContext
@@ -48,7 +47,6 @@ class CoordinatorServicer(coordinator_pb2_grpc.CoordinatorServicer):
                 on_cancel=context.add_callback,
             )
             return codec.overlap_to_proto(result)
-        raise AssertionError("unreachable")
 
     def RunProfile(
         self, request: coordinator_pb2.ProfileRequest, context: grpc.ServicerContext
@@ -68,7 +66,6 @@ class CoordinatorServicer(coordinator_pb2_grpc.CoordinatorServicer):
                 audience=request.audience or SHARED,
             )
             return codec.profile_to_proto(result)
-        raise AssertionError("unreachable")
 
     def WatchQuery(
         self, request: coordinator_pb2.WatchQueryRequest, context: grpc.ServicerContext

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
-from collections.abc import Iterator
+from types import TracebackType
 
 import grpc
 
@@ -71,18 +70,37 @@ def status_for(error: BaseException) -> grpc.StatusCode:
     return grpc.StatusCode.INTERNAL
 
 
-@contextlib.contextmanager
-def reported(context: grpc.ServicerContext, where: str) -> Iterator[None]:
-    """Turn an exception raised inside a handler into an abort with a mapped status."""
-    try:
-        yield
-    except Exception as error:
+class _Reported:
+    """The context of one servicer handler; `__exit__` returns None, so it never swallows."""
+
+    def __init__(self, context: grpc.ServicerContext, where: str) -> None:
+        self.context = context
+        self.where = where
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if error is None or not isinstance(error, Exception):
+            return
+        context, where = self.context, self.where
         if isinstance(error, grpc.RpcError) and not context.is_active():
             # a request stream raises this when the caller cancelled or dropped the call
             log.info("%s: the caller cancelled the call", where)
             context.abort(grpc.StatusCode.CANCELLED, f"{where}: the caller cancelled the call")
         code = status_for(error)
         if code == grpc.StatusCode.INTERNAL:
-            log.exception("%s failed unexpectedly", where)
+            log.exception("%s failed unexpectedly", where, exc_info=error)
         message = str(error) or type(error).__name__
         context.abort(code, f"{where}: {message}")
+
+
+def reported(context: grpc.ServicerContext, where: str) -> _Reported:
+    """Turn an exception raised inside a handler into an abort with a mapped status (the only
+    place a domain error becomes a gRPC status)."""
+    return _Reported(context, where)
