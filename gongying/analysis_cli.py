@@ -12,15 +12,15 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from gongying.client_profile import client_settings
-from gongying.config_file import ConfigError
-from gongying.signing import SignedQueryError
+from client.profile import client_settings
+from runtime.config_file import ConfigError
+from runtime.signing import SignedQueryError
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from coordinator.results import OverlapResult, ProfileResult
-    from coordinator.sdk import CoordinatorClient
+    from client.sdk import CoordinatorClient
+    from model.results import OverlapResult, ProfileResult
 
 LANGUAGES = ("en", "zh-CN")  # gongying.analysis_report.LANGUAGES, without loading pandas
 
@@ -69,7 +69,7 @@ def _client(
     querier: str,
 ) -> tuple[CoordinatorClient, str]:
     """A signing client from the client profile and flags, and the querier it signs as."""
-    from coordinator.sdk import CoordinatorClient, QuerySigner  # loaded when used: a quick start
+    from client.sdk import CoordinatorClient, QuerySigner  # loaded when used: a quick start
 
     try:
         settings = client_settings(
@@ -161,7 +161,7 @@ def query_lift(
 ) -> None:
     """Campaign lift: the owners' outcomes for your exposed members against your holdout, one
     signed profile query per group, with 95% intervals holding sampling error and noise."""
-    from coordinator.sdk import QueryError  # loaded when used: a quick CLI start
+    from client.sdk import QueryError  # loaded when used: a quick CLI start
     from gongying.analysis_report import lift_section
 
     _check_lang(lang)
@@ -236,11 +236,11 @@ def query_contribution(
     """Contribution scores (资源贡献度) per partner from private measures (an overlap, a
     shared-audience spend profile, a saved lift) and declared inputs, weighted by --weights,
     with a suggested traffic weight; every value names the query it came from."""
-    from coordinator.contribution_scores import WeightsError, contribution_scores, load_weights
-    from coordinator.lift import CampaignLift  # loaded when used: a quick CLI start
-    from coordinator.results import OverlapResult
-    from coordinator.sdk import QueryError
+    from client.contribution_scores import WeightsError, contribution_scores, load_weights
+    from client.lift import CampaignLift  # loaded when used: a quick CLI start
+    from client.sdk import QueryError
     from gongying.analysis_report import contribution_section
+    from model.results import OverlapResult
 
     _check_lang(lang)
     try:

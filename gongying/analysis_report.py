@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from coordinator.contribution_scores import ContributionScores
-from coordinator.lift import CampaignLift
+from client.contribution_scores import ContributionScores
+from client.lift import CampaignLift
 from gongying.report import CSS
 
 LANGUAGES = ("en", "zh-CN")

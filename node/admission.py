@@ -7,17 +7,9 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from gongying.signing import SHARED, Segment
+from model.errors import GovernanceRefusal
 from node.policy import RESOURCE_EXHAUSTED, PartnerTerms
-
-
-class GovernanceRefusal(Exception):
-    """A request refused by signature, policy or budget; `code` is the gRPC status name."""
-
-    def __init__(self, code: str, rule: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.rule = rule
+from runtime.signing import SHARED, Segment
 
 
 @dataclass

@@ -12,14 +12,8 @@ from datetime import UTC, datetime
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from gongying.signing import (
-    SHARED,
-    ReplayGuard,
-    SignedQuery,
-    load_signing_key,
-)
-from node.admission import Admission, GovernanceRefusal
-from node.audit import AuditLog, AuditRecord, Witness, open_audit_log
+from model.errors import GovernanceRefusal
+from node.admission import Admission
 from node.charging import QueryCharges
 from node.config import NodeConfig
 from node.ledger import PrivacyLedger
@@ -36,6 +30,13 @@ from node.policy import (
 from node.query_key import FINGERPRINT_SECRET, query_key, set_fingerprint
 from node.query_signature import QuerySignatures, match_signed
 from node.segments import unverified_segment
+from runtime.audit import AuditLog, AuditRecord, Witness, open_audit_log
+from runtime.signing import (
+    SHARED,
+    ReplayGuard,
+    SignedQuery,
+    load_signing_key,
+)
 
 Clock = Callable[[], datetime]
 log = logging.getLogger(__name__)

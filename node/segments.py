@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from connectors.errors import ConnectorError
-from gongying.signing import Segment, SignedQuery, SignedQueryError, signed_segment
+from runtime.signing import Segment, SignedQuery, SignedQueryError, signed_segment
 
 
 class SegmentEmpty(ConnectorError):

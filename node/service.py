@@ -9,21 +9,19 @@ from dataclasses import dataclass
 import numpy as np
 
 from connectors.identifiers import SERVES, IdType
-from connectors.members import LoadReport, load_members
-from connectors.sources import open_source
-from gongying.signing import Segment, SignedQuery, load_signing_key
-from gongying.streams import chunk_payloads
-from node.admission import Admission, GovernanceRefusal
+from connectors.members import LoadTally, load_members
+from connectors.opener import open_source
+from model.errors import GovernanceRefusal, QueryRefused, SessionNotFound
+from model.node import NodeDescription, SessionOpened
+from node.admission import Admission
 from node.attributes import attribute_column
-from node.audit import SignedHead, Witness, settle_witness
 from node.config import NodeConfig
 from node.decryption import QuerierDecryption
-from node.executor import CryptoExecutor, aggregate_chunk
 from node.governance import NodeGovernance
 from node.member_cache import MAX_CACHED_POINTS, CachedMembers, MemberCache, source_version
 from node.querier_key import KeyBindingSigner, accept_querier_key
 from node.segments import check_segment_column, segment_rows
-from node.sessions import QuerySession, SessionNotFound, SessionStore
+from node.sessions import QuerySession, SessionStore
 from node.unblinding import Unblinding
 from protocols import psi
 from protocols.masks import MaskPool, build_mask_table
@@ -43,37 +41,12 @@ from protocols.profile import (
     seal_aggregate,
 )
 from protocols.ristretto import invert_scalar
+from runtime.audit import SignedHead, Witness, settle_witness
+from runtime.executor import CryptoExecutor, aggregate_chunk
+from runtime.signing import Segment, SignedQuery, load_signing_key
+from wire.streams import chunk_payloads
 
 QUERY_KINDS = ("overlap", "profile")
-
-
-class QueryRefused(ValueError):
-    """The request cannot be served as asked (bad query id, party list, id type, profile)."""
-
-
-@dataclass(frozen=True)
-class NodeDescription:
-    """What the node tells the coordinator about itself."""
-
-    party: str
-    id_types: tuple[str, ...]
-    profile_version: str
-
-
-@dataclass(frozen=True)
-class SessionOpened:
-    """The outcome of opening a session: set size and the load report (counts only)."""
-
-    party: str
-    set_size: int
-    report: LoadReport
-    paillier_n: int | None = None
-    attributes: tuple[Attribute, ...] = ()
-    min_cohort: int = 1
-    epsilon: float = 0.0
-    cached_answer: str = ""
-    paillier_key_signature: bytes = b""
-    set_fingerprint: str = ""  # the querier's node only: its fingerprint of its set
 
 
 MAX_DECRYPT_CELLS = 4096
@@ -569,7 +542,7 @@ class _Loaded:
 
     elements: object
     columns: dict[str, list[object]]
-    report: LoadReport
+    report: LoadTally
     entry: CachedMembers
     cacheable: bool
 

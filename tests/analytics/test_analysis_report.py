@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from coordinator.contribution_scores import ContributionScores, Measured
-from coordinator.lift import CampaignLift
-from coordinator.results import ProfileResult
+from client.contribution_scores import ContributionScores, Measured
+from client.lift import CampaignLift
 from gongying.analysis_report import TEXT, contribution_section, lift_section, write_page
+from model.results import ProfileResult
 from tests.analytics.test_lift import _profile
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -11,14 +11,14 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from coordinator.contribution_scores import (
+from client.contribution_scores import (
     ContributionScores,
     WeightsError,
     contribution_scores,
     load_weights,
 )
-from coordinator.results import ErrorBar
 from gongying.cli import app
+from model.results import ErrorBar
 from protocols.noise import half_width
 from tests.analytics.test_prospects_cli import tls_options
 from tests.insights.samples import overlap_from_sets, with_suppressed

@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from coordinator.lift import CampaignLift, group_outcome, lift_row, lift_rows
-from coordinator.results import ErrorBar, NumericStats, OwnerProfile, ProfileResult, ReleaseInfo
-from gongying.signing import (
+from client.lift import CampaignLift, group_outcome, lift_row, lift_rows
+from model.results import ErrorBar, NumericStats, OwnerProfile, ProfileResult, ReleaseInfo
+from protocols.noise import DiscreteLaplace, half_width
+from runtime.signing import (
     BadSignature,
     Segment,
     SignedQuery,
@@ -22,7 +23,6 @@ from gongying.signing import (
     sign_query,
     verify_query,
 )
-from protocols.noise import DiscreteLaplace, half_width
 
 NOW = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
 KEY = Ed25519PrivateKey.generate()

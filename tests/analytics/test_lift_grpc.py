@@ -9,11 +9,11 @@ import math
 import pandas as pd
 import pytest
 
-from coordinator.lift import CampaignLift, Z
-from coordinator.results import ErrorBar
-from coordinator.sdk import QueryError
-from gongying.signing import Segment
+from client.lift import CampaignLift, Z
+from client.sdk import QueryError
+from model.results import ErrorBar
 from protocols.noise import half_width
+from runtime.signing import Segment
 from tests.privacy.conftest import BRAND, RETAILER_A, Arena
 
 OUTCOMES = ["converted", "spend"]
