@@ -71,7 +71,7 @@ import psutil
 if __package__ in (None, ""):  # `python bench/overlap.py`: make `bench` and `gongying` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from coordinator.sdk import CoordinatorClient
+from client.sdk import CoordinatorClient
 from gongying.launch import LocalProcesses, free_port
 
 POINT_BYTES = 32

@@ -59,7 +59,7 @@ if __package__ in (None, ""):  # `python bench/profile.py`: make the packages im
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.paillier_ops import measure
-from coordinator.sdk import CoordinatorClient
+from client.sdk import CoordinatorClient
 from gongying.demo_data import (
     AGE_BANDS,
     CATEGORIES,
@@ -102,7 +102,8 @@ def write_data(
             # whole cents, so the fixed-point sums (scale 100) are exact
             "spend_12m": rng.integers(
                 int(SPEND_BOUNDS[0]) * 100, int(SPEND_BOUNDS[1]) * 100 + 1, owner_size
-            ) / 100,
+            )
+            / 100,
             "visits_12m": rng.integers(VISITS_BOUNDS[0], VISITS_BOUNDS[1] + 1, owner_size),
         }
     )
@@ -220,7 +221,9 @@ def run(args: argparse.Namespace) -> int:
     root = Path(tempfile.mkdtemp(prefix="gongying-bench-profile-"))
     processes = LocalProcesses(root / "logs")
     report: dict[str, Any] = {
-        "owner_size": owner_size, "brand_size": brand_size, "bits": args.bits,
+        "owner_size": owner_size,
+        "brand_size": brand_size,
+        "bits": args.bits,
         "attributes": list(ATTRIBUTES),
     }
     failures: list[str] = []
@@ -290,8 +293,10 @@ def _print(r: dict[str, Any], width: int) -> None:
     def row(label: str, value: str) -> None:
         print(f"  {label:<34}{value}")
 
-    print(f"profile query: owner {r['owner_size']:,} rows x {len(r['attributes'])} attributes, "
-          f"brand {r['brand_size']:,}, Paillier {r['bits']} bits")
+    print(
+        f"profile query: owner {r['owner_size']:,} rows x {len(r['attributes'])} attributes, "
+        f"brand {r['brand_size']:,}, Paillier {r['bits']} bits"
+    )
     print("set-up (outside queries)")
     row("data generation", f"{r['setup_data_s']:8.2f} s")
     row("brand node start incl. key gen", f"{r['setup_brand_start_with_keygen_s']:8.2f} s")
@@ -306,24 +311,38 @@ def _print(r: dict[str, Any], width: int) -> None:
         for step, seconds in r[f"{label}_phases"].items():
             row(f"  {step}", f"{seconds:8.2f} s")
     print("bytes on the wire (payload)")
-    row(f"indicators {r['owner_size']:,} x {width} B",
-        f"{r['wire_indicator_bytes'] / mib:8.1f} MiB")
-    row(f"points 3 x {r['brand_size'] + r['owner_size']:,} x 32 B",
-        f"{r['wire_point_bytes'] / mib:8.1f} MiB")
+    row(
+        f"indicators {r['owner_size']:,} x {width} B", f"{r['wire_indicator_bytes'] / mib:8.1f} MiB"
+    )
+    row(
+        f"points 3 x {r['brand_size'] + r['owner_size']:,} x 32 B",
+        f"{r['wire_point_bytes'] / mib:8.1f} MiB",
+    )
     row("total", f"{r['wire_total_bytes'] / mib:8.1f} MiB")
-    print(f"per operation, one core, {ops['bits']} bits, sample {ops['sample']} "
-          "(ops/s; ratio ours / phe)")
+    print(
+        f"per operation, one core, {ops['bits']} bits, sample {ops['sample']} "
+        "(ops/s; ratio ours / phe)"
+    )
     for label, phe_key, ours_key, ours_name, ratio in (
         ("encrypt", "phe_encrypt_per_s", "ours_masks_per_s", "our masks", "mask_vs_phe_encrypt"),
         ("add", "phe_add_per_s", "ours_add_per_s", "ours", "add_ours_vs_phe"),
-        ("decrypt", "phe_decrypt_per_s", "ours_crt_decrypt_per_s", "ours CRT",
-         "decrypt_crt_vs_phe"),
+        (
+            "decrypt",
+            "phe_decrypt_per_s",
+            "ours_crt_decrypt_per_s",
+            "ours CRT",
+            "decrypt_crt_vs_phe",
+        ),
     ):
-        print(f"  {label + ':':<9}phe {ops[phe_key]:10.1f}  {ours_name:<9} {ops[ours_key]:10.1f}"
-              f"  ratio {r['ratio_' + ratio]:6.2f}x")
-    print(f"check: overlap cold {r['cold_overlap']:,} warm {r['warm_overlap']:,} "
-          f"exact {r['exact_overlap']:,}; bins and numeric sums vs pandas: "
-          + ("OK" if r["check"] == "ok" else "DIFFERS"))
+        print(
+            f"  {label + ':':<9}phe {ops[phe_key]:10.1f}  {ours_name:<9} {ops[ours_key]:10.1f}"
+            f"  ratio {r['ratio_' + ratio]:6.2f}x"
+        )
+    print(
+        f"check: overlap cold {r['cold_overlap']:,} warm {r['warm_overlap']:,} "
+        f"exact {r['exact_overlap']:,}; bins and numeric sums vs pandas: "
+        + ("OK" if r["check"] == "ok" else "DIFFERS")
+    )
     if r["check"] != "ok":
         for line in r["check"]:
             print(f"  {line}")

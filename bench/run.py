@@ -25,10 +25,10 @@ from typing import Any
 import psutil
 
 from bench.overlap import run_gongying
-from gongying.streams import CHUNK_ITEMS
-from node.executor import CryptoExecutor
+from model.sizes import CHUNK_ITEMS
 from protocols import ristretto
 from protocols.ristretto import POINT_BYTES
+from runtime.executor import CryptoExecutor
 
 SUFFIXES = {"k": 1_000, "m": 1_000_000}
 

@@ -20,9 +20,9 @@ from connectors.identifiers import (
     normalise,
     psi_element,
 )
-from connectors.members import LoadReport, MemberTable, load_members
+from connectors.members import LoadTally, MemberTable, load_members
+from connectors.opener import FrameSource, open_source
 from connectors.source_spec import MemberSource, SourceSpec
-from connectors.sources import FrameSource, open_source
 
 __all__ = [
     "PROFILE_VERSION",
@@ -34,7 +34,7 @@ __all__ = [
     "IdType",
     "IdentifierTypeError",
     "InvalidIdentifier",
-    "LoadReport",
+    "LoadTally",
     "MemberSource",
     "MemberTable",
     "MissingColumn",

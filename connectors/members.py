@@ -28,7 +28,7 @@ from connectors.source_spec import DEFAULT_CHUNK_ROWS, MemberSource, distinct, r
 
 
 @dataclass
-class LoadReport:
+class LoadTally:
     """What happened to every row read: accepted, duplicate, or invalid per reason."""
 
     source: str
@@ -145,7 +145,7 @@ class MemberTable:
 
     elements: PackedElements
     attributes: dict[str, list[object]]
-    report: LoadReport
+    report: LoadTally
 
 
 def load_members(
@@ -168,7 +168,7 @@ def load_members(
     require_columns(
         described, [id_column, *attribute_names], source.columns(), source.spec.discreet
     )
-    report = LoadReport(source=described)
+    report = LoadTally(source=described)
     # a discreet source's errors name the config key, not the owner's column
     named = f"[identifiers].{column_kind.value}" if source.spec.discreet else id_column
     prefix = f"{id_type}:"
@@ -214,7 +214,7 @@ def load_members(
 
 
 def _count_invalid(
-    report: LoadReport,
+    report: LoadTally,
     reasons: pd.Series,
     first_row: int,
     source: str,

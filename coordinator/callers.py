@@ -6,7 +6,7 @@ from __future__ import annotations
 import grpc
 
 from coordinator.config import CoordinatorConfig
-from gongying.status import QueryFailed
+from wire.status import QueryFailed
 
 
 def requester_label(identity: str, querier: str) -> str:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from coordinator.config import load_coordinator_config, unknown_coordinator_keys
-from gongying.config_file import ConfigError, file_location_problems, read_toml
-from gongying.serving import port_problem
-from gongying.signing import SignedQueryError, load_signing_key
-from gongying.tls import transport_problems
+from runtime.config_file import ConfigError, file_location_problems, read_toml
+from runtime.serving import port_problem
+from runtime.signing import SignedQueryError, load_signing_key
+from runtime.tls import transport_problems
 
 
 def check_coordinator(path: Path) -> list[str]:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from connectors.identifiers import NormalisationProfile
-from gongying.config_file import (
+from runtime.config_file import (
     ConfigError,
     check_sql_url,
     expect,
@@ -18,8 +18,8 @@ from gongying.config_file import (
     require,
     unknown_keys,
 )
-from gongying.tls import INSECURE_FLAG, TLS_KEYS, TLSFiles, parse_tls_table
-from node.executor_spec import LOCAL, parse_executor
+from runtime.executor_spec import LOCAL, parse_executor
+from runtime.tls import INSECURE_FLAG, TLS_KEYS, TLSFiles, parse_tls_table
 
 DEFAULT_DEADLINE_SECONDS = 900.0
 # Every key coordinator.toml may hold; anything else is refused with the nearest suggested.

@@ -10,31 +10,14 @@ from dataclasses import dataclass
 
 import grpc
 
-from connectors.members import LoadReport
-from gongying.serving import channel
-from gongying.status import QueryFailed
-from gongying.tls import TLSFiles
-from gongying.v1 import node_pb2, node_pb2_grpc, points_pb2
-from node import codec as node_codec
-from node.audit import SignedHead, Witness
-from node.service import QueryRefused
-from protocols.profile import Attribute
-
-
-@dataclass(frozen=True)
-class OpenedSession:
-    """A node's answer to OpenSession."""
-
-    party: str
-    set_size: int
-    report: LoadReport
-    paillier_n: int | None = None
-    attributes: tuple[Attribute, ...] = ()
-    min_cohort: int = 0
-    epsilon: float = 0.0
-    cached_answer: str = ""
-    paillier_key_signature: bytes = b""
-    set_fingerprint: str = ""
+from model.errors import QueryRefused
+from model.node import SessionOpened
+from runtime.audit import SignedHead, Witness
+from runtime.serving import channel
+from runtime.tls import TLSFiles
+from wire import node_serde as node_codec
+from wire.status import QueryFailed
+from wire.v1 import node_pb2, node_pb2_grpc, points_pb2
 
 
 @dataclass(frozen=True)
@@ -114,7 +97,7 @@ class NodeClient:
 
     def open_session(
         self, request: node_pb2.OpenSessionRequest, deadline: Deadline
-    ) -> OpenedSession:
+    ) -> SessionOpened:
         try:
             response = self._stub.OpenSession(request, timeout=deadline.remaining())
         except grpc.RpcError as error:
@@ -124,7 +107,7 @@ class NodeClient:
                 grpc.StatusCode.FAILED_PRECONDITION,
                 f"node at {self.address} says it is {response.party!r}, expected {self.party!r}",
             )
-        return OpenedSession(
+        return SessionOpened(
             self.party,
             response.set_size,
             node_codec.load_report_from_proto(response.load_report),

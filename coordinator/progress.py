@@ -31,53 +31,12 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass
 from typing import Any
 
-from gongying.v1 import coordinator_pb2
-
-OPEN = "open sessions"
-ROUTING = "blinding and routing"
-INDICATORS = "indicator encryption"
-MASKS = "mask generation"
-AGGREGATION = "owner aggregation"
-DECRYPTION = "decryption"
-
-OVERLAP_STEPS = (OPEN, ROUTING)
-PROFILE_STEPS = (OPEN, ROUTING, INDICATORS, MASKS, AGGREGATION, DECRYPTION)
-
-SIZED_STEPS = frozenset({ROUTING, INDICATORS, MASKS})
-"""Steps whose counts follow parties' set sizes: reported as thousandths, never as counts."""
-PER_MILLE = 1000
+from model.progress import INDICATORS, MASKS, ROUTING, QueryProgress, StepProgress
 
 KEEP_SECONDS = 30.0
 POINT_BYTES = 32
-
-
-@dataclass(frozen=True)
-class StepProgress:
-    """One step of a query: `done` of `total` units (total 0: not known yet, or nothing to do)."""
-
-    name: str
-    done: int
-    total: int
-
-    @property
-    def complete(self) -> bool:
-        return self.total > 0 and self.done >= self.total
-
-
-@dataclass(frozen=True)
-class QueryProgress:
-    """A snapshot of one query's steps, in the order the protocol runs them."""
-
-    query_id: str
-    steps: tuple[StepProgress, ...]
-    finished: bool = False
-    failed: bool = False
-
-    def step(self, name: str) -> StepProgress | None:
-        return next((s for s in self.steps if s.name == name), None)
 
 
 class UnknownQuery(KeyError):
@@ -231,32 +190,3 @@ class ProgressRegistry:
 
 REGISTRY = ProgressRegistry()
 """The registry the coordinator's protocol code reports to (one per process)."""
-
-
-def released_step(step: StepProgress) -> StepProgress:
-    """A step as a watcher may see it: a step that follows set sizes as thousandths."""
-    if step.name not in SIZED_STEPS or step.total <= 0:
-        return step if step.name not in SIZED_STEPS else StepProgress(step.name, 0, 0)
-    return StepProgress(step.name, min(PER_MILLE, step.done * PER_MILLE // step.total), PER_MILLE)
-
-
-def to_proto(progress: QueryProgress) -> coordinator_pb2.QueryProgress:
-    """The progress a watcher receives (set sizes never leave as counts)."""
-    steps = [released_step(s) for s in progress.steps]
-    return coordinator_pb2.QueryProgress(
-        query_id=progress.query_id,
-        steps=[
-            coordinator_pb2.StepProgress(name=s.name, done=s.done, total=s.total) for s in steps
-        ],
-        finished=progress.finished,
-        failed=progress.failed,
-    )
-
-
-def from_proto(message: coordinator_pb2.QueryProgress) -> QueryProgress:
-    return QueryProgress(
-        message.query_id,
-        tuple(StepProgress(s.name, int(s.done), int(s.total)) for s in message.steps),
-        message.finished,
-        message.failed,
-    )

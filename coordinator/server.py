@@ -7,17 +7,17 @@ from pathlib import Path
 
 from coordinator.check import check_coordinator
 from coordinator.config import CoordinatorConfig, load_coordinator_config
-from coordinator.masks import MaskSupply
+from coordinator.mask_pool import MaskSupply
 from coordinator.service import CoordinatorService
 from coordinator.servicer import CoordinatorServicer
-from gongying.config_file import StartupRefused
-from gongying.serving import RunningServer, start_server, wait_for_termination
-from gongying.signing import load_signing_key
-from gongying.tls import transport_security
-from gongying.v1 import coordinator_pb2_grpc
-from node.audit import open_audit_log
-from node.executor import make_executor
-from node.executor_spec import LOCAL
+from runtime.audit import open_audit_log
+from runtime.config_file import StartupRefused
+from runtime.executor import make_executor
+from runtime.executor_spec import LOCAL
+from runtime.serving import RunningServer, start_server, wait_for_termination
+from runtime.signing import load_signing_key
+from runtime.tls import transport_security
+from wire.v1 import coordinator_pb2_grpc
 
 SERVICE_NAME = "gongying.v1.Coordinator"
 

@@ -21,27 +21,24 @@ from connectors.identifiers import IdType
 from coordinator.cached import reusable_answer
 from coordinator.callers import check_caller, requester_label
 from coordinator.config import CoordinatorConfig
-from coordinator.masks import MaskSupply
+from coordinator.mask_pool import MaskSupply
 from coordinator.node_client import Deadline, NodeClient, Settlement
-from coordinator.overlap import run_overlap
-from coordinator.profile import run_profile
-from coordinator.profile_release import released_profiles
-from coordinator.progress import AGGREGATION, OPEN, OVERLAP_STEPS, PROFILE_STEPS, REGISTRY
-from coordinator.releasing import (
-    overlap_cells,
-    overlap_result,
-    profile_cells,
-)
-from coordinator.results import (
+from coordinator.overlap_run import run_overlap
+from coordinator.profile_run import run_profile
+from coordinator.progress import REGISTRY
+from coordinator.witnesses import WitnessBook
+from model.progress import AGGREGATION, OPEN, OVERLAP_STEPS, PROFILE_STEPS
+from model.results import (
     OverlapResult,
     ProfileResult,
 )
-from coordinator.witnesses import WitnessBook
-from gongying.signing import AUDIENCES, SHARED, SignedQueryError, signed_audience
-from gongying.status import QueryFailed, status_for
-from gongying.v1 import query_pb2
-from node.audit import AuditLog, AuditRecord, SignedHead
 from protocols.matching import MAX_PARTIES
+from release.overlap import overlap_cells, overlap_result, profile_cells
+from release.profile import released_profiles
+from runtime.audit import AuditLog, AuditRecord, SignedHead
+from runtime.signing import AUDIENCES, SHARED, SignedQueryError, signed_audience
+from wire.status import QueryFailed, status_for
+from wire.v1 import query_pb2
 
 SETTLE_FAILED_WAIT = 1.0
 

@@ -6,12 +6,13 @@ from collections.abc import Iterator
 
 import grpc
 
-from coordinator import codec, progress
+from coordinator import progress
 from coordinator.service import CoordinatorService
-from gongying.identity import peer_identity
-from gongying.signing import SHARED
-from gongying.status import QueryFailed, reported
-from gongying.v1 import coordinator_pb2, coordinator_pb2_grpc
+from runtime.identity import peer_identity
+from runtime.signing import SHARED
+from wire import coordinator_serde as codec
+from wire.status import QueryFailed, reported
+from wire.v1 import coordinator_pb2, coordinator_pb2_grpc
 
 
 class CoordinatorServicer(coordinator_pb2_grpc.CoordinatorServicer):
@@ -30,7 +31,6 @@ class CoordinatorServicer(coordinator_pb2_grpc.CoordinatorServicer):
                     for p, a in self.service.parties().items()
                 ]
             )
-        raise AssertionError("unreachable")
 
     def RunOverlap(
         self, request: coordinator_pb2.OverlapRequest, context: grpc.ServicerContext
@@ -47,7 +47,6 @@ class CoordinatorServicer(coordinator_pb2_grpc.CoordinatorServicer):
                 on_cancel=context.add_callback,
             )
             return codec.overlap_to_proto(result)
-        raise AssertionError("unreachable")
 
     def RunProfile(
         self, request: coordinator_pb2.ProfileRequest, context: grpc.ServicerContext
@@ -67,7 +66,6 @@ class CoordinatorServicer(coordinator_pb2_grpc.CoordinatorServicer):
                 audience=request.audience or SHARED,
             )
             return codec.profile_to_proto(result)
-        raise AssertionError("unreachable")
 
     def WatchQuery(
         self, request: coordinator_pb2.WatchQueryRequest, context: grpc.ServicerContext
@@ -75,7 +73,7 @@ class CoordinatorServicer(coordinator_pb2_grpc.CoordinatorServicer):
         with reported(context, "watch query"):
             try:
                 for update in progress.REGISTRY.watch(request.query_id, active=context.is_active):
-                    yield progress.to_proto(update)
+                    yield codec.progress_to_proto(update)
             except progress.UnknownQuery:
                 raise QueryFailed(
                     grpc.StatusCode.NOT_FOUND, f"no query {request.query_id!r} is running"

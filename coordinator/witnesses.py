@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable
 
-from node.audit import AuditLog, SignedHead, Witness, signed_head
+from runtime.audit import AuditLog, SignedHead, Witness, signed_head
 
 
 class WitnessBook:

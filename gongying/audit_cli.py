@@ -19,7 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from gongying.audit_listing import narrow_lines, wide_lines
 from gongying.audit_times import BadTime, parse_span
 from gongying.officer_cli import report
-from node.audit import (
+from runtime.audit import (
     AuditError,
     AuditLog,
     ReconcileReport,
@@ -29,7 +29,7 @@ from node.audit import (
     open_audit_log,
     reconcile,
 )
-from node.audit.record import DECISIONS
+from runtime.audit.record import DECISIONS
 
 audit_app = typer.Typer(
     help="List, verify, export and reconcile tamper-evident audit logs; report per partner.",

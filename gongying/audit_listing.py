@@ -8,8 +8,8 @@ import textwrap
 from collections.abc import Iterable, Sequence
 from typing import Final
 
-from node.audit import StoredRecord
-from node.audit.summary import reason
+from runtime.audit import StoredRecord
+from runtime.audit.summary import reason
 
 SHORT_ID: Final = 8
 MIN_WIDTH: Final = 40

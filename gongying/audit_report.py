@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from gongying.audit_listing import released_text, short_ids
-from node.audit.summary import PartnerSummary
 from node.ledger_view import Standing
+from runtime.audit.summary import PartnerSummary
 
 CSV_COLUMNS = (
     "partner", "queries", "released", "refused", "failed", "refusal_reasons", "attributes",

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from gongying.certs import CertsError, init_certs
+from runtime.certs import CertsError, init_certs
 
 certs_app = typer.Typer(
     help="Development certificates: a CA, one TLS identity and signing key per party.",

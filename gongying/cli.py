@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from gongying.analysis_cli import query_contribution, query_lift
 from gongying.audit_cli import audit_app
 from gongying.certs_cli import certs_app
 from gongying.officer_cli import budget_app
@@ -18,10 +19,10 @@ from gongying.report_cli import report
 from gongying.settle_cli import sandbox, settle_app
 
 if TYPE_CHECKING:
-    from coordinator.results import OverlapResult, ProfileResult
-    from coordinator.sdk import QueryError, QuerySigner
-    from gongying.client_profile import ClientProfile
-    from gongying.tls import TLSFiles
+    from client.profile import ClientProfile
+    from client.sdk import QueryError, QuerySigner
+    from model.results import OverlapResult, ProfileResult
+    from runtime.tls import TLSFiles
 
 app = typer.Typer(
     help="Gongying (共赢): private overlap and profile queries between partners' member data.",
@@ -40,6 +41,8 @@ app.add_typer(budget_app, name="budget")
 app.command("report")(report)
 app.add_typer(settle_app, name="settle")
 app.command("sandbox")(sandbox)
+query_app.command("lift")(query_lift)
+query_app.command("contribution")(query_contribution)
 
 ConfigOption = Annotated[Path, typer.Option("--config", help="Path to the TOML config file.")]
 err = Console(stderr=True)
@@ -104,7 +107,7 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
 
 def _query_failed(error: QueryError, coordinator: str, tls: TLSFiles | None) -> typer.Exit:
     """A failed query's line; a plaintext call to a TLS coordinator says how to fix it."""
-    from gongying.tls import speaks_tls
+    from runtime.tls import speaks_tls
 
     if tls is None and error.code == "UNAVAILABLE" and speaks_tls(coordinator):
         return _fail(
@@ -118,8 +121,8 @@ def _query_failed(error: QueryError, coordinator: str, tls: TLSFiles | None) -> 
 
 def _signer(key: Path | None, party: str) -> QuerySigner | None:
     """A query signer for --signing-key, signing as `party`."""
-    from coordinator.sdk import QuerySigner
-    from gongying.signing import SignedQueryError
+    from client.sdk import QuerySigner
+    from runtime.signing import SignedQueryError
 
     if key is None:
         return None
@@ -140,8 +143,8 @@ def _settings(
 ) -> ClientProfile:
     """The client profile (--profile, or the default one when it exists) with the flags given
     in its place; a query needs a coordinator from one or the other."""
-    from gongying.client_profile import client_settings
-    from gongying.config_file import ConfigError
+    from client.profile import client_settings
+    from runtime.config_file import ConfigError
 
     try:
         return client_settings(profile, coordinator, ca, cert, key, signing_key, party or None)
@@ -151,7 +154,7 @@ def _settings(
 
 def _client_tls(ca: Path | None, cert: Path | None, key: Path | None) -> TLSFiles | None:
     """--ca/--cert/--key as TLS files: all three for mutual TLS, none for plaintext."""
-    from gongying.tls import TLSFiles
+    from runtime.tls import TLSFiles
 
     given = [v is not None for v in (ca, cert, key)]
     if not any(given):
@@ -181,10 +184,10 @@ def _write_outputs(
 def _operator_errors() -> tuple[type[Exception], ...]:
     """Errors that are an operator's mistake (config, files, keys, data): a line, no traceback."""
     from connectors.errors import ConnectorError
-    from gongying.config_file import ConfigError
-    from gongying.signing import SignedQueryError
-    from node.audit import AuditError
     from protocols.paillier import PaillierError
+    from runtime.audit import AuditError
+    from runtime.config_file import ConfigError
+    from runtime.signing import SignedQueryError
 
     return (ConfigError, OSError, SignedQueryError, ConnectorError, AuditError, PaillierError)
 
@@ -265,10 +268,10 @@ def query_overlap(
     no_progress: NoProgressOption = False,
 ) -> None:
     """How many members the parties share: sizes, every exclusive region, pairs, all parties."""
-    from coordinator.sdk import CoordinatorClient, QueryError
+    from client.sdk import CoordinatorClient, QueryError
     from gongying.progress_view import progress_bars, progress_console
     from gongying.render import print_overlap
-    from gongying.tls import TLSError
+    from runtime.tls import TLSError
 
     names = [p.strip() for p in parties.split(",") if p.strip()]
     settings = _settings(profile, coordinator, ca, cert, key, signing_key, signer_party)
@@ -336,11 +339,11 @@ def query_profile(
     ] = "shared",
 ) -> None:
     """Who the shared audience is: attribute bins and statistics per owner and combined."""
-    from coordinator.sdk import CoordinatorClient, QueryError
+    from client.sdk import CoordinatorClient, QueryError
     from gongying.progress_view import progress_bars, progress_console
     from gongying.render import print_profile
-    from gongying.signing import AUDIENCES
-    from gongying.tls import TLSError
+    from runtime.signing import AUDIENCES
+    from runtime.tls import TLSError
 
     def names(text: str) -> list[str]:
         return [p.strip() for p in text.split(",") if p.strip()]
@@ -417,14 +420,14 @@ def query_prospects(
 ) -> None:
     """Which partner brings the most new customers, how partners complement each other, and
     the best partner mix for reach, from one overlap query (no new release when --from)."""
-    from coordinator.joint_frames import complementarity_frame, prospects_frame
-    from coordinator.prospects import ProspectError, analyse
-    from coordinator.results import OverlapResult
-    from coordinator.sdk import CoordinatorClient, QueryError
+    from client.joint_frames import complementarity_frame, prospects_frame
+    from client.prospects import ProspectError, analyse
+    from client.sdk import CoordinatorClient, QueryError
     from gongying.joint_render import print_joint
     from gongying.progress_view import progress_bars, progress_console
     from gongying.report import write_joint_report
-    from gongying.tls import TLSError
+    from model.results import OverlapResult
+    from runtime.tls import TLSError
 
     if from_json is not None and (coordinator or profile):
         raise _fail("name either --coordinator/--profile (run an overlap query) or --from")

@@ -6,8 +6,8 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from coordinator.results import OverlapResult, ProfileResult
-from gongying.config_file import ConfigError
+from model.results import OverlapResult, ProfileResult
+from runtime.config_file import ConfigError
 
 
 class SavedResultError(ConfigError):

@@ -11,11 +11,9 @@ from pathlib import Path
 import pandas as pd
 from rich.console import Console
 
+from client.sdk import CoordinatorClient, QueryError, QuerySigner
 from connectors.errors import ConnectorError
 from connectors.identifiers import ColumnKind, IdType, NormalisationProfile, normalise
-from coordinator.results import ProfileResult
-from coordinator.sdk import CoordinatorClient, QueryError, QuerySigner
-from gongying.certs import COORDINATOR, CertsError, init_certs
 from gongying.demo_data import BRAND, RETAILERS, generate_demo_data
 from gongying.demo_noise import NoiseCheck, check_overlap, check_profile
 from gongying.demo_profile import (
@@ -31,7 +29,9 @@ from gongying.oracle import identifier_sets_from_files, overlap_truth
 from gongying.progress_view import progress_bars
 from gongying.render import print_overlap, print_profile
 from gongying.report import write_outputs
-from gongying.tls import INSECURE_FLAG, TLSFiles
+from model.results import ProfileResult
+from runtime.certs import COORDINATOR, CertsError, init_certs
+from runtime.tls import INSECURE_FLAG, TLSFiles
 
 ID_COLUMNS = ("email", "phone")
 

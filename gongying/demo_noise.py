@@ -16,8 +16,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from coordinator.results import ErrorBar, OverlapResult, OwnerProfile, ProfileResult
 from gongying.oracle import ProfileTruth
+from model.results import ErrorBar, OverlapResult, OwnerProfile, ProfileResult
 from protocols.noise import MECHANISM, half_width
 
 JOINT_FAILURE = 0.001

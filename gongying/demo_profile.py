@@ -10,7 +10,6 @@ import pandas as pd
 
 from connectors.errors import ConnectorError
 from connectors.identifiers import ColumnKind, IdType, NormalisationProfile, normalise
-from coordinator.results import OwnerProfile, ProfileResult
 from gongying.demo_data import (
     AGE_BANDS,
     CATEGORIES,
@@ -20,6 +19,7 @@ from gongying.demo_data import (
     VISITS_BOUNDS,
 )
 from gongying.oracle import ProfileTruth, profile_truth
+from model.results import OwnerProfile, ProfileResult
 
 CATEGORICAL: dict[str, tuple[str, ...]] = {
     "age_band": AGE_BANDS,

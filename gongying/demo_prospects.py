@@ -14,12 +14,12 @@ from collections.abc import Callable
 from rich.console import Console
 from rich.table import Table
 
-from coordinator.audience_index import BinIndex, audience_index
-from coordinator.prospects import JointAnalysis, analyse
-from coordinator.results import OverlapResult, ProfileResult
+from client.audience_index import BinIndex, audience_index
+from client.prospects import JointAnalysis, analyse
 from gongying.demo_data import BRAND
 from gongying.demo_profile import CATEGORICAL
 from gongying.joint_render import print_joint
+from model.results import OverlapResult, ProfileResult
 
 TOP_BINS = 6
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
-from coordinator.prospects import JointAnalysis, Ratio, Summed
+from client.prospects import JointAnalysis, Ratio, Summed
 
 
 def count_text(value: Summed) -> str:

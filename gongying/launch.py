@@ -14,8 +14,8 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from gongying.serving import channel as open_channel
-from gongying.tls import TLSFiles
+from runtime.serving import channel as open_channel
+from runtime.tls import TLSFiles
 
 
 class LaunchError(RuntimeError):

@@ -21,13 +21,13 @@ from gongying.audit_report import (
     render_text,
 )
 from gongying.audit_times import BadTime, parse_span
-from gongying.config_file import ConfigError
-from node.audit import AuditError, open_audit_log
-from node.audit.summary import summarise
 from node.config import load_node_config
 from node.ledger_view import LedgerUnreadable, Standing, charged_between, open_ledger_engine
 from node.ledger_view import standing as ledger_standing
 from node.policy import Policy, load_policy
+from runtime.audit import AuditError, open_audit_log
+from runtime.audit.summary import summarise
+from runtime.config_file import ConfigError
 
 budget_app = typer.Typer(help="The privacy-budget ledger of a node.", no_args_is_help=True)
 

@@ -21,7 +21,8 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from coordinator.sdk import ProgressCallback, QueryProgress
+from client.sdk import ProgressCallback
+from model.progress import QueryProgress
 
 FORCE_ENV = "GONGYING_PROGRESS"
 

@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from rich.console import Console
 from rich.table import Table
 
-from coordinator.frames import audience_share
-from coordinator.results import ErrorBar, OverlapResult, ProfileResult
+from client.frames import audience_share
+from model.results import ErrorBar, OverlapResult, ProfileResult
 
 
 def _verdict(released: int | None, truth: int, label: str = "<k", half: float | None = None) -> str:

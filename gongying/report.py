@@ -8,12 +8,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from coordinator import insights
-from coordinator.frames import audience_share, profile_table, region_name, regions_frame
-from coordinator.insights import Contribution
-from coordinator.prospects import JointAnalysis
-from coordinator.results import NumericStats, OverlapResult, ProfileResult, ReleaseInfo
+from client import insights
+from client.frames import audience_share, profile_table, region_name, regions_frame
+from client.insights import Contribution
+from client.prospects import JointAnalysis
 from gongying.joint_render import count_text, ratio_text
+from model.results import NumericStats, OverlapResult, ProfileResult, ReleaseInfo
 
 PALETTE = (
     "#4e79a7",

@@ -37,7 +37,7 @@ def report(
     ] = "",
 ) -> None:
     """One self-contained HTML report holding an overlap and a profile answer together."""
-    from coordinator.insights import ContributionError  # loaded when used: a quick CLI start
+    from client.insights import ContributionError  # loaded when used: a quick CLI start
     from gongying.combined_report import SavedResultError, read_saved_results
     from gongying.report import write_outputs
 

@@ -15,12 +15,12 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from coordinator.sdk import CoordinatorClient, QueryError, QuerySigner
-from gongying.client_profile import client_settings
-from gongying.config_file import ConfigError
-from gongying.signing import SignedQueryError, load_verify_key
-from gongying.tls import TLSError
-from node.audit import AuditError, open_audit_log
+from client.profile import client_settings
+from client.sdk import CoordinatorClient, QueryError, QuerySigner
+from runtime.audit import AuditError, open_audit_log
+from runtime.config_file import ConfigError
+from runtime.signing import SignedQueryError, load_verify_key
+from runtime.tls import TLSError
 from settlement.agreement import Agreement, load_agreement
 from settlement.measurements import measure
 from settlement.sandbox import Band, SandboxReport, replay

@@ -7,17 +7,9 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from gongying.signing import SHARED
+from model.errors import GovernanceRefusal
 from node.policy import RESOURCE_EXHAUSTED, PartnerTerms
-
-
-class GovernanceRefusal(Exception):
-    """A request refused by signature, policy or budget; `code` is the gRPC status name."""
-
-    def __init__(self, code: str, rule: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.rule = rule
+from runtime.signing import SHARED, Segment
 
 
 @dataclass
@@ -34,6 +26,7 @@ class Admission:
     cached_answer: str | None = None
     audience: str = SHARED  # whom a profile describes, as the querier signed it
     agreement: str = ""  # the agreement hash the querier signed the query for ("" when none)
+    segment: Segment | None = None  # the part of the querier's own list it profiles with
     started: float = field(default_factory=time.monotonic)
     settled: bool = False
     reserved: bool = False  # a ledger row counts this query (and holds its epsilon)

@@ -8,12 +8,9 @@ from typing import Any
 
 import pandas as pd
 
-from gongying.config_file import ConfigError, expect, optional, require
+from model.errors import AttributeTypeError
 from protocols.profile import Attribute, CategoricalAttribute, NumericAttribute
-
-
-class AttributeTypeError(ValueError):
-    """A numeric attribute's column holds values that are not numbers."""
+from runtime.config_file import ConfigError, expect, optional, require
 
 
 def parse_attributes(table: Mapping[str, Any], where: str) -> dict[str, Attribute]:

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from node.admission import Admission, GovernanceRefusal, OpenQueries
+from model.errors import GovernanceRefusal
+from node.admission import Admission, OpenQueries
 from node.ledger import LedgerRefusal, PrivacyLedger, QueryIdConflict
 
 

@@ -14,14 +14,14 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from connectors.errors import ConnectorError, SourceNotFound, SourceUnreadable
+from connectors.opener import open_source
 from connectors.source_spec import SourceSpec
-from connectors.sources import open_source
-from gongying.config_file import ConfigError, file_location_problems, read_toml
-from gongying.serving import port_problem
-from gongying.signing import SignedQueryError, load_signing_key, load_verify_key
-from gongying.tls import transport_problems
 from node.config import NodeConfig, load_node_config, unknown_node_keys
 from node.policy import load_policy
+from runtime.config_file import ConfigError, file_location_problems, read_toml
+from runtime.serving import port_problem
+from runtime.signing import SignedQueryError, load_signing_key, load_verify_key
+from runtime.tls import transport_problems
 
 
 def check_node(path: Path) -> list[str]:

@@ -10,8 +10,11 @@ from typing import Any
 from connectors.errors import SourceSpecError
 from connectors.identifiers import SERVES, ColumnKind, IdType, NormalisationProfile
 from connectors.source_spec import SourceSpec
-from gongying.certs import COORDINATOR
-from gongying.config_file import (
+from model.errors import IdentifierUnavailable
+from node.attributes import parse_attributes
+from protocols.profile import Attribute
+from runtime.certs import COORDINATOR
+from runtime.config_file import (
     ConfigError,
     check_sql_url,
     expect,
@@ -22,10 +25,8 @@ from gongying.config_file import (
     require,
     unknown_keys,
 )
-from gongying.tls import INSECURE_FLAG, TLS_KEYS, TLSFiles, parse_tls_table
-from node.attributes import parse_attributes
-from node.executor_spec import LOCAL, parse_executor
-from protocols.profile import Attribute
+from runtime.executor_spec import LOCAL, parse_executor
+from runtime.tls import INSECURE_FLAG, TLS_KEYS, TLSFiles, parse_tls_table
 
 SOURCE_KINDS = ("csv", "parquet", "sql")
 NO_POLICY_FLAG = "insecure_no_policy"
@@ -105,10 +106,6 @@ class NodeConfig:
                 f"it serves: {', '.join(served) or 'none'}"
             )
         return servable[0]
-
-
-class IdentifierUnavailable(LookupError):
-    """The node holds no column that can serve the requested identifier type."""
 
 
 def unknown_node_keys(raw: dict[str, Any], where: str) -> list[str]:

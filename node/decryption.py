@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import threading
 
-from gongying.signing import SHARED
-from node.governance import GovernanceRefusal, NodeGovernance
+from model.errors import GovernanceRefusal
+from node.governance import NodeGovernance
 from node.policy import DEFAULT_MAX_SET_SIZE, FAILED_PRECONDITION
 from node.sessions import QuerySession, SessionStore
 from protocols.paillier import (
@@ -16,6 +16,7 @@ from protocols.paillier import (
 )
 from protocols.plausibility import Cell, DecryptionTally, ImplausibleAggregate, OwnerTerms
 from protocols.profile import Attribute
+from runtime.signing import SHARED
 
 PLAUSIBILITY_RULE = "plausibility"
 COMBINED = "combined"

@@ -12,14 +12,8 @@ from datetime import UTC, datetime
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from gongying.signing import (
-    SHARED,
-    ReplayGuard,
-    SignedQuery,
-    load_signing_key,
-)
-from node.admission import Admission, GovernanceRefusal
-from node.audit import AuditLog, AuditRecord, Witness, open_audit_log
+from model.errors import GovernanceRefusal
+from node.admission import Admission
 from node.charging import QueryCharges
 from node.config import NodeConfig
 from node.ledger import PrivacyLedger
@@ -35,6 +29,14 @@ from node.policy import (
 )
 from node.query_key import FINGERPRINT_SECRET, query_key, set_fingerprint
 from node.query_signature import QuerySignatures, match_signed
+from node.segments import unverified_segment
+from runtime.audit import AuditLog, AuditRecord, Witness, open_audit_log
+from runtime.signing import (
+    SHARED,
+    ReplayGuard,
+    SignedQuery,
+    load_signing_key,
+)
 
 Clock = Callable[[], datetime]
 log = logging.getLogger(__name__)
@@ -95,9 +97,10 @@ class NodeGovernance:
                 if self.policy is not None
                 else None
             )
-            audience, agreement = SHARED, ""
+            audience, agreement, segment = SHARED, "", unverified_segment(signed)
             if fields is not None:
-                querier, audience, agreement = fields.querier, fields.audience, fields.agreement
+                querier, audience = fields.querier, fields.audience
+                agreement, segment = fields.agreement, fields.segment
                 match_signed(fields, query_id, kind, id_type, parties, attributes, self.party)
             terms = self._terms(querier, kind, id_type, parties, attributes, audience, agreement)
             key = query_key(kind, querier, parties, attributes, id_type, querier_set, audience)
@@ -105,6 +108,7 @@ class NodeGovernance:
                 query_id, kind, querier, tuple(parties), tuple(attributes), terms, key
             )
             admission.audience, admission.agreement = audience, agreement
+            admission.segment = segment
             self.charges.admit(admission, now)
             if self.ledger is not None and terms is not None:
                 self.ledger.admissions.note(query_id, kind, parties, attributes)

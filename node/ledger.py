@@ -55,7 +55,7 @@ from node.ledger_schema import (
     utc_time,
 )
 from node.policy import RESOURCE_EXHAUSTED, Decision, Policy
-from node.storage import store_engine
+from runtime.storage import store_engine
 
 _EPOCH: Final = date(1970, 1, 1)
 _SETUP_LOCK_KEY: Final = 0x6759_6C65_6467_6572  # pg advisory lock id for schema set-up

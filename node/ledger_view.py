@@ -22,7 +22,7 @@ from node.ledger_schema import (
     utc_time,
 )
 from node.policy import PartnerTerms, Policy
-from node.storage import sqlite_path, store_engine
+from runtime.storage import sqlite_path, store_engine
 
 _CHARGED = (SPENT, COMMITTED, CHARGED)
 

@@ -16,7 +16,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
-from connectors.members import LoadReport
+from connectors.members import LoadTally
 from connectors.source_spec import SourceSpec
 
 MAX_ENTRIES = 2
@@ -30,7 +30,7 @@ class CachedMembers:
 
     elements: object
     columns: dict[str, list[object]]
-    report: LoadReport
+    report: LoadTally
     points: bytes | None = None
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 

@@ -26,7 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from node.storage import store_engine
+from runtime.storage import store_engine
 
 _SETUP_LOCK_KEY: Final = 0x6759_6E6F_6E63_6573  # pg advisory lock id for schema set-up
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from node.audit import AuditLog, AuditRecord, Checkpoint, StoredRecord, VerifyReport
+from runtime.audit import AuditLog, AuditRecord, Checkpoint, StoredRecord, VerifyReport
 
 log = logging.getLogger("gongying.queries")
 

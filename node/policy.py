@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any, Final
 
 from connectors.identifiers import IdType
-from gongying.config_file import ConfigError, expect, read_toml
-from gongying.signing import AUDIENCES, SHARED
+from runtime.config_file import ConfigError, expect, read_toml
+from runtime.signing import AUDIENCES, SHARED
 
 QUERY_KINDS: Final = ("overlap", "profile")
 ID_TYPES: Final = tuple(t.value for t in IdType)

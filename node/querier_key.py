@@ -18,11 +18,12 @@ from pathlib import Path
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from gongying.signing import load_verify_key
-from node.governance import Admission, GovernanceRefusal, NodeGovernance
+from model.errors import GovernanceRefusal
+from node.governance import Admission, NodeGovernance
 from node.policy import FAILED_PRECONDITION, PERMISSION_DENIED
 from protocols.paillier import PaillierPrivateKey, PaillierPublicKey, generate_keypair
 from protocols.querier_keys import WeakQuerierKey, check_querier_modulus, key_binding_statement
+from runtime.signing import load_verify_key
 
 KEY_RULE = "querier_key"
 """The audit rule named when a querier's key is refused."""

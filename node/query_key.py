@@ -19,7 +19,7 @@ import hmac
 import json
 from collections.abc import Iterable, Sequence
 
-from gongying.signing import SHARED
+from runtime.signing import SHARED
 
 FINGERPRINT_SECRET = "querier-set-fingerprint"  # name of the node's secret in its ledger
 

@@ -10,7 +10,9 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from gongying.signing import (
+from model.errors import GovernanceRefusal
+from node.policy import PERMISSION_DENIED, Policy
+from runtime.signing import (
     QueryFields,
     ReplayGuard,
     SignedQuery,
@@ -18,8 +20,6 @@ from gongying.signing import (
     load_verify_key,
     verify_query,
 )
-from node.admission import GovernanceRefusal
-from node.policy import PERMISSION_DENIED, Policy
 
 
 class QuerySignatures:

@@ -8,19 +8,19 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gongying.config_file import ConfigError, StartupRefused
-from gongying.serving import RunningServer, start_server, wait_for_termination
-from gongying.tls import transport_security
-from gongying.v1 import node_pb2_grpc
-from node.audit import signed_head
 from node.check import check_node
 from node.config import NodeConfig, load_node_config
-from node.executor import CryptoExecutor, make_executor
 from node.governance import open_governance
 from node.outcome_log import OutcomeLoggingAuditLog
 from node.querier_key import load_or_create_key
 from node.service import NodeService
 from node.servicer import PartyNodeServicer
+from runtime.audit import signed_head
+from runtime.config_file import ConfigError, StartupRefused
+from runtime.executor import CryptoExecutor, make_executor
+from runtime.serving import RunningServer, start_server, wait_for_termination
+from runtime.tls import transport_security
+from wire.v1 import node_pb2_grpc
 
 SERVICE_NAME = "gongying.v1.PartyNode"
 REAP_SECONDS = 30.0

@@ -9,20 +9,19 @@ from dataclasses import dataclass
 import numpy as np
 
 from connectors.identifiers import SERVES, IdType
-from connectors.members import LoadReport, load_members
-from connectors.sources import open_source
-from gongying.signing import SignedQuery, load_signing_key
-from gongying.streams import chunk_payloads
-from node.admission import Admission, GovernanceRefusal
+from connectors.members import LoadTally, load_members
+from connectors.opener import open_source
+from model.errors import GovernanceRefusal, QueryRefused, SessionNotFound
+from model.node import NodeDescription, SessionOpened
+from node.admission import Admission
 from node.attributes import attribute_column
-from node.audit import SignedHead, Witness, settle_witness
 from node.config import NodeConfig
 from node.decryption import QuerierDecryption
-from node.executor import CryptoExecutor, aggregate_chunk
 from node.governance import NodeGovernance
 from node.member_cache import MAX_CACHED_POINTS, CachedMembers, MemberCache, source_version
 from node.querier_key import KeyBindingSigner, accept_querier_key
-from node.sessions import QuerySession, SessionNotFound, SessionStore
+from node.segments import check_segment_column, segment_rows
+from node.sessions import QuerySession, SessionStore
 from node.unblinding import Unblinding
 from protocols import psi
 from protocols.masks import MaskPool, build_mask_table
@@ -35,43 +34,19 @@ from protocols.paillier import (
 from protocols.plausibility import Cell, OwnerTerms
 from protocols.profile import (
     Attribute,
+    CategoricalAttribute,
     OwnerAggregate,
     aggregate_rows,
     combine_aggregates,
     seal_aggregate,
 )
 from protocols.ristretto import invert_scalar
+from runtime.audit import SignedHead, Witness, settle_witness
+from runtime.executor import CryptoExecutor, aggregate_chunk
+from runtime.signing import Segment, SignedQuery, load_signing_key
+from wire.streams import chunk_payloads
 
 QUERY_KINDS = ("overlap", "profile")
-
-
-class QueryRefused(ValueError):
-    """The request cannot be served as asked (bad query id, party list, id type, profile)."""
-
-
-@dataclass(frozen=True)
-class NodeDescription:
-    """What the node tells the coordinator about itself."""
-
-    party: str
-    id_types: tuple[str, ...]
-    profile_version: str
-
-
-@dataclass(frozen=True)
-class SessionOpened:
-    """The outcome of opening a session: set size and the load report (counts only)."""
-
-    party: str
-    set_size: int
-    report: LoadReport
-    paillier_n: int | None = None
-    attributes: tuple[Attribute, ...] = ()
-    min_cohort: int = 1
-    epsilon: float = 0.0
-    cached_answer: str = ""
-    paillier_key_signature: bytes = b""
-    set_fingerprint: str = ""  # the querier's node only: its fingerprint of its set
 
 
 MAX_DECRYPT_CELLS = 4096
@@ -191,7 +166,10 @@ class NodeService:
             raise QueryRefused(
                 f"party {self.config.party!r} holds no Paillier key pair; set [paillier] key_file"
             )
-        loaded = self._load(wanted, specs)
+        if role == "querier" and admission.segment is not None:
+            loaded = self._load_segment(wanted, admission.segment)
+        else:
+            loaded = self._load(wanted, specs)
         table, columns = loaded, loaded.columns
         order = psi.secure_permutation(len(loaded.elements))  # type: ignore[arg-type]
         session = QuerySession(
@@ -277,6 +255,18 @@ class NodeService:
         if cacheable:
             self.member_cache.put(key, entry)
         return _Loaded(table.elements, columns, table.report, entry, cacheable)
+
+    def _load_segment(self, wanted: IdType, segment: Segment) -> _Loaded:
+        """The querier's members in `segment` (node.segments): its column loaded beside the
+        identifiers (cached like any load), then the matching members only, not cached."""
+        columns = open_source(self.config.source).columns()
+        check_segment_column(columns, segment, self.config.party)
+        spec = CategoricalAttribute(segment.column, (segment.value,))
+        whole = self._load(wanted, (spec,))
+        keep = segment_rows(whole.columns[segment.column], segment, self.config.party)
+        elements = whole.elements.take(keep)  # type: ignore[attr-defined]
+        entry = CachedMembers(elements, {}, whole.report)
+        return _Loaded(elements, {}, whole.report, entry, False)
 
     def _owner_specs(self, role: str, attributes: tuple[str, ...]) -> tuple[Attribute, ...]:
         if role != "owner":
@@ -552,7 +542,7 @@ class _Loaded:
 
     elements: object
     columns: dict[str, list[object]]
-    report: LoadReport
+    report: LoadTally
     entry: CachedMembers
     cacheable: bool
 

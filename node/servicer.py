@@ -6,14 +6,15 @@ from collections.abc import Iterator
 
 import grpc
 
-from gongying.identity import peer_identity
-from gongying.status import reported
-from gongying.streams import point_messages, read_header, unframe
-from gongying.v1 import node_pb2, node_pb2_grpc, points_pb2
-from node import codec
-from node.service import NodeService, QueryRefused
+from model.errors import QueryRefused
+from node.service import NodeService
 from protocols.paillier import PaillierPublicKey
 from protocols.plausibility import OwnerTerms
+from runtime.identity import peer_identity
+from wire import node_serde as codec
+from wire.status import reported
+from wire.streams import point_messages, read_header, unframe
+from wire.v1 import node_pb2, node_pb2_grpc, points_pb2
 
 
 class PartyNodeServicer(node_pb2_grpc.PartyNodeServicer):
@@ -28,7 +29,6 @@ class PartyNodeServicer(node_pb2_grpc.PartyNodeServicer):
     ) -> node_pb2.DescribeResponse:
         with reported(context, f"{self.party} Describe"):
             return codec.description_to_proto(self.service.describe())
-        raise AssertionError("unreachable")
 
     def OpenSession(
         self, request: node_pb2.OpenSessionRequest, context: grpc.ServicerContext
@@ -51,7 +51,6 @@ class PartyNodeServicer(node_pb2_grpc.PartyNodeServicer):
                 querier_set=request.querier_set_fingerprint,
             )
             return codec.session_opened_to_proto(opened)
-        raise AssertionError("unreachable")
 
     def StreamOwnSet(
         self, request: node_pb2.StreamOwnSetRequest, context: grpc.ServicerContext
@@ -98,7 +97,6 @@ class PartyNodeServicer(node_pb2_grpc.PartyNodeServicer):
             chunks = unframe(request_iterator, public_key.ciphertext_width, "ciphertexts", source)
             aggregate = self.service.aggregate(header.query_id, header.key_fingerprint, chunks)
             return codec.aggregate_to_proto(self.party, public_key, aggregate)
-        raise AssertionError("unreachable")
 
     def DecryptProfile(
         self, request: node_pb2.DecryptProfileRequest, context: grpc.ServicerContext
@@ -119,7 +117,6 @@ class PartyNodeServicer(node_pb2_grpc.PartyNodeServicer):
                     for c, v in zip(request.cells, values, strict=True)
                 ]
             )
-        raise AssertionError("unreachable")
 
     def CloseSession(
         self, request: node_pb2.CloseSessionRequest, context: grpc.ServicerContext
@@ -142,4 +139,3 @@ class PartyNodeServicer(node_pb2_grpc.PartyNodeServicer):
                 head=codec.head_to_proto(witness.head if witness else None),
                 epsilon=(witness.epsilon or 0.0) if witness else 0.0,
             )
-        raise AssertionError("unreachable")

@@ -9,20 +9,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from connectors.identifiers import IdType
-from connectors.members import LoadReport
+from connectors.members import LoadTally
+from model.errors import SessionExists, SessionNotFound
 from node.admission import Admission
 from protocols.profile import Attribute
 from protocols.psi import BlindingKey
 
 DEFAULT_IDLE_SECONDS = 600.0
-
-
-class SessionNotFound(LookupError):
-    """No open session for this query id (never opened, closed, or expired)."""
-
-
-class SessionExists(RuntimeError):
-    """A session for this query id is already open."""
 
 
 @dataclass
@@ -35,7 +28,7 @@ class QuerySession:
     id_type: IdType
     parties: tuple[str, ...]
     elements: Sequence[bytes]
-    report: LoadReport
+    report: LoadTally
     key: BlindingKey = field(default_factory=BlindingKey.fresh, repr=False)
     attributes: dict[str, list[object]] = field(default_factory=dict, repr=False)
     paillier_n: int | None = None

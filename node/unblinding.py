@@ -41,10 +41,11 @@ from typing import NoReturn
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from gongying.signing import SignedQueryError, load_verify_key
-from node.governance import GovernanceRefusal, NodeGovernance
+from model.errors import GovernanceRefusal
+from node.governance import NodeGovernance
 from node.policy import PERMISSION_DENIED
 from node.sessions import QuerySession
+from runtime.signing import SignedQueryError, load_verify_key
 
 UNBLIND_VERSION = "gongying/unblind/v1"
 RULE = "unblind"

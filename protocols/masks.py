@@ -117,9 +117,7 @@ def table_for_base(public_key: PaillierPublicKey, h_s: int) -> MaskTable:
             entry = entry * row_base % n_square
         rows.append(tuple(row))
         row_base = entry  # row_base^256: the base of the next digit
-    return MaskTable(
-        n=public_key.n, h_s=int(h_s), exponent_bits=exponent_bits, rows=tuple(rows)
-    )
+    return MaskTable(n=public_key.n, h_s=int(h_s), exponent_bits=exponent_bits, rows=tuple(rows))
 
 
 def generate_masks(

@@ -10,7 +10,7 @@ released epsilon-DP (the scale is nudged up by ulps until OpenDP's map, which ro
 agrees).
 
 Neighbouring relation and sensitivity are the caller's to state next to its query (see
-`coordinator.releasing` for the overlap regions and `protocols.owner_noise` for a profile).
+`release.overlap` for the overlap regions and `protocols.owner_noise` for a profile).
 
 Error bars: `half_width(scales, confidence)` is the smallest integer h with
 Pr[|Z_1 + ... + Z_m| > h] <= 1 - confidence for independent discrete Laplace Z_i of the given

@@ -52,13 +52,13 @@ __all__ = [
     "AttributeDeclarationError",
     "AttributeMismatch",
     "CategoricalAttribute",
+    "DecodedProfile",
     "InvalidAttributeValue",
     "MissingAttributeValues",
     "NumericAttribute",
-    "NumericSummary",
+    "NumericMoments",
     "OwnerAggregate",
     "PlaintextOverflow",
-    "ProfileResult",
     "aggregate_owner",
     "aggregate_rows",
     "ciphertext_count",
@@ -289,7 +289,7 @@ def _describe_mismatch(
 
 
 @dataclass(frozen=True)
-class NumericSummary:
+class NumericMoments:
     """Decrypted numeric aggregate in the attribute's units; exact until ``mean``/``std``.
 
     ``mean`` and ``std`` (population) are None when ``count`` <= 0 (possible once noise is
@@ -304,34 +304,34 @@ class NumericSummary:
 
 
 @dataclass(frozen=True)
-class ProfileResult:
-    """What the querier reads: overlap, categorical bin counts, numeric summaries."""
+class DecodedProfile:
+    """A profile decoded from exact cells (the oracle's form): overlap, bins, numeric moments."""
 
     overlap: int
     categorical: dict[str, dict[str, int]]
-    numeric: dict[str, NumericSummary]
+    numeric: dict[str, NumericMoments]
 
 
-def _summarise(spec: NumericAttribute, count: int, total: int, squares: int) -> NumericSummary:
+def _summarise(spec: NumericAttribute, count: int, total: int, squares: int) -> NumericMoments:
     scale, offset = spec.scale, spec.offset
     value_sum = Fraction(total + count * offset, scale)
     square_sum = Fraction(squares + 2 * offset * total + count * offset * offset, scale * scale)
     if count <= 0:
-        return NumericSummary(count, value_sum, square_sum, None, None)
+        return NumericMoments(count, value_sum, square_sum, None, None)
     # Variance from the shifted encoding (shift-invariant), exact in rationals.
     variance = Fraction(squares, count) - Fraction(total, count) ** 2
     std = math.sqrt(float(max(variance, Fraction(0)))) / scale
-    return NumericSummary(count, value_sum, square_sum, float(value_sum / count), std)
+    return NumericMoments(count, value_sum, square_sum, float(value_sum / count), std)
 
 
-def decode_numeric(spec: NumericAttribute, count: int, total: int, squares: int) -> NumericSummary:
+def decode_numeric(spec: NumericAttribute, count: int, total: int, squares: int) -> NumericMoments:
     """Undo the fixed-point encoding of decrypted (count, sum, sum of squares) cells."""
     return _summarise(spec, count, total, squares)
 
 
 def decrypt_profile(
     private_key: PaillierPrivateKey, aggregate: OwnerAggregate, specs: Sequence[Attribute]
-) -> ProfileResult:
+) -> DecodedProfile:
     """Decrypt an aggregate (signed, so owner noise may be negative) and undo the encodings.
 
     ``specs`` are the attributes the querier asked for; the aggregate must declare exactly them.
@@ -342,7 +342,7 @@ def decrypt_profile(
         raise AttributeMismatch(_describe_mismatch(tuple(specs), declared, -1, "the request"))
     check_ciphertexts(public_key, aggregate.ciphertexts(), aggregate.key_fingerprint)
     categorical: dict[str, dict[str, int]] = {}
-    numeric: dict[str, NumericSummary] = {}
+    numeric: dict[str, NumericMoments] = {}
     for item in aggregate.attributes:
         plain = [private_key.decrypt_signed(c) for c in item.ciphertexts]
         spec = item.attribute
@@ -350,7 +350,7 @@ def decrypt_profile(
             categorical[spec.name] = dict(zip(spec.bins, plain, strict=True))
         else:
             numeric[spec.name] = _summarise(spec, *plain)
-    return ProfileResult(
+    return DecodedProfile(
         overlap=private_key.decrypt_signed(aggregate.overlap),
         categorical=categorical,
         numeric=numeric,

@@ -1,4 +1,4 @@
-"""Regenerate the checked-in gRPC stubs in gongying/v1 from proto/ (the one way to do it)."""
+"""Regenerate the checked-in gRPC stubs in wire/v1 from proto/ (the one way to do it)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from grpc_tools import protoc
 
 ROOT = Path(__file__).resolve().parent.parent
 PROTO_ROOT = ROOT / "proto"
-PACKAGE_DIR = Path("gongying") / "v1"
+PACKAGE_DIR = Path("wire") / "v1"
 
 
 def generate(out_root: Path, proto_root: Path = PROTO_ROOT) -> list[Path]:
@@ -46,7 +46,7 @@ def main() -> int:
         "--root",
         type=Path,
         default=ROOT,
-        help="tree holding proto/ and gongying/v1 (default: this repository; tests use a copy)",
+        help="tree holding proto/ and wire/v1 (default: this repository; tests use a copy)",
     )
     options = parser.parse_args()
     root: Path = options.root.resolve()
@@ -68,7 +68,7 @@ def main() -> int:
         return 1 if stale or extra else 0
     for path in extra:
         path.unlink()
-    (root / PACKAGE_DIR / "__init__.py").write_text('"""Generated gRPC stubs for gongying.v1."""\n')
+    (root / PACKAGE_DIR / "__init__.py").write_text('"""Generated gRPC stubs (gongying.v1)."""\n')
     print(f"regenerated {len(generated)} files in {PACKAGE_DIR}")
     return 0
 

@@ -14,7 +14,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, Final
 
-from gongying.config_file import ConfigError, expect, read_toml, unknown_keys
+from runtime.config_file import ConfigError, expect, read_toml, unknown_keys
 
 FORMAT: Final = "gongying.agreement.v1"
 PERIOD: Final = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")

@@ -1,6 +1,6 @@
 """A period's measurements: the numbers an agreement's queries released.
 
-Each is named as the audit log names it (`coordinator.releasing`), with the query that
+Each is named as the audit log names it (`release.overlap`), with the query that
 released it and its error bar."""
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from coordinator.releasing import overlap_cells, profile_cells
-from coordinator.results import OverlapResult, OwnerProfile, ProfileResult
-from coordinator.sdk import CoordinatorClient
+from client.sdk import CoordinatorClient
+from model.results import OverlapResult, OwnerProfile, ProfileResult
+from release.overlap import overlap_cells, profile_cells
 from settlement.agreement import Agreement, AgreementError
 
 OVERLAP: Final = "overlap"

@@ -11,7 +11,7 @@ from types import TracebackType
 from sqlalchemy import Column, MetaData, String, Table, Text, UniqueConstraint, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from node.storage import sqlite_path, store_engine
+from runtime.storage import sqlite_path, store_engine
 from settlement.agreement import canonical
 from settlement.statement import Statement, StatementError, statement_from_json
 

@@ -10,7 +10,7 @@ from fractions import Fraction
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from node.audit import AuditLog
+from runtime.audit import AuditLog
 from settlement.agreement import Agreement, AgreementError
 from settlement.measurements import Cell, Measurements
 from settlement.metrics import split, totals

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from coordinator.sdk import CoordinatorClient
+from client.sdk import CoordinatorClient
 from gongying.cli import app
 from tests.integration.deployment import Deployment, assert_equals_truth, start_deployment
 

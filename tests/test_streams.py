@@ -11,15 +11,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gongying.streams import (
-    CHUNK_ITEMS,
-    StreamError,
-    chunk_payloads,
-    point_messages,
-    read_header,
-    unframe,
-)
-from gongying.v1 import points_pb2
+from model.errors import StreamError
+from model.sizes import CHUNK_ITEMS
+from wire.streams import chunk_payloads, point_messages, read_header, unframe
+from wire.v1 import points_pb2
 
 ITEM = 32
 HEADER = points_pb2.StreamHeader(query_id="q-1", set_owner="brand")

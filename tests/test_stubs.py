@@ -11,7 +11,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "scripts" / "gen_protos.py"
-STUBS = Path("gongying") / "v1"
+STUBS = Path("wire") / "v1"
 
 
 def _gen(*args: str) -> subprocess.CompletedProcess[str]:
@@ -56,8 +56,8 @@ def test_altered_missing_or_extra_stubs_fail_the_check(copy: Path) -> None:
     result = _gen("--check", "--root", str(copy))
     assert result.returncode == 1
     for name in ("points_pb2.py", "node_pb2_grpc.pyi", "old_pb2.py"):
-        assert f"stale generated stub: gongying/v1/{name}" in result.stderr
-    assert "stale generated stub: gongying/v1/coordinator_pb2.py" not in result.stderr
+        assert f"stale generated stub: wire/v1/{name}" in result.stderr
+    assert "stale generated stub: wire/v1/coordinator_pb2.py" not in result.stderr
 
     # regenerating the copy repairs it, and the real tree is never touched
     result = _gen("--root", str(copy))
@@ -68,10 +68,10 @@ def test_altered_missing_or_extra_stubs_fail_the_check(copy: Path) -> None:
 
 
 def test_proto_change_without_regeneration_fails_the_check(copy: Path) -> None:
-    proto = copy / "proto" / "gongying" / "v1" / "points.proto"
+    proto = copy / "proto" / "wire" / "v1" / "points.proto"
     text = proto.read_text()
     assert "bytes digest = 2;" in text
     proto.write_text(text.replace("bytes digest = 2;", "bytes digest = 2;\n  string note = 3;"))
     result = _gen("--check", "--root", str(copy))
     assert result.returncode == 1
-    assert "stale generated stub: gongying/v1/points_pb2.py" in result.stderr
+    assert "stale generated stub: wire/v1/points_pb2.py" in result.stderr

@@ -8,8 +8,8 @@ import math
 import pandas as pd
 import pytest
 
-from coordinator.audience_index import audience_index, audience_index_frame
-from coordinator.results import ErrorBar, OwnerProfile, ReleaseInfo
+from client.audience_index import audience_index, audience_index_frame
+from model.results import ErrorBar, OwnerProfile, ReleaseInfo
 from protocols.noise import DiscreteLaplace
 from tests.analytics.test_prospect_profile_grpc import owner_frame, profile
 from tests.privacy.conftest import RETAILER_A, Arena

@@ -11,8 +11,11 @@ import numpy as np
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from gongying.config_file import ConfigError
-from gongying.signing import (
+from node.policy import PolicyRequest, load_policy
+from protocols.indicators import audience_indicators
+from protocols.plausibility import DecryptionTally, ImplausibleAggregate, OwnerTerms
+from runtime.config_file import ConfigError
+from runtime.signing import (
     MalformedQuery,
     QueryFields,
     SignedQuery,
@@ -21,9 +24,6 @@ from gongying.signing import (
     signed_audience,
     verify_query,
 )
-from node.policy import PolicyRequest, load_policy
-from protocols.indicators import audience_indicators
-from protocols.plausibility import DecryptionTally, ImplausibleAggregate, OwnerTerms
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 

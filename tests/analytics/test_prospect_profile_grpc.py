@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from coordinator.results import ErrorBar, ProfileResult
-from coordinator.sdk import QueryError
+from client.sdk import QueryError
 from gongying.cli import app
+from model.results import ErrorBar, ProfileResult
 from protocols.noise import half_width
 from tests.analytics.test_prospects_cli import tls_options
 from tests.privacy.conftest import AGE_BANDS, BRAND, RETAILER_A, RETAILER_B, Arena

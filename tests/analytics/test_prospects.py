@@ -12,22 +12,22 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from coordinator.joint_frames import (
+from client.joint_frames import (
     complementarity_frame,
     complementarity_heatmap,
     coverage_frame,
     prospects_frame,
 )
-from coordinator.prospects import (
+from client.prospects import (
     ProspectError,
     best_partners,
     complementarity,
     prospects,
 )
-from coordinator.releasing import released_overlap
-from coordinator.results import OverlapResult
+from model.results import OverlapResult
 from protocols.matching import RegionCounts
 from protocols.noise import half_width
+from release.overlap import released_overlap
 from tests.insights.samples import demo_sets, overlap_from_sets, with_suppressed
 
 NAMES = ("brand", "retailer_a", "retailer_b", "retailer_c")

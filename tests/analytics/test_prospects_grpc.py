@@ -7,14 +7,14 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from coordinator.joint_frames import (
+from client.joint_frames import (
     complementarity_frame,
     complementarity_heatmap,
     coverage_frame,
     prospects_frame,
 )
-from coordinator.prospects import RegionSums
-from coordinator.results import OverlapResult
+from client.prospects import RegionSums
+from model.results import OverlapResult
 from protocols.noise import half_width
 from tests.analytics.conftest import plaintext_sets
 from tests.privacy.conftest import BRAND, EPSILON, PARTIES, RETAILER_A, RETAILER_B, Arena

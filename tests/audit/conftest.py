@@ -14,7 +14,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Connection, create_engine, text
 
-from node.audit import AuditRecord
+from runtime.audit import AuditRecord
 
 PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 T0 = datetime(2025, 3, 1, 9, 0, 0, 123456, tzinfo=UTC)

@@ -13,7 +13,7 @@ from sqlalchemy import create_engine, text
 from typer.testing import CliRunner
 
 from gongying.audit_cli import audit_app
-from node.audit import open_audit_log, private_key_pem, public_key_pem
+from runtime.audit import open_audit_log, private_key_pem, public_key_pem
 from tests.audit.conftest import backends, make_record
 from tests.audit.trio import EVERYONE, RETAILER_B, Trio, zeroed
 

@@ -13,7 +13,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy.exc import DBAPIError
 
-from node.audit import (
+from runtime.audit import (
     GENESIS_HASH,
     AuditLog,
     AuditLogNotFound,
@@ -101,7 +101,7 @@ class TestAuditLog:
     def test_records_are_read_in_pages_without_gaps(
         self, backend: Backend, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        monkeypatch.setattr("node.audit.sql._PAGE", 3)
+        monkeypatch.setattr("runtime.audit.sql._PAGE", 3)
         log, stored = _filled(backend, None, 10)
         with log:
             assert list(log.records()) == stored

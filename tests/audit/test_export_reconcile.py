@@ -7,7 +7,7 @@ import io
 import json
 from pathlib import Path
 
-from node.audit import AuditRecord, StoredRecord, export, open_audit_log, reconcile
+from runtime.audit import AuditRecord, StoredRecord, export, open_audit_log, reconcile
 from tests.audit.conftest import make_record
 
 

@@ -22,10 +22,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, select
 
-from coordinator.results import ProfileResult
-from coordinator.sdk import QueryError
-from node.audit import StoredRecord, open_audit_log
+from client.sdk import QueryError
+from model.results import ProfileResult
 from node.ledger_schema import MICROS_PER_DAY, charges_table, utc_time
+from runtime.audit import StoredRecord, open_audit_log
 from tests.governance_grpc.conftest import (
     BRAND,
     POLICIES,

@@ -9,7 +9,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from gongying.audit_cli import audit_app
-from node.audit import open_audit_log
+from runtime.audit import open_audit_log
 from tests.audit.conftest import make_record
 
 runner = CliRunner()

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from node.audit import ReconcileReport, SignedHead, Witness, reconcile
+from runtime.audit import ReconcileReport, SignedHead, Witness, reconcile
 from tests.audit.conftest import BACKENDS, backends
 from tests.audit.trio import (
     COORDINATOR,

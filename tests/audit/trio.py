@@ -11,7 +11,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from node.audit import (
+from runtime.audit import (
     AuditLog,
     AuditRecord,
     Witness,
@@ -20,7 +20,7 @@ from node.audit import (
     settle_witness,
     signed_head,
 )
-from node.audit.record import canonical_json
+from runtime.audit.record import canonical_json
 from tests.audit.conftest import T0, Backend
 
 COORDINATOR, RETAILER_A, RETAILER_B = "coordinator", "retailer_a", "retailer_b"

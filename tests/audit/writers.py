@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from node.audit import open_audit_log
+from runtime.audit import open_audit_log
 from tests.audit.conftest import make_record
 
 

@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 
 from coordinator.config import load_coordinator_config
-from gongying.certs import init_certs
 from node.config import NodeConfig, load_node_config
 from node.policy import Policy, load_policy
+from runtime.certs import init_certs
 from tests.deploy.layout import (
     COMPOSE,
     CONTAINER_ROOT,

@@ -25,11 +25,11 @@ from pathlib import Path
 
 import pytest
 
-from coordinator.results import OverlapResult, ProfileResult
 from gongying.demo import plaintext_truth
 from gongying.demo_profile import differences, profile_truths
 from gongying.launch import LocalProcesses, free_port
-from gongying.tls import TLSFiles
+from model.results import OverlapResult, ProfileResult
+from runtime.tls import TLSFiles
 from tests.deploy.layout import (
     COORDINATOR,
     HEALTHCHECK,

@@ -20,19 +20,19 @@ from pathlib import Path
 
 import grpc
 
+from client.sdk import CoordinatorClient, QuerySigner
 from coordinator.config import CoordinatorConfig, load_coordinator_config
-from coordinator.sdk import CoordinatorClient, QuerySigner
 from coordinator.server import CoordinatorServer, start_coordinator
-from gongying.certs import CertSet, init_certs
 from gongying.launch import LocalProcesses, free_port
 from gongying.oracle import OverlapTruth, overlap_truth
-from gongying.serving import channel
-from gongying.v1 import coordinator_pb2_grpc, node_pb2_grpc
-from node.audit import AuditLog, StoredRecord, open_audit_log
 from node.config import load_node_config
 from node.ledger import PrivacyLedger, Usage
 from node.policy import load_policy
 from node.server import NodeServer, start_node
+from runtime.audit import AuditLog, StoredRecord, open_audit_log
+from runtime.certs import CertSet, init_certs
+from runtime.serving import channel
+from wire.v1 import coordinator_pb2_grpc, node_pb2_grpc
 
 BRAND, RETAILER_A, RETAILER_B = "brand", "retailer_a", "retailer_b"
 PARTIES = (BRAND, RETAILER_A, RETAILER_B)

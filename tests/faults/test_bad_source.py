@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from coordinator.sdk import QueryError
+from client.sdk import QueryError
 from tests.faults.harness import (
     BRAND,
     PARTIES,

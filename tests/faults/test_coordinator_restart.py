@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from coordinator.sdk import QueryError
+from client.sdk import QueryError
 from node.sessions import DEFAULT_IDLE_SECONDS, QuerySession, SessionStore
 from protocols.psi import KeyForgotten
 from tests.faults.harness import (

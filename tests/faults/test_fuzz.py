@@ -14,11 +14,12 @@ from google.protobuf.message import DecodeError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gongying.streams import StreamError, read_header, unframe
-from gongying.v1 import node_pb2, points_pb2
-from node import codec
+from model.errors import StreamError
 from protocols import ristretto
 from protocols.paillier import PaillierError, PaillierPublicKey, ciphertext_from_bytes
+from wire import node_serde as codec
+from wire.streams import read_header, unframe
+from wire.v1 import node_pb2, points_pb2
 
 FUZZ = settings(
     max_examples=300, deadline=500, suppress_health_check=[HealthCheck.too_slow], database=None
@@ -153,8 +154,8 @@ def test_atheris_stream_decoder() -> None:
 import sys, time
 import atheris
 with atheris.instrument_imports():
-    from gongying.streams import StreamError, read_header, unframe
-    from gongying.v1 import points_pb2
+    from wire.streams import StreamError, read_header, unframe
+    from wire.v1 import points_pb2
 from google.protobuf.message import DecodeError
 STOP = time.monotonic() + 20
 

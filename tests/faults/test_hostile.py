@@ -14,10 +14,8 @@ import grpc
 import pytest
 
 from connectors.identifiers import NormalisationProfile
-from gongying.serving import channel
-from gongying.v1 import coordinator_pb2, node_pb2, points_pb2, query_pb2
-from node import codec
 from protocols.paillier import PaillierPrivateKey
+from runtime.serving import channel
 from tests.faults.harness import (
     ATTRIBUTES,
     BRAND,
@@ -29,6 +27,8 @@ from tests.faults.harness import (
     rpc_code,
     truth,
 )
+from wire import node_serde as codec
+from wire.v1 import coordinator_pb2, node_pb2, points_pb2, query_pb2
 
 TIMEOUT = 15.0
 BAD = (grpc.StatusCode.UNKNOWN, grpc.StatusCode.INTERNAL)

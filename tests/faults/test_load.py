@@ -17,8 +17,7 @@ from pathlib import Path
 import pytest
 
 from connectors.identifiers import NormalisationProfile
-from coordinator.results import OverlapResult
-from gongying.v1 import node_pb2
+from model.results import OverlapResult
 from node.sessions import DEFAULT_IDLE_SECONDS, QuerySession
 from protocols.psi import KeyForgotten
 from tests.faults.harness import (
@@ -31,6 +30,7 @@ from tests.faults.harness import (
     truth,
     wait_until,
 )
+from wire.v1 import node_pb2
 
 SIZE = 150
 QUERIES = 20

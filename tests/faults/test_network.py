@@ -11,8 +11,7 @@ from pathlib import Path
 import grpc
 import pytest
 
-from coordinator.sdk import QueryError
-from gongying.v1 import coordinator_pb2
+from client.sdk import QueryError
 from node.sessions import DEFAULT_IDLE_SECONDS
 from tests.faults.harness import (
     BRAND,
@@ -25,6 +24,7 @@ from tests.faults.harness import (
     wait_until,
 )
 from tests.faults.proxy import Proxy
+from wire.v1 import coordinator_pb2
 
 SIZE = 3000
 ALL = [BRAND, RETAILER_A, RETAILER_B]

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from coordinator.sdk import QueryError
+from client.sdk import QueryError
 from tests.faults.harness import (
     BRAND,
     RETAILER_A,

@@ -21,9 +21,9 @@ from pathlib import Path
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from coordinator.results import OverlapResult
-from coordinator.sdk import QueryError
-from gongying.serving import GRACE_SECONDS, channel
+from client.sdk import QueryError
+from model.results import OverlapResult
+from runtime.serving import GRACE_SECONDS, channel
 from tests.faults.harness import (
     BRAND,
     RETAILER_A,

@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from gongying.signing import MemoryNonces, NonceStore, QueryFields, QueryReplayed, ReplayGuard
 from node.nonces import SqlNonces
+from runtime.signing import MemoryNonces, NonceStore, QueryFields, QueryReplayed, ReplayGuard
 
 NOW = datetime(2025, 3, 10, 12, 0, tzinfo=UTC)
 LATER = NOW + timedelta(minutes=15)

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gongying.config_file import ConfigError
 from node.policy import Decision, Policy, PolicyRequest, UnknownPartner, load_policy
+from runtime.config_file import ConfigError
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "deploy" / "examples" / "policy.toml"
 ALLOWED = ("age_band", "gender")

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from gongying.config_file import ConfigError
 from node.policy import (
     DEFAULT_EPSILON_PER_PERIOD,
     DEFAULT_EPSILON_PER_QUERY,
@@ -18,6 +17,7 @@ from node.policy import (
     exact_partners,
     load_policy,
 )
+from runtime.config_file import ConfigError
 
 MINIMAL = """
 [partners.brand]

@@ -9,19 +9,19 @@ from itertools import combinations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from coordinator.profile import COMBINED, DecryptedProfile
-from coordinator.profile_release import released_profiles
-from coordinator.releasing import (
+from model.outcomes import COMBINED, DecryptedProfile
+from model.results import OwnerProfile
+from protocols.matching import RegionCounts
+from protocols.paillier_attributes import CategoricalAttribute
+from release.overlap import (
     ReleasedOverlap,
     pair_cell,
     region_cell,
     released_overlap,
     size_cell,
 )
-from coordinator.results import OwnerProfile
-from coordinator.suppression import LinkedCell, audit, feasible_interval
-from protocols.matching import RegionCounts
-from protocols.paillier_attributes import CategoricalAttribute
+from release.profile import released_profiles
+from release.suppression import LinkedCell, audit, feasible_interval
 
 Z = 6.0  # margins are six binomial standard errors: a correct release fails ~2e-9 of the time
 

@@ -32,18 +32,18 @@ from pathlib import Path
 import grpc
 import pytest
 
+from client.sdk import ClientTLS, CoordinatorClient, QuerySigner
 from connectors.identifiers import NormalisationProfile
 from coordinator.config import CoordinatorConfig
-from coordinator.sdk import ClientTLS, CoordinatorClient, QuerySigner
 from coordinator.server import CoordinatorServer, start_coordinator
-from gongying.certs import COORDINATOR, CertSet, init_certs
 from gongying.oracle import OverlapTruth, overlap_truth
-from gongying.serving import channel
-from gongying.v1 import coordinator_pb2_grpc, node_pb2, node_pb2_grpc
-from node.audit import AuditLog, StoredRecord
 from node.config import load_node_config
 from node.ledger import PrivacyLedger
 from node.server import NodeServer, start_node
+from runtime.audit import AuditLog, StoredRecord
+from runtime.certs import COORDINATOR, CertSet, init_certs
+from runtime.serving import channel
+from wire.v1 import coordinator_pb2_grpc, node_pb2, node_pb2_grpc
 
 BRAND, RETAILER_A, RETAILER_B = "brand", "retailer_a", "retailer_b"
 PARTIES = (BRAND, RETAILER_A, RETAILER_B)

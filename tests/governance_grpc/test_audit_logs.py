@@ -15,17 +15,16 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from typer.testing import CliRunner
 
-from coordinator.sdk import QueryError
-from gongying.certs import COORDINATOR
+from client.sdk import QueryError
 from gongying.cli import app
-from gongying.v1 import node_pb2
-from node.audit import (
+from runtime.audit import (
     AuditLog,
     load_private_key,
     load_public_key,
     open_audit_log,
     reconcile,
 )
+from runtime.certs import COORDINATOR
 from tests.audit.conftest import Backend
 from tests.audit.trio import Trio, opened, zeroed
 from tests.governance_grpc.conftest import (
@@ -40,6 +39,7 @@ from tests.governance_grpc.conftest import (
     open_request,
     truth,
 )
+from wire.v1 import node_pb2
 
 EVERYONE = (*PARTIES, COORDINATOR)
 

@@ -15,12 +15,11 @@ from pathlib import Path
 import grpc
 import pytest
 
-from coordinator.results import OverlapResult
-from coordinator.sdk import QueryError
-from gongying.config_file import ConfigError
-from gongying.v1 import node_pb2
+from client.sdk import QueryError
+from model.results import OverlapResult
 from node.config import load_node_config
 from node.server import start_node
+from runtime.config_file import ConfigError
 from tests.governance_grpc.conftest import (
     BRAND,
     PARTIES,
@@ -32,6 +31,7 @@ from tests.governance_grpc.conftest import (
     rpc_code,
 )
 from tests.governance_grpc.test_charging import _signed
+from wire.v1 import node_pb2
 
 FLOOD = 40
 

@@ -14,12 +14,10 @@ from typing import Any
 import grpc
 import pytest
 
-from coordinator.sdk import QueryError
-from gongying.signing import load_signing_key, new_query_fields, sign_query
-from gongying.streams import point_messages
-from gongying.v1 import node_pb2, points_pb2, query_pb2
-from node.service import QueryRefused
+from client.sdk import QueryError
+from model.errors import QueryRefused
 from protocols.ristretto import hash_to_point
+from runtime.signing import load_signing_key, new_query_fields, sign_query
 from tests.governance_grpc.conftest import (
     BRAND,
     PARTIES,
@@ -29,6 +27,8 @@ from tests.governance_grpc.conftest import (
     open_request,
     rpc_code,
 )
+from wire.streams import point_messages
+from wire.v1 import node_pb2, points_pb2, query_pb2
 
 
 def new_id(label: str) -> str:

@@ -10,14 +10,12 @@ import gmpy2
 import grpc
 import pytest
 
-from coordinator import profile as coordinator_profile
-from coordinator.sdk import QueryError
-from gongying.certs import COORDINATOR
-from gongying.signing import load_signing_key
-from gongying.v1 import node_pb2
-from node.codec import int_to_bytes
+from client.sdk import QueryError
+from coordinator import profile_run as coordinator_profile
 from protocols.paillier import PaillierPrivateKey, PaillierPublicKey, encrypt, generate_keypair
 from protocols.querier_keys import key_binding_statement
+from runtime.certs import COORDINATOR
+from runtime.signing import load_signing_key
 from tests.governance_grpc.conftest import (
     BRAND,
     PARTIES,
@@ -27,6 +25,8 @@ from tests.governance_grpc.conftest import (
     open_request,
     rpc_code,
 )
+from wire.node_serde import int_to_bytes
+from wire.v1 import node_pb2
 
 ATTRIBUTES = ["age_band", "gender"]
 

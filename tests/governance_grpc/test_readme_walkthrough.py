@@ -11,8 +11,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from gongying.launch import LocalProcesses, free_port
-from gongying.tls import TLSFiles
-from node.audit import load_public_key, open_audit_log
+from runtime.audit import load_public_key, open_audit_log
+from runtime.tls import TLSFiles
 from tests.governance_grpc.conftest import PARTIES, write_data
 
 README = Path(__file__).resolve().parents[2] / "README.md"

@@ -8,10 +8,9 @@ from datetime import UTC, datetime, timedelta
 import grpc
 import pytest
 
-from coordinator.sdk import QueryError
-from gongying.certs import COORDINATOR
-from gongying.signing import load_signing_key, new_query_fields, sign_query
-from gongying.v1 import coordinator_pb2, node_pb2, query_pb2
+from client.sdk import QueryError
+from runtime.certs import COORDINATOR
+from runtime.signing import load_signing_key, new_query_fields, sign_query
 from tests.governance_grpc.conftest import (
     ANALYST,
     BRAND,
@@ -23,6 +22,7 @@ from tests.governance_grpc.conftest import (
     open_request,
     rpc_code,
 )
+from wire.v1 import coordinator_pb2, node_pb2, query_pb2
 
 
 def new_id(label: str) -> str:

@@ -8,9 +8,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from coordinator.results import OverlapResult
-from coordinator.sdk import QueryError
-from gongying.certs import COORDINATOR
+from client.sdk import QueryError
+from model.results import OverlapResult
+from runtime.certs import COORDINATOR
 from tests.governance_grpc.conftest import (
     BRAND,
     MEMBERS,

@@ -7,7 +7,7 @@ from dataclasses import replace
 from itertools import combinations
 from typing import Any
 
-from coordinator.results import (
+from model.results import (
     NumericStats,
     OverlapResult,
     OwnerProfile,

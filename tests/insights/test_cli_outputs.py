@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-import coordinator.sdk
-from coordinator.frames import regions_frame
-from coordinator.results import OverlapResult, ProfileResult
+import client.sdk
+from client.frames import regions_frame
 from gongying.cli import app
+from model.results import OverlapResult, ProfileResult
 from tests.insights.samples import demo_sets, overlap_from_sets, sample_profile
 
 OVERLAP = overlap_from_sets(demo_sets())
@@ -41,7 +41,7 @@ class AnsweringClient:
 
 @pytest.fixture(autouse=True)
 def answering(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(coordinator.sdk, "CoordinatorClient", AnsweringClient)
+    monkeypatch.setattr(client.sdk, "CoordinatorClient", AnsweringClient)
 
 
 def test_query_overlap_report_and_csv_beside_json(tmp_path: Path) -> None:

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from coordinator.insights import ContributionError, contribution
-from coordinator.results import OverlapResult
+from client.insights import ContributionError, contribution
+from model.results import OverlapResult
 from tests.insights.samples import demo_sets, overlap_from_sets, with_suppressed
 
 BRAND = "brand"

@@ -7,8 +7,8 @@ from dataclasses import replace
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from coordinator.frames import pairwise_frame, profile_frames, regions_frame
-from coordinator.results import ErrorBar, NumericStats, OwnerProfile, ProfileResult
+from client.frames import pairwise_frame, profile_frames, regions_frame
+from model.results import ErrorBar, NumericStats, OwnerProfile, ProfileResult
 from tests.insights.samples import demo_sets, overlap_from_sets, sample_profile, with_suppressed
 
 PARTY_SETS = st.dictionaries(

@@ -7,11 +7,11 @@ from dataclasses import replace
 
 from rich.console import Console
 
-from coordinator.codec import overlap_from_proto, overlap_to_proto
-from coordinator.results import ErrorBar, OverlapResult, ProfileResult, ReleaseInfo
 from gongying.render import print_overlap, print_profile
 from gongying.report import render_report
+from model.results import ErrorBar, OverlapResult, ProfileResult, ReleaseInfo
 from tests.insights.samples import demo_sets, overlap_from_sets, sample_profile, with_suppressed
+from wire.coordinator_serde import overlap_from_proto, overlap_to_proto
 
 BARS = tuple(
     ErrorBar(table, "discrete_laplace", 0.5, 2, 4.0, cells, half)

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from coordinator.insights import Contribution, contribution
-from coordinator.results import OverlapResult, ProfileResult, ReleaseInfo
+from client.insights import Contribution, contribution
 from gongying.report import render_report, write_report
+from model.results import OverlapResult, ProfileResult, ReleaseInfo
 from tests.insights.samples import demo_sets, overlap_from_sets, sample_profile, with_suppressed
 
 VOID = {"meta", "link", "br", "img", "input", "hr", "col", "source", "wbr", "area", "base"}

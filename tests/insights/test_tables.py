@@ -14,12 +14,12 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
-from coordinator.frames import profile_table
-from coordinator.insights import contribution
-from coordinator.results import ProfileResult, ReleaseInfo
+from client.frames import profile_table
+from client.insights import contribution
 from gongying.cli import app
 from gongying.render import print_overlap, print_profile
 from gongying.report import render_report
+from model.results import ProfileResult, ReleaseInfo
 from tests.insights.samples import demo_sets, overlap_from_sets, sample_profile, with_suppressed
 from tests.insights.test_report import parse
 

@@ -16,11 +16,11 @@ from connectors.errors import ConnectorError
 from connectors.identifiers import ColumnKind, IdType, NormalisationProfile, normalise
 from connectors.source_spec import SourceSpec
 from coordinator.config import CoordinatorConfig
-from coordinator.results import OverlapResult
 from coordinator.server import CoordinatorServer, start_coordinator
 from gongying.demo_data import DemoDataset, generate_demo_data
 from gongying.launch import free_port
 from gongying.oracle import OverlapTruth, identifier_sets_from_files, overlap_truth
+from model.results import OverlapResult
 from node.config import IdentifierColumn, NodeConfig
 from node.server import NodeServer, start_node
 

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from coordinator.sdk import CoordinatorClient, QueryError
+from client.sdk import CoordinatorClient, QueryError
 from tests.integration.deployment import Deployment
 
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from client.sdk import CoordinatorClient
 from connectors.source_spec import SourceSpec
 from coordinator.config import CoordinatorConfig
-from coordinator.sdk import CoordinatorClient
 from coordinator.server import CoordinatorServer, start_coordinator
 from node.server import NodeServer, start_node
 from tests.integration.deployment import LOOPBACK, node_config

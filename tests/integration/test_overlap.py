@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from coordinator.sdk import CoordinatorClient
+from client.sdk import CoordinatorClient
 from tests.integration.deployment import Deployment, assert_equals_truth, file_truth
 
 ALL = ["brand", "retailer_a", "retailer_b"]

@@ -11,12 +11,12 @@ import pytest
 
 from connectors.errors import ConnectorError
 from connectors.identifiers import ColumnKind, IdType, NormalisationProfile, normalise, psi_element
-from gongying.serving import channel
-from gongying.streams import point_messages
-from gongying.v1 import node_pb2, node_pb2_grpc, points_pb2
 from protocols import ristretto
 from protocols.ristretto import HASH_DOMAIN, POINT_BYTES
+from runtime.serving import channel
 from tests.integration.deployment import Deployment, csv_as_text
+from wire.streams import point_messages
+from wire.v1 import node_pb2, node_pb2_grpc, points_pb2
 
 PARTY = "brand"
 

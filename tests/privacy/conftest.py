@@ -19,12 +19,12 @@ from pathlib import Path
 
 import pytest
 
+from client.sdk import ClientTLS, CoordinatorClient, QuerySigner
 from coordinator.config import CoordinatorConfig
-from coordinator.sdk import ClientTLS, CoordinatorClient, QuerySigner
 from coordinator.server import CoordinatorServer, start_coordinator
-from gongying.certs import COORDINATOR, CertSet, init_certs
 from node.config import load_node_config
 from node.server import NodeServer, start_node
+from runtime.certs import COORDINATOR, CertSet, init_certs
 
 BRAND, RETAILER_A, RETAILER_B = "brand", "retailer_a", "retailer_b"
 PARTIES = (BRAND, RETAILER_A, RETAILER_B)

@@ -14,9 +14,9 @@ import random
 
 import pytest
 
-from coordinator.progress import QueryProgress
-from coordinator.results import OverlapResult
-from coordinator.sdk import QueryError
+from client.sdk import QueryError
+from model.progress import QueryProgress
+from model.results import OverlapResult
 from tests.privacy.conftest import (
     BRAND,
     EPSILON,

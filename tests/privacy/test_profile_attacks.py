@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from coordinator.sdk import QueryError
+from client.sdk import QueryError
 from tests.privacy.conftest import (
     AGE_BANDS,
     BRAND,

@@ -8,18 +8,18 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from client.sdk import CoordinatorClient, QueryError
 from coordinator.config import CoordinatorConfig
-from coordinator.sdk import CoordinatorClient, QueryError
 from coordinator.server import CoordinatorServer, start_coordinator
 from gongying.demo_data import RETAILERS, generate_demo_data
 from gongying.demo_profile import ATTRIBUTES, attributes_toml, differences, profile_truths
-from gongying.serving import channel
-from gongying.streams import frame
-from gongying.v1 import node_pb2, node_pb2_grpc
 from node.config import load_node_config
 from node.server import NodeServer, start_node
 from protocols.masks import build_mask_table, generate_masks
 from protocols.paillier import PaillierPrivateKey, encrypt
+from runtime.serving import channel
+from wire.streams import frame
+from wire.v1 import node_pb2, node_pb2_grpc
 
 
 def _config(folder: Path, party: str, path: Path, extra: str) -> Path:
@@ -176,9 +176,9 @@ def test_no_unblinding_outside_a_profile_query(deployment) -> None:  # type: ign
     refusal ends the query at that node."""
     import grpc
 
-    from gongying.streams import point_messages
-    from gongying.v1 import points_pb2
     from protocols import ristretto
+    from wire.streams import point_messages
+    from wire.v1 import points_pb2
 
     nodes, _, _ = deployment
     node = nodes["retailer_a"]

@@ -10,17 +10,17 @@ import gmpy2
 import grpc
 import pytest
 
+from client.sdk import CoordinatorClient, QueryError
 from coordinator.config import CoordinatorConfig
-from coordinator.sdk import CoordinatorClient, QueryError
 from coordinator.server import CoordinatorServer, start_coordinator
 from gongying.demo_data import generate_demo_data
 from gongying.demo_profile import attributes_toml
-from gongying.serving import channel
-from gongying.v1 import node_pb2, node_pb2_grpc
-from node.codec import int_to_bytes
 from node.config import load_node_config
 from node.server import NodeServer, start_node
 from protocols.paillier import generate_keypair
+from runtime.serving import channel
+from wire.node_serde import int_to_bytes
+from wire.v1 import node_pb2, node_pb2_grpc
 
 Deployment = tuple[dict[str, NodeServer], CoordinatorServer]
 

@@ -13,13 +13,12 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
-from coordinator.progress import OPEN, OVERLAP_STEPS, PROFILE_STEPS, ROUTING
-from coordinator.sdk import QueryProgress, StepProgress
 from coordinator.server import CoordinatorServer
 from gongying.cli import app
 from gongying.demo_data import RETAILERS
 from gongying.demo_profile import ATTRIBUTES
 from gongying.progress_view import FORCE_ENV, ProgressView, progress_bars, progress_console
+from model.progress import OPEN, OVERLAP_STEPS, PROFILE_STEPS, ROUTING, QueryProgress, StepProgress
 from tests.progress.conftest import PARTIES
 
 

@@ -8,18 +8,10 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 import pytest
 
-from coordinator.progress import (
-    OPEN,
-    OVERLAP_STEPS,
-    PROFILE_STEPS,
-    ROUTING,
-    ProgressRegistry,
-    QueryProgress,
-    StepProgress,
-    UnknownQuery,
-    from_proto,
-    to_proto,
-)
+from coordinator.progress import ProgressRegistry, UnknownQuery
+from model.progress import OPEN, OVERLAP_STEPS, PROFILE_STEPS, ROUTING, QueryProgress, StepProgress
+from wire.coordinator_serde import progress_from_proto as from_proto
+from wire.coordinator_serde import progress_to_proto as to_proto
 
 
 def test_steps_in_order_with_totals_and_counts() -> None:

@@ -9,7 +9,11 @@ import uuid
 import grpc
 import pytest
 
-from coordinator.progress import (
+from client.sdk import CoordinatorClient, QueryError
+from coordinator.server import CoordinatorServer
+from gongying.demo_data import RETAILERS
+from gongying.demo_profile import ATTRIBUTES
+from model.progress import (
     AGGREGATION,
     DECRYPTION,
     INDICATORS,
@@ -19,14 +23,11 @@ from coordinator.progress import (
     PER_MILLE,
     PROFILE_STEPS,
     ROUTING,
+    QueryProgress,
 )
-from coordinator.sdk import CoordinatorClient, QueryError, QueryProgress
-from coordinator.server import CoordinatorServer
-from gongying.demo_data import RETAILERS
-from gongying.demo_profile import ATTRIBUTES
-from gongying.serving import channel
-from gongying.v1 import coordinator_pb2, coordinator_pb2_grpc
+from runtime.serving import channel
 from tests.progress.conftest import PARTIES
+from wire.v1 import coordinator_pb2, coordinator_pb2_grpc
 
 
 def _check_monotonic(updates: list[QueryProgress]) -> None:

@@ -20,12 +20,12 @@ from protocols.profile import (
     AttributeDeclarationError,
     AttributeMismatch,
     CategoricalAttribute,
+    DecodedProfile,
     InvalidAttributeValue,
     MissingAttributeValues,
     NumericAttribute,
     OwnerAggregate,
     PlaintextOverflow,
-    ProfileResult,
     aggregate_owner,
     aggregate_rows,
     ciphertext_count,
@@ -100,7 +100,7 @@ def oracle(frames: list[pd.DataFrame], matched: list[np.ndarray]) -> Expected:
     return Expected(len(members), categorical, numeric)
 
 
-def assert_matches(result: ProfileResult, expected: Expected) -> None:
+def assert_matches(result: DecodedProfile, expected: Expected) -> None:
     assert result.overlap == expected.overlap
     assert result.categorical == expected.categorical
     for name, summary in result.numeric.items():

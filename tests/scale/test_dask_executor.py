@@ -17,19 +17,19 @@ distributed = pytest.importorskip(
     "distributed", reason="dask.distributed is not installed (pip install 'dask[distributed]')"
 )
 
+from client.sdk import CoordinatorClient  # noqa: E402
 from coordinator.config import CoordinatorConfig  # noqa: E402
-from coordinator.sdk import CoordinatorClient  # noqa: E402
 from coordinator.server import CoordinatorServer, start_coordinator  # noqa: E402
-from gongying.config_file import ConfigError  # noqa: E402
 from gongying.demo_data import PARTIES, RETAILERS, generate_demo_data  # noqa: E402
 from gongying.demo_profile import ATTRIBUTES, attributes_toml, differences, profile_truths  # noqa: E402
 from node.config import load_node_config  # noqa: E402
-from node.executor import CryptoExecutor, DaskBackend, hash_and_blind_chunk  # noqa: E402
-from node.executor_spec import parse_executor  # noqa: E402
 from node.server import NodeServer, start_node  # noqa: E402
 from protocols import ristretto  # noqa: E402
 from protocols.masks import build_mask_table  # noqa: E402
 from protocols.paillier import generate_keypair  # noqa: E402
+from runtime.config_file import ConfigError  # noqa: E402
+from runtime.executor import CryptoExecutor, DaskBackend, hash_and_blind_chunk  # noqa: E402
+from runtime.executor_spec import parse_executor  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from gongying.certs import CertSet, init_certs
-from gongying.tls import TLSFiles
+from runtime.certs import CertSet, init_certs
+from runtime.tls import TLSFiles
 from tests.security.deviating import Deployment, start_deployment
 
 PARTIES = ("brand", "retailer_a", "analyst", "intruder")

@@ -14,20 +14,20 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from client.sdk import ClientTLS, CoordinatorClient, QuerySigner
 from connectors.identifiers import NormalisationProfile
 from coordinator.config import CoordinatorConfig
-from coordinator.sdk import ClientTLS, CoordinatorClient, QuerySigner
 from coordinator.server import CoordinatorServer, start_coordinator
-from gongying.certs import COORDINATOR, CertSet, init_certs
 from gongying.demo_data import generate_demo_data
 from gongying.demo_profile import ATTRIBUTES, attributes_toml
 from gongying.launch import free_port
-from gongying.serving import channel
-from gongying.streams import point_messages, read_header, unframe
-from gongying.v1 import coordinator_pb2_grpc, node_pb2, node_pb2_grpc, points_pb2, query_pb2
-from node.audit import StoredRecord
 from node.config import load_node_config
 from node.server import NodeServer, start_node
+from runtime.audit import StoredRecord
+from runtime.certs import COORDINATOR, CertSet, init_certs
+from runtime.serving import channel
+from wire.streams import point_messages, read_header, unframe
+from wire.v1 import coordinator_pb2_grpc, node_pb2, node_pb2_grpc, points_pb2, query_pb2
 
 BRAND, RETAILER_A, RETAILER_B = "brand", "retailer_a", "retailer_b"
 OWNERS = (RETAILER_A, RETAILER_B)

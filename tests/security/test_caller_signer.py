@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from client.sdk import QueryError
 from coordinator.config import load_coordinator_config
-from coordinator.sdk import QueryError
-from gongying.certs import COORDINATOR
-from gongying.config_file import ConfigError
+from runtime.certs import COORDINATOR
+from runtime.config_file import ConfigError
 from tests.security.deviating import (
     ANALYST,
     BRAND,

@@ -12,9 +12,9 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import ec
 from typer.testing import CliRunner
 
-from gongying.certs import CertsError, CertSet, init_certs
 from gongying.cli import app
-from gongying.signing import load_signing_key, load_verify_key
+from runtime.certs import CertsError, CertSet, init_certs
+from runtime.signing import load_signing_key, load_verify_key
 from tests.security.conftest import PARTIES
 
 

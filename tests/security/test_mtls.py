@@ -10,19 +10,19 @@ import grpc
 import pytest
 from typer.testing import CliRunner
 
+from client.sdk import ClientTLS, CoordinatorClient, QueryError
 from connectors.identifiers import NormalisationProfile
 from coordinator.config import CoordinatorConfig
-from coordinator.sdk import ClientTLS, CoordinatorClient, QueryError
 from coordinator.server import CoordinatorServer, start_coordinator
-from gongying.certs import CertSet
 from gongying.cli import app
 from gongying.demo_data import generate_demo_data
 from gongying.launch import LaunchError, wait_healthy
-from gongying.serving import channel
-from gongying.v1 import node_pb2, node_pb2_grpc
 from node.server import NodeServer, start_node
+from runtime.certs import CertSet
+from runtime.serving import channel
 from tests.integration.deployment import node_config, source_for
 from tests.security.conftest import tls_of
+from wire.v1 import node_pb2, node_pb2_grpc
 
 NODES = ("brand", "retailer_a")
 

@@ -9,10 +9,10 @@ import pytest
 
 from coordinator.config import CoordinatorConfig, load_coordinator_config
 from coordinator.server import start_coordinator
-from gongying.certs import CertSet
-from gongying.tls import TLSError, TLSFiles
 from node.config import NodeConfig, load_node_config
 from node.server import start_node
+from runtime.certs import CertSet
+from runtime.tls import TLSError, TLSFiles
 from tests.integration.deployment import node_config
 from tests.security.conftest import tls_of
 

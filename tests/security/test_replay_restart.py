@@ -9,9 +9,9 @@ import uuid
 import grpc
 import pytest
 
-from coordinator.sdk import QuerySigner
-from gongying.v1 import coordinator_pb2, node_pb2
+from client.sdk import QuerySigner
 from tests.security.deviating import BRAND, PARTIES, RETAILER_A, Deployment
+from wire.v1 import coordinator_pb2, node_pb2
 
 
 def _overlap(deployment: Deployment, query_id: str) -> coordinator_pb2.OverlapRequest:

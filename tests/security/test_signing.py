@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from gongying.certs import CertSet
-from gongying.signing import (
+from runtime.certs import CertSet
+from runtime.signing import (
     BadSignature,
     MalformedQuery,
     QueryExpired,
@@ -25,7 +25,7 @@ from gongying.signing import (
     sign_query,
     verify_query,
 )
-from gongying.v1 import query_pb2
+from wire.v1 import query_pb2
 
 NOW = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
 KEY = Ed25519PrivateKey.generate()

@@ -11,7 +11,6 @@ import grpc
 import pytest
 
 from gongying.demo_profile import differences, profile_truths
-from gongying.v1 import node_pb2, points_pb2
 from protocols import psi
 from tests.security.deviating import (
     BRAND,
@@ -24,6 +23,7 @@ from tests.security.deviating import (
     own_set,
     reblind,
 )
+from wire.v1 import node_pb2, points_pb2
 
 
 def _id(label: str) -> str:

@@ -9,13 +9,14 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from connectors.identifiers import IdType
-from connectors.members import LoadReport
-from node.audit import open_audit_log
-from node.governance import Admission, GovernanceRefusal, NodeGovernance
+from connectors.members import LoadTally
+from model.errors import GovernanceRefusal
+from node.governance import Admission, NodeGovernance
 from node.policy import Policy, load_policy
 from node.sessions import QuerySession
 from node.unblinding import Unblinding, reblinding_signed, sign_reblinding
 from protocols import psi, ristretto
+from runtime.audit import open_audit_log
 
 KEY = Ed25519PrivateKey.generate()
 POINTS = b"".join(ristretto.hash_to_point(f"email:m{i}@example.cn".encode()) for i in range(3))
@@ -47,7 +48,7 @@ def _querier_session() -> QuerySession:
         id_type=IdType.EMAIL,
         parties=("brand", "retailer_a"),
         elements=[b"a", b"b", b"c"],
-        report=LoadReport("brand.csv"),
+        report=LoadTally("brand.csv"),
     )
     session.admission = Admission(
         "q-1", "profile", "brand", session.parties, (), terms=None, query_key="k"

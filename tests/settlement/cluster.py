@@ -12,12 +12,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from client.sdk import ClientTLS, CoordinatorClient, QuerySigner
 from coordinator.config import CoordinatorConfig
-from coordinator.sdk import ClientTLS, CoordinatorClient, QuerySigner
 from coordinator.server import CoordinatorServer, start_coordinator
-from gongying.certs import COORDINATOR, CertSet, init_certs
 from node.config import load_node_config
 from node.server import NodeServer, start_node
+from runtime.certs import COORDINATOR, CertSet, init_certs
 
 BRAND = "brand"
 RETAILERS = ("retailer_a", "retailer_b", "retailer_c")

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from gongying.config_file import ConfigError
-from gongying.signing import MalformedQuery, new_query_fields, sign_query, verify_query
 from node.policy import PolicyRequest, load_policy
+from runtime.config_file import ConfigError
+from runtime.signing import MalformedQuery, new_query_fields, sign_query, verify_query
 
 ACCEPTED = "a" * 64
 OTHER = "b" * 64

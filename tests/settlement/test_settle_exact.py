@@ -11,10 +11,10 @@ from fractions import Fraction
 import pytest
 from typer.testing import CliRunner
 
-from coordinator.sdk import QueryError
+from client.sdk import QueryError
 from gongying.cli import app
-from gongying.signing import load_signing_key, load_verify_key
-from node.audit import open_audit_log
+from runtime.audit import open_audit_log
+from runtime.signing import load_signing_key, load_verify_key
 from settlement.measurements import Measurements, overlap_measurements, profile_measurements
 from settlement.sandbox import Band, replay
 from settlement.statement import Statement, issue, sign_statement

@@ -9,8 +9,8 @@ from fractions import Fraction
 
 import pytest
 
-from gongying.signing import load_verify_key
-from node.audit import open_audit_log
+from runtime.audit import open_audit_log
+from runtime.signing import load_verify_key
 from settlement.agreement import REPEAT_RATE, SHAPLEY_REACH, SHARED_SPEND, Pool
 from settlement.measurements import OVERLAP, PROFILE, Measurements
 from settlement.verify import verify_statement

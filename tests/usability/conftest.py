@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from gongying.certs import CertSet, init_certs
+from runtime.certs import CertSet, init_certs
 
 REPO = Path(__file__).resolve().parents[2]
 GONGYING = REPO / ".venv" / "bin" / "gongying"

@@ -13,10 +13,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from coordinator.results import OverlapResult
-from coordinator.sdk import CoordinatorClient
-from gongying.client_profile import ClientProfileError
+from client.profile import ClientProfileError
+from client.sdk import CoordinatorClient
 from gongying.launch import free_port
+from model.results import OverlapResult
 from tests.privacy.conftest import BRAND, PARTIES, Arena, build_arena, invented
 from tests.usability.test_readme_examples import members, true_regions
 

@@ -20,8 +20,8 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from coordinator.frames import profile_table
-from coordinator.results import OverlapResult, ProfileResult
+from client.frames import profile_table
+from model.results import OverlapResult, ProfileResult
 from tests.privacy.conftest import (
     BRAND,
     PARTIES,

@@ -17,8 +17,8 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from gongying.launch import free_port, wait_healthy
-from gongying.serving import channel, start_server
-from gongying.tls import TLSFiles
+from runtime.serving import channel, start_server
+from runtime.tls import TLSFiles
 from tests.usability.conftest import GONGYING, REPO, Shared, assert_refused, gongying, write_node
 
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from client.sdk import ClientTLS, CoordinatorClient, QueryError, QuerySigner
 from coordinator.config import load_coordinator_config
-from coordinator.sdk import ClientTLS, CoordinatorClient, QueryError, QuerySigner
 from coordinator.server import CoordinatorServer, start_coordinator
 from node.config import load_node_config
 from node.server import NodeServer, start_node

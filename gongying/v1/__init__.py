@@ -1,1 +1,0 @@
-"""Generated gRPC stubs for gongying.v1."""

@@ -1,0 +1,1 @@
+"""Release rules, pure: thresholds, noise, suppression and error bars applied to counted answers."""

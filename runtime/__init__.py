@@ -1,0 +1,1 @@
+"""Runtime of a party: config, TLS, identity, serving, signing, certs, executor, storage, audit."""

@@ -1,0 +1,1 @@
+"""The wire: gRPC stubs, chunked streams, proto <-> domain serde, the error -> status table."""

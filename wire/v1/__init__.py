@@ -1,0 +1,1 @@
+"""Generated gRPC stubs (gongying.v1)."""
