@@ -38,7 +38,6 @@ from release.overlap import (
     profile_cells,
     released_cells,
 )
-from release.profile import released_profiles
 from runtime.audit import AuditLog, AuditRecord, SignedHead
 from runtime.signing import AUDIENCES, SHARED, SignedQueryError, signed_audience
 from wire.status import QueryFailed, status_for
@@ -200,14 +199,12 @@ class CoordinatorService:
                 )
                 answer = reused
             else:
-                terms = {o: (s.min_cohort, s.epsilon) for o, s in outcome.sessions.items()}
-                profiles = released_profiles(outcome.profiles, terms)
                 result = ProfileResult(
                     query_id=outcome.query_id,
                     querier=querier,
                     owners=tuple(owners),
                     attributes=tuple(attributes),
-                    profiles=tuple(profiles),
+                    profiles=tuple(outcome.profiles),
                     not_combined=outcome.not_combined,
                     seconds=outcome.seconds,
                     phases=outcome.phases,
