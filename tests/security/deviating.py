@@ -29,7 +29,7 @@ from node.server import NodeServer, start_node
 from protocols.indicators import encrypt_indicators
 from protocols.masks import MaskTable, build_mask_table, generate_masks
 from protocols.matching import matched_positions, sorted_reference
-from protocols.paillier import PaillierPublicKey
+from protocols.paillier import PaillierPublicKey, encrypt
 from runtime.audit import StoredRecord
 from runtime.certs import COORDINATOR, CertSet, init_certs
 from runtime.serving import channel
@@ -260,9 +260,9 @@ def owner_aggregate(
 ) -> node_pb2.AggregateResponse:
     """The coordinator's steps for one owner of an opened profile query: brand's set re-blinded
     by `owner` and unblinded by brand, `owner`'s list matched, indicators encrypted (0/1 on the
-    matches, or `select(matches)` for a deviating coordinator) and aggregated by `owner`; its
-    signed aggregate as the coordinator receives it. With `rows` (the owner's set size) the
-    matching is skipped and every indicator is Enc(0)."""
+    matches, or `select(matches)` for a deviating coordinator: 0/1 or integer weights) and
+    aggregated by `owner`; its signed aggregate as the coordinator receives it. With `rows` (the
+    owner's set size) the matching is skipped and every indicator is Enc(0)."""
     if rows is not None:
         indicators = np.zeros(rows, dtype=bool)
     else:
@@ -279,7 +279,15 @@ def owner_aggregate(
         reference = sorted_reference(reblind(deployment, BRAND, unblind, both)[1])
         matched = matched_positions(own_set(deployment, owner, query_id), reference)
         indicators = select(matched) if select is not None else matched
-    ciphertexts = encrypt_indicators(public_key, indicators, _masks(public_key, len(indicators)))
+    masks = _masks(public_key, len(indicators))
+    if indicators.dtype == bool:
+        ciphertexts = encrypt_indicators(public_key, indicators, masks)
+    else:  # integer weights: what a deviating coordinator may encrypt instead of 0/1
+        width = public_key.ciphertext_width
+        ciphertexts = b"".join(
+            encrypt(public_key, int(w), m).to_bytes(width, "big")
+            for w, m in zip(indicators.tolist(), masks, strict=True)
+        )
     header = node_pb2.IndicatorMessage(
         header=node_pb2.IndicatorHeader(query_id=query_id, key_fingerprint=public_key.fingerprint())
     )

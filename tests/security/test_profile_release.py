@@ -19,6 +19,7 @@ import pytest
 from model.outcomes import COMBINED, DecryptedProfile
 from model.results import OwnerProfile
 from protocols.paillier import ciphertext_from_bytes
+from protocols.paillier_attributes import CategoricalAttribute
 from release.profile import released_profiles
 from tests.security.deviating import (
     BRAND,
@@ -200,4 +201,54 @@ def test_terms_and_cells_from_another_query_are_refused(
         del forged.cells[:]
         forged.cells.extend(earlier[RETAILER_A].cells)
     _refused(deployment, query_id, "owner_terms", [forged, aggregates[OWNERS[1]]])
+    _close(deployment, query_id)
+
+
+def test_a_heavily_weighted_member_shows_in_exact_mode(deployment: Deployment) -> None:
+    """What a deviating coordinator can still do (README "If the coordinator deviates"): Enc(1)
+    for retailer_a's matches as it should, plus Enc(W) for one matched position, W as large as
+    plausibility lets it (overlap <= min(|Q|, |D|)). Every cell stays plausible and above k, so
+    against an exact-mode owner the released bins show that one (unidentified) member's bin in
+    every categorical attribute: the largest bin, W above the others."""
+    query_id = _id("weighted")
+    opened = open_profile(deployment, query_id)
+    public_key = querier_key(opened)
+    cap = min(opened[BRAND].set_size, opened[RETAILER_A].set_size)
+    chosen: list[int] = []
+
+    def one_member_heavy(matched: np.ndarray) -> np.ndarray:
+        weights = matched.astype(np.int64)
+        chosen.append(int(np.flatnonzero(matched)[0]))
+        weights[chosen[0]] += cap - int(matched.sum())
+        return weights
+
+    aggregates = {
+        owner: owner_aggregate(
+            deployment,
+            query_id,
+            owner,
+            public_key,
+            one_member_heavy if owner == RETAILER_A else None,
+        )
+        for owner in OWNERS
+    }
+    # the oracle: the chosen member's values, read from retailer_a's session (its secret order)
+    session = deployment.nodes[RETAILER_A].service.sessions.get(query_id)
+    truth = {spec.name: session.attributes[spec.name][chosen[0]] for spec in session.specs}
+    response = _release(deployment, query_id, list(aggregates.values()))
+    released = codec.profiles_from_json(response.profiles_json)
+    assert [p.to_json() for p in released] == [p.to_json() for p in _oracle(deployment, aggregates)]
+    heavy = released[0]
+    assert heavy.owner == RETAILER_A and heavy.overlap == cap
+    read = 0
+    for spec in session.specs:
+        if not isinstance(spec, CategoricalAttribute):
+            continue
+        bins = heavy.categorical[spec.name]
+        assert all(n is not None for n in bins.values()), f"{spec.name} bins hidden: {bins}"
+        guess = max(bins, key=lambda b: bins[b] or 0)
+        value = truth[spec.name]
+        assert guess == (value if value in spec.domain else "other"), (spec.name, bins, value)
+        read += 1
+    assert read >= 2
     _close(deployment, query_id)
