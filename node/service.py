@@ -350,7 +350,8 @@ class NodeService:
         owners: list[OwnerTerms],
         specs: tuple[Attribute, ...],
     ) -> list[int]:
-        """Decrypt one owner's (or the combined) aggregate cells, if plausible (``decryption``)."""
+        """Decrypt one owner's (or the combined) aggregate cells, if plausible (``decryption``);
+        only `release_profile` calls it: the plaintexts go to the release rules, never out."""
         session = self.sessions.get(query_id)
         if session.role != "querier" or self.decryption is None:
             raise QueryRefused(f"query {query_id} has no querier session at {self.config.party!r}")
