@@ -86,12 +86,14 @@ class ProfileRelease:
         decrypted: list[DecryptedProfile] = []
         for owner in owners:
             signed = by_owner[owner]
-            decrypted.append(_decrypted(session, public_key, owner, signed.aggregate,
-                                        [signed.terms], decrypt))  # fmt: skip
+            terms = [signed.terms]
+            decrypted.append(
+                _decrypted(session, public_key, owner, signed.aggregate, terms, decrypt)
+            )
         if combined:
             whole = self._combined(session, public_key, [by_owner[o] for o in owners], combined)
-            terms = [by_owner[o].terms for o in owners]
-            decrypted.append(_decrypted(session, public_key, COMBINED, whole, terms, decrypt))
+            every = [by_owner[o].terms for o in owners]
+            decrypted.append(_decrypted(session, public_key, COMBINED, whole, every, decrypt))
         terms_of = {a.terms.party: (a.terms.min_cohort, a.terms.epsilon) for a in aggregates}
         return released_profiles(decrypted, terms_of)
 
@@ -160,8 +162,8 @@ class ProfileRelease:
         try:
             return combine_aggregates(public_key, trimmed)
         except ValueError as error:
-            self._refuse(session, RELEASE_RULE, f"cannot combine in query {session.query_id}: "
-                         f"{error}")  # fmt: skip
+            where = f"query {session.query_id}"
+            self._refuse(session, RELEASE_RULE, f"cannot combine in {where}: {error}")
 
     def _owner_key(self, session: QuerySession, owner: str) -> Ed25519PublicKey:
         policy = self.governance.policy

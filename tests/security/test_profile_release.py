@@ -148,8 +148,8 @@ def test_only_released_cells_leave_the_querier_node(deployment: Deployment) -> N
     exactly what the rules release, and retailer_a's small overlap is not in it."""
     query_id = _id("small")
     aggregates = _aggregates(deployment, query_id, small=True)
-    released = codec.profiles_from_json(_release(deployment, query_id, list(aggregates.values()))
-                                        .profiles_json)  # fmt: skip
+    response = _release(deployment, query_id, list(aggregates.values()))
+    released = codec.profiles_from_json(response.profiles_json)
     expected = _oracle(deployment, aggregates)
     assert [p.to_json() for p in released] == [p.to_json() for p in expected]
     assert [p.owner for p in released] == [*OWNERS, COMBINED]
