@@ -141,11 +141,11 @@ class NodeClient:
             raise party_error(self.party, self.address, error) from None
         return response
 
-    def decrypt(
-        self, request: node_pb2.DecryptProfileRequest, deadline: Deadline
-    ) -> node_pb2.DecryptProfileResponse:
+    def release_profile(
+        self, request: node_pb2.ReleaseProfileRequest, deadline: Deadline
+    ) -> node_pb2.ReleaseProfileResponse:
         try:
-            response: node_pb2.DecryptProfileResponse = self._stub.DecryptProfile(
+            response: node_pb2.ReleaseProfileResponse = self._stub.ReleaseProfile(
                 request, timeout=deadline.remaining()
             )
         except grpc.RpcError as error:

@@ -1,10 +1,12 @@
 """Running a profile query (DESIGN 3.3): match each owner's list against the querier's set,
-encrypt indicators under the querier's key, collect owners' aggregates, combine, decrypt.
+encrypt indicators under the querier's key, collect owners' signed aggregates, and have the
+querier's node decrypt, combine and release them (node/profile_release.py).
 
 Per owner D: the querier's singly blinded set goes through D (D reshuffles); D's own list goes
 through the querier *keeping D's secret order*, so the coordinator's indicators line up with D's
 members without the coordinator learning which member is which. The coordinator sees only
-fully blinded points, indicator ciphertexts it made, and aggregate ciphertexts.
+fully blinded points, indicator ciphertexts it made, aggregate ciphertexts, and the profiles
+the querier's node released: never a cell the release rules hide.
 """
 
 from __future__ import annotations
@@ -24,12 +26,13 @@ from coordinator.node_client import Deadline, NodeClient, party_error
 from coordinator.overlap_run import _collect, _collect_with_header, _QueryCalls
 from coordinator.progress import REGISTRY
 from model.node import SessionOpened
-from model.outcomes import COMBINED, DecryptedProfile, ProfileOutcome
+from model.outcomes import ProfileOutcome
 from model.progress import AGGREGATION, DECRYPTION, INDICATORS, MASKS, OPEN, ROUTING
+from model.results import OwnerProfile
 from protocols.indicators import audience_indicators, encrypt_indicators
 from protocols.matching import matched_positions, sorted_reference
-from protocols.paillier import PaillierPublicKey, ciphertext_to_bytes
-from protocols.profile import OwnerAggregate, combine_aggregates
+from protocols.paillier import PaillierPublicKey
+from protocols.profile import OwnerAggregate
 from protocols.querier_keys import WeakQuerierKey, check_querier_modulus
 from runtime.signing import SHARED
 from wire import node_serde as node_codec
@@ -62,8 +65,9 @@ def _owner_aggregate(
     calls: _QueryCalls,
     phases: _Phases,
     audience: str = SHARED,
-) -> OwnerAggregate:
-    """Match one owner's list against the querier's set and collect the owner's aggregate.
+) -> tuple[OwnerAggregate, node_pb2.AggregateResponse]:
+    """Match one owner's list against the querier's set and collect the owner's aggregate
+    (decoded, and as the owner signed it for the querier's release step).
 
     The querier's set k_Q*H(y) goes through the owner (k_D*k_Q*H(y), reshuffled) and back to the
     querier, which takes its own key off (k_D*H(y), reshuffled): an oblivious evaluation of the
@@ -99,7 +103,7 @@ def _owner_aggregate(
     if calls.first_failure is not None:
         raise calls.first_failure
     try:
-        return node_codec.aggregate_from_proto(public_key, response)
+        return node_codec.aggregate_from_proto(public_key, response), response
     except ValueError as error:
         raise QueryFailed(grpc.StatusCode.INTERNAL, f"owner {owner.party}: {error}") from None
 
@@ -157,10 +161,11 @@ def _indicator_messages(
     phases.mark(f"{owner}: list matched, indicators encrypted and sent")
 
 
-def _combine(
-    public_key: PaillierPublicKey, aggregates: Mapping[str, OwnerAggregate], attributes: list[str]
-) -> tuple[OwnerAggregate | None, dict[str, str]]:
-    """Sum owners' aggregates per attribute where every owner declared it identically."""
+def _combined_attributes(
+    aggregates: Mapping[str, OwnerAggregate], attributes: list[str]
+) -> tuple[list[str], dict[str, str]]:
+    """The attributes every owner declared identically (summed into the combined profile by the
+    querier's node), and why each other one is not combined."""
     not_combined: dict[str, str] = {}
     keep = []
     for name in attributes:
@@ -174,56 +179,34 @@ def _combine(
             not_combined[name] = "declared differently: " + "; ".join(
                 f"{owner} {spec}" for owner, spec in declared.items()
             )
-    if len(aggregates) < 2 or not keep:
-        return None, not_combined
-    trimmed = [
-        OwnerAggregate(
-            key_fingerprint=agg.key_fingerprint,
-            rows=agg.rows,
-            overlap=agg.overlap,
-            attributes=tuple(a for a in agg.attributes if a.attribute.name in keep),
-            sealed=agg.sealed,
-        )
-        for agg in aggregates.values()
-    ]
-    return combine_aggregates(public_key, trimmed), not_combined
+    return (keep if len(aggregates) >= 2 else []), not_combined
 
 
-def _decrypt(
+def _release(
     querier: NodeClient,
     query_id: str,
     public_key: PaillierPublicKey,
-    owner: str,
-    aggregate: OwnerAggregate,
+    signed: list[node_pb2.AggregateResponse],
+    combined: list[str],
     deadline: Deadline,
-    terms: list[node_pb2.OwnerTerms],
-) -> DecryptedProfile:
-    """Ask the querier's node to decrypt one aggregate, naming for its plausibility check the
-    owners it covers (list size, noise epsilon) and their declared specs."""
-    names = [("", "overlap")] + [
-        (item.attribute.name, cell)
-        for item in aggregate.attributes
-        for cell in node_codec.cell_names(item.attribute)
-    ]
-    request = node_pb2.DecryptProfileRequest(
+) -> list[OwnerProfile]:
+    """Hand every owner's signed aggregate to the querier's node, which decrypts them, applies
+    the release rules under the owners' signed terms and returns only the released profiles."""
+    request = node_pb2.ReleaseProfileRequest(
         query_id=query_id,
         key_fingerprint=public_key.fingerprint(),
-        cells=[
-            node_pb2.AggregateCell(
-                attribute=a, cell=c, ciphertext=ciphertext_to_bytes(public_key, value)
-            )
-            for (a, c), value in zip(names, aggregate.ciphertexts(), strict=True)
-        ],
-        owner=owner,
-        owners=terms,
-        attributes=[node_codec.attribute_to_proto(a.attribute) for a in aggregate.attributes],
+        aggregates=signed,
+        combined=combined,
     )
-    response = querier.decrypt(request, deadline)
+    response = querier.release_profile(request, deadline)
     REGISTRY.add(query_id, DECRYPTION)
-    cells = {(c.attribute, c.cell): int(c.value) for c in response.cells}
-    if list(cells) != names:
-        raise QueryFailed(grpc.StatusCode.INTERNAL, f"querier {querier.party} answered other cells")
-    return DecryptedProfile(owner, tuple(a.attribute for a in aggregate.attributes), cells)
+    try:
+        return node_codec.profiles_from_json(response.profiles_json)
+    except (ValueError, KeyError, TypeError) as error:
+        raise QueryFailed(
+            grpc.StatusCode.INTERNAL,
+            f"querier {querier.party} released malformed profiles: {error}",
+        ) from None
 
 
 def run_profile(
@@ -333,31 +316,19 @@ def run_profile(
             for name, node in owners.items()
         }
         aggregates: dict[str, OwnerAggregate] = {}
+        relayed: list[node_pb2.AggregateResponse] = []
         for name, future in futures.items():
             try:
-                aggregates[name] = future.result()
+                aggregates[name], response = future.result()
+                relayed.append(response)
             except QueryFailed as failure:
                 calls.fail(failure)
         if calls.first_failure is not None:
             raise calls.first_failure
-        combined, not_combined = _combine(public_key, aggregates, attributes)
-        REGISTRY.set_total(query_id, DECRYPTION, len(aggregates) + (combined is not None))
-        terms = {
-            name: node_pb2.OwnerTerms(
-                party=name, set_size=sessions[name].set_size, epsilon=sessions[name].epsilon
-            )
-            for name in aggregates
-        }
-        profiles = [
-            _decrypt(querier, query_id, public_key, name, agg, deadline, [terms[name]])
-            for name, agg in aggregates.items()
-        ]
-        if combined is not None:
-            every = list(terms.values())
-            profiles.append(
-                _decrypt(querier, query_id, public_key, COMBINED, combined, deadline, every)
-            )
-        phases.mark("aggregates combined and decrypted")
+        combined, not_combined = _combined_attributes(aggregates, attributes)
+        REGISTRY.set_total(query_id, DECRYPTION, 1)
+        profiles = _release(querier, query_id, public_key, relayed, combined, deadline)
+        phases.mark("aggregates decrypted and released by the querier's node")
     total = sum(sessions[o].set_size for o in owners)
     masks.refill_in_background(public_key, total)
     return ProfileOutcome(

@@ -16,7 +16,7 @@ Steps and their totals:
 - mask generation: Paillier masks ready for the query (from the warm pool or made now), of the
   masks the indicators need (one per owner-list position).
 - owner aggregation: owners whose encrypted aggregate came back, of the owners.
-- decryption: profiles decrypted by the querier (per owner, and combined), of those to decrypt.
+- decryption: the querier's node decrypting and releasing the profiles (one request).
 
 What leaves the coordinator (`to_proto`, the `WatchQuery` stream): the counts of steps that
 follow set sizes (routing, indicators, masks) would tell a watcher other parties' exact set

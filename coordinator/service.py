@@ -34,7 +34,6 @@ from model.results import (
 )
 from protocols.matching import MAX_PARTIES
 from release.overlap import overlap_cells, overlap_result, profile_cells
-from release.profile import released_profiles
 from runtime.audit import AuditLog, AuditRecord, SignedHead
 from runtime.signing import AUDIENCES, SHARED, SignedQueryError, signed_audience
 from wire.status import QueryFailed, status_for
@@ -194,14 +193,12 @@ class CoordinatorService:
                 )
                 answer = reused
             else:
-                terms = {o: (s.min_cohort, s.epsilon) for o, s in outcome.sessions.items()}
-                profiles = released_profiles(outcome.profiles, terms)
                 result = ProfileResult(
                     query_id=outcome.query_id,
                     querier=querier,
                     owners=tuple(owners),
                     attributes=tuple(attributes),
-                    profiles=tuple(profiles),
+                    profiles=tuple(outcome.profiles),
                     not_combined=outcome.not_combined,
                     seconds=outcome.seconds,
                     phases=outcome.phases,

@@ -1,10 +1,11 @@
-"""Counted answers before release: an overlap's regions and sessions, owners' decrypted profiles."""
+"""Counted answers: an overlap's regions and sessions before release; a profile as released."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from model.node import SessionOpened
+from model.results import OwnerProfile
 from protocols.matching import RegionCounts
 from protocols.profile import Attribute
 
@@ -34,11 +35,12 @@ class DecryptedProfile:
 
 @dataclass(frozen=True)
 class ProfileOutcome:
-    """Everything the coordinator releases for a profile query."""
+    """Everything the coordinator releases for a profile query: the profiles the querier's node
+    released (owners, then combined), never a hidden cell."""
 
     query_id: str
     querier: str
-    profiles: list[DecryptedProfile]
+    profiles: list[OwnerProfile]
     not_combined: dict[str, str]
     sessions: dict[str, SessionOpened]
     seconds: float

@@ -28,6 +28,7 @@ class QuerierDecryption:
     Nothing decrypted leaves unless ``DecryptionTally`` finds the cells plausible for 0/1
     indicators over the querier's set; otherwise the query is refused (audited, rule
     ``plausibility``) and its session dropped, so no later request decrypts anything for it.
+    The plaintexts go to the release rules (node/profile_release.py), never onto the wire.
     """
 
     def __init__(

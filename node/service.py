@@ -13,12 +13,15 @@ from connectors.members import LoadTally, load_members
 from connectors.opener import open_source
 from model.errors import GovernanceRefusal, QueryRefused, SessionNotFound
 from model.node import NodeDescription, SessionOpened
+from model.results import OwnerProfile
 from node.admission import Admission
 from node.attributes import attribute_column
 from node.config import NodeConfig
 from node.decryption import QuerierDecryption
 from node.governance import NodeGovernance
 from node.member_cache import MAX_CACHED_POINTS, CachedMembers, MemberCache, source_version
+from node.owner_terms import SignedAggregate, owner_terms
+from node.profile_release import ProfileRelease
 from node.querier_key import KeyBindingSigner, accept_querier_key
 from node.segments import check_segment_column, segment_rows
 from node.sessions import QuerySession, SessionStore
@@ -30,6 +33,7 @@ from protocols.paillier import (
     InvalidCiphertext,
     PaillierPrivateKey,
     PaillierPublicKey,
+    check_ciphertexts,
 )
 from protocols.plausibility import Cell, OwnerTerms
 from protocols.profile import (
@@ -78,6 +82,7 @@ class NodeService:
         self.decryption = (
             QuerierDecryption(querier_key, self.governance, self.sessions) if querier_key else None
         )
+        self.profile_release = ProfileRelease(config.party, self.governance, self.sessions)
 
     def describe(self) -> NodeDescription:
         """Party name, servable identifier types and the normalisation profile label."""
@@ -362,7 +367,8 @@ class NodeService:
         owners: list[OwnerTerms],
         specs: tuple[Attribute, ...],
     ) -> list[int]:
-        """Decrypt one owner's (or the combined) aggregate cells, if plausible (``decryption``)."""
+        """Decrypt one owner's (or the combined) aggregate cells, if plausible (``decryption``);
+        only `release_profile` calls it: the plaintexts go to the release rules, never out."""
         session = self.sessions.get(query_id)
         if session.role != "querier" or self.decryption is None:
             raise QueryRefused(f"query {query_id} has no querier session at {self.config.party!r}")
@@ -370,6 +376,32 @@ class NodeService:
             raise QueryRefused(f"at most {MAX_DECRYPT_CELLS} aggregate cells per request")
         return self.decryption.decrypt(
             session, fingerprint, ciphertexts, names, owner, owners, specs
+        )
+
+    def owner_terms(self, query_id: str, aggregate: OwnerAggregate) -> tuple[OwnerTerms, bytes]:
+        """As owner: this query's terms, signed with `aggregate` (node/owner_terms.py)."""
+        session = self.sessions.get(query_id)
+        return owner_terms(session, self.config.party, self.unblinding.signing_key, aggregate)
+
+    def release_profile(
+        self,
+        query_id: str,
+        fingerprint: bytes,
+        aggregates: list[SignedAggregate],
+        combined: list[str],
+    ) -> list[OwnerProfile]:
+        """As querier: decrypt every owner's signed aggregate and return only what the release
+        rules release under the owners' signed terms (node/profile_release.py)."""
+        session = self.sessions.get(query_id)
+        if session.role != "querier" or self.decryption is None:
+            raise QueryRefused(f"query {query_id} has no querier session at {self.config.party!r}")
+        public_key = self.decryption.key.public_key
+        if fingerprint != public_key.fingerprint():
+            raise InvalidCiphertext("aggregates are encrypted against a different key")
+        for signed in aggregates:  # malformed cells: INVALID_ARGUMENT, before any governance
+            check_ciphertexts(public_key, signed.aggregate.ciphertexts(), fingerprint)
+        return self.profile_release.release(
+            session, public_key, aggregates, combined, lambda *call: self.decrypt(*call)
         )
 
     def own_set(self, query_id: str) -> Iterator[bytes]:

@@ -7,9 +7,9 @@ from collections.abc import Iterator
 import grpc
 
 from model.errors import QueryRefused
-from node.service import NodeService
+from node.owner_terms import SignedAggregate
+from node.service import MAX_DECRYPT_CELLS, NodeService
 from protocols.paillier import PaillierPublicKey
-from protocols.plausibility import OwnerTerms
 from runtime.identity import peer_identity
 from wire import node_serde as codec
 from wire.status import reported
@@ -96,27 +96,33 @@ class PartyNodeServicer(node_pb2_grpc.PartyNodeServicer):
             public_key = PaillierPublicKey(session.paillier_n)
             chunks = unframe(request_iterator, public_key.ciphertext_width, "ciphertexts", source)
             aggregate = self.service.aggregate(header.query_id, header.key_fingerprint, chunks)
-            return codec.aggregate_to_proto(self.party, public_key, aggregate)
+            terms, signature = self.service.owner_terms(header.query_id, aggregate)
+            return codec.aggregate_to_proto(self.party, public_key, aggregate, terms, signature)
 
-    def DecryptProfile(
-        self, request: node_pb2.DecryptProfileRequest, context: grpc.ServicerContext
-    ) -> node_pb2.DecryptProfileResponse:
-        with reported(context, f"{self.party} DecryptProfile"):
-            values = self.service.decrypt(
-                request.query_id,
-                request.key_fingerprint,
-                [c.ciphertext for c in request.cells],
-                [(c.attribute, c.cell) for c in request.cells],
-                request.owner,
-                [OwnerTerms(o.party, o.set_size, o.epsilon) for o in request.owners],
-                tuple(codec.attribute_from_proto(a) for a in request.attributes),
-            )
-            return node_pb2.DecryptProfileResponse(
-                cells=[
-                    node_pb2.DecryptedCell(attribute=c.attribute, cell=c.cell, value=str(v))
-                    for c, v in zip(request.cells, values, strict=True)
+    def ReleaseProfile(
+        self, request: node_pb2.ReleaseProfileRequest, context: grpc.ServicerContext
+    ) -> node_pb2.ReleaseProfileResponse:
+        with reported(context, f"{self.party} ReleaseProfile"):
+            if self.service.querier_key is None:
+                raise QueryRefused(f"{self.party} holds no Paillier key: it is no querier")
+            public_key = self.service.querier_key.public_key
+            try:
+                aggregates = [
+                    SignedAggregate(
+                        codec.aggregate_from_proto(public_key, a),
+                        codec.terms_from_proto(a.terms),
+                        a.terms_signature,
+                    )
+                    for a in request.aggregates
                 ]
+            except ValueError as error:
+                raise QueryRefused(f"{self.party} ReleaseProfile: {error}") from None
+            if sum(len(a.cells) for a in request.aggregates) > MAX_DECRYPT_CELLS:
+                raise QueryRefused(f"at most {MAX_DECRYPT_CELLS} aggregate cells per request")
+            profiles = self.service.release_profile(
+                request.query_id, request.key_fingerprint, aggregates, list(request.combined)
             )
+            return node_pb2.ReleaseProfileResponse(profiles_json=codec.profiles_to_json(profiles))
 
     def CloseSession(
         self, request: node_pb2.CloseSessionRequest, context: grpc.ServicerContext

@@ -16,16 +16,15 @@ most min(|Q|, |D|) members can produce, widened by the owner's noise bound:
 
 For a profile of the owner's members outside the querier's set (`prospects`) or of its whole
 base (`base`), the coordinator encrypts Enc(1) for non-matches (or every member), so the cap is
-|D| instead of min(|Q|, |D|); since |D| is named by the coordinator, it is capped by
-`audience_ceiling`, the largest owner set the querier accepts (its policy's max_set_size), so a
-lie about |D| widens a window at most to that ceiling.
+|D| instead of min(|Q|, |D|), further capped by `audience_ceiling`, the largest owner set the
+querier accepts (its policy's max_set_size).
 
-|Q| is the querier's own session size; |D|, the owner's epsilon and specs are named by the
-coordinator in the request. Lying about |D| only narrows the window (min with |Q|); an epsilon
-below ``MIN_EPSILON`` is refused; claimed specs wider than the owner's widen a sum's window (up
-to the 2^53 limit of any declaration), never a count's. So a deviating coordinator gets at most
-log2(cap * max_encoded^2 + B) bits out of any one cell, in one decryption per owner, and never a
-packed per-member vector; it can still weight members (see README "Who learns what").
+|Q| is the querier's own session size; |D|, the owner's epsilon and specs come with the owner's
+aggregate, signed by the owner over the query (node/owner_terms.py), so the coordinator cannot
+change them; an epsilon below ``MIN_EPSILON`` is refused. So no cell decrypts to a packed per-member
+vector, and each owner's aggregate is decrypted once per query; integer weights on members stay
+possible (see README "Who learns what"). What leaves the querier's node is only what the release
+rules release (node/profile_release.py).
 B is the discrete Laplace tail bound: Pr[|noise| > B] <= 2^-NOISE_TAIL_BITS per cell.
 """
 
@@ -53,11 +52,15 @@ class ImplausibleAggregate(ValueError):
 
 @dataclass(frozen=True)
 class OwnerTerms:
-    """What the coordinator says of one owner: its list size and its noise epsilon (0: none)."""
+    """One owner's terms for a query: its list size, its noise epsilon (0: none) and its k.
+
+    The owner signs them with its aggregate; the querier's node checks that signature
+    (node/owner_terms.py) before this check and the release rules use them."""
 
     party: str
     set_size: int
     epsilon: float
+    min_cohort: int = 0
 
 
 def cell_names(specs: Sequence[Attribute]) -> list[Cell]:

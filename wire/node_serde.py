@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
+
 from connectors.members import LoadTally
 from model.errors import QueryRefused
 from model.node import NodeDescription, SessionOpened
+from model.results import OwnerProfile
 from protocols.paillier import PaillierPublicKey, ciphertext_from_bytes, ciphertext_to_bytes
+from protocols.plausibility import OwnerTerms
 from protocols.profile import (
     Attribute,
     AttributeAggregate,
@@ -115,8 +120,25 @@ def cell_names(spec: Attribute) -> tuple[str, ...]:
     return ("count", "sum", "sum_sq")
 
 
+def terms_to_proto(terms: OwnerTerms) -> node_pb2.OwnerTerms:
+    return node_pb2.OwnerTerms(
+        party=terms.party,
+        set_size=terms.set_size,
+        epsilon=terms.epsilon,
+        min_cohort=terms.min_cohort,
+    )
+
+
+def terms_from_proto(message: node_pb2.OwnerTerms) -> OwnerTerms:
+    return OwnerTerms(message.party, message.set_size, message.epsilon, message.min_cohort)
+
+
 def aggregate_to_proto(
-    party: str, public_key: PaillierPublicKey, aggregate: OwnerAggregate
+    party: str,
+    public_key: PaillierPublicKey,
+    aggregate: OwnerAggregate,
+    terms: OwnerTerms | None = None,
+    signature: bytes = b"",
 ) -> node_pb2.AggregateResponse:
     cells = [
         node_pb2.AggregateCell(
@@ -139,7 +161,22 @@ def aggregate_to_proto(
         key_fingerprint=aggregate.key_fingerprint,
         cells=cells,
         attributes=[attribute_to_proto(item.attribute) for item in aggregate.attributes],
+        terms=terms_to_proto(terms) if terms is not None else None,
+        terms_signature=signature,
     )
+
+
+def profiles_to_json(profiles: Sequence[OwnerProfile]) -> str:
+    """Released profiles for ReleaseProfileResponse.profiles_json."""
+    return json.dumps([p.to_json() for p in profiles], sort_keys=True)
+
+
+def profiles_from_json(text: str) -> list[OwnerProfile]:
+    """The released profiles of a ReleaseProfileResponse; malformed JSON is a ValueError."""
+    data = json.loads(text)
+    if not isinstance(data, list):
+        raise ValueError("released profiles are not a JSON list")
+    return [OwnerProfile.from_json(item) for item in data]
 
 
 def aggregate_from_proto(

@@ -171,7 +171,7 @@ def reblind(cluster: Cluster, messages: list[Any]) -> list[Any]:
 
 # -- raw bytes into every method ------------------------------------------------------------
 
-NODE_UNARY = ("Describe", "OpenSession", "DecryptProfile", "CloseSession")
+NODE_UNARY = ("Describe", "OpenSession", "ReleaseProfile", "CloseSession")
 NODE_STREAMS = ("Reblind", "Aggregate")
 
 
@@ -383,7 +383,7 @@ def test_open_session_oversized(cluster: Cluster) -> None:
     )
 
 
-# -- Aggregate and DecryptProfile ---------------------------------------------------------
+# -- Aggregate and ReleaseProfile ---------------------------------------------------------
 
 
 def indicator_stream(
@@ -441,38 +441,48 @@ def test_aggregate_on_a_member_session(cluster: Cluster) -> None:
     )
 
 
-def test_decrypt_refuses(cluster: Cluster) -> None:
+def test_release_refuses(cluster: Cluster) -> None:
     query_id, key = open_profile(cluster)
     public = key.public_key
     width = public.ciphertext_width
     stub = cluster.node_stub(BRAND)
 
-    def decrypt(values: list[bytes], fingerprint: bytes | None = None, qid: str = query_id) -> Any:
-        return stub.DecryptProfile(
-            node_pb2.DecryptProfileRequest(
-                query_id=qid,
-                key_fingerprint=public.fingerprint() if fingerprint is None else fingerprint,
-                cells=[
-                    node_pb2.AggregateCell(attribute="", cell="overlap", ciphertext=v)
-                    for v in values
-                ],
+    def release(
+        values: list[bytes],
+        fingerprint: bytes | None = None,
+        qid: str = query_id,
+        copies: int = 1,
+    ) -> Any:
+        fingerprint = public.fingerprint() if fingerprint is None else fingerprint
+        aggregate = node_pb2.AggregateResponse(
+            party=RETAILER_A,
+            key_fingerprint=fingerprint,
+            cells=[
+                node_pb2.AggregateCell(attribute="", cell="overlap", ciphertext=v) for v in values
+            ],
+            terms=node_pb2.OwnerTerms(party=RETAILER_A, set_size=10),
+        )
+        return stub.ReleaseProfile(
+            node_pb2.ReleaseProfileRequest(
+                query_id=qid, key_fingerprint=fingerprint, aggregates=[aggregate] * copies
             ),
             timeout=TIMEOUT,
         )
 
     n2 = public.n * public.n
     for value in (0, n2, n2 + 1, public.n):  # zero, out of range, a multiple of n
-        refused(lambda v=value: decrypt([v.to_bytes(width, "big")]))  # type: ignore[misc]
-    refused(lambda: decrypt([b"\x01"]))  # wrong width
-    refused(lambda: decrypt([b""]))
-    refused(lambda: decrypt([(2).to_bytes(width, "big")], fingerprint=b"\x00" * 32))
-    refused(lambda: decrypt([(2).to_bytes(width, "big")] * 5000))  # too many cells
-    refused(lambda: decrypt([(2).to_bytes(width, "big")], qid="nope"), grpc.StatusCode.NOT_FOUND)
-    # the querier session is not an owner session and the owner holds no querier key
+        refused(lambda v=value: release([v.to_bytes(width, "big")]))  # type: ignore[misc]
+    refused(lambda: release([b"\x01"]))  # wrong width
+    refused(lambda: release([b""]))
+    refused(lambda: release([(2).to_bytes(width, "big")], fingerprint=b"\x00" * 32))
+    refused(lambda: release([(2).to_bytes(width, "big")] * 2))  # cells its specs do not make
+    refused(lambda: release([(2).to_bytes(width, "big")], copies=5000))  # too many cells
+    refused(lambda: release([(2).to_bytes(width, "big")], qid="nope"), grpc.StatusCode.NOT_FOUND)
+    # the owner holds no querier key
     owner_stub = cluster.node_stub(RETAILER_A)
     refused(
-        lambda: owner_stub.DecryptProfile(
-            node_pb2.DecryptProfileRequest(query_id=query_id), timeout=TIMEOUT
+        lambda: owner_stub.ReleaseProfile(
+            node_pb2.ReleaseProfileRequest(query_id=query_id), timeout=TIMEOUT
         )
     )
 

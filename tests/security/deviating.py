@@ -10,9 +10,12 @@ coordinator would send them, so a test can deviate at any step.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import itertools
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 from client.sdk import ClientTLS, CoordinatorClient, QuerySigner
 from connectors.identifiers import NormalisationProfile
@@ -23,10 +26,14 @@ from gongying.demo_profile import ATTRIBUTES, attributes_toml
 from gongying.launch import free_port
 from node.config import load_node_config
 from node.server import NodeServer, start_node
+from protocols.indicators import encrypt_indicators
+from protocols.masks import MaskTable, build_mask_table, generate_masks
+from protocols.matching import matched_positions, sorted_reference
+from protocols.paillier import PaillierPublicKey, encrypt
 from runtime.audit import StoredRecord
 from runtime.certs import COORDINATOR, CertSet, init_certs
 from runtime.serving import channel
-from wire.streams import point_messages, read_header, unframe
+from wire.streams import frame, point_messages, read_header, unframe
 from wire.v1 import coordinator_pb2_grpc, node_pb2, node_pb2_grpc, points_pb2, query_pb2
 
 BRAND, RETAILER_A, RETAILER_B = "brand", "retailer_a", "retailer_b"
@@ -225,3 +232,74 @@ def reblind(
 ) -> tuple[points_pb2.StreamHeader, bytes]:
     """Send `points` under `header` to `party`'s Reblind and read the reply whole."""
     return read_points(deployment.node(party).Reblind(point_messages(header, iter((points,)))))
+
+
+def querier_key(opened: Mapping[str, node_pb2.OpenSessionResponse]) -> PaillierPublicKey:
+    """brand's Paillier public key as its OpenSession returned it."""
+    return PaillierPublicKey(int.from_bytes(opened[BRAND].paillier_n, "big"))
+
+
+_MASK_TABLES: dict[int, MaskTable] = {}
+
+
+def _masks(public_key: PaillierPublicKey, count: int) -> list[int]:
+    """Fresh masks from a fixed-base table built once per key (as the coordinator's supply)."""
+    table = _MASK_TABLES.get(public_key.n)
+    if table is None:
+        table = _MASK_TABLES.setdefault(public_key.n, build_mask_table(public_key))
+    return generate_masks(table, count)
+
+
+def owner_aggregate(
+    deployment: Deployment,
+    query_id: str,
+    owner: str,
+    public_key: PaillierPublicKey,
+    select: Callable[[np.ndarray], np.ndarray] | None = None,
+    rows: int | None = None,
+) -> node_pb2.AggregateResponse:
+    """The coordinator's steps for one owner of an opened profile query: brand's set re-blinded
+    by `owner` and unblinded by brand, `owner`'s list matched, indicators encrypted (0/1 on the
+    matches, or `select(matches)` for a deviating coordinator: 0/1 or integer weights) and
+    aggregated by `owner`; its signed aggregate as the coordinator receives it. With `rows` (the
+    owner's set size) the matching is skipped and every indicator is Enc(0)."""
+    if rows is not None:
+        indicators = np.zeros(rows, dtype=bool)
+    else:
+        mine = own_set(deployment, BRAND, query_id)
+        first = points_pb2.StreamHeader(query_id=query_id, set_owner=BRAND)
+        signed, both = reblind(deployment, owner, first, mine)
+        unblind = points_pb2.StreamHeader(
+            query_id=query_id,
+            set_owner=BRAND,
+            unblind=True,
+            reblinded_by=owner,
+            reblind_signature=signed.reblind_signature,
+        )
+        reference = sorted_reference(reblind(deployment, BRAND, unblind, both)[1])
+        matched = matched_positions(own_set(deployment, owner, query_id), reference)
+        indicators = select(matched) if select is not None else matched
+    masks = _masks(public_key, len(indicators))
+    if indicators.dtype == bool:
+        ciphertexts = encrypt_indicators(public_key, indicators, masks)
+    else:  # integer weights: what a deviating coordinator may encrypt instead of 0/1
+        width = public_key.ciphertext_width
+        ciphertexts = b"".join(
+            encrypt(public_key, int(w), m).to_bytes(width, "big")
+            for w, m in zip(indicators.tolist(), masks, strict=True)
+        )
+    header = node_pb2.IndicatorMessage(
+        header=node_pb2.IndicatorHeader(query_id=query_id, key_fingerprint=public_key.fingerprint())
+    )
+    body = frame(
+        iter((ciphertexts,)),
+        public_key.ciphertext_width,
+        lambda seq, data: node_pb2.IndicatorMessage(
+            chunk=node_pb2.CiphertextChunk(seq=seq, ciphertexts=data)
+        ),
+        lambda trailer: node_pb2.IndicatorMessage(trailer=trailer),
+    )
+    response: node_pb2.AggregateResponse = deployment.node(owner).Aggregate(
+        itertools.chain((header,), body)
+    )
+    return response

@@ -505,12 +505,22 @@ class AggregateResponse(_message.Message):
     KEY_FINGERPRINT_FIELD_NUMBER: _builtins.int
     CELLS_FIELD_NUMBER: _builtins.int
     ATTRIBUTES_FIELD_NUMBER: _builtins.int
+    TERMS_FIELD_NUMBER: _builtins.int
+    TERMS_SIGNATURE_FIELD_NUMBER: _builtins.int
     party: _builtins.str
     key_fingerprint: _builtins.bytes
+    terms_signature: _builtins.bytes
     @_builtins.property
     def cells(self) -> _containers.RepeatedCompositeFieldContainer[Global___AggregateCell]: ...
     @_builtins.property
     def attributes(self) -> _containers.RepeatedCompositeFieldContainer[Global___AttributeSpec]: ...
+    @_builtins.property
+    def terms(self) -> Global___OwnerTerms:
+        """The owner's release terms for this query and its Ed25519 signature (its party's
+        `signing_key`) over them, the query, the querier, the specs, the key fingerprint and the
+        SHA-256 of the cells' ciphertexts (node/owner_terms.py); empty without a signing key.
+        """
+
     def __init__(
         self,
         *,
@@ -518,128 +528,105 @@ class AggregateResponse(_message.Message):
         key_fingerprint: _builtins.bytes = ...,
         cells: _abc.Iterable[Global___AggregateCell] | None = ...,
         attributes: _abc.Iterable[Global___AttributeSpec] | None = ...,
+        terms: Global___OwnerTerms | None = ...,
+        terms_signature: _builtins.bytes = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["terms", b"terms"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["attributes", b"attributes", "cells", b"cells", "key_fingerprint", b"key_fingerprint", "party", b"party"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attributes", b"attributes", "cells", b"cells", "key_fingerprint", b"key_fingerprint", "party", b"party", "terms", b"terms", "terms_signature", b"terms_signature"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___AggregateResponse: _TypeAlias = AggregateResponse  # noqa: Y015
 
 @_typing.final
-class DecryptProfileRequest(_message.Message):
+class ReleaseProfileRequest(_message.Message):
+    """Every owner's aggregate as it signed it (AggregateResponse), one per owner of the query, and
+    the attributes to combine over all owners (each declared identically by every owner).
+    """
+
     DESCRIPTOR: _descriptor.Descriptor
 
     QUERY_ID_FIELD_NUMBER: _builtins.int
     KEY_FINGERPRINT_FIELD_NUMBER: _builtins.int
-    CELLS_FIELD_NUMBER: _builtins.int
-    OWNER_FIELD_NUMBER: _builtins.int
-    OWNERS_FIELD_NUMBER: _builtins.int
-    ATTRIBUTES_FIELD_NUMBER: _builtins.int
+    AGGREGATES_FIELD_NUMBER: _builtins.int
+    COMBINED_FIELD_NUMBER: _builtins.int
     query_id: _builtins.str
     key_fingerprint: _builtins.bytes
-    owner: _builtins.str
-    """For the querier node's plausibility check: whose aggregate this is (an owner, or
-    "combined"), the owners it covers with their terms (one for an owner; every summed owner
-    for "combined"), and the declared specs of its attributes in cell order.
-    """
     @_builtins.property
-    def cells(self) -> _containers.RepeatedCompositeFieldContainer[Global___AggregateCell]: ...
+    def aggregates(self) -> _containers.RepeatedCompositeFieldContainer[Global___AggregateResponse]: ...
     @_builtins.property
-    def owners(self) -> _containers.RepeatedCompositeFieldContainer[Global___OwnerTerms]: ...
-    @_builtins.property
-    def attributes(self) -> _containers.RepeatedCompositeFieldContainer[Global___AttributeSpec]: ...
+    def combined(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     def __init__(
         self,
         *,
         query_id: _builtins.str = ...,
         key_fingerprint: _builtins.bytes = ...,
-        cells: _abc.Iterable[Global___AggregateCell] | None = ...,
-        owner: _builtins.str = ...,
-        owners: _abc.Iterable[Global___OwnerTerms] | None = ...,
-        attributes: _abc.Iterable[Global___AttributeSpec] | None = ...,
+        aggregates: _abc.Iterable[Global___AggregateResponse] | None = ...,
+        combined: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["attributes", b"attributes", "cells", b"cells", "key_fingerprint", b"key_fingerprint", "owner", b"owner", "owners", b"owners", "query_id", b"query_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["aggregates", b"aggregates", "combined", b"combined", "key_fingerprint", b"key_fingerprint", "query_id", b"query_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-Global___DecryptProfileRequest: _TypeAlias = DecryptProfileRequest  # noqa: Y015
+Global___ReleaseProfileRequest: _TypeAlias = ReleaseProfileRequest  # noqa: Y015
+
+@_typing.final
+class ReleaseProfileResponse(_message.Message):
+    """The released profiles (owners in the query's order, then `combined`), as JSON: a list of
+    OwnerProfile objects (Profile JSON in the README); a hidden cell is null.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROFILES_JSON_FIELD_NUMBER: _builtins.int
+    profiles_json: _builtins.str
+    def __init__(
+        self,
+        *,
+        profiles_json: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["profiles_json", b"profiles_json"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReleaseProfileResponse: _TypeAlias = ReleaseProfileResponse  # noqa: Y015
 
 @_typing.final
 class OwnerTerms(_message.Message):
-    """What the coordinator says of one owner: its list size and the epsilon of its noise (0: none)."""
+    """An owner's release terms for one query: its list size, the epsilon of its noise (0: exact)
+    and its minimum cohort k.
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
     PARTY_FIELD_NUMBER: _builtins.int
     SET_SIZE_FIELD_NUMBER: _builtins.int
     EPSILON_FIELD_NUMBER: _builtins.int
+    MIN_COHORT_FIELD_NUMBER: _builtins.int
     party: _builtins.str
     set_size: _builtins.int
     epsilon: _builtins.float
+    min_cohort: _builtins.int
     def __init__(
         self,
         *,
         party: _builtins.str = ...,
         set_size: _builtins.int = ...,
         epsilon: _builtins.float = ...,
+        min_cohort: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["epsilon", b"epsilon", "party", b"party", "set_size", b"set_size"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["epsilon", b"epsilon", "min_cohort", b"min_cohort", "party", b"party", "set_size", b"set_size"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___OwnerTerms: _TypeAlias = OwnerTerms  # noqa: Y015
-
-@_typing.final
-class DecryptedCell(_message.Message):
-    DESCRIPTOR: _descriptor.Descriptor
-
-    ATTRIBUTE_FIELD_NUMBER: _builtins.int
-    CELL_FIELD_NUMBER: _builtins.int
-    VALUE_FIELD_NUMBER: _builtins.int
-    attribute: _builtins.str
-    cell: _builtins.str
-    value: _builtins.str
-    """Decrypted plaintext as a signed decimal string (sums can exceed 64 bits)."""
-    def __init__(
-        self,
-        *,
-        attribute: _builtins.str = ...,
-        cell: _builtins.str = ...,
-        value: _builtins.str = ...,
-    ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
-    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["attribute", b"attribute", "cell", b"cell", "value", b"value"]  # noqa: Y015
-    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
-
-Global___DecryptedCell: _TypeAlias = DecryptedCell  # noqa: Y015
-
-@_typing.final
-class DecryptProfileResponse(_message.Message):
-    DESCRIPTOR: _descriptor.Descriptor
-
-    CELLS_FIELD_NUMBER: _builtins.int
-    @_builtins.property
-    def cells(self) -> _containers.RepeatedCompositeFieldContainer[Global___DecryptedCell]: ...
-    def __init__(
-        self,
-        *,
-        cells: _abc.Iterable[Global___DecryptedCell] | None = ...,
-    ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
-    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["cells", b"cells"]  # noqa: Y015
-    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
-
-Global___DecryptProfileResponse: _TypeAlias = DecryptProfileResponse  # noqa: Y015
 
 @_typing.final
 class CloseSessionRequest(_message.Message):

@@ -60,10 +60,10 @@ class PartyNodeStub:
                 request_serializer=wire_dot_v1_dot_node__pb2.IndicatorMessage.SerializeToString,
                 response_deserializer=wire_dot_v1_dot_node__pb2.AggregateResponse.FromString,
                 _registered_method=True)
-        self.DecryptProfile = channel.unary_unary(
-                '/gongying.v1.PartyNode/DecryptProfile',
-                request_serializer=wire_dot_v1_dot_node__pb2.DecryptProfileRequest.SerializeToString,
-                response_deserializer=wire_dot_v1_dot_node__pb2.DecryptProfileResponse.FromString,
+        self.ReleaseProfile = channel.unary_unary(
+                '/gongying.v1.PartyNode/ReleaseProfile',
+                request_serializer=wire_dot_v1_dot_node__pb2.ReleaseProfileRequest.SerializeToString,
+                response_deserializer=wire_dot_v1_dot_node__pb2.ReleaseProfileResponse.FromString,
                 _registered_method=True)
         self.CloseSession = channel.unary_unary(
                 '/gongying.v1.PartyNode/CloseSession',
@@ -110,8 +110,10 @@ class PartyNodeServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def DecryptProfile(self, request, context):
-        """Decrypts combined aggregates with the querier's Paillier key (profile queries).
+    def ReleaseProfile(self, request, context):
+        """The querier's node: decrypts every owner's signed aggregate of a profile query, combines
+        them, applies the release rules under the owners' signed terms, and returns only what they
+        release (node/profile_release.py).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -152,10 +154,10 @@ def add_PartyNodeServicer_to_server(servicer, server):
                     request_deserializer=wire_dot_v1_dot_node__pb2.IndicatorMessage.FromString,
                     response_serializer=wire_dot_v1_dot_node__pb2.AggregateResponse.SerializeToString,
             ),
-            'DecryptProfile': grpc.unary_unary_rpc_method_handler(
-                    servicer.DecryptProfile,
-                    request_deserializer=wire_dot_v1_dot_node__pb2.DecryptProfileRequest.FromString,
-                    response_serializer=wire_dot_v1_dot_node__pb2.DecryptProfileResponse.SerializeToString,
+            'ReleaseProfile': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReleaseProfile,
+                    request_deserializer=wire_dot_v1_dot_node__pb2.ReleaseProfileRequest.FromString,
+                    response_serializer=wire_dot_v1_dot_node__pb2.ReleaseProfileResponse.SerializeToString,
             ),
             'CloseSession': grpc.unary_unary_rpc_method_handler(
                     servicer.CloseSession,
@@ -309,7 +311,7 @@ class PartyNode:
             _registered_method=True)
 
     @staticmethod
-    def DecryptProfile(request,
+    def ReleaseProfile(request,
             target,
             options=(),
             channel_credentials=None,
@@ -322,9 +324,9 @@ class PartyNode:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/gongying.v1.PartyNode/DecryptProfile',
-            wire_dot_v1_dot_node__pb2.DecryptProfileRequest.SerializeToString,
-            wire_dot_v1_dot_node__pb2.DecryptProfileResponse.FromString,
+            '/gongying.v1.PartyNode/ReleaseProfile',
+            wire_dot_v1_dot_node__pb2.ReleaseProfileRequest.SerializeToString,
+            wire_dot_v1_dot_node__pb2.ReleaseProfileResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -42,8 +42,11 @@ class PartyNodeStub:
     """Multiplies another party's points by this node's key; reshuffles unless asked to keep order."""
     Aggregate: _grpc.StreamUnaryMultiCallable[_node_pb2.IndicatorMessage, _node_pb2.AggregateResponse]
     """Aggregates the owner's attributes against encrypted match indicators (profile queries)."""
-    DecryptProfile: _grpc.UnaryUnaryMultiCallable[_node_pb2.DecryptProfileRequest, _node_pb2.DecryptProfileResponse]
-    """Decrypts combined aggregates with the querier's Paillier key (profile queries)."""
+    ReleaseProfile: _grpc.UnaryUnaryMultiCallable[_node_pb2.ReleaseProfileRequest, _node_pb2.ReleaseProfileResponse]
+    """The querier's node: decrypts every owner's signed aggregate of a profile query, combines
+    them, applies the release rules under the owners' signed terms, and returns only what they
+    release (node/profile_release.py).
+    """
     CloseSession: _grpc.UnaryUnaryMultiCallable[_node_pb2.CloseSessionRequest, _node_pb2.CloseSessionResponse]
     """Forgets the query's key and members."""
 
@@ -60,8 +63,11 @@ class PartyNodeAsyncStub(PartyNodeStub):
     """Multiplies another party's points by this node's key; reshuffles unless asked to keep order."""
     Aggregate: _aio.StreamUnaryMultiCallable[_node_pb2.IndicatorMessage, _node_pb2.AggregateResponse]  # type: ignore[assignment]
     """Aggregates the owner's attributes against encrypted match indicators (profile queries)."""
-    DecryptProfile: _aio.UnaryUnaryMultiCallable[_node_pb2.DecryptProfileRequest, _node_pb2.DecryptProfileResponse]  # type: ignore[assignment]
-    """Decrypts combined aggregates with the querier's Paillier key (profile queries)."""
+    ReleaseProfile: _aio.UnaryUnaryMultiCallable[_node_pb2.ReleaseProfileRequest, _node_pb2.ReleaseProfileResponse]  # type: ignore[assignment]
+    """The querier's node: decrypts every owner's signed aggregate of a profile query, combines
+    them, applies the release rules under the owners' signed terms, and returns only what they
+    release (node/profile_release.py).
+    """
     CloseSession: _aio.UnaryUnaryMultiCallable[_node_pb2.CloseSessionRequest, _node_pb2.CloseSessionResponse]  # type: ignore[assignment]
     """Forgets the query's key and members."""
 
@@ -107,12 +113,15 @@ class PartyNodeServicer(metaclass=_abc_1.ABCMeta):
         """Aggregates the owner's attributes against encrypted match indicators (profile queries)."""
 
     @_abc_1.abstractmethod
-    def DecryptProfile(
+    def ReleaseProfile(
         self,
-        request: _node_pb2.DecryptProfileRequest,
+        request: _node_pb2.ReleaseProfileRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_node_pb2.DecryptProfileResponse, _abc.Awaitable[_node_pb2.DecryptProfileResponse]]:
-        """Decrypts combined aggregates with the querier's Paillier key (profile queries)."""
+    ) -> _typing.Union[_node_pb2.ReleaseProfileResponse, _abc.Awaitable[_node_pb2.ReleaseProfileResponse]]:
+        """The querier's node: decrypts every owner's signed aggregate of a profile query, combines
+        them, applies the release rules under the owners' signed terms, and returns only what they
+        release (node/profile_release.py).
+        """
 
     @_abc_1.abstractmethod
     def CloseSession(
