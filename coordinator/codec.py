@@ -15,6 +15,7 @@ from coordinator.results import (
     ReleaseInfo,
 )
 from gongying.v1 import coordinator_pb2, node_pb2
+from node import codec as node_codec
 
 
 def _release_to_proto(release: ReleaseInfo) -> coordinator_pb2.ReleaseTerms:
@@ -170,6 +171,7 @@ def profile_to_proto(result: ProfileResult) -> coordinator_pb2.ProfileResponse:
                 overlap_suppressed=p.overlap is None,
                 attributes=attributes,
                 release=_release_to_proto(p.release),
+                labels=node_codec.labels_to_proto(p.labels),
             )
         )
     return coordinator_pb2.ProfileResponse(
@@ -214,6 +216,7 @@ def profile_from_proto(
                 numeric,
                 tuple(dropped),
                 _release_from_proto(p.release),
+                node_codec.labels_from_proto(p.labels),
             )
         )
     return ProfileResult(

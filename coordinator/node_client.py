@@ -6,7 +6,7 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import grpc
 
@@ -35,6 +35,7 @@ class OpenedSession:
     cached_answer: str = ""
     paillier_key_signature: bytes = b""
     set_fingerprint: str = ""
+    labels: dict[str, dict[str, str]] = field(default_factory=dict)  # owners' display labels
 
 
 @dataclass(frozen=True)
@@ -135,6 +136,7 @@ class NodeClient:
             cached_answer=response.cached_answer,
             paillier_key_signature=response.paillier_key_signature,
             set_fingerprint=response.set_fingerprint,
+            labels=node_codec.labels_from_proto(response.labels),
         )
 
     def stream_own_set(self, query_id: str, deadline: Deadline) -> grpc.Call:

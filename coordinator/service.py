@@ -25,6 +25,7 @@ from coordinator.masks import MaskSupply
 from coordinator.node_client import Deadline, NodeClient, Settlement
 from coordinator.overlap import run_overlap
 from coordinator.profile import run_profile
+from coordinator.profile_labels import with_owner_labels
 from coordinator.profile_release import released_profiles
 from coordinator.progress import AGGREGATION, OPEN, OVERLAP_STEPS, PROFILE_STEPS, REGISTRY
 from coordinator.releasing import (
@@ -200,7 +201,10 @@ class CoordinatorService:
                 answer = reused
             else:
                 terms = {o: (s.min_cohort, s.epsilon) for o, s in outcome.sessions.items()}
-                profiles = released_profiles(outcome.profiles, terms)
+                profiles = with_owner_labels(
+                    released_profiles(outcome.profiles, terms),
+                    {o: s.labels for o, s in outcome.sessions.items()},
+                )
                 result = ProfileResult(
                     query_id=outcome.query_id,
                     querier=querier,

@@ -14,14 +14,13 @@ from typing import Any
 
 from coordinator.results import Count, ReleaseInfo
 from gongying import messages_en, messages_zh_cn
+from gongying.languages import DEFAULT, LANGUAGES, nearest_language
+from protocols.profile import OTHER_BIN
 
 CATALOGUES: dict[str, dict[str, str]] = {
     "en": messages_en.MESSAGES,
     "zh-CN": messages_zh_cn.MESSAGES,
 }
-LANGUAGES = tuple(CATALOGUES)
-DEFAULT = "en"
-OTHER_BIN = "other"
 
 
 class UnknownLanguage(ValueError):
@@ -31,7 +30,7 @@ class UnknownLanguage(ValueError):
 def check_language(lang: str, where: str = "--lang") -> str:
     """`lang` itself when it has a catalogue; else one line naming the supported languages."""
     if lang not in CATALOGUES:
-        near = next((known for known in LANGUAGES if known.lower() == lang.lower()), None)
+        near = nearest_language(lang)
         hint = f" (did you mean {near!r}?)" if near else ""
         raise UnknownLanguage(
             f"{where}: unknown language {lang!r}{hint}; supported: {', '.join(LANGUAGES)}"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from connectors.members import LoadReport
 from gongying.signing import SignedQuery
 from gongying.v1 import node_pb2, query_pb2
@@ -57,6 +59,18 @@ def load_report_from_proto(message: node_pb2.LoadReport) -> LoadReport:
     )
 
 
+def labels_to_proto(labels: Mapping[str, Mapping[str, str]]) -> dict[str, node_pb2.DisplayLabels]:
+    """Display labels per language as the wire's `map<string, DisplayLabels>`."""
+    return {lang: node_pb2.DisplayLabels(names=dict(names)) for lang, names in labels.items()}
+
+
+def labels_from_proto(
+    labels: Mapping[str, node_pb2.DisplayLabels],
+) -> dict[str, dict[str, str]]:
+    """The wire's display labels per language as plain dicts."""
+    return {lang: dict(item.names) for lang, item in labels.items() if item.names}
+
+
 def session_opened_to_proto(opened: SessionOpened) -> node_pb2.OpenSessionResponse:
     return node_pb2.OpenSessionResponse(
         party=opened.party,
@@ -69,6 +83,7 @@ def session_opened_to_proto(opened: SessionOpened) -> node_pb2.OpenSessionRespon
         cached_answer=opened.cached_answer,
         paillier_key_signature=opened.paillier_key_signature,
         set_fingerprint=opened.set_fingerprint,
+        labels=labels_to_proto(opened.labels),
     )
 
 

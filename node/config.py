@@ -24,6 +24,7 @@ from gongying.config_file import (
 )
 from gongying.tls import INSECURE_FLAG, TLS_KEYS, TLSFiles, parse_tls_table
 from node.attributes import parse_attributes
+from node.display_labels import Labels, parse_labels
 from node.executor_spec import LOCAL, parse_executor
 from protocols.profile import Attribute
 
@@ -50,6 +51,7 @@ KEYS = frozenset(
         "audit_log",
         "ledger",
         "signing_key",
+        "labels",
     }
 )
 SOURCE_KEYS = frozenset({"kind", "path", "url", "table", "query", "label"})
@@ -90,6 +92,7 @@ class NodeConfig:
     ledger: str | None = None
     signing_key: Path | None = None
     executor: str = LOCAL
+    labels: Labels = field(default_factory=dict)  # [labels.<lang>]: display names per language
 
     def column_for(self, id_type: IdType) -> IdentifierColumn:
         """The identifier column that can serve `id_type`; a clear error when none can."""
@@ -168,6 +171,7 @@ def load_node_config(path: Path) -> NodeConfig:
     workers = optional(raw, "workers", int, NodeConfig.workers, where)
     if workers < 1:
         raise ConfigError(f"{where}.workers: must be at least 1, got {workers}")
+    attributes = parse_attributes(optional(raw, "attributes", dict, {}, where), where)
     return NodeConfig(
         party=require(raw, "party", str, where),
         listen=parse_address(require(raw, "listen", str, where), f"{where}.listen"),
@@ -175,7 +179,8 @@ def load_node_config(path: Path) -> NodeConfig:
         identifiers=tuple(identifiers),
         normalisation=profile,
         workers=workers,
-        attributes=parse_attributes(optional(raw, "attributes", dict, {}, where), where),
+        attributes=attributes,
+        labels=parse_labels(optional(raw, "labels", dict, {}, where), attributes, where),
         paillier_key_file=(base / key_file) if key_file else None,
         paillier_bits=optional(paillier, "bits", int, 3072, f"{where} [paillier]"),
         chunk_rows=optional(raw, "chunk_rows", int, 100_000, where),

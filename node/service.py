@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -18,6 +18,7 @@ from node.attributes import attribute_column
 from node.audit import SignedHead, Witness, settle_witness
 from node.config import NodeConfig
 from node.decryption import QuerierDecryption
+from node.display_labels import Labels, labels_for
 from node.executor import CryptoExecutor, aggregate_chunk
 from node.governance import NodeGovernance
 from node.member_cache import MAX_CACHED_POINTS, CachedMembers, MemberCache, source_version
@@ -72,6 +73,7 @@ class SessionOpened:
     cached_answer: str = ""
     paillier_key_signature: bytes = b""
     set_fingerprint: str = ""  # the querier's node only: its fingerprint of its set
+    labels: Labels = field(default_factory=dict)  # owners: display labels of the attributes asked
 
 
 MAX_DECRYPT_CELLS = 4096
@@ -225,6 +227,7 @@ class NodeService:
             if role == "querier" and self.querier_key
             else b"",
             set_fingerprint=self._set_fingerprint(admission, loaded),
+            labels=labels_for(self.config.labels, specs),
         )
 
     def _set_fingerprint(self, admission: Admission, loaded: _Loaded) -> str:
