@@ -63,11 +63,11 @@ def truth() -> dict[str, dict[str, int]]:
         for owner, members in people.items()
     }
     frames["combined"] = pd.concat(frames.values())
-    return {
+    counts = {
         owner: frame["person"].map(age_band).value_counts().reindex(AGE_BANDS, fill_value=0)
-        .to_dict()
         for owner, frame in frames.items()
-    }  # fmt: skip
+    }
+    return {owner: {str(b): int(n) for b, n in c.items()} for owner, c in counts.items()}
 
 
 @pytest.fixture(scope="module")
