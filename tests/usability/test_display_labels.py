@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from coordinator.results import ProfileResult
+from gongying.client_profile import client_profile_toml
 from tests.insights.test_report import parse
 from tests.privacy.conftest import (
     AGE_BANDS,
@@ -24,7 +25,7 @@ from tests.privacy.conftest import (
     invented,
     retailer_people,
 )
-from tests.usability.test_client_profile import gongying, profile_text, write_profile
+from tests.usability.test_client_profile import gongying
 
 LABELS_A = """
 [labels.zh-CN]
@@ -98,8 +99,9 @@ def test_labels_of_the_attributes_asked_reach_the_querier(answer: ProfileResult)
 def test_cli_tables_and_report_in_chinese_with_the_owners_labels(
     arena: Arena, tmp_path: Path
 ) -> None:
-    certs = str(arena.root / "certs")
-    profile = write_profile(tmp_path / "analyst", profile_text(arena.coordinator.address, certs))
+    # the client profile `gongying certs init` writes beside the certificates
+    profile = arena.root / "certs" / "client.toml"
+    profile.write_text(client_profile_toml(arena.coordinator.address, BRAND))
     home = tmp_path / "home"
     asked = ("--owners", f"{RETAILER_A},{RETAILER_B}", "--attributes", "age_band")
     shown = gongying(
