@@ -512,9 +512,12 @@ def demo(
             "error bars.",
         ),
     ] = False,
+    lang: LangOption = None,
 ) -> None:
     """Generate partners' data, start their nodes and a coordinator, query, check the truth."""
     from gongying.demo import DemoError, run_demo
+
+    language = report_language(lang)
     from gongying.progress_view import progress_console
 
     try:
@@ -529,6 +532,7 @@ def demo(
             report=report,
             progress=progress_console(no_progress),
             exact=exact,
+            lang=language,
         )
     except DemoError as error:
         raise _fail(str(error)) from None

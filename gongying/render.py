@@ -24,8 +24,8 @@ def _verdict(
     if released is None:
         return t("tty_hidden", label=label)
     if half is not None:
-        return "within" if abs(released - truth) <= half else "OUTSIDE"
-    return "ok" if released == truth else "DIFFERENT"
+        return t("verdict_within") if abs(released - truth) <= half else t("verdict_outside")
+    return t("verdict_ok") if released == truth else t("verdict_different")
 
 
 def _half(result: OverlapResult, table: str) -> float | None:
