@@ -65,7 +65,8 @@ def report(
     ] = "",
     lang: LangOption = None,
 ) -> None:
-    """One self-contained HTML report holding an overlap and a profile answer together."""
+    """One self-contained HTML report holding an overlap and a profile answer together, and/or
+    its tables as CSV files (--csv FOLDER), in English or Chinese (--lang)."""
     from coordinator import insights  # loaded when used: a quick CLI start
     from coordinator.insights import ContributionError
     from gongying.combined_report import SavedResultError, read_saved_results
