@@ -185,3 +185,20 @@ def client_settings(
             f"that sets coordinator ({default_profile_path()} is read when it exists)"
         )
     return settings
+
+
+def client_profile_toml(coordinator: str, party: str) -> str:
+    """A client profile for `party` whose files (`gongying certs init` names) lie beside it."""
+    return (
+        "# Client profile of "
+        f"{party}: use it with `gongying query ... --profile client.toml`, or copy it to\n"
+        "# ~/.config/gongying/client.toml (then no flag is needed). Paths are relative to this\n"
+        "# file.\n"
+        f'coordinator = "{coordinator}"\n'
+        f'party = "{party}"\n'
+        'ca = "ca.pem"\n'
+        f'cert = "{party}.pem"\n'
+        f'key = "{party}.key"\n'
+        f'signing_key = "{party}.sign.key"\n'
+        f'server_name = "{COORDINATOR}"\n'
+    )

@@ -118,6 +118,7 @@ class NodeClient:
             cached_answer=response.cached_answer,
             paillier_key_signature=response.paillier_key_signature,
             set_fingerprint=response.set_fingerprint,
+            labels=node_codec.labels_from_proto(response.labels),
         )
 
     def stream_own_set(self, query_id: str, deadline: Deadline) -> grpc.Call:

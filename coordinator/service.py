@@ -24,14 +24,12 @@ from coordinator.config import CoordinatorConfig
 from coordinator.mask_pool import MaskSupply
 from coordinator.node_client import Deadline, NodeClient, Settlement
 from coordinator.overlap_run import run_overlap
+from coordinator.profile_labels import with_owner_labels
 from coordinator.profile_run import run_profile
 from coordinator.progress import REGISTRY
 from coordinator.witnesses import WitnessBook
 from model.progress import AGGREGATION, OPEN, OVERLAP_STEPS, PROFILE_STEPS
-from model.results import (
-    OverlapResult,
-    ProfileResult,
-)
+from model.results import OverlapResult, ProfileResult
 from protocols.matching import MAX_PARTIES
 from release.overlap import overlap_cells, overlap_result, profile_cells
 from runtime.audit import AuditLog, AuditRecord, SignedHead
@@ -198,7 +196,11 @@ class CoordinatorService:
                     querier=querier,
                     owners=tuple(owners),
                     attributes=tuple(attributes),
-                    profiles=tuple(outcome.profiles),
+                    profiles=tuple(
+                        with_owner_labels(
+                            outcome.profiles, {o: s.labels for o, s in outcome.sessions.items()}
+                        )
+                    ),
                     not_combined=outcome.not_combined,
                     seconds=outcome.seconds,
                     phases=outcome.phases,

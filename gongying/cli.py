@@ -15,7 +15,7 @@ from gongying.analysis_cli import query_contribution, query_lift
 from gongying.audit_cli import audit_app
 from gongying.certs_cli import certs_app
 from gongying.officer_cli import budget_app
-from gongying.report_cli import report
+from gongying.report_cli import LangOption, report, report_language
 from gongying.settle_cli import sandbox, settle_app
 
 if TYPE_CHECKING:
@@ -170,12 +170,13 @@ def _write_outputs(
     profile: ProfileResult | None,
     report: Path | None,
     csv: Path | None = None,
+    lang: str = "en",
 ) -> None:
     """--report and --csv; what was written is said on stderr, so --json stays parseable."""
     from gongying.report import write_outputs
 
     try:
-        for path in write_outputs(overlap, profile, report, csv):
+        for path in write_outputs(overlap, profile, report, csv, lang=lang):
             err.print(f"wrote {path}", highlight=False)
     except OSError as error:
         raise _fail(f"cannot write: {error}") from None
@@ -266,8 +267,10 @@ def query_overlap(
     signing_key: SigningKeyOption = None,
     signer_party: AsOption = "",
     no_progress: NoProgressOption = False,
+    lang: LangOption = None,
 ) -> None:
     """How many members the parties share: sizes, every exclusive region, pairs, all parties."""
+    language = report_language(lang)
     from client.sdk import CoordinatorClient, QueryError
     from gongying.progress_view import progress_bars, progress_console
     from gongying.render import print_overlap
@@ -295,8 +298,8 @@ def query_overlap(
     if as_json:
         typer.echo(json.dumps(result.to_json(), indent=2))
     else:
-        print_overlap(result, Console())
-    _write_outputs(result, None, report, csv)
+        print_overlap(result, Console(), lang=language)
+    _write_outputs(result, None, report, csv, language)
 
 
 @query_app.command("profile")
@@ -337,8 +340,10 @@ def query_profile(
             "or base (its whole base); the owner's policy must allow it (audiences).",
         ),
     ] = "shared",
+    lang: LangOption = None,
 ) -> None:
     """Who the shared audience is: attribute bins and statistics per owner and combined."""
+    language = report_language(lang)
     from client.sdk import CoordinatorClient, QueryError
     from gongying.progress_view import progress_bars, progress_console
     from gongying.render import print_profile
@@ -382,8 +387,8 @@ def query_profile(
     if as_json:
         typer.echo(json.dumps(result.to_json(), indent=2))
     else:
-        print_profile(result, Console())
-    _write_outputs(None, result, report, csv)
+        print_profile(result, Console(), language)
+    _write_outputs(None, result, report, csv, language)
 
 
 @query_app.command("prospects")
@@ -417,9 +422,11 @@ def query_prospects(
     key: KeyOption = None,
     signing_key: SigningKeyOption = None,
     no_progress: NoProgressOption = False,
+    lang: LangOption = None,
 ) -> None:
     """Which partner brings the most new customers, how partners complement each other, and
     the best partner mix for reach, from one overlap query (no new release when --from)."""
+    language = report_language(lang)
     from client.joint_frames import complementarity_frame, prospects_frame
     from client.prospects import ProspectError, analyse
     from client.sdk import CoordinatorClient, QueryError
@@ -463,7 +470,7 @@ def query_prospects(
     if as_json:
         typer.echo(json.dumps(analysis.to_json(), indent=2, ensure_ascii=False))
     else:
-        print_joint(analysis, Console())
+        print_joint(analysis, Console(), language)
     try:
         if csv is not None:
             prospects_frame(result, querier).to_csv(csv)
@@ -471,7 +478,9 @@ def query_prospects(
             complementarity_frame(result).to_csv(pairs)
             err.print(f"wrote {csv}\nwrote {pairs}", highlight=False)
         if report is not None:
-            err.print(f"wrote {write_joint_report(report, analysis)}", highlight=False)
+            err.print(
+                f"wrote {write_joint_report(report, analysis, lang=language)}", highlight=False
+            )
     except OSError as error:
         raise _fail(f"cannot write: {error}") from None
 
@@ -509,9 +518,12 @@ def demo(
             "error bars.",
         ),
     ] = False,
+    lang: LangOption = None,
 ) -> None:
     """Generate partners' data, start their nodes and a coordinator, query, check the truth."""
     from gongying.demo import DemoError, run_demo
+
+    language = report_language(lang)
     from gongying.progress_view import progress_console
 
     try:
@@ -526,6 +538,7 @@ def demo(
             report=report,
             progress=progress_console(no_progress),
             exact=exact,
+            lang=language,
         )
     except DemoError as error:
         raise _fail(str(error)) from None

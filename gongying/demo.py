@@ -212,6 +212,7 @@ def _profile_step(
     console: Console,
     progress: Console | None = None,
     check: NoiseCheck | None = None,
+    lang: str = "en",
 ) -> tuple[bool, ProfileResult]:
     """Profile the brand's audience at every retailer; compare with the pandas truth: cell by
     cell when exact, or (with `check`) every count within its interval when noised."""
@@ -223,7 +224,7 @@ def _profile_step(
         result = client.profile(
             BRAND, owners, list(ATTRIBUTES), id_type=id_type, on_progress=on_progress
         )
-    print_profile(result, console)
+    print_profile(result, console, lang)
     truths = profile_truths(layout.paths, BRAND, owners, id_type)
     if check is not None:
         check_profile(result, truths, check)
@@ -263,6 +264,7 @@ def run_demo(
     report: Path | None = None,
     progress: Console | None = None,
     exact: bool = False,
+    lang: str = "en",
 ) -> bool:
     """Run the whole flow; True when the answers agree with the plaintext truth: every
     released count within its noise interval (noised policies, the default), or equal to it
@@ -326,7 +328,7 @@ def run_demo(
         with layout.client() as client, progress_bars(progress, "overlap") as on_progress:
             result = client.overlap(parties, id_type, on_progress=on_progress)
         truth = plaintext_truth(paths, id_type)
-        print_overlap(result, console, truth)
+        print_overlap(result, console, truth, lang)
         # a hidden count (`<k`, or `suppressed` to protect others) is not compared
         ok = True
         if check is None:
@@ -336,7 +338,7 @@ def run_demo(
         profile = None
         joint = None
         if profiled:
-            profile_ok, profile = _profile_step(layout, id_type, console, progress, check)
+            profile_ok, profile = _profile_step(layout, id_type, console, progress, check, lang)
             ok = profile_ok and ok
 
             def audience_profile(owner: str, audience: str) -> ProfileResult:
@@ -346,7 +348,7 @@ def run_demo(
                     )
 
             governed = layout.certs is not None
-            joint = prospects_step(result, audience_profile if governed else None, console)
+            joint = prospects_step(result, audience_profile if governed else None, console, lang)
         if check is not None:
             check.finish()
             for line in check.outside:
@@ -370,6 +372,7 @@ def run_demo(
                         "checked against the plaintext truth": "agrees" if ok else "DIFFERS",
                     },
                     joint=joint,
+                    lang=lang,
                 )
             except OSError as error:
                 raise DemoError(f"--report {report}: {error}") from None

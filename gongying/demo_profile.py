@@ -18,6 +18,7 @@ from gongying.demo_data import (
     SPEND_BOUNDS,
     VISITS_BOUNDS,
 )
+from gongying.demo_labels import labels_toml
 from gongying.oracle import ProfileTruth, profile_truth
 from model.results import OwnerProfile, ProfileResult
 
@@ -35,7 +36,7 @@ ATTRIBUTES = (*CATEGORICAL, *NUMERIC)
 
 
 def attributes_toml() -> str:
-    """The `[attributes.*]` tables of a demo retailer's node.toml."""
+    """The `[attributes.*]` tables of a demo retailer's node.toml and its zh-CN labels."""
     parts = []
     for name, domain in CATEGORICAL.items():
         values = ", ".join(f'"{v}"' for v in domain)
@@ -45,7 +46,7 @@ def attributes_toml() -> str:
             f'[attributes.{name}]\nkind = "numeric"\nlower = {lower}\nupper = {upper}\n'
             f"scale = {scale}\n"
         )
-    return "\n".join(parts)
+    return "\n".join([*parts, labels_toml()])
 
 
 def _normalised(values: pd.Series, id_type: str) -> pd.Series:

@@ -29,13 +29,15 @@ when the parties run without policies (`--insecure-plaintext`): a querier's node
 signed query telling it the audience, and its plausibility check admits shared audiences only."""
 
 
-def prospects_step(result: OverlapResult, profile: Profiler, console: Console) -> JointAnalysis:
+def prospects_step(
+    result: OverlapResult, profile: Profiler, console: Console, lang: str = "en"
+) -> JointAnalysis:
     """Print the prospect ranking and the top retailer's top-index bins (none when the ranking
     cannot name a top retailer, e.g. every prospect count hidden); the analysis, for the
     report."""
     analysis = analyse(result, BRAND, k=min(2, len(result.parties) - 1))
     console.print(f"which retailer brings {BRAND} the most new customers?")
-    print_joint(analysis, console)
+    print_joint(analysis, console, lang)
     ranked = sorted(
         (p for p in analysis.pools if p.party != BRAND and p.rank is not None),
         key=lambda p: p.rank or 0,

@@ -8,17 +8,24 @@ from rich.console import Console
 from rich.table import Table
 
 from client.frames import audience_share
+from gongying.messages import ENGLISH, Messages
 from model.results import ErrorBar, OverlapResult, ProfileResult
 
 
-def _verdict(released: int | None, truth: int, label: str = "<k", half: float | None = None) -> str:
+def _verdict(
+    released: int | None,
+    truth: int,
+    label: str = "<k",
+    half: float | None = None,
+    t: Messages = ENGLISH,
+) -> str:
     """How a released count compares with the truth: equal (exact), within its 95% error bar
     (noised), hidden (`<k` or `suppressed`), or different."""
     if released is None:
-        return f"hidden ({label})"
+        return t("tty_hidden", label=label)
     if half is not None:
-        return "within" if abs(released - truth) <= half else "OUTSIDE"
-    return "ok" if released == truth else "DIFFERENT"
+        return t("verdict_within") if abs(released - truth) <= half else t("verdict_outside")
+    return t("verdict_ok") if released == truth else t("verdict_different")
 
 
 def _half(result: OverlapResult, table: str) -> float | None:
@@ -32,13 +39,15 @@ def region_label(members: tuple[str, ...] | list[str]) -> str:
 
 
 def overlap_tables(
-    result: OverlapResult, truth: Mapping[frozenset[str], int] | None = None
+    result: OverlapResult,
+    truth: Mapping[frozenset[str], int] | None = None,
+    t: Messages = ENGLISH,
 ) -> list[Table]:
     """Set sizes with load reports, exclusive regions (with the truth beside them if given)
     and the pairwise matrix."""
-    sizes = Table(title=f"Overlap {result.query_id} on {result.id_type}: set sizes")
-    for column in ("party", "members", "rows read", "duplicates", "invalid rows"):
-        sizes.add_column(column, justify="left" if column == "party" else "right")
+    sizes = Table(title=t("tty_set_sizes", query_id=result.query_id, id_type=result.id_type))
+    for key in ("col_party", "col_members", "col_rows_read", "col_duplicates", "col_invalid_rows"):
+        sizes.add_column(t(key), justify="left" if key == "col_party" else "right")
     loads = {load.party: load for load in result.loads}
     for party in result.parties:
         load = loads.get(party)
@@ -49,33 +58,33 @@ def overlap_tables(
         )
         sizes.add_row(
             party,
-            result.release.shown(result.set_sizes.get(party), f"set_sizes/{party}", "set_sizes"),
+            t.shown(result.release, result.set_sizes.get(party), f"set_sizes/{party}", "set_sizes"),
             f"{load.rows_read:,}" if load else "-",
             f"{load.duplicates:,}" if load else "-",
             invalid,
         )
-    regions = Table(title="Exclusive regions (members in exactly these parties)")
-    regions.add_column("region")
-    regions.add_column("count", justify="right")
+    regions = Table(title=t("tty_regions"))
+    regions.add_column(t("col_region"))
+    regions.add_column(t("col_count"), justify="right")
     if truth is not None:
-        regions.add_column("plaintext truth", justify="right")
+        regions.add_column(t("tty_truth"), justify="right")
         regions.add_column("", justify="center")
     release = result.release
     for members, count in result.regions:
         if len(members) == len(result.parties):
             continue  # the same members as the all-parties row below: listed once, there
         cell = "regions/" + "+".join(members)
-        row = [region_label(members), release.shown(count, cell, "regions")]
+        row = [t.region(members), t.shown(release, count, cell, "regions")]
         if truth is not None:
             expected = truth.get(frozenset(members), 0)
             row += [
                 f"{expected:,}",
-                _verdict(count, expected, release.label(cell), _half(result, "regions")),
+                _verdict(count, expected, t.label(release, cell), _half(result, "regions"), t),
             ]
         regions.add_row(*row)
     all_row = [
-        "all parties (intersection)",
-        release.shown(result.all_parties, "all_parties", "all_parties"),
+        t("all_parties"),
+        t.shown(release, result.all_parties, "all_parties", "all_parties"),
     ]
     if truth is not None:
         expected_all = sum(n for m, n in truth.items() if len(m) == len(result.parties))
@@ -84,29 +93,32 @@ def overlap_tables(
             _verdict(
                 result.all_parties,
                 expected_all,
-                release.label("all_parties"),
+                t.label(release, "all_parties"),
                 _half(result, "all_parties"),
+                t,
             ),
         ]
     regions.add_row(*all_row, style="bold")
-    union_row = ["union (any party)", release.shown(result.union, "union", "union")]
+    union_row = [t("tty_union"), t.shown(release, result.union, "union", "union")]
     if truth is not None:
         expected_union = sum(truth.values())
         union_row += [
             f"{expected_union:,}",
-            _verdict(result.union, expected_union, release.label("union"), _half(result, "union")),
+            _verdict(
+                result.union, expected_union, t.label(release, "union"), _half(result, "union"), t
+            ),
         ]
     if result.union is not None or release.k:
         regions.add_row(*union_row)
-    matrix = Table(title="Pairwise overlap |A ∩ B|")
+    matrix = Table(title=t("tty_pairwise"))
     matrix.add_column("")
     for party in result.parties:
         matrix.add_column(party, justify="right")
     for a in result.parties:
         cells = [
-            release.shown(result.set_sizes.get(a), f"set_sizes/{a}", "set_sizes")
+            t.shown(release, result.set_sizes.get(a), f"set_sizes/{a}", "set_sizes")
             if a == b
-            else release.shown(result.pair(a, b), _pair_cell(result, a, b), "pairwise")
+            else t.shown(release, result.pair(a, b), _pair_cell(result, a, b), "pairwise")
             for b in result.parties
         ]
         matrix.add_row(a, *cells)
@@ -117,26 +129,27 @@ def print_overlap(
     result: OverlapResult,
     console: Console,
     truth: Mapping[frozenset[str], int] | None = None,
+    lang: str = "en",
 ) -> None:
-    """Print the overlap tables and the timing."""
-    for table in overlap_tables(result, truth):
+    """Print the overlap tables and the timing, in `lang`."""
+    t = Messages(lang)
+    for table in overlap_tables(result, truth, t):
         console.print(table)
     release = result.release
     if release.k or release.epsilon or release.from_cache:
         console.print(
-            f"release: counts below k={release.k} shown <{release.k} "
-            f"({release.suppressed} cells hidden, {len(release.protective)} of them "
-            "'suppressed' only to protect others), "
-            + (
-                f"discrete Laplace noise epsilon={release.epsilon}, ± = 95% interval"
-                if release.epsilon
-                else "exact counts"
+            t(
+                "tty_release",
+                k=release.k,
+                hidden=release.suppressed,
+                protective=len(release.protective),
             )
-            + (", answer from cache" if release.from_cache else "")
+            + (t("tty_noise", epsilon=release.epsilon) if release.epsilon else t("tty_exact"))
+            + (t("tty_cache") if release.from_cache else "")
         )
         for bar in release.error_bars:
-            console.print(f"  {_describe(bar)}")
-    console.print(f"query {result.query_id} took {result.seconds:.2f} s")
+            console.print(f"  {_describe(bar, t)}")
+    console.print(t("tty_took", query_id=result.query_id, seconds=result.seconds))
 
 
 def _pair_cell(result: OverlapResult, a: str, b: str) -> str:
@@ -145,39 +158,54 @@ def _pair_cell(result: OverlapResult, a: str, b: str) -> str:
     return f"pairwise/{x}+{y}"
 
 
-def _describe(bar: ErrorBar) -> str:
+def _describe(bar: ErrorBar, t: Messages = ENGLISH) -> str:
     """One error bar for people: table, mechanism and its parameters, the half-width."""
-    return (
-        f"{bar.table}: {bar.mechanism}, epsilon {bar.epsilon:g}, sensitivity {bar.sensitivity}, "
-        f"scale {bar.scale:g}, sum of {bar.noised_cells} noised cell(s), ± {bar.half_width:,.2f}"
+    return t(
+        "tty_bar",
+        table=bar.table,
+        mechanism=bar.mechanism,
+        epsilon=bar.epsilon,
+        sensitivity=bar.sensitivity,
+        scale=bar.scale,
+        cells=bar.noised_cells,
+        half=bar.half_width,
     )
 
 
-def print_profile(result: ProfileResult, console: Console) -> None:
-    """One table per categorical attribute (owners side by side), one for numeric attributes."""
+def print_profile(result: ProfileResult, console: Console, lang: str = "en") -> None:
+    """One table per categorical attribute (owners side by side), one for numeric attributes,
+    in `lang` with the owners' display labels of that language."""
+    t = Messages(lang).with_labels(result.labels())
     owners = [p.owner for p in result.profiles]
     console.print(
-        f"Profile {result.query_id}: audience {result.querier} shares with "
-        f"{', '.join(result.owners)}"
+        t(
+            "tty_profile",
+            query_id=result.query_id,
+            querier=result.querier,
+            owners=", ".join(result.owners),
+        )
     )
-    overlap = Table(title="Shared audience (overlap with the querier)")
+    overlap = Table(title=t("tty_shared"))
     for owner in owners:
         overlap.add_column(owner, justify="right")
-    overlap.add_row(*(p.release.shown(p.overlap, "overlap", "overlap") for p in result.profiles))
+    overlap.add_row(*(t.shown(p.release, p.overlap, "overlap", "overlap") for p in result.profiles))
     console.print(overlap)
     first = result.profiles[0] if result.profiles else None
     for name in first.categorical if first else {}:
-        table = Table(title=f"{name} (members per bin, % of the owner's shared audience)")
-        table.add_column("bin")
+        table = Table(title=t("tty_bins", attribute=t.attribute(name)))
+        table.add_column(t("col_bin"))
         for owner in owners:
             table.add_column(owner, justify="right")
         for bin_name in first.categorical[name] if first else {}:
             table.add_row(
-                bin_name,
+                t.bin(name, bin_name),
                 *(
                     _with_share(
-                        p.release.shown(
-                            p.categorical.get(name, {}).get(bin_name), f"{name}/{bin_name}", name
+                        t.shown(
+                            p.release,
+                            p.categorical.get(name, {}).get(bin_name),
+                            f"{name}/{bin_name}",
+                            name,
                         ),
                         audience_share(p.categorical.get(name, {}).get(bin_name), p.overlap),
                     )
@@ -188,10 +216,10 @@ def print_profile(result: ProfileResult, console: Console) -> None:
             )
         console.print(table)
     if first and first.numeric:
-        table = Table(title="Numeric attributes")
-        for column in ("attribute", "owner", "count", "sum", "mean", "std"):
+        table = Table(title=t("tty_numeric"))
+        for key in ("tty_attribute", "col_owner", "col_count", "col_sum", "col_mean", "col_std"):
             table.add_column(
-                column, justify="left" if column in ("attribute", "owner") else "right"
+                t(key), justify="left" if key in ("tty_attribute", "col_owner") else "right"
             )
         for name in first.numeric:
             for p in result.profiles:
@@ -199,7 +227,7 @@ def print_profile(result: ProfileResult, console: Console) -> None:
                 if s is None:
                     continue
                 table.add_row(
-                    name,
+                    t.attribute(name),
                     p.owner,
                     p.release.shown(s.count, table=f"{name}.count"),
                     _number(s.sum, p.release.error_bar(f"{name}.sum")),
@@ -209,10 +237,10 @@ def print_profile(result: ProfileResult, console: Console) -> None:
         console.print(table)
     for p in result.profiles:
         for bar in p.release.error_bars:
-            console.print(f"  {p.owner} {_describe(bar)}")
+            console.print(f"  {p.owner} {_describe(bar, t)}")
     for name, why in result.not_combined.items():
-        console.print(f"[yellow]{name} not combined across owners: {why}[/]")
-    console.print(f"query {result.query_id} took {result.seconds:.2f} s")
+        console.print(f"[yellow]{t('not_combined', attribute=t.attribute(name), why=why)}[/]")
+    console.print(t("tty_took", query_id=result.query_id, seconds=result.seconds))
 
 
 def _with_share(shown: str, share: float | None) -> str:

@@ -13,6 +13,7 @@ from client.frames import audience_share, profile_table, region_name, regions_fr
 from client.insights import Contribution
 from client.prospects import JointAnalysis
 from gongying.joint_render import count_text, ratio_text
+from gongying.messages import ENGLISH, Messages, check_language
 from model.results import NumericStats, OverlapResult, ProfileResult, ReleaseInfo
 
 PALETTE = (
@@ -139,13 +140,19 @@ def _legend(names: Sequence[str], colours: Mapping[str, str]) -> str:
     return f'<div class="legend">{items}</div>'
 
 
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+def _count(value: int | None, t: Messages) -> str:
+    """A count in `t`'s language: `12,345`, or `suppressed` for an unknown count."""
+    return t("suppressed") if value is None else f"{value:,}"
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]], t: Messages = ENGLISH) -> str:
     head = "".join(f"<th>{_e(h)}</th>" for h in header)
+    hidden = t.hidden_words()
     body = "".join(
         "<tr>"
         + "".join(
             f'<td class="suppressed">{_e(c)}</td>'
-            if c in (SUPPRESSED, UNKNOWN) or c.startswith("<")
+            if c in hidden or c.startswith("<")
             else f"<td>{_e(c)}</td>"
             for c in row
         )
@@ -155,11 +162,11 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def upset_chart(result: OverlapResult) -> str:
+def upset_chart(result: OverlapResult, t: Messages = ENGLISH) -> str:
     """Exclusive regions as an UpSet chart: a bar per region over its membership dot matrix."""
     parties = list(result.parties)
     regions = sorted(result.regions, key=lambda r: (r[1] is None, -(r[1] or 0), len(r[0])))
-    labels = [f"{p} ({fmt_count(result.set_sizes.get(p, 0))})" for p in parties]
+    labels = [f"{p} ({_count(result.set_sizes.get(p, 0), t)})" for p in parties]
     left = max(_text_width(t) for t in labels) + 24
     widest = max((len(f"{c:,}") for _, c in regions if c is not None), default=6)
     column = max(34.0, _text_width("0" * widest, 11) + 10)
@@ -194,7 +201,14 @@ def upset_chart(result: OverlapResult) -> str:
                 )
             )
             body.append(
-                _text(centre, top + bars - 46, "suppr.", anchor="middle", size=10, fill="#a0522d")
+                _text(
+                    centre,
+                    top + bars - 46,
+                    t("chart_suppressed"),
+                    anchor="middle",
+                    size=10,
+                    fill="#a0522d",
+                )
             )
         else:
             h = bars * count / peak
@@ -216,7 +230,7 @@ def upset_chart(result: OverlapResult) -> str:
             y = matrix_top + i * row + row / 2
             fill = "#1f2430" if i in rows else "#d4d9e3"
             body.append(f'<circle cx="{centre:.1f}" cy="{y:.1f}" r="6" fill="{fill}"/>')
-    return _svg(width, height, body, "exclusive overlap regions (UpSet chart)")
+    return _svg(width, height, body, t("chart_upset"))
 
 
 def _blend(fraction: float) -> str:
@@ -225,7 +239,7 @@ def _blend(fraction: float) -> str:
     return "#" + "".join(f"{round(a + (b - a) * f):02x}" for a, b in zip(low, high, strict=True))
 
 
-def heatmap_chart(result: OverlapResult) -> str:
+def heatmap_chart(result: OverlapResult, t: Messages = ENGLISH) -> str:
     """The pairwise overlap matrix; a cell's shade is the share of the row party's members
     that the column party also holds."""
     parties = list(result.parties)
@@ -233,7 +247,7 @@ def heatmap_chart(result: OverlapResult) -> str:
     cell_w = max(
         96.0,
         max(_text_width(p) for p in parties) + 16,
-        max(_text_width(f"100.0% of {p}", 10) for p in parties) + 14,
+        max(_text_width(t("chart_share_of", share="100.0%", party=p), 10) for p in parties) + 14,
     )
     cell_h = 46.0
     top = 28.0
@@ -249,11 +263,16 @@ def heatmap_chart(result: OverlapResult) -> str:
             if a == b:
                 body.append(_rect(x + 1, y + 1, cell_w - 2, cell_h - 2, "#e3e7ef"))
                 body.append(
-                    _text(x + cell_w / 2, y + 20, fmt_count(size), anchor="middle", weight="bold")
+                    _text(x + cell_w / 2, y + 20, _count(size, t), anchor="middle", weight="bold")
                 )
                 body.append(
                     _text(
-                        x + cell_w / 2, y + 36, "members", anchor="middle", size=10, fill="#5b6475"
+                        x + cell_w / 2,
+                        y + 36,
+                        t("chart_members"),
+                        anchor="middle",
+                        size=10,
+                        fill="#5b6475",
                     )
                 )
                 continue
@@ -265,16 +284,16 @@ def heatmap_chart(result: OverlapResult) -> str:
                 _rect(x + 1, y + 1, cell_w - 2, cell_h - 2, _blend(fraction)).replace(
                     "/>",
                     f"><title>{_e(a)} ∩ {_e(b)}: "
-                    f"{_e(result.release.shown(shown, _pair_cell(result, a, b), 'pairwise'))}"
+                    f"{_e(t.shown(result.release, shown, _pair_cell(result, a, b), 'pairwise'))}"
                     "</title></rect>",
                 )
             )
-            body.append(_text(x + cell_w / 2, y + 20, fmt_count(shown), anchor="middle", fill=ink))
+            body.append(_text(x + cell_w / 2, y + 20, _count(shown, t), anchor="middle", fill=ink))
             body.append(
                 _text(
                     x + cell_w / 2,
                     y + 36,
-                    f"{fmt_share(count, size)} of {a}" if size else "",
+                    t("chart_share_of", share=fmt_share(count, size), party=a) if size else "",
                     anchor="middle",
                     size=10,
                     fill=ink,
@@ -282,7 +301,7 @@ def heatmap_chart(result: OverlapResult) -> str:
             )
     width = left + cell_w * len(parties) + 8
     height = top + cell_h * len(parties) + 8
-    return _svg(width, height, body, "pairwise overlap heatmap")
+    return _svg(width, height, body, t("chart_heatmap"))
 
 
 def _bars(
@@ -327,7 +346,7 @@ def _bars(
     return _svg(left + span + room, y - gap + 10, body, label)
 
 
-def _overlap_section(result: OverlapResult) -> str:
+def _overlap_section(result: OverlapResult, t: Messages = ENGLISH) -> str:
     union = sum(c for _, c in result.regions if c is not None)
     release = result.release
     suppressed = [
@@ -336,27 +355,27 @@ def _overlap_section(result: OverlapResult) -> str:
         if c is None
     ]
     cards = [
-        ("parties", str(len(result.parties))),
+        (t("card_parties"), str(len(result.parties))),
         (
-            "all parties (intersection)",
-            release.shown(result.all_parties, "all_parties", "all_parties"),
+            t("all_parties"),
+            t.shown(release, result.all_parties, "all_parties", "all_parties"),
         ),
         (
-            ("union", release.shown(result.union, "union", "union"))
+            (t("union"), t.shown(release, result.union, "union", "union"))
             if result.union is not None
-            else ("union (known regions)" if suppressed else "union", f"{union:,}")
+            else (t("union_known") if suppressed else t("union"), f"{union:,}")
         ),
     ]
     region_rows = [
         [
             region_name(list(m)),
             *("●" if p in m else "" for p in result.parties),
-            release.shown(c, "regions/" + "+".join(m), "regions"),
+            t.shown(release, c, "regions/" + "+".join(m), "regions"),
         ]
         for m, c in result.regions
     ]
     size_rows = [
-        [p, release.shown(result.set_sizes.get(p), f"set_sizes/{p}", "set_sizes")]
+        [p, t.shown(release, result.set_sizes.get(p), f"set_sizes/{p}", "set_sizes")]
         for p in result.parties
     ]
     loads = {load.party: load for load in result.loads}
@@ -364,31 +383,33 @@ def _overlap_section(result: OverlapResult) -> str:
         size_rows = [
             [
                 p,
-                release.shown(result.set_sizes.get(p), f"set_sizes/{p}", "set_sizes"),
+                t.shown(release, result.set_sizes.get(p), f"set_sizes/{p}", "set_sizes"),
                 f"{loads[p].rows_read:,}" if p in loads else "-",
                 f"{loads[p].duplicates:,}" if p in loads else "-",
                 f"{sum(loads[p].invalid.values()):,}" if p in loads else "-",
             ]
             for p in result.parties
         ]
-    size_header = ["party", "members"] + (
-        ["rows read", "duplicates", "invalid rows"] if loads else []
+    size_header = [t("col_party"), t("col_members")] + (
+        [t("col_rows_read"), t("col_duplicates"), t("col_invalid_rows")] if loads else []
     )
     pair_rows = [
         [
             a,
             *(
-                release.shown(result.set_sizes.get(a), f"set_sizes/{a}", "set_sizes")
+                t.shown(release, result.set_sizes.get(a), f"set_sizes/{a}", "set_sizes")
                 if a == b
-                else release.shown(result.pair(a, b), _pair_cell(result, a, b), "pairwise")
+                else t.shown(release, result.pair(a, b), _pair_cell(result, a, b), "pairwise")
                 for b in result.parties
             ),
         ]
         for a in result.parties
     ]
     parts = [
-        f'<section id="overlap"><h2>Overlap on {_e(result.id_type)}</h2>',
-        f'<p class="note">Query {_e(result.query_id)} across {_e(", ".join(result.parties))}.</p>',
+        f'<section id="overlap"><h2>{_e(t("overlap_heading", id_type=result.id_type))}</h2>',
+        '<p class="note">'
+        + _e(t("overlap_note", query_id=result.query_id, parties=", ".join(result.parties)))
+        + "</p>",
         '<div class="cards">'
         + "".join(
             f'<div class="card"><div class="value">{_e(v)}</div>'
@@ -396,37 +417,42 @@ def _overlap_section(result: OverlapResult) -> str:
             for k, v in cards
         )
         + "</div>",
-        _table(size_header, size_rows),
-        "<h3>Exclusive regions</h3>",
-        '<p class="note">Each bar counts the members held by exactly the parties marked below it '
-        "(the regions sum to the union), largest first.</p>",
-        f'<div class="chart">{upset_chart(result)}</div>',
+        _table(size_header, size_rows, t),
+        f"<h3>{_e(t('regions_heading'))}</h3>",
+        f'<p class="note">{_e(t("regions_note"))}</p>',
+        f'<div class="chart">{upset_chart(result, t)}</div>',
     ]
     if suppressed:
         parts.append(
             '<ul class="warnings">'
             + "".join(
-                f"<li>region {_e(s)} is "
-                + ("hidden to protect others" if label == SUPPRESSED else "below k")
-                + f" (shown {_e(label)})</li>"
+                "<li>"
+                + _e(
+                    t(
+                        "region_protective" if label == SUPPRESSED else "region_below_k",
+                        region=s,
+                        label=t("suppressed") if label == SUPPRESSED else label,
+                    )
+                )
+                + "</li>"
                 for s, label in suppressed
             )
             + "</ul>"
         )
     parts += [
-        _table(["region", *result.parties, "members"], region_rows),
-        "<h3>Pairwise overlap</h3>",
-        '<p class="note">|A ∩ B| for every pair (whatever else holds them); the diagonal is each '
-        "party's size. The shade is the share of the row party's members the column party also "
-        "holds.</p>",
-        f'<div class="pair"><div class="chart">{heatmap_chart(result)}</div>',
-        _table(["", *result.parties], pair_rows) + "</div>",
+        _table([t("col_region"), *result.parties, t("col_members")], region_rows, t),
+        f"<h3>{_e(t('pairwise_heading'))}</h3>",
+        f'<p class="note">{_e(t("pairwise_note"))}</p>',
+        f'<div class="pair"><div class="chart">{heatmap_chart(result, t)}</div>',
+        _table(["", *result.parties], pair_rows, t) + "</div>",
         "</section>",
     ]
     return "".join(parts)
 
 
-def _categorical(result: ProfileResult, attribute: str, colours: Mapping[str, str]) -> str:
+def _categorical(
+    result: ProfileResult, attribute: str, colours: Mapping[str, str], t: Messages = ENGLISH
+) -> str:
     holders = [p for p in result.profiles if attribute in p.categorical]
     bins: list[str] = []
     for p in holders:
@@ -436,12 +462,14 @@ def _categorical(result: ProfileResult, attribute: str, colours: Mapping[str, st
     totals = {p.owner: p.overlap for p in holders}
     groups = [
         (
-            b,
+            t.bin(attribute, b),
             [
                 (
                     p.owner,
                     audience_share(p.categorical[attribute].get(b), totals[p.owner]) or 0.0,
-                    p.release.shown(p.categorical[attribute].get(b), f"{attribute}/{b}", attribute)
+                    t.shown(
+                        p.release, p.categorical[attribute].get(b), f"{attribute}/{b}", attribute
+                    )
                     + (
                         f" ({fmt_share(p.categorical[attribute].get(b), totals[p.owner])})"
                         if fmt_share(p.categorical[attribute].get(b), totals[p.owner])
@@ -455,12 +483,14 @@ def _categorical(result: ProfileResult, attribute: str, colours: Mapping[str, st
     ]
     rows = [
         [
-            b,
+            t.bin(attribute, b),
             *(
                 cell
                 for p in holders
                 for cell in (
-                    p.release.shown(p.categorical[attribute].get(b), f"{attribute}/{b}", attribute)
+                    t.shown(
+                        p.release, p.categorical[attribute].get(b), f"{attribute}/{b}", attribute
+                    )
                     if b in p.categorical[attribute]
                     else "-",
                     fmt_share(p.categorical[attribute].get(b), totals[p.owner]) or "-",
@@ -471,26 +501,32 @@ def _categorical(result: ProfileResult, attribute: str, colours: Mapping[str, st
     ]
     rows.append(
         [
-            "shared audience",
+            t("shared_audience"),
             *(
                 cell
                 for p in holders
-                for cell in (p.release.shown(p.overlap, "overlap", "overlap"), "100.0%")
+                for cell in (t.shown(p.release, p.overlap, "overlap", "overlap"), "100.0%")
             ),
         ]
     )
+    name = t.attribute(attribute)
+    header = [
+        t("col_bin"),
+        *(h for p in holders for h in (p.owner, t("col_share_of", owner=p.owner))),
+    ]
     return (
-        f"<h3>{_e(attribute)}</h3>"
-        '<p class="note">Members of the shared audience per bin; percentages and bar lengths '
-        "are shares of each owner's whole shared audience (hidden bins included).</p>"
+        f"<h3>{_e(name)}</h3>"
+        f'<p class="note">{_e(t("categorical_note"))}</p>'
         + _legend([p.owner for p in holders], colours)
-        + f'<div class="pair"><div class="chart">{_bars(groups, colours, attribute)}</div>'
-        + _table(["bin", *(h for p in holders for h in (p.owner, f"% of {p.owner}"))], rows)
+        + f'<div class="pair"><div class="chart">{_bars(groups, colours, name)}</div>'
+        + _table(header, rows, t)
         + "</div>"
     )
 
 
-def _numeric(result: ProfileResult, attribute: str, colours: Mapping[str, str]) -> str:
+def _numeric(
+    result: ProfileResult, attribute: str, colours: Mapping[str, str], t: Messages = ENGLISH
+) -> str:
     stats: dict[str, NumericStats] = {
         p.owner: p.numeric[attribute] for p in result.profiles if attribute in p.numeric
     }
@@ -501,9 +537,9 @@ def _numeric(result: ProfileResult, attribute: str, colours: Mapping[str, str]) 
                 (
                     owner,
                     s.mean,
-                    UNKNOWN
+                    t("not_computable")
                     if s.mean is None
-                    else f"mean {fmt_number(s.mean)} ± {fmt_number(s.std)}",
+                    else t("mean_pm_std", mean=fmt_number(s.mean), std=fmt_number(s.std)),
                 )
             ],
         )
@@ -525,77 +561,90 @@ def _numeric(result: ProfileResult, attribute: str, colours: Mapping[str, str]) 
         ]
         for owner, s in stats.items()
     ]
+    name = t.attribute(attribute)
+    header = [t("col_owner"), t("col_count"), t("col_sum"), t("col_mean"), t("col_std")]
     return (
-        f"<h3>{_e(attribute)}</h3>"
-        '<p class="note">Over shared-audience members with a value; std is the population '
-        "standard deviation (in the chart, mean ± std); in the table, ± is the 95% error bar "
-        "of a noised statistic.</p>"
-        + f'<div class="pair"><div class="chart">{_bars(groups, colours, attribute)}</div>'
-        + _table(["owner", "count", "sum", "mean", "std"], rows)
+        f"<h3>{_e(name)}</h3>"
+        f'<p class="note">{_e(t("numeric_note"))}</p>'
+        + f'<div class="pair"><div class="chart">{_bars(groups, colours, name)}</div>'
+        + _table(header, rows, t)
         + "</div>"
     )
 
 
-def _profile_section(result: ProfileResult) -> str:
+def _profile_section(result: ProfileResult, t: Messages = ENGLISH) -> str:
     owners = [p.owner for p in result.profiles]
     colours = _colours(owners)
     overlap_groups = [
         (
-            "shared audience",
+            t("shared_audience"),
             [
-                (p.owner, float(p.overlap or 0), p.release.shown(p.overlap, "overlap", "overlap"))
+                (
+                    p.owner,
+                    float(p.overlap or 0),
+                    t.shown(p.release, p.overlap, "overlap", "overlap"),
+                )
                 for p in result.profiles
             ],
         )
     ]
+    note = "profile_note_combined" if "combined" in owners else "profile_note"
     parts = [
-        '<section id="profile"><h2>Audience profile</h2>',
-        f'<p class="note">Query {_e(result.query_id)}: the audience {_e(result.querier)} shares '
-        f"with {_e(', '.join(result.owners))}, per owner"
-        + (" and combined" if "combined" in owners else "")
-        + ".</p>",
+        f'<section id="profile"><h2>{_e(t("profile_heading"))}</h2>',
+        '<p class="note">'
+        + _e(
+            t(
+                note,
+                query_id=result.query_id,
+                querier=result.querier,
+                owners=", ".join(result.owners),
+            )
+        )
+        + "</p>",
         _legend(owners, colours),
-        f'<div class="chart">{_bars(overlap_groups, colours, "shared audience")}</div>',
+        f'<div class="chart">{_bars(overlap_groups, colours, t("shared_audience"))}</div>',
     ]
     for attribute in result.attributes:
         if any(attribute in p.categorical for p in result.profiles):
-            parts.append(_categorical(result, attribute, colours))
+            parts.append(_categorical(result, attribute, colours, t))
         elif any(attribute in p.numeric for p in result.profiles):
-            parts.append(_numeric(result, attribute, colours))
+            parts.append(_numeric(result, attribute, colours, t))
     if result.not_combined:
         parts.append(
             '<ul class="warnings">'
             + "".join(
-                f"<li>{_e(a)} not combined across owners: {_e(why)}</li>"
+                f"<li>{_e(t('not_combined', attribute=t.attribute(a), why=why))}</li>"
                 for a, why in result.not_combined.items()
             )
             + "</ul>"
         )
+
     parts.append("</section>")
     return "".join(parts)
 
 
-def _contribution_section(contribution: Contribution) -> str:
+def _contribution_section(contribution: Contribution, t: Messages = ENGLISH) -> str:
+    UNKNOWN = t("not_computable")  # the word of a cell with no number, in this language
     measures = {
-        "reach": "#9ab6d6",
-        "Shapley value": "#2b6cb0",
-        "unique reach": "#f28e2b",
+        t("reach"): "#9ab6d6",
+        t("shapley_value"): "#2b6cb0",
+        t("unique_reach"): "#f28e2b",
     }
     groups = []
     for s in contribution.shares:
         series: list[tuple[str, float | None, str]] = [
             (
-                "reach",
+                t("reach"),
                 None if s.reach is None else float(s.reach),
                 fmt_count(s.reach) if s.reach is not None else UNKNOWN,
             ),
             (
-                "Shapley value",
+                t("shapley_value"),
                 None if s.shapley is None else float(s.shapley),
                 UNKNOWN if s.shapley is None else f"{float(s.shapley):,.1f}",
             ),
             (
-                "unique reach",
+                t("unique_reach"),
                 None if s.unique_reach is None else float(s.unique_reach),
                 UNKNOWN if s.unique_reach is None else f"{s.unique_reach:,}",
             ),
@@ -616,19 +665,16 @@ def _contribution_section(contribution: Contribution) -> str:
             ]
         )
     cards = [
-        (f"{contribution.brand} customers", fmt_count(contribution.brand_customers)),
-        ("reached by any retailer", UNKNOWN if total is None else f"{total:,}"),
+        (t("brand_customers", brand=contribution.brand), _count(contribution.brand_customers, t)),
+        (t("reached_by_any"), UNKNOWN if total is None else f"{total:,}"),
         (
-            "share of the brand's customers",
+            t("share_of_brand"),
             fmt_share(total, contribution.brand_customers) or "-",
         ),
     ]
     parts = [
-        '<section id="contribution"><h2>Contribution to the shared audience</h2>',
-        f'<p class="note">Reach: {_e(contribution.brand)} customers a retailer holds. Unique '
-        "reach: held by that retailer and no other. Incremental reach: what it adds to the "
-        "retailers before it (order shown). Shapley value: every customer shared equally among "
-        "the retailers that hold it; the values sum to the total reach.</p>",
+        f'<section id="contribution"><h2>{_e(t("contribution_heading"))}</h2>',
+        f'<p class="note">{_e(t("contribution_note", brand=contribution.brand))}</p>',
         '<div class="cards">'
         + "".join(
             f'<div class="card"><div class="value">{_e(v)}</div>'
@@ -637,18 +683,19 @@ def _contribution_section(contribution: Contribution) -> str:
         )
         + "</div>",
         _legend(list(measures), measures),
-        f'<div class="chart">{_bars(groups, measures, "contribution per retailer")}</div>',
+        f'<div class="chart">{_bars(groups, measures, t("chart_contribution"))}</div>',
         _table(
             [
-                "retailer",
-                "reach",
-                "unique reach",
-                "incremental reach",
-                "order",
-                "Shapley value",
-                "Shapley share",
+                t("col_retailer"),
+                t("reach"),
+                t("unique_reach"),
+                t("incremental_reach"),
+                t("col_order"),
+                t("shapley_value"),
+                t("shapley_share"),
             ],
             rows,
+            t,
         ),
     ]
     if contribution.not_computed:
@@ -661,49 +708,59 @@ def _contribution_section(contribution: Contribution) -> str:
     return "".join(parts)
 
 
-def _value(value: Any, depth: int = 0) -> str:
+def _value(value: Any, depth: int = 0, t: Messages = ENGLISH) -> str:
     if isinstance(value, Mapping) and depth < 4:
         return (
             '<dl class="provenance">'
-            + "".join(f"<dt>{_e(k)}</dt><dd>{_value(v, depth + 1)}</dd>" for k, v in value.items())
+            + "".join(
+                f"<dt>{_e(k)}</dt><dd>{_value(v, depth + 1, t)}</dd>" for k, v in value.items()
+            )
             + "</dl>"
         )
     if isinstance(value, list | tuple | set | frozenset) and depth < 4:
         items = list(value)
         if all(isinstance(i, str | int | float | bool) or i is None for i in items):
-            return _e(", ".join(_word(i) for i in items)) or "(none)"
-        return "<ol>" + "".join(f"<li>{_value(i, depth + 1)}</li>" for i in items) + "</ol>"
+            return _e(", ".join(_word(i, t) for i in items)) or _e(t("none"))
+        return "<ol>" + "".join(f"<li>{_value(i, depth + 1, t)}</li>" for i in items) + "</ol>"
     if isinstance(value, bool):
-        return "yes" if value else "no"
+        return _e(t("yes") if value else t("no"))
     if isinstance(value, int):
         return _e(f"{value:,}")
     return _e("-" if value is None else value)
 
 
-def _word(value: str | int | float | bool | None) -> str:
+def _word(value: str | int | float | bool | None, t: Messages = ENGLISH) -> str:
     """A scalar in words: yes/no for booleans, `-` for nothing."""
     if value is None:
         return "-"
     if isinstance(value, bool):
-        return "yes" if value else "no"
+        return t("yes") if value else t("no")
     return str(value)
 
 
-def _release_facts(release: ReleaseInfo) -> dict[str, Any]:
+def _release_facts(release: ReleaseInfo, t: Messages = ENGLISH) -> dict[str, Any]:
     """The release rules applied, in words a data officer reads."""
     return {
-        "minimum cohort k": release.k or "none (no policy)",
-        "cells hidden": release.suppressed,
-        "hidden to protect others (shown suppressed)": ", ".join(release.protective) or "none",
-        "noise": f"discrete Laplace, epsilon {release.epsilon}" if release.epsilon else "none",
-        "error bars (95%)": {
-            bar.table: f"± {bar.half_width:,.2f} ({bar.mechanism}, epsilon {bar.epsilon:g}, "
-            f"sensitivity {bar.sensitivity}, scale {bar.scale:g}, "
-            f"{bar.noised_cells} noised cell(s))"
+        t("fact_k"): release.k or t("fact_no_k"),
+        t("fact_hidden"): release.suppressed,
+        t("fact_protective"): ", ".join(release.protective) or t("word_none"),
+        t("fact_noise"): t("fact_laplace", epsilon=release.epsilon)
+        if release.epsilon
+        else t("word_none"),
+        t("fact_error_bars"): {
+            bar.table: t(
+                "fact_bar",
+                half=bar.half_width,
+                mechanism=bar.mechanism,
+                epsilon=bar.epsilon,
+                sensitivity=bar.sensitivity,
+                scale=bar.scale,
+                cells=bar.noised_cells,
+            )
             for bar in release.error_bars
         }
-        or "none (exact counts)",
-        "from cache": "yes (an identical earlier query's answer)" if release.from_cache else "no",
+        or t("fact_exact"),
+        t("fact_from_cache"): t("fact_cache_yes") if release.from_cache else t("no"),
     }
 
 
@@ -714,26 +771,28 @@ def _pair_cell(result: OverlapResult, a: str, b: str) -> str:
 
 
 def default_provenance(
-    overlap: OverlapResult | None, profile: ProfileResult | None
+    overlap: OverlapResult | None, profile: ProfileResult | None, t: Messages = ENGLISH
 ) -> dict[str, Any]:
     """What the results themselves say about where they come from."""
     facts: dict[str, Any] = {}
     if overlap is not None:
-        facts["overlap query id"] = overlap.query_id
-        facts["overlap parties"] = list(overlap.parties)
-        facts["id type"] = overlap.id_type
-        facts["overlap seconds"] = f"{overlap.seconds:.2f}"
-        facts["overlap release"] = _release_facts(overlap.release)
+        facts[t("fact_overlap_query_id")] = overlap.query_id
+        facts[t("fact_overlap_parties")] = list(overlap.parties)
+        facts[t("fact_id_type")] = overlap.id_type
+        facts[t("fact_overlap_seconds")] = f"{overlap.seconds:.2f}"
+        facts[t("fact_overlap_release")] = _release_facts(overlap.release, t)
     if profile is not None:
-        facts["profile query id"] = profile.query_id
-        facts["querier"] = profile.querier
-        facts["owners"] = list(profile.owners)
-        facts["attributes"] = list(profile.attributes)
-        facts["profile seconds"] = f"{profile.seconds:.2f}"
-        facts["profile release"] = {p.owner: _release_facts(p.release) for p in profile.profiles}
+        facts[t("fact_profile_query_id")] = profile.query_id
+        facts[t("fact_querier")] = profile.querier
+        facts[t("fact_owners")] = list(profile.owners)
+        facts[t("fact_attributes")] = [t.attribute(a) for a in profile.attributes]
+        facts[t("fact_profile_seconds")] = f"{profile.seconds:.2f}"
+        facts[t("fact_profile_release")] = {
+            p.owner: _release_facts(p.release, t) for p in profile.profiles
+        }
         if profile.from_cache:
-            facts["profile answer"] = "returned from cache (identical earlier query)"
-    facts["report written"] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+            facts[t("fact_profile_answer")] = t("fact_from_cache_answer")
+    facts[t("fact_written")] = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     return facts
 
 
@@ -742,40 +801,45 @@ def render_report(
     profile: ProfileResult | None,
     contribution: Contribution | None = None,
     provenance: Mapping[str, Any] | None = None,
-    title: str = "Gongying report",
+    title: str = "",
     joint: JointAnalysis | None = None,
+    lang: str = "en",
 ) -> str:
-    """The report as one HTML document: no script, and nothing it refers to outside itself;
-    with `joint`, the joint-operations section (prospects, complementarity heatmap) follows the
-    overlap."""
-    facts = default_provenance(overlap, profile) | dict(provenance or {})
+    """The report as one HTML document in `lang` (`en`, `zh-CN`), with the owners' display
+    labels of that language for attributes and bins: no script, and nothing it refers to
+    outside itself; with `joint`, the joint-operations section (prospects, complementarity
+    heatmap) follows the overlap."""
+    t = Messages(check_language(lang))
+    if profile is not None:
+        t = t.with_labels(profile.labels())
+    title = title or t("title")
+    facts = default_provenance(overlap, profile, t) | dict(provenance or {})
     subtitle = []
     if overlap is not None:
-        subtitle.append(f"overlap across {len(overlap.parties)} parties on {overlap.id_type}")
+        subtitle.append(t("subtitle_overlap", n=len(overlap.parties), id_type=overlap.id_type))
     if profile is not None:
-        subtitle.append(f"profile of {profile.querier}'s shared audience")
+        subtitle.append(t("subtitle_profile", querier=profile.querier))
     sections = []
     if overlap is not None:
-        sections.append(_overlap_section(overlap))
+        sections.append(_overlap_section(overlap, t))
     if joint is not None:
-        sections.append(joint_operations_section(joint))
+        sections.append(joint_operations_section(joint, t))
     if contribution is not None:
-        sections.append(_contribution_section(contribution))
+        sections.append(_contribution_section(contribution, t))
     if profile is not None:
-        sections.append(_profile_section(profile))
+        sections.append(_profile_section(profile, t))
     sections.append(
-        '<section id="provenance"><h2>Provenance</h2>'
-        '<p class="note">Where these numbers come from.</p>' + _value(facts) + "</section>"
+        f'<section id="provenance"><h2>{_e(t("provenance_heading"))}</h2>'
+        f'<p class="note">{_e(t("provenance_note"))}</p>' + _value(facts, 0, t) + "</section>"
     )
     return (
         "<!DOCTYPE html>\n"
-        '<html lang="en"><head><meta charset="utf-8">'
+        f'<html lang="{_e(t.lang)}"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{_e(title)}</title><style>{CSS}</style></head><body>"
         f"<header><h1>{_e(title)}</h1><p>{_e('; '.join(subtitle))}</p></header>"
         "<main>" + "".join(sections) + "</main>"
-        "<footer>Gongying: counts and aggregates only; no identifier left its owner."
-        "</footer></body></html>\n"
+        f"<footer>{_e(t('footer'))}</footer></body></html>\n"
     )
 
 
@@ -786,12 +850,13 @@ def write_report(
     contribution: Contribution | None = None,
     provenance: Mapping[str, Any] | None = None,
     joint: JointAnalysis | None = None,
+    lang: str = "en",
 ) -> Path:
-    """Write the self-contained HTML report to `path` (UTF-8) and return the path."""
+    """Write the self-contained HTML report in `lang` to `path` (UTF-8) and return the path."""
     if overlap is None and profile is None:
         raise ValueError("a report needs an overlap or a profile result")
     target = Path(path)
-    page = render_report(overlap, profile, contribution, provenance, joint=joint)
+    page = render_report(overlap, profile, contribution, provenance, joint=joint, lang=lang)
     target.write_text(page, encoding="utf-8")
     return target
 
@@ -804,6 +869,7 @@ def write_outputs(
     brand: str | None = None,
     provenance: Mapping[str, Any] | None = None,
     joint: JointAnalysis | None = None,
+    lang: str = "en",
 ) -> list[Path]:
     """What `--report` and `--csv` ask for: the HTML report (contribution shares of `brand`,
     default the overlap's first party, to the others) and, as CSV, the overlap's regions or,
@@ -821,18 +887,18 @@ def write_outputs(
             shares = insights.contribution(
                 overlap, brand if brand is not None else overlap.parties[0]
             )
-        written.append(write_report(report, overlap, profile, shares, provenance, joint))
+        written.append(write_report(report, overlap, profile, shares, provenance, joint, lang))
     return written
 
 
-def joint_operations_section(analysis: JointAnalysis) -> str:
+def joint_operations_section(analysis: JointAnalysis, t: Messages = ENGLISH) -> str:
     """New customers per partner (ranked, with error bars) and the complementarity heatmap
     (新客与资源互补度热力图): a table whose cell shade is the share of B's members new to A."""
     pools = [
         [
             str(p.rank or "-"),
             p.party,
-            count_text(p.prospects),
+            count_text(p.prospects, t),
             "-" if p.share is None else f"{100 * p.share:.1f}%",
             p.prospects.why,
         ]
@@ -851,39 +917,58 @@ def joint_operations_section(analysis: JointAnalysis) -> str:
                 continue
             value = pair.adds_share.value
             if value is None:
-                cells.append(f'<td class="suppressed" title="{_e(pair.adds.why)}">{UNKNOWN}</td>')
+                cells.append(
+                    f'<td class="suppressed" title="{_e(pair.adds.why)}">'
+                    f"{_e(t('not_computable'))}</td>"
+                )
                 continue
             ink = "#ffffff" if value > 0.5 else "#1f2430"
+            hover = t(
+                "heatmap_cell",
+                a=a,
+                b=b,
+                adds=count_text(pair.adds, t),
+                jaccard=ratio_text(pair.jaccard, t),
+            )
             cells.append(
                 f'<td style="background:{_blend(value)};color:{ink}" '
-                f'title="{_e(b)} adds {_e(count_text(pair.adds))} to {_e(a)}; Jaccard '
-                f'{_e(ratio_text(pair.jaccard))}">{_e(ratio_text(pair.adds_share))}</td>'
+                f'title="{_e(hover)}">{_e(ratio_text(pair.adds_share, t))}</td>'
             )
         rows.append(f"<tr><th>{_e(a)}</th>{''.join(cells)}</tr>")
     steps = [
         [
             str(s.step),
             s.partner,
-            count_text(s.gain),
-            count_text(s.reach),
-            "yes" if s.decisive else "within noise",
+            count_text(s.gain, t),
+            count_text(s.reach, t),
+            t("yes") if s.decisive else t("within_noise"),
         ]
         for s in analysis.coverage.steps
     ]
+    ranking_header = [
+        t("col_rank"),
+        t("col_partner"),
+        t("col_new_customers"),
+        t("col_share_of_base"),
+        t("col_why_unknown"),
+    ]
+    mix_header = [
+        t("col_step"),
+        t("col_partner"),
+        t("col_adds"),
+        t("col_reach"),
+        t("col_clear_choice"),
+    ]
     parts = [
-        '<section id="joint-operations"><h2>New customers and complementarity '
-        "(新客与资源互补度)</h2>",
-        f'<p class="note">Prospects: members of a partner that {_e(analysis.querier)} does not '
-        "hold (± the 95% error bar of the noise). Heatmap: row A, column B, the share of B's "
-        "members that A lacks (|B \\ A| / |B|), with its joint 95% interval under noise; "
-        "hover a cell for |B \\ A| and the Jaccard index. All from one overlap query.</p>",
-        "<h3>Prospect ranking (新客排名)</h3>",
-        _table(["rank", "partner", "new customers", "share of its base", "why unknown"], pools),
-        "<h3>Complementarity heatmap (资源互补度热力图)</h3>",
+        f'<section id="joint-operations"><h2>{_e(t("joint_heading"))}</h2>',
+        f'<p class="note">{_e(t("joint_note", querier=analysis.querier))}</p>',
+        f"<h3>{_e(t('ranking_heading'))}</h3>",
+        _table(ranking_header, pools, t),
+        f"<h3>{_e(t('heatmap_heading'))}</h3>",
         f'<table class="heatmap"><thead><tr><th>A \\ B</th>{head}</tr></thead>'
         f"<tbody>{''.join(rows)}</tbody></table>",
-        "<h3>Best partners for reach (最佳合作组合)</h3>",
-        _table(["step", "partner", "adds", "reach", "clear choice"], steps),
+        f"<h3>{_e(t('mix_heading'))}</h3>",
+        _table(mix_header, steps, t),
     ]
     if analysis.coverage.stopped:
         parts.append(f'<ul class="warnings"><li>{_e(analysis.coverage.stopped)}</li></ul>')
@@ -892,7 +977,10 @@ def joint_operations_section(analysis: JointAnalysis) -> str:
 
 
 def write_joint_report(
-    path: Path | str, analysis: JointAnalysis, provenance: Mapping[str, Any] | None = None
+    path: Path | str,
+    analysis: JointAnalysis,
+    provenance: Mapping[str, Any] | None = None,
+    lang: str = "en",
 ) -> Path:
     """The overlap report with the joint-operations section after the overlap."""
-    return write_report(path, analysis.result, None, None, provenance, analysis)
+    return write_report(path, analysis.result, None, None, provenance, analysis, lang)

@@ -1,4 +1,4 @@
-"""`gongying report`: one HTML report from saved `--json` answers (an overlap and a profile)."""
+"""`gongying report`: one HTML report (and its tables as CSV) from saved `--json` answers."""
 
 from __future__ import annotations
 
@@ -11,11 +11,30 @@ from rich.markup import escape
 
 err = Console(stderr=True)
 
+LangOption = Annotated[
+    str | None,
+    typer.Option(
+        "--lang",
+        help="Language of the report and tables: en or zh-CN (default: the system locale's, "
+        "else en); owners' display labels of that language replace raw codes.",
+    ),
+]
+
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
     """Print one `error:` line and exit with `code`."""
     err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
+
+
+def report_language(lang: str | None) -> str:
+    """`--lang` checked (one `error:` line naming the supported languages), or the locale's."""
+    from gongying.messages import UnknownLanguage, check_language, system_language
+
+    try:
+        return check_language(lang) if lang else system_language()
+    except UnknownLanguage as error:
+        raise _fail(str(error), code=2) from None
 
 
 def report(
@@ -26,7 +45,16 @@ def report(
             "overlap and one profile, in any order."
         ),
     ],
-    out: Annotated[Path, typer.Option("--out", help="The HTML report to write.")],
+    out: Annotated[Path | None, typer.Option("--out", help="The HTML report to write.")] = None,
+    csv: Annotated[
+        Path | None,
+        typer.Option(
+            "--csv",
+            help="A folder to write the report's tables into, one CSV file per table: "
+            "overlap_regions.csv, overlap_pairwise.csv, contribution.csv, profile.csv (every "
+            "released number) and profile_<attribute>.csv; raw codes, not display labels.",
+        ),
+    ] = None,
     brand: Annotated[
         str,
         typer.Option(
@@ -35,12 +63,19 @@ def report(
             "querier when it is a party of the overlap, else the overlap's first party).",
         ),
     ] = "",
+    lang: LangOption = None,
 ) -> None:
-    """One self-contained HTML report holding an overlap and a profile answer together."""
-    from client.insights import ContributionError  # loaded when used: a quick CLI start
+    """One self-contained HTML report holding an overlap and a profile answer together, and/or
+    its tables as CSV files (--csv FOLDER), in English or Chinese (--lang)."""
+    from client import insights  # loaded when used: a quick CLI start
+    from client.insights import ContributionError
     from gongying.combined_report import SavedResultError, read_saved_results
-    from gongying.report import write_outputs
+    from gongying.report import write_report
+    from gongying.report_csv import write_report_tables
 
+    language = report_language(lang)
+    if out is None and csv is None:
+        raise _fail("nothing to write: pass --out REPORT.html and/or --csv FOLDER", code=2)
     try:
         overlap, profile = read_saved_results(answers)
     except SavedResultError as error:
@@ -49,9 +84,15 @@ def report(
         querier = profile.querier if profile is not None else ""
         brand = querier if querier in overlap.parties else overlap.parties[0]
     try:
-        for path in write_outputs(overlap, profile, out, brand=brand or None):
-            err.print(f"wrote {path}", highlight=False)
+        shares = insights.contribution(overlap, brand) if overlap is not None else None
+        written = []
+        if out is not None:
+            written.append(write_report(out, overlap, profile, shares, lang=language))
+        if csv is not None:
+            written += write_report_tables(csv, overlap, profile, shares)
     except ContributionError as error:
         raise _fail(f"--brand: {error}", code=2) from None
     except OSError as error:
         raise _fail(f"cannot write: {error}") from None
+    for path in written:
+        err.print(f"wrote {path}", highlight=False)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from connectors.members import LoadTally
 from protocols.profile import Attribute
@@ -31,3 +31,4 @@ class SessionOpened:
     cached_answer: str = ""
     paillier_key_signature: bytes = b""
     set_fingerprint: str = ""  # the querier's node only: its fingerprint of its set
+    labels: dict[str, dict[str, str]] = field(default_factory=dict)  # owners: display labels

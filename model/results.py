@@ -226,7 +226,9 @@ class OwnerProfile:
     """The audience profile over one owner's share of the overlap, or all owners combined.
 
     A suppressed overlap or bin is None; a suppressed numeric attribute is absent from
-    `numeric` and named in `suppressed_numeric`.
+    `numeric` and named in `suppressed_numeric`. `labels` holds the owner's display names per
+    language (`{"zh-CN": {"category": "品类", "category.food_beverage": "食品饮料"}}`), as
+    declared in its node.toml for the attributes asked.
     """
 
     owner: str
@@ -235,6 +237,7 @@ class OwnerProfile:
     numeric: dict[str, NumericStats]
     suppressed_numeric: tuple[str, ...] = ()
     release: ReleaseInfo = ReleaseInfo()
+    labels: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -247,6 +250,7 @@ class OwnerProfile:
             },
             "suppressed_numeric": list(self.suppressed_numeric),
             "release": self.release.to_json(),
+            "labels": {lang: dict(names) for lang, names in self.labels.items()},
         }
 
     @classmethod
@@ -258,6 +262,10 @@ class OwnerProfile:
             numeric={a: NumericStats(**s) for a, s in data["numeric"].items()},
             suppressed_numeric=tuple(data.get("suppressed_numeric", ())),
             release=ReleaseInfo.from_json(data.get("release", {})),
+            labels={
+                str(lang): {str(k): str(v) for k, v in names.items()}
+                for lang, names in data.get("labels", {}).items()
+            },
         )
 
 
@@ -275,6 +283,17 @@ class ProfileResult:
     phases: dict[str, float] = field(default_factory=dict)
     from_cache: bool = False
     audience: str = "shared"  # shared, prospects (owners' members the querier lacks) or base
+
+    def labels(self) -> dict[str, dict[str, str]]:
+        """The owners' display labels per language, merged (an owner listed earlier wins
+        where two owners name the same attribute or bin differently)."""
+        merged: dict[str, dict[str, str]] = {}
+        for item in self.profiles:
+            for lang, names in item.labels.items():
+                target = merged.setdefault(lang, {})
+                for key, name in names.items():
+                    target.setdefault(key, name)
+        return merged
 
     def profile(self, owner: str) -> OwnerProfile:
         """The profile of one owner, or of `combined`."""

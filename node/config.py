@@ -12,6 +12,7 @@ from connectors.identifiers import SERVES, ColumnKind, IdType, NormalisationProf
 from connectors.source_spec import SourceSpec
 from model.errors import IdentifierUnavailable
 from node.attributes import parse_attributes
+from node.display_labels import Labels, parse_labels
 from protocols.profile import Attribute
 from runtime.certs import COORDINATOR
 from runtime.config_file import (
@@ -51,6 +52,7 @@ KEYS = frozenset(
         "audit_log",
         "ledger",
         "signing_key",
+        "labels",
     }
 )
 SOURCE_KEYS = frozenset({"kind", "path", "url", "table", "query", "label"})
@@ -91,6 +93,7 @@ class NodeConfig:
     ledger: str | None = None
     signing_key: Path | None = None
     executor: str = LOCAL
+    labels: Labels = field(default_factory=dict)  # [labels.<lang>]: display names per language
 
     def column_for(self, id_type: IdType) -> IdentifierColumn:
         """The identifier column that can serve `id_type`; a clear error when none can."""
@@ -165,6 +168,7 @@ def load_node_config(path: Path) -> NodeConfig:
     workers = optional(raw, "workers", int, NodeConfig.workers, where)
     if workers < 1:
         raise ConfigError(f"{where}.workers: must be at least 1, got {workers}")
+    attributes = parse_attributes(optional(raw, "attributes", dict, {}, where), where)
     return NodeConfig(
         party=require(raw, "party", str, where),
         listen=parse_address(require(raw, "listen", str, where), f"{where}.listen"),
@@ -172,7 +176,8 @@ def load_node_config(path: Path) -> NodeConfig:
         identifiers=tuple(identifiers),
         normalisation=profile,
         workers=workers,
-        attributes=parse_attributes(optional(raw, "attributes", dict, {}, where), where),
+        attributes=attributes,
+        labels=parse_labels(optional(raw, "labels", dict, {}, where), attributes, where),
         paillier_key_file=(base / key_file) if key_file else None,
         paillier_bits=optional(paillier, "bits", int, 3072, f"{where} [paillier]"),
         chunk_rows=optional(raw, "chunk_rows", int, 100_000, where),

@@ -18,6 +18,7 @@ from node.admission import Admission
 from node.attributes import attribute_column
 from node.config import NodeConfig
 from node.decryption import QuerierDecryption
+from node.display_labels import labels_for
 from node.governance import NodeGovernance
 from node.member_cache import MAX_CACHED_POINTS, CachedMembers, MemberCache, source_version
 from node.owner_terms import SignedAggregate, owner_terms
@@ -208,6 +209,7 @@ class NodeService:
             if role == "querier" and self.querier_key
             else b"",
             set_fingerprint=self._set_fingerprint(admission, loaded),
+            labels=labels_for(self.config.labels, specs),
         )
 
     def _set_fingerprint(self, admission: Admission, loaded: _Loaded) -> str:

@@ -15,6 +15,7 @@ from model.results import (
     ProfileResult,
     ReleaseInfo,
 )
+from wire import node_serde as node_codec
 from wire.v1 import coordinator_pb2, node_pb2
 
 
@@ -171,6 +172,7 @@ def profile_to_proto(result: ProfileResult) -> coordinator_pb2.ProfileResponse:
                 overlap_suppressed=p.overlap is None,
                 attributes=attributes,
                 release=_release_to_proto(p.release),
+                labels=node_codec.labels_to_proto(p.labels),
             )
         )
     return coordinator_pb2.ProfileResponse(
@@ -215,6 +217,7 @@ def profile_from_proto(
                 numeric,
                 tuple(dropped),
                 _release_from_proto(p.release),
+                node_codec.labels_from_proto(p.labels),
             )
         )
     return ProfileResult(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from connectors.members import LoadTally
 from model.errors import QueryRefused
@@ -63,6 +63,18 @@ def load_report_from_proto(message: node_pb2.LoadReport) -> LoadTally:
     )
 
 
+def labels_to_proto(labels: Mapping[str, Mapping[str, str]]) -> dict[str, node_pb2.DisplayLabels]:
+    """Display labels per language as the wire's `map<string, DisplayLabels>`."""
+    return {lang: node_pb2.DisplayLabels(names=dict(names)) for lang, names in labels.items()}
+
+
+def labels_from_proto(
+    labels: Mapping[str, node_pb2.DisplayLabels],
+) -> dict[str, dict[str, str]]:
+    """The wire's display labels per language as plain dicts."""
+    return {lang: dict(item.names) for lang, item in labels.items() if item.names}
+
+
 def session_opened_to_proto(opened: SessionOpened) -> node_pb2.OpenSessionResponse:
     return node_pb2.OpenSessionResponse(
         party=opened.party,
@@ -75,6 +87,7 @@ def session_opened_to_proto(opened: SessionOpened) -> node_pb2.OpenSessionRespon
         cached_answer=opened.cached_answer,
         paillier_key_signature=opened.paillier_key_signature,
         set_fingerprint=opened.set_fingerprint,
+        labels=labels_to_proto(opened.labels),
     )
 
 

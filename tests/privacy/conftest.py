@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import csv
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -141,12 +141,12 @@ def invented(count: int, tag: str) -> list[str]:
     return [f"nobody-{tag}-{i}@invented.cn" for i in range(count)]
 
 
-def _node_toml(party: str, data: Path) -> str:
+def _node_toml(party: str, data: Path, owner_toml: str = "") -> str:
     extra = ""
     if party == BRAND:
         extra = '[paillier]\nkey_file = "brand.paillier.json"\nbits = 2048\n'
     else:
-        extra = ATTRIBUTES_TOML
+        extra = ATTRIBUTES_TOML + owner_toml
     return f"""party = "{party}"
 listen = "127.0.0.1:0"
 workers = 1
@@ -168,8 +168,9 @@ email = "email"
 {extra}"""
 
 
-def build_arena(root: Path, exact: bool) -> Arena:
-    """Start the three nodes and the coordinator under the careful policies."""
+def build_arena(root: Path, exact: bool, owner_toml: Mapping[str, str] | None = None) -> Arena:
+    """Start the three nodes and the coordinator under the careful policies; `owner_toml`
+    adds tables to a retailer's node.toml (e.g. its display labels)."""
     certs = init_certs(root / "certs", list(PARTIES), days=2)
     (root / "data").mkdir()
     people = retailer_people()
@@ -188,7 +189,8 @@ def build_arena(root: Path, exact: bool) -> Arena:
         for party in PARTIES:
             (root / f"{party}.policy.toml").write_text(policies[party])
             config = root / f"{party}.toml"
-            config.write_text(_node_toml(party, root / "data" / f"{party}.csv"))
+            extra = (owner_toml or {}).get(party, "")
+            config.write_text(_node_toml(party, root / "data" / f"{party}.csv", extra))
             nodes[party] = start_node(load_node_config(config))
         coordinator = start_coordinator(
             CoordinatorConfig(

@@ -12,6 +12,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import ec
 from typer.testing import CliRunner
 
+from client.profile import load_client_profile
 from gongying.cli import app
 from runtime.certs import CertsError, CertSet, init_certs
 from runtime.signing import load_signing_key, load_verify_key
@@ -94,6 +95,27 @@ def test_cli_certs_init(tmp_path: Path) -> None:
     lifetime = cert.not_valid_after_utc - cert.not_valid_before_utc
     assert 3 * 86400 <= lifetime.total_seconds() <= 3 * 86400 + 600
     assert (out / "coordinator.key").exists()
+    profile = load_client_profile(out / "client.toml")  # for the first party listed
+    assert (profile.party, profile.coordinator) == ("brand", "127.0.0.1:50050")
+    assert profile.tls is not None and profile.tls.cert == (out / "brand.pem").resolve()
+    assert profile.signing_key == (out / "brand.sign.key").resolve()
     again = CliRunner().invoke(app, ["certs", "init", "--parties", "brand", "--out", str(out)])
     assert again.exit_code == 1
     assert "--force" in again.stderr
+
+
+def test_cli_certs_init_client_profile_options(tmp_path: Path) -> None:
+    out = tmp_path / "certs"
+    args = ["certs", "init", "--parties", "brand,retailer_a", "--out", str(out)]
+    made = CliRunner().invoke(
+        app, [*args, "--client", "retailer_a", "--coordinator", "10.0.0.5:6000"]
+    )
+    assert made.exit_code == 0, made.output
+    profile = load_client_profile(out / "client.toml")
+    assert (profile.party, profile.coordinator) == ("retailer_a", "10.0.0.5:6000")
+    for bad, message in (
+        (["--client", "nobody"], "--client 'nobody' is not one of --parties"),
+        (["--coordinator", "no-port"], "--coordinator"),
+    ):
+        refused = CliRunner().invoke(app, [*args, "--force", *bad])
+        assert refused.exit_code == 1 and message in refused.stderr, refused.stderr

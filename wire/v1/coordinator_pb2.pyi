@@ -499,11 +499,33 @@ class OwnerProfile(_message.Message):
 
     DESCRIPTOR: _descriptor.Descriptor
 
+    @_typing.final
+    class LabelsEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        @_builtins.property
+        def value(self) -> _node_pb2.DisplayLabels: ...
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _node_pb2.DisplayLabels | None = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _typing.Literal["value", b"value"]  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
     OWNER_FIELD_NUMBER: _builtins.int
     OVERLAP_FIELD_NUMBER: _builtins.int
     ATTRIBUTES_FIELD_NUMBER: _builtins.int
     OVERLAP_SUPPRESSED_FIELD_NUMBER: _builtins.int
     RELEASE_FIELD_NUMBER: _builtins.int
+    LABELS_FIELD_NUMBER: _builtins.int
     owner: _builtins.str
     """An owner's party name, or `combined`."""
     overlap: _builtins.int
@@ -512,6 +534,10 @@ class OwnerProfile(_message.Message):
     def attributes(self) -> _containers.RepeatedCompositeFieldContainer[Global___AttributeResult]: ...
     @_builtins.property
     def release(self) -> Global___ReleaseTerms: ...
+    @_builtins.property
+    def labels(self) -> _containers.MessageMap[_builtins.str, _node_pb2.DisplayLabels]:
+        """The owner's display labels per language (`combined`: every owner's, first owner first)."""
+
     def __init__(
         self,
         *,
@@ -520,10 +546,11 @@ class OwnerProfile(_message.Message):
         attributes: _abc.Iterable[Global___AttributeResult] | None = ...,
         overlap_suppressed: _builtins.bool = ...,
         release: Global___ReleaseTerms | None = ...,
+        labels: _abc.Mapping[_builtins.str, _node_pb2.DisplayLabels] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["release", b"release"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["attributes", b"attributes", "overlap", b"overlap", "overlap_suppressed", b"overlap_suppressed", "owner", b"owner", "release", b"release"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attributes", b"attributes", "labels", b"labels", "overlap", b"overlap", "overlap_suppressed", b"overlap_suppressed", "owner", b"owner", "release", b"release"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

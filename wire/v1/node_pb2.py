@@ -26,21 +26,25 @@ from wire.v1 import points_pb2 as wire_dot_v1_dot_points__pb2
 from wire.v1 import query_pb2 as wire_dot_v1_dot_query__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x12wire/v1/node.proto\x12\x0bgongying.v1\x1a\x14wire/v1/points.proto\x1a\x13wire/v1/query.proto\"\x11\n\x0f\x44\x65scribeRequest\"|\n\x10\x44\x65scribeResponse\x12\r\n\x05party\x18\x01 \x01(\t\x12\x10\n\x08id_types\x18\x02 \x03(\t\x12.\n\nattributes\x18\x03 \x03(\x0b\x32\x1a.gongying.v1.AttributeSpec\x12\x17\n\x0fprofile_version\x18\x04 \x01(\t\"\x87\x01\n\rAttributeSpec\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x33\n\x0b\x63\x61tegorical\x18\x02 \x01(\x0b\x32\x1c.gongying.v1.CategoricalSpecH\x00\x12+\n\x07numeric\x18\x03 \x01(\x0b\x32\x18.gongying.v1.NumericSpecH\x00\x42\x06\n\x04kind\"!\n\x0f\x43\x61tegoricalSpec\x12\x0e\n\x06\x64omain\x18\x01 \x03(\t\":\n\x0bNumericSpec\x12\r\n\x05lower\x18\x01 \x01(\x01\x12\r\n\x05upper\x18\x02 \x01(\x01\x12\r\n\x05scale\x18\x03 \x01(\x03\"\xc2\x02\n\x12OpenSessionRequest\x12\x10\n\x08query_id\x18\x01 \x01(\t\x12$\n\x04kind\x18\x02 \x01(\x0e\x32\x16.gongying.v1.QueryKind\x12\x0f\n\x07id_type\x18\x03 \x01(\t\x12\x17\n\x0fprofile_version\x18\x04 \x01(\t\x12\x0f\n\x07parties\x18\x05 \x03(\t\x12&\n\x04role\x18\x06 \x01(\x0e\x32\x18.gongying.v1.SessionRole\x12\x12\n\nattributes\x18\x07 \x03(\t\x12\x12\n\npaillier_n\x18\x08 \x01(\x0c\x12(\n\x06signed\x18\t \x01(\x0b\x32\x18.gongying.v1.SignedQuery\x12\x1e\n\x16paillier_key_signature\x18\n \x01(\x0c\x12\x1f\n\x17querier_set_fingerprint\x18\x0b \x01(\t\"\x9d\x02\n\x13OpenSessionResponse\x12\r\n\x05party\x18\x01 \x01(\t\x12\x10\n\x08set_size\x18\x02 \x01(\x04\x12,\n\x0bload_report\x18\x03 \x01(\x0b\x32\x17.gongying.v1.LoadReport\x12\x12\n\npaillier_n\x18\x04 \x01(\x0c\x12.\n\nattributes\x18\x05 \x03(\x0b\x32\x1a.gongying.v1.AttributeSpec\x12\x12\n\nmin_cohort\x18\x06 \x01(\r\x12\x0f\n\x07\x65psilon\x18\x07 \x01(\x01\x12\x15\n\rcached_answer\x18\x08 \x01(\t\x12\x1e\n\x16paillier_key_signature\x18\t \x01(\x0c\x12\x17\n\x0fset_fingerprint\x18\n \x01(\t\"\xcb\x01\n\nLoadReport\x12\x0e\n\x06source\x18\x01 \x01(\t\x12\x11\n\trows_read\x18\x02 \x01(\x04\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x03 \x01(\x04\x12\x12\n\nduplicates\x18\x04 \x01(\x04\x12\x35\n\x07invalid\x18\x05 \x03(\x0b\x32$.gongying.v1.LoadReport.InvalidEntry\x12\r\n\x05party\x18\x06 \x01(\t\x1a.\n\x0cInvalidEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x04:\x02\x38\x01\"\'\n\x13StreamOwnSetRequest\x12\x10\n\x08query_id\x18\x01 \x01(\t\"\xa8\x01\n\x10IndicatorMessage\x12.\n\x06header\x18\x01 \x01(\x0b\x32\x1c.gongying.v1.IndicatorHeaderH\x00\x12-\n\x05\x63hunk\x18\x02 \x01(\x0b\x32\x1c.gongying.v1.CiphertextChunkH\x00\x12-\n\x07trailer\x18\x03 \x01(\x0b\x32\x1a.gongying.v1.StreamTrailerH\x00\x42\x06\n\x04\x62ody\"<\n\x0fIndicatorHeader\x12\x10\n\x08query_id\x18\x01 \x01(\t\x12\x17\n\x0fkey_fingerprint\x18\x02 \x01(\x0c\"3\n\x0f\x43iphertextChunk\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12\x13\n\x0b\x63iphertexts\x18\x02 \x01(\x0c\"D\n\rAggregateCell\x12\x11\n\tattribute\x18\x01 \x01(\t\x12\x0c\n\x04\x63\x65ll\x18\x02 \x01(\t\x12\x12\n\nciphertext\x18\x03 \x01(\x0c\"\xd7\x01\n\x11\x41ggregateResponse\x12\r\n\x05party\x18\x01 \x01(\t\x12\x17\n\x0fkey_fingerprint\x18\x02 \x01(\x0c\x12)\n\x05\x63\x65lls\x18\x03 \x03(\x0b\x32\x1a.gongying.v1.AggregateCell\x12.\n\nattributes\x18\x04 \x03(\x0b\x32\x1a.gongying.v1.AttributeSpec\x12&\n\x05terms\x18\x05 \x01(\x0b\x32\x17.gongying.v1.OwnerTerms\x12\x17\n\x0fterms_signature\x18\x06 \x01(\x0c\"\x88\x01\n\x15ReleaseProfileRequest\x12\x10\n\x08query_id\x18\x01 \x01(\t\x12\x17\n\x0fkey_fingerprint\x18\x02 \x01(\x0c\x12\x32\n\naggregates\x18\x03 \x03(\x0b\x32\x1e.gongying.v1.AggregateResponse\x12\x10\n\x08\x63ombined\x18\x04 \x03(\t\"/\n\x16ReleaseProfileResponse\x12\x15\n\rprofiles_json\x18\x01 \x01(\t\"R\n\nOwnerTerms\x12\r\n\x05party\x18\x01 \x01(\t\x12\x10\n\x08set_size\x18\x02 \x01(\x04\x12\x0f\n\x07\x65psilon\x18\x03 \x01(\x01\x12\x12\n\nmin_cohort\x18\x04 \x01(\r\"\x95\x02\n\x13\x43loseSessionRequest\x12\x10\n\x08query_id\x18\x01 \x01(\t\x12\x0f\n\x07outcome\x18\x02 \x01(\t\x12\x13\n\x0b\x61nswer_json\x18\x03 \x01(\t\x12@\n\x08released\x18\x04 \x03(\x0b\x32..gongying.v1.CloseSessionRequest.ReleasedEntry\x12\x12\n\nsuppressed\x18\x05 \x01(\r\x12\r\n\x05\x65rror\x18\x06 \x01(\t\x12\x30\n\x10\x63oordinator_head\x18\x14 \x01(\x0b\x32\x16.gongying.v1.AuditHead\x1a/\n\rReleasedEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\"s\n\x14\x43loseSessionResponse\x12\x11\n\tforgotten\x18\x01 \x01(\x08\x12\x11\n\tcommitted\x18\x02 \x01(\x08\x12$\n\x04head\x18\x14 \x01(\x0b\x32\x16.gongying.v1.AuditHead\x12\x0f\n\x07\x65psilon\x18\x15 \x01(\x01\"H\n\tAuditHead\x12\r\n\x05party\x18\x01 \x01(\t\x12\x0b\n\x03seq\x18\x02 \x01(\x04\x12\x0c\n\x04hash\x18\x03 \x01(\t\x12\x11\n\tsignature\x18\x04 \x01(\x0c*W\n\tQueryKind\x12\x1a\n\x16QUERY_KIND_UNSPECIFIED\x10\x00\x12\x16\n\x12QUERY_KIND_OVERLAP\x10\x01\x12\x16\n\x12QUERY_KIND_PROFILE\x10\x02*v\n\x0bSessionRole\x12\x1c\n\x18SESSION_ROLE_UNSPECIFIED\x10\x00\x12\x17\n\x13SESSION_ROLE_MEMBER\x10\x01\x12\x18\n\x14SESSION_ROLE_QUERIER\x10\x02\x12\x16\n\x12SESSION_ROLE_OWNER\x10\x03\x32\xb8\x04\n\tPartyNode\x12G\n\x08\x44\x65scribe\x12\x1c.gongying.v1.DescribeRequest\x1a\x1d.gongying.v1.DescribeResponse\x12P\n\x0bOpenSession\x12\x1f.gongying.v1.OpenSessionRequest\x1a .gongying.v1.OpenSessionResponse\x12M\n\x0cStreamOwnSet\x12 .gongying.v1.StreamOwnSetRequest\x1a\x19.gongying.v1.PointMessage0\x01\x12\x43\n\x07Reblind\x12\x19.gongying.v1.PointMessage\x1a\x19.gongying.v1.PointMessage(\x01\x30\x01\x12L\n\tAggregate\x12\x1d.gongying.v1.IndicatorMessage\x1a\x1e.gongying.v1.AggregateResponse(\x01\x12Y\n\x0eReleaseProfile\x12\".gongying.v1.ReleaseProfileRequest\x1a#.gongying.v1.ReleaseProfileResponse\x12S\n\x0c\x43loseSession\x12 .gongying.v1.CloseSessionRequest\x1a!.gongying.v1.CloseSessionResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x12wire/v1/node.proto\x12\x0bgongying.v1\x1a\x14wire/v1/points.proto\x1a\x13wire/v1/query.proto\"\x11\n\x0f\x44\x65scribeRequest\"|\n\x10\x44\x65scribeResponse\x12\r\n\x05party\x18\x01 \x01(\t\x12\x10\n\x08id_types\x18\x02 \x03(\t\x12.\n\nattributes\x18\x03 \x03(\x0b\x32\x1a.gongying.v1.AttributeSpec\x12\x17\n\x0fprofile_version\x18\x04 \x01(\t\"\x87\x01\n\rAttributeSpec\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x33\n\x0b\x63\x61tegorical\x18\x02 \x01(\x0b\x32\x1c.gongying.v1.CategoricalSpecH\x00\x12+\n\x07numeric\x18\x03 \x01(\x0b\x32\x18.gongying.v1.NumericSpecH\x00\x42\x06\n\x04kind\"!\n\x0f\x43\x61tegoricalSpec\x12\x0e\n\x06\x64omain\x18\x01 \x03(\t\":\n\x0bNumericSpec\x12\r\n\x05lower\x18\x01 \x01(\x01\x12\r\n\x05upper\x18\x02 \x01(\x01\x12\r\n\x05scale\x18\x03 \x01(\x03\"\xc2\x02\n\x12OpenSessionRequest\x12\x10\n\x08query_id\x18\x01 \x01(\t\x12$\n\x04kind\x18\x02 \x01(\x0e\x32\x16.gongying.v1.QueryKind\x12\x0f\n\x07id_type\x18\x03 \x01(\t\x12\x17\n\x0fprofile_version\x18\x04 \x01(\t\x12\x0f\n\x07parties\x18\x05 \x03(\t\x12&\n\x04role\x18\x06 \x01(\x0e\x32\x18.gongying.v1.SessionRole\x12\x12\n\nattributes\x18\x07 \x03(\t\x12\x12\n\npaillier_n\x18\x08 \x01(\x0c\x12(\n\x06signed\x18\t \x01(\x0b\x32\x18.gongying.v1.SignedQuery\x12\x1e\n\x16paillier_key_signature\x18\n \x01(\x0c\x12\x1f\n\x17querier_set_fingerprint\x18\x0b \x01(\t\"\xa6\x03\n\x13OpenSessionResponse\x12\r\n\x05party\x18\x01 \x01(\t\x12\x10\n\x08set_size\x18\x02 \x01(\x04\x12,\n\x0bload_report\x18\x03 \x01(\x0b\x32\x17.gongying.v1.LoadReport\x12\x12\n\npaillier_n\x18\x04 \x01(\x0c\x12.\n\nattributes\x18\x05 \x03(\x0b\x32\x1a.gongying.v1.AttributeSpec\x12\x12\n\nmin_cohort\x18\x06 \x01(\r\x12\x0f\n\x07\x65psilon\x18\x07 \x01(\x01\x12\x15\n\rcached_answer\x18\x08 \x01(\t\x12\x1e\n\x16paillier_key_signature\x18\t \x01(\x0c\x12\x17\n\x0fset_fingerprint\x18\n \x01(\t\x12<\n\x06labels\x18\x0b \x03(\x0b\x32,.gongying.v1.OpenSessionResponse.LabelsEntry\x1aI\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12)\n\x05value\x18\x02 \x01(\x0b\x32\x1a.gongying.v1.DisplayLabels:\x02\x38\x01\"s\n\rDisplayLabels\x12\x34\n\x05names\x18\x01 \x03(\x0b\x32%.gongying.v1.DisplayLabels.NamesEntry\x1a,\n\nNamesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xcb\x01\n\nLoadReport\x12\x0e\n\x06source\x18\x01 \x01(\t\x12\x11\n\trows_read\x18\x02 \x01(\x04\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x03 \x01(\x04\x12\x12\n\nduplicates\x18\x04 \x01(\x04\x12\x35\n\x07invalid\x18\x05 \x03(\x0b\x32$.gongying.v1.LoadReport.InvalidEntry\x12\r\n\x05party\x18\x06 \x01(\t\x1a.\n\x0cInvalidEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x04:\x02\x38\x01\"\'\n\x13StreamOwnSetRequest\x12\x10\n\x08query_id\x18\x01 \x01(\t\"\xa8\x01\n\x10IndicatorMessage\x12.\n\x06header\x18\x01 \x01(\x0b\x32\x1c.gongying.v1.IndicatorHeaderH\x00\x12-\n\x05\x63hunk\x18\x02 \x01(\x0b\x32\x1c.gongying.v1.CiphertextChunkH\x00\x12-\n\x07trailer\x18\x03 \x01(\x0b\x32\x1a.gongying.v1.StreamTrailerH\x00\x42\x06\n\x04\x62ody\"<\n\x0fIndicatorHeader\x12\x10\n\x08query_id\x18\x01 \x01(\t\x12\x17\n\x0fkey_fingerprint\x18\x02 \x01(\x0c\"3\n\x0f\x43iphertextChunk\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12\x13\n\x0b\x63iphertexts\x18\x02 \x01(\x0c\"D\n\rAggregateCell\x12\x11\n\tattribute\x18\x01 \x01(\t\x12\x0c\n\x04\x63\x65ll\x18\x02 \x01(\t\x12\x12\n\nciphertext\x18\x03 \x01(\x0c\"\xd7\x01\n\x11\x41ggregateResponse\x12\r\n\x05party\x18\x01 \x01(\t\x12\x17\n\x0fkey_fingerprint\x18\x02 \x01(\x0c\x12)\n\x05\x63\x65lls\x18\x03 \x03(\x0b\x32\x1a.gongying.v1.AggregateCell\x12.\n\nattributes\x18\x04 \x03(\x0b\x32\x1a.gongying.v1.AttributeSpec\x12&\n\x05terms\x18\x05 \x01(\x0b\x32\x17.gongying.v1.OwnerTerms\x12\x17\n\x0fterms_signature\x18\x06 \x01(\x0c\"\x88\x01\n\x15ReleaseProfileRequest\x12\x10\n\x08query_id\x18\x01 \x01(\t\x12\x17\n\x0fkey_fingerprint\x18\x02 \x01(\x0c\x12\x32\n\naggregates\x18\x03 \x03(\x0b\x32\x1e.gongying.v1.AggregateResponse\x12\x10\n\x08\x63ombined\x18\x04 \x03(\t\"/\n\x16ReleaseProfileResponse\x12\x15\n\rprofiles_json\x18\x01 \x01(\t\"R\n\nOwnerTerms\x12\r\n\x05party\x18\x01 \x01(\t\x12\x10\n\x08set_size\x18\x02 \x01(\x04\x12\x0f\n\x07\x65psilon\x18\x03 \x01(\x01\x12\x12\n\nmin_cohort\x18\x04 \x01(\r\"\x95\x02\n\x13\x43loseSessionRequest\x12\x10\n\x08query_id\x18\x01 \x01(\t\x12\x0f\n\x07outcome\x18\x02 \x01(\t\x12\x13\n\x0b\x61nswer_json\x18\x03 \x01(\t\x12@\n\x08released\x18\x04 \x03(\x0b\x32..gongying.v1.CloseSessionRequest.ReleasedEntry\x12\x12\n\nsuppressed\x18\x05 \x01(\r\x12\r\n\x05\x65rror\x18\x06 \x01(\t\x12\x30\n\x10\x63oordinator_head\x18\x14 \x01(\x0b\x32\x16.gongying.v1.AuditHead\x1a/\n\rReleasedEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\"s\n\x14\x43loseSessionResponse\x12\x11\n\tforgotten\x18\x01 \x01(\x08\x12\x11\n\tcommitted\x18\x02 \x01(\x08\x12$\n\x04head\x18\x14 \x01(\x0b\x32\x16.gongying.v1.AuditHead\x12\x0f\n\x07\x65psilon\x18\x15 \x01(\x01\"H\n\tAuditHead\x12\r\n\x05party\x18\x01 \x01(\t\x12\x0b\n\x03seq\x18\x02 \x01(\x04\x12\x0c\n\x04hash\x18\x03 \x01(\t\x12\x11\n\tsignature\x18\x04 \x01(\x0c*W\n\tQueryKind\x12\x1a\n\x16QUERY_KIND_UNSPECIFIED\x10\x00\x12\x16\n\x12QUERY_KIND_OVERLAP\x10\x01\x12\x16\n\x12QUERY_KIND_PROFILE\x10\x02*v\n\x0bSessionRole\x12\x1c\n\x18SESSION_ROLE_UNSPECIFIED\x10\x00\x12\x17\n\x13SESSION_ROLE_MEMBER\x10\x01\x12\x18\n\x14SESSION_ROLE_QUERIER\x10\x02\x12\x16\n\x12SESSION_ROLE_OWNER\x10\x03\x32\xb8\x04\n\tPartyNode\x12G\n\x08\x44\x65scribe\x12\x1c.gongying.v1.DescribeRequest\x1a\x1d.gongying.v1.DescribeResponse\x12P\n\x0bOpenSession\x12\x1f.gongying.v1.OpenSessionRequest\x1a .gongying.v1.OpenSessionResponse\x12M\n\x0cStreamOwnSet\x12 .gongying.v1.StreamOwnSetRequest\x1a\x19.gongying.v1.PointMessage0\x01\x12\x43\n\x07Reblind\x12\x19.gongying.v1.PointMessage\x1a\x19.gongying.v1.PointMessage(\x01\x30\x01\x12L\n\tAggregate\x12\x1d.gongying.v1.IndicatorMessage\x1a\x1e.gongying.v1.AggregateResponse(\x01\x12Y\n\x0eReleaseProfile\x12\".gongying.v1.ReleaseProfileRequest\x1a#.gongying.v1.ReleaseProfileResponse\x12S\n\x0c\x43loseSession\x12 .gongying.v1.CloseSessionRequest\x1a!.gongying.v1.CloseSessionResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'wire.v1.node_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_OPENSESSIONRESPONSE_LABELSENTRY']._loaded_options = None
+  _globals['_OPENSESSIONRESPONSE_LABELSENTRY']._serialized_options = b'8\001'
+  _globals['_DISPLAYLABELS_NAMESENTRY']._loaded_options = None
+  _globals['_DISPLAYLABELS_NAMESENTRY']._serialized_options = b'8\001'
   _globals['_LOADREPORT_INVALIDENTRY']._loaded_options = None
   _globals['_LOADREPORT_INVALIDENTRY']._serialized_options = b'8\001'
   _globals['_CLOSESESSIONREQUEST_RELEASEDENTRY']._loaded_options = None
   _globals['_CLOSESESSIONREQUEST_RELEASEDENTRY']._serialized_options = b'8\001'
-  _globals['_QUERYKIND']._serialized_start=2633
-  _globals['_QUERYKIND']._serialized_end=2720
-  _globals['_SESSIONROLE']._serialized_start=2722
-  _globals['_SESSIONROLE']._serialized_end=2840
+  _globals['_QUERYKIND']._serialized_start=2887
+  _globals['_QUERYKIND']._serialized_end=2974
+  _globals['_SESSIONROLE']._serialized_start=2976
+  _globals['_SESSIONROLE']._serialized_end=3094
   _globals['_DESCRIBEREQUEST']._serialized_start=78
   _globals['_DESCRIBEREQUEST']._serialized_end=95
   _globals['_DESCRIBERESPONSE']._serialized_start=97
@@ -54,37 +58,43 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_OPENSESSIONREQUEST']._serialized_start=457
   _globals['_OPENSESSIONREQUEST']._serialized_end=779
   _globals['_OPENSESSIONRESPONSE']._serialized_start=782
-  _globals['_OPENSESSIONRESPONSE']._serialized_end=1067
-  _globals['_LOADREPORT']._serialized_start=1070
-  _globals['_LOADREPORT']._serialized_end=1273
-  _globals['_LOADREPORT_INVALIDENTRY']._serialized_start=1227
-  _globals['_LOADREPORT_INVALIDENTRY']._serialized_end=1273
-  _globals['_STREAMOWNSETREQUEST']._serialized_start=1275
-  _globals['_STREAMOWNSETREQUEST']._serialized_end=1314
-  _globals['_INDICATORMESSAGE']._serialized_start=1317
-  _globals['_INDICATORMESSAGE']._serialized_end=1485
-  _globals['_INDICATORHEADER']._serialized_start=1487
-  _globals['_INDICATORHEADER']._serialized_end=1547
-  _globals['_CIPHERTEXTCHUNK']._serialized_start=1549
-  _globals['_CIPHERTEXTCHUNK']._serialized_end=1600
-  _globals['_AGGREGATECELL']._serialized_start=1602
-  _globals['_AGGREGATECELL']._serialized_end=1670
-  _globals['_AGGREGATERESPONSE']._serialized_start=1673
-  _globals['_AGGREGATERESPONSE']._serialized_end=1888
-  _globals['_RELEASEPROFILEREQUEST']._serialized_start=1891
-  _globals['_RELEASEPROFILEREQUEST']._serialized_end=2027
-  _globals['_RELEASEPROFILERESPONSE']._serialized_start=2029
-  _globals['_RELEASEPROFILERESPONSE']._serialized_end=2076
-  _globals['_OWNERTERMS']._serialized_start=2078
-  _globals['_OWNERTERMS']._serialized_end=2160
-  _globals['_CLOSESESSIONREQUEST']._serialized_start=2163
-  _globals['_CLOSESESSIONREQUEST']._serialized_end=2440
-  _globals['_CLOSESESSIONREQUEST_RELEASEDENTRY']._serialized_start=2393
-  _globals['_CLOSESESSIONREQUEST_RELEASEDENTRY']._serialized_end=2440
-  _globals['_CLOSESESSIONRESPONSE']._serialized_start=2442
-  _globals['_CLOSESESSIONRESPONSE']._serialized_end=2557
-  _globals['_AUDITHEAD']._serialized_start=2559
-  _globals['_AUDITHEAD']._serialized_end=2631
-  _globals['_PARTYNODE']._serialized_start=2843
-  _globals['_PARTYNODE']._serialized_end=3411
+  _globals['_OPENSESSIONRESPONSE']._serialized_end=1204
+  _globals['_OPENSESSIONRESPONSE_LABELSENTRY']._serialized_start=1131
+  _globals['_OPENSESSIONRESPONSE_LABELSENTRY']._serialized_end=1204
+  _globals['_DISPLAYLABELS']._serialized_start=1206
+  _globals['_DISPLAYLABELS']._serialized_end=1321
+  _globals['_DISPLAYLABELS_NAMESENTRY']._serialized_start=1277
+  _globals['_DISPLAYLABELS_NAMESENTRY']._serialized_end=1321
+  _globals['_LOADREPORT']._serialized_start=1324
+  _globals['_LOADREPORT']._serialized_end=1527
+  _globals['_LOADREPORT_INVALIDENTRY']._serialized_start=1481
+  _globals['_LOADREPORT_INVALIDENTRY']._serialized_end=1527
+  _globals['_STREAMOWNSETREQUEST']._serialized_start=1529
+  _globals['_STREAMOWNSETREQUEST']._serialized_end=1568
+  _globals['_INDICATORMESSAGE']._serialized_start=1571
+  _globals['_INDICATORMESSAGE']._serialized_end=1739
+  _globals['_INDICATORHEADER']._serialized_start=1741
+  _globals['_INDICATORHEADER']._serialized_end=1801
+  _globals['_CIPHERTEXTCHUNK']._serialized_start=1803
+  _globals['_CIPHERTEXTCHUNK']._serialized_end=1854
+  _globals['_AGGREGATECELL']._serialized_start=1856
+  _globals['_AGGREGATECELL']._serialized_end=1924
+  _globals['_AGGREGATERESPONSE']._serialized_start=1927
+  _globals['_AGGREGATERESPONSE']._serialized_end=2142
+  _globals['_RELEASEPROFILEREQUEST']._serialized_start=2145
+  _globals['_RELEASEPROFILEREQUEST']._serialized_end=2281
+  _globals['_RELEASEPROFILERESPONSE']._serialized_start=2283
+  _globals['_RELEASEPROFILERESPONSE']._serialized_end=2330
+  _globals['_OWNERTERMS']._serialized_start=2332
+  _globals['_OWNERTERMS']._serialized_end=2414
+  _globals['_CLOSESESSIONREQUEST']._serialized_start=2417
+  _globals['_CLOSESESSIONREQUEST']._serialized_end=2694
+  _globals['_CLOSESESSIONREQUEST_RELEASEDENTRY']._serialized_start=2647
+  _globals['_CLOSESESSIONREQUEST_RELEASEDENTRY']._serialized_end=2694
+  _globals['_CLOSESESSIONRESPONSE']._serialized_start=2696
+  _globals['_CLOSESESSIONRESPONSE']._serialized_end=2811
+  _globals['_AUDITHEAD']._serialized_start=2813
+  _globals['_AUDITHEAD']._serialized_end=2885
+  _globals['_PARTYNODE']._serialized_start=3097
+  _globals['_PARTYNODE']._serialized_end=3665
 # @@protoc_insertion_point(module_scope)

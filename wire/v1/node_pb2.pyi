@@ -255,6 +255,27 @@ Global___OpenSessionRequest: _TypeAlias = OpenSessionRequest  # noqa: Y015
 class OpenSessionResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
+    @_typing.final
+    class LabelsEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        @_builtins.property
+        def value(self) -> Global___DisplayLabels: ...
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: Global___DisplayLabels | None = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _typing.Literal["value", b"value"]  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
     PARTY_FIELD_NUMBER: _builtins.int
     SET_SIZE_FIELD_NUMBER: _builtins.int
     LOAD_REPORT_FIELD_NUMBER: _builtins.int
@@ -265,6 +286,7 @@ class OpenSessionResponse(_message.Message):
     CACHED_ANSWER_FIELD_NUMBER: _builtins.int
     PAILLIER_KEY_SIGNATURE_FIELD_NUMBER: _builtins.int
     SET_FINGERPRINT_FIELD_NUMBER: _builtins.int
+    LABELS_FIELD_NUMBER: _builtins.int
     party: _builtins.str
     set_size: _builtins.int
     paillier_n: _builtins.bytes
@@ -290,6 +312,12 @@ class OpenSessionResponse(_message.Message):
     def attributes(self) -> _containers.RepeatedCompositeFieldContainer[Global___AttributeSpec]:
         """Owner sessions: the declared specs of the requested attributes."""
 
+    @_builtins.property
+    def labels(self) -> _containers.MessageMap[_builtins.str, Global___DisplayLabels]:
+        """Owner sessions: the owner's display labels of the requested attributes, per language
+        (`en`, `zh-CN`), as declared in its node.toml [labels.<lang>] tables.
+        """
+
     def __init__(
         self,
         *,
@@ -303,14 +331,59 @@ class OpenSessionResponse(_message.Message):
         cached_answer: _builtins.str = ...,
         paillier_key_signature: _builtins.bytes = ...,
         set_fingerprint: _builtins.str = ...,
+        labels: _abc.Mapping[_builtins.str, Global___DisplayLabels] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["load_report", b"load_report"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["attributes", b"attributes", "cached_answer", b"cached_answer", "epsilon", b"epsilon", "load_report", b"load_report", "min_cohort", b"min_cohort", "paillier_key_signature", b"paillier_key_signature", "paillier_n", b"paillier_n", "party", b"party", "set_fingerprint", b"set_fingerprint", "set_size", b"set_size"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attributes", b"attributes", "cached_answer", b"cached_answer", "epsilon", b"epsilon", "labels", b"labels", "load_report", b"load_report", "min_cohort", b"min_cohort", "paillier_key_signature", b"paillier_key_signature", "paillier_n", b"paillier_n", "party", b"party", "set_fingerprint", b"set_fingerprint", "set_size", b"set_size"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___OpenSessionResponse: _TypeAlias = OpenSessionResponse  # noqa: Y015
+
+@_typing.final
+class DisplayLabels(_message.Message):
+    """Names people read for attributes and bins, in one language: keys `attribute` (the
+    attribute's name) and `attribute.bin` (a bin's name), e.g. "category.food_beverage" -> 食品饮料.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class NamesEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.str
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.str = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    NAMES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def names(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        names: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["names", b"names"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DisplayLabels: _TypeAlias = DisplayLabels  # noqa: Y015
 
 @_typing.final
 class LoadReport(_message.Message):
