@@ -192,6 +192,7 @@ def _count_chains(
         threads.submit(_chain, i, order, nodes, query_id, deadline, calls, spill)
         for i in range(len(order))
     ]
+    wait(futures)  # every chain has stopped writing to the spill before it can be removed
     for future in futures:
         try:
             future.result()

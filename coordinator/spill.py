@@ -8,11 +8,15 @@ failed. Counting then reads one partition of every party at a time. Memory: the 
 (2**bits x `buffer_points` x 32 bytes per party at most, 8 MiB with the defaults) plus one
 partition of all parties (~3 x 32 B x total points / 2**bits while it is counted). Disk: 32 bytes
 per point of all parties. The files hold fully blinded points only, which the coordinator holds
-in memory anyway; the directory is created with mode 0700.
+in memory anyway; the directory is created with mode 0700. Its name carries the coordinator's
+process id: a coordinator that was killed (SIGKILL) cannot remove its spill, so the next spill
+made in the same TMPDIR removes those whose process is gone.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
 import tempfile
 import threading
 from collections.abc import Iterable, Iterator, Sequence
@@ -25,6 +29,31 @@ from protocols.ristretto import POINT_BYTES
 
 PARTITION_BITS = 8
 BUFFER_POINTS = 1024
+PREFIX = "gongying-match-"
+
+
+def _process_gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # someone else's live process
+        return False
+    return False
+
+
+def remove_orphaned_spills(directory: str | Path | None = None) -> list[Path]:
+    """Remove this user's spill directories in `directory` (default TMPDIR) whose coordinator
+    process no longer runs; the ones removed."""
+    removed = []
+    for path in Path(directory or tempfile.gettempdir()).glob(PREFIX + "*-*"):
+        pid = path.name.removeprefix(PREFIX).partition("-")[0]
+        if not pid.isdigit() or not path.is_dir() or path.stat().st_uid != os.getuid():
+            continue
+        if _process_gone(int(pid)):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
 
 
 class PartySpill:
@@ -88,7 +117,10 @@ class PointSpill:
         if not 2 <= len(self.parties) <= MAX_PARTIES:
             raise ValueError(f"an overlap needs 2 to {MAX_PARTIES} parties, got {len(parties)}")
         self.bits = check_partition_bits(bits)
-        self._temporary = tempfile.TemporaryDirectory(prefix="gongying-match-", dir=directory)
+        remove_orphaned_spills(directory)
+        self._temporary = tempfile.TemporaryDirectory(
+            prefix=f"{PREFIX}{os.getpid()}-", dir=directory
+        )
         self.folder = Path(self._temporary.name)
         self._spills = {
             party: PartySpill(self.folder, index, bits, buffer_points)

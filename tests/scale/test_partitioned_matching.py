@@ -5,6 +5,8 @@ in-memory `count_regions` releases, holds one partition at a time, and leaves no
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from itertools import combinations
 from pathlib import Path
 
@@ -121,3 +123,17 @@ def test_bad_arguments_are_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="expected"):
         sum_region_counts(["b", "a"], [one])
     assert os.listdir(tmp_path) == []
+
+
+def test_a_killed_coordinators_spill_is_removed_by_the_next(tmp_path: Path) -> None:
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    orphan = tmp_path / f"gongying-match-{gone.pid}-x1"
+    live = tmp_path / f"gongying-match-{os.getpid()}-x2"
+    for folder in (orphan, live):
+        folder.mkdir()
+        (folder / "00-00001.points").write_bytes(os.urandom(64))
+    with PointSpill(["a", "b"], directory=tmp_path) as spill:
+        assert spill.folder.name.startswith(f"gongying-match-{os.getpid()}-")
+        assert not orphan.exists() and live.exists()
+    assert sorted(os.listdir(tmp_path)) == [live.name]
