@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -152,3 +153,15 @@ def _executed(dask_worker: object) -> int:
     """Tasks a worker has run (called on each worker by `Client.run`)."""
     state = getattr(dask_worker, "state", None)
     return int(getattr(state, "executed_count", 0))
+
+
+def test_an_unreachable_scheduler_is_one_line_naming_the_key_and_the_fix() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # bound but not listening: nothing answers there
+        with pytest.raises(OSError) as refused:
+            DaskBackend(f"tcp://127.0.0.1:{port}", timeout=2)
+    message = str(refused.value)
+    assert "\n" not in message
+    assert f"executor dask://127.0.0.1:{port}: no Dask scheduler answered within 2 s" in message
+    assert 'executor = "local"' in message
