@@ -7,17 +7,21 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from itertools import combinations
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from coordinator.sdk import CoordinatorClient, QueryError
 from coordinator.spill import PointSpill
+from gongying.demo_data import generate_demo_data
 from protocols import psi
 from protocols.matching import DuplicatePoints, RegionCounts, count_regions
 from protocols.partitions import partition_keys, split_by_partition, sum_region_counts
 from protocols.psi import BlindingKey
+from tests.scale.test_dask_executor import _start
 
 PARTIES = ("brand", "retailer_a", "retailer_b", "retailer_c", "retailer_d")
 
@@ -137,3 +141,31 @@ def test_a_killed_coordinators_spill_is_removed_by_the_next(tmp_path: Path) -> N
         assert spill.folder.name.startswith(f"gongying-match-{os.getpid()}-")
         assert not orphan.exists() and live.exists()
     assert sorted(os.listdir(tmp_path)) == [live.name]
+
+
+def test_a_node_that_returns_duplicate_points_gets_nothing_released(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every node's shuffle copies its first point over its second: each final set then holds a
+    # point twice, which the partitioned matching must refuse as the in-memory one did.
+    spills = tmp_path / "spills"
+    spills.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(spills))
+    honest = psi.shuffle_points
+
+    def duplicating(points: bytes) -> bytes:
+        shuffled = honest(points)
+        return shuffled[:32] + shuffled[:32] + shuffled[64:] if len(shuffled) >= 64 else shuffled
+
+    paths = dict(generate_demo_data(tmp_path / "data", members=200, seed=3).paths)
+    running = _start(tmp_path, {p: paths[p] for p in ("brand", "retailer_a")}, "local")
+    try:
+        monkeypatch.setattr(psi, "shuffle_points", duplicating)
+        with (
+            CoordinatorClient(running.coordinator.address) as client,
+            pytest.raises(QueryError, match="more than once"),
+        ):
+            client.overlap(["brand", "retailer_a"], "email")
+    finally:
+        running.stop()
+    assert list(spills.iterdir()) == []
