@@ -3,29 +3,35 @@
 Schedule: party i's set leaves node i blinded once, then visits nodes i+1, i+2, ... (mod N), each
 multiplying by its key; all N chains run at once, so every node is busy with a different set.
 The coordinator relays streams between nodes, checking each stream's framing and trailer; a
-failure anywhere cancels every call of the query and nothing is released.
+failure anywhere cancels every call of the query and nothing is released. The final sets are
+spilled to disk by point prefix as they arrive and counted one partition at a time
+(`coordinator.spill`), so the coordinator's memory does not grow with the sets.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor, wait
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 import grpc
 
 from coordinator.cached import reusable_answer
 from coordinator.node_client import Deadline, NodeClient, party_error
 from coordinator.progress import REGISTRY
+from coordinator.spill import PointSpill
 from model.node import SessionOpened
 from model.outcomes import OverlapOutcome
 from model.progress import OPEN, ROUTING
-from protocols.matching import count_regions
+from protocols.matching import RegionCounts
 from wire.status import QueryFailed
 from wire.streams import point_messages, read_header, unframe
 from wire.v1 import node_pb2, points_pb2, query_pb2
+
+T = TypeVar("T")
 
 
 class _QueryCalls:
@@ -78,10 +84,17 @@ def _collect(call: Any, node: NodeClient, calls: _QueryCalls) -> bytes:
 
 def _collect_with_header(call: Any, node: NodeClient, calls: _QueryCalls) -> tuple[Any, bytes]:
     """A node's point stream read completely: its header and its points."""
+    return _consume_points(call, node, calls, b"".join)
+
+
+def _consume_points(
+    call: Any, node: NodeClient, calls: _QueryCalls, consume: Callable[[Iterator[bytes]], T]
+) -> tuple[Any, T]:
+    """A node's point stream, checked, handed chunk by chunk to `consume`: header, its result."""
     source = f"stream from node {node.party}"
     try:
         header = read_header(call, source)
-        return header, b"".join(
+        return header, consume(
             REGISTRY.counted(calls.query_id, ROUTING, unframe(call, 32, "points", source))
         )
     except grpc.RpcError as error:
@@ -89,6 +102,14 @@ def _collect_with_header(call: Any, node: NodeClient, calls: _QueryCalls) -> tup
         raise calls.first_failure or party_error(node.party, node.address, error) from None
     except QueryFailed:
         raise
+    except OSError as error:
+        failure = QueryFailed(
+            grpc.StatusCode.INTERNAL,
+            f"the coordinator could not spill the points of {node.party} to disk "
+            f"(free space in TMPDIR?): {error}",
+        )
+        calls.fail(failure)
+        raise calls.first_failure or failure from None
     except Exception as error:
         failure = QueryFailed(grpc.StatusCode.INVALID_ARGUMENT, str(error))
         calls.fail(failure)
@@ -102,8 +123,10 @@ def _chain(
     query_id: str,
     deadline: Deadline,
     calls: _QueryCalls,
-) -> bytes:
-    """Party order[index]'s set: own blinding, then every other node in turn."""
+    spill: PointSpill,
+) -> int:
+    """Party order[index]'s set: own blinding, then every other node in turn, then spilled to
+    disk by partition as it arrives; the number of points."""
     owner = order[index]
     current = nodes[owner]
     call = calls.add(current.stream_own_set(query_id, deadline))
@@ -112,7 +135,7 @@ def _chain(
         header = points_pb2.StreamHeader(query_id=query_id, set_owner=owner)
         call = calls.add(nxt.reblind(_relay(call, current, header, calls), deadline))
         current = nxt
-    return _collect(call, current, calls)
+    return _consume_points(call, current, calls, partial(spill.add_all, owner))[1]
 
 
 def _open_sessions(
@@ -142,6 +165,39 @@ def _open_sessions(
     wait(opening)
     opened.update({p: future.result() for p, future in zip(rest, opening, strict=True)})
     return {p: opened[p] for p in order}
+
+
+def _count_chains(
+    order: list[str],
+    nodes: Mapping[str, NodeClient],
+    query_id: str,
+    deadline: Deadline,
+    calls: _QueryCalls,
+    spill: PointSpill,
+    opened: Mapping[str, SessionOpened],
+    threads: ThreadPoolExecutor,
+) -> RegionCounts:
+    """Run every party's chain into `spill`, check the set sizes, count partition by partition."""
+    futures = [
+        threads.submit(_chain, i, order, nodes, query_id, deadline, calls, spill)
+        for i in range(len(order))
+    ]
+    wait(futures)  # every chain has stopped writing to the spill before it can be removed
+    for future in futures:
+        try:
+            future.result()
+        except QueryFailed as failure:
+            calls.fail(failure)
+    if calls.first_failure is not None:
+        raise calls.first_failure
+    for party, count in spill.sizes.items():
+        if count != opened[party].set_size:
+            raise QueryFailed(
+                grpc.StatusCode.INTERNAL,
+                f"the set of {party} came back with {count} points, "
+                f"but {party} announced {opened[party].set_size}",
+            )
+    return spill.count_regions()
 
 
 def run_overlap(
@@ -184,24 +240,6 @@ def run_overlap(
             return OverlapOutcome(
                 query_id, id_type, None, opened, time.monotonic() - started, answer
             )
-        futures = [
-            threads.submit(_chain, i, order, nodes, query_id, deadline, calls)
-            for i in range(len(order))
-        ]
-        finals: dict[str, bytes] = {}
-        for party, future in zip(order, futures, strict=True):
-            try:
-                finals[party] = future.result()
-            except QueryFailed as failure:
-                calls.fail(failure)
-        if calls.first_failure is not None:
-            raise calls.first_failure
-    for party, points in finals.items():
-        if len(points) // 32 != opened[party].set_size:
-            raise QueryFailed(
-                grpc.StatusCode.INTERNAL,
-                f"the set of {party} came back with {len(points) // 32} points, "
-                f"but {party} announced {opened[party].set_size}",
-            )
-    counts = count_regions(finals)
+        with PointSpill(order) as spill:
+            counts = _count_chains(order, nodes, query_id, deadline, calls, spill, opened, threads)
     return OverlapOutcome(query_id, id_type, counts, opened, time.monotonic() - started)

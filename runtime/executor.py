@@ -174,7 +174,14 @@ class DaskBackend:
                 f"executor {address} needs dask.distributed: pip install 'dask[distributed]'"
             ) from error
         self.address = address
-        self._client: Any = distributed.Client(address, timeout=timeout, set_as_default=False)
+        try:
+            self._client: Any = distributed.Client(address, timeout=timeout, set_as_default=False)
+        except OSError as error:
+            raise OSError(
+                f"executor dask://{address.removeprefix('tcp://')}: no Dask scheduler answered "
+                f"within {timeout:g} s ({error}); start one (dask scheduler --port PORT, see "
+                'docs/OPERATIONS.md "A Dask cluster") or set executor = "local"'
+            ) from error
         self._client.run(_warm_up)
 
     @property
