@@ -42,9 +42,7 @@ def sign_in(browser: Browser, url: str, password: str) -> None:
     )
 
 
-def test_chromium_signs_in_and_sees_every_chart_drawn(
-    workspace: Workspace, tmp_path: Path
-) -> None:
+def test_chromium_signs_in_and_sees_every_chart_drawn(workspace: Workspace, tmp_path: Path) -> None:
     browser = Browser(tmp_path / "profile")
     try:
         sign_in(browser, workspace.url, "wrong password!")
