@@ -13,6 +13,7 @@ from rich.markup import escape
 
 from gongying.audit_cli import audit_app
 from gongying.certs_cli import certs_app
+from gongying.dashboard_cli import dashboard_user
 from gongying.officer_cli import budget_app
 from gongying.report_cli import report
 
@@ -37,6 +38,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(certs_app, name="certs")
 app.add_typer(budget_app, name="budget")
 app.command("report")(report)
+coordinator_app.command("dashboard-user")(dashboard_user)
 
 ConfigOption = Annotated[Path, typer.Option("--config", help="Path to the TOML config file.")]
 err = Console(stderr=True)

@@ -4,6 +4,7 @@ JSON messages ending in NUL on file descriptors 3 and 4); no driver or extra pac
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import shutil
@@ -104,10 +105,8 @@ class Browser:
         return data
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(RuntimeError):
             self.call("Browser.close")
-        except RuntimeError:
-            pass
         try:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:

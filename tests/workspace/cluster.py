@@ -27,8 +27,7 @@ from node.server import NodeServer, start_node
 BRAND, RETAILER_A, RETAILER_B = "brand", "retailer_a", "retailer_b"
 PARTIES = (BRAND, RETAILER_A, RETAILER_B)
 USER, PASSWORD = "ops", "correct horse battery"
-MONTHS = (datetime(2026, 9, 1, 3, tzinfo=UTC), datetime(2026, 10, 1, 3, tzinfo=UTC))
-MONTHS += (datetime(2026, 11, 1, 3, tzinfo=UTC),)
+MONTHS = tuple(datetime(2026, month, 1, 3, tzinfo=UTC) for month in (9, 10, 11))
 BUDGET_B = 2.0  # retailer_b's agreed epsilon budget on the dashboard
 
 _DEFAULTS = """

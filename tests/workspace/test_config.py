@@ -6,12 +6,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from coordinator.check import check_coordinator
 from coordinator.config import load_coordinator_config
 from coordinator.dashboard_config import Rule
-from coordinator.dashboard_users import check_password, hash_password, set_user
+from coordinator.dashboard_users import check_password, hash_password, load_users, set_user
 from coordinator.schedules import Schedule
+from gongying.cli import app
 from gongying.config_file import ConfigError
 
 BASE = """listen = "127.0.0.1:0"
@@ -129,3 +131,14 @@ def test_rules_rate_in_both_directions() -> None:
         "none",
     ]
     assert [higher.rate(v) for v in (0.9, 0.5, 0.3, 0.1)] == ["green", "green", "amber", "red"]
+
+
+def test_the_cli_sets_a_user_and_refuses_a_short_password(tmp_path: Path) -> None:
+    users = tmp_path / "users.toml"
+    command = ["coordinator", "dashboard-user", "--users", str(users), "ops", "--password-stdin"]
+    short = CliRunner().invoke(app, command, input="short\n")
+    assert short.exit_code == 2 and "at least 10 characters" in short.output
+    done = CliRunner().invoke(app, command, input="a long enough password\n")
+    assert done.exit_code == 0, done.output
+    assert check_password("a long enough password", load_users(users)["ops"])
+    assert users.stat().st_mode & 0o777 == 0o600

@@ -147,7 +147,7 @@ def test_the_numbers_are_what_ran(workspace: Workspace) -> None:
         "green" if growth >= 0.2 else "amber" if growth >= 0.0 else "red",
     ]
     new = sum(n for members, n in truth.regions.items() if BRAND not in members)
-    reach = [v for k, v in scorecard.items() if k.startswith("New-customer reach")][0]
+    reach = next(v for k, v in scorecard.items() if k.startswith("New-customer reach"))
     assert reach == [f"{new / truth.sizes[BRAND]:.3f}", "no rule"]
     refused = sum(run.outcome == "refused" for run in runs)
     rate = refused / len(runs)
