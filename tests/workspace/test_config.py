@@ -142,3 +142,23 @@ def test_the_cli_sets_a_user_and_refuses_a_short_password(tmp_path: Path) -> Non
     assert done.exit_code == 0, done.output
     assert check_password("a long enough password", load_users(users)["ops"])
     assert users.stat().st_mode & 0o777 == 0o600
+
+
+def test_the_readmes_example_loads(tmp_path: Path) -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Schedules, history and the health dashboard")[1]
+    example = section.split("```toml\n")[1].split("```")[0]
+    path = tmp_path / "coordinator.toml"
+    path.write_text(
+        'listen = "127.0.0.1:0"\ninsecure_plaintext = true\n'
+        + example
+        + "\n[parties]\n"
+        + "".join(
+            f'{p} = "127.0.0.1:{50051 + i}"\n'
+            for i, p in enumerate(("brand", "retailer_a", "retailer_b"))
+        )
+    )
+    config = load_coordinator_config(path)
+    assert [s.name for s in config.schedules] == ["monthly_overlap"]
+    assert config.dashboard is not None and config.dashboard.lang == "zh-CN"
+    assert config.dashboard.rules["refusal_rate"].rate(0.1) == "amber"
