@@ -85,7 +85,15 @@ def activity_chart(activity: Sequence[Activity], title: str, labels: dict[str, s
         "encoding": {
             "x": {"field": "party", "type": "nominal", "title": None, "axis": {"labelAngle": 0}},
             "y": {"field": "count", "type": "quantitative", "title": None, "stack": "zero"},
-            "color": {"field": "outcome", "type": "nominal", "title": None},
+            "color": {
+                "field": "outcome",
+                "type": "nominal",
+                "title": None,
+                "scale": {
+                    "domain": [labels[k] for k in ("released", "refused", "failed")],
+                    "range": ["#43a047", "#fb8c00", "#e53935"],
+                },
+            },
             "tooltip": [
                 {"field": "party"},
                 {"field": "outcome"},

@@ -33,8 +33,8 @@ class Workspace:
 def start_workspace(
     service: CoordinatorService, clock: Clock = utc_now, schedule_interval: float | None = 30.0
 ) -> Workspace:
-    """Open the history and start the scheduler (every `schedule_interval` s; None: tests call
-    `run_due` themselves) and the dashboard, as the service's config declares."""
+    """Open the history and start the scheduler on `clock` (every `schedule_interval` s; None:
+    tests call `run_due` themselves) and the dashboard, as the service's config declares."""
     config = service.config
     if config.history is None:
         return Workspace()
@@ -49,7 +49,8 @@ def start_workspace(
             collector = Collector(
                 config, config.dashboard, service.nodes, service.audit, workspace.store
             )
-            workspace.dashboard = DashboardServer(config.dashboard, collector, clock)
+            # the dashboard reads real times (audit records), so it keeps the real clock
+            workspace.dashboard = DashboardServer(config.dashboard, collector, utc_now)
     except BaseException:
         with contextlib.suppress(Exception):
             workspace.stop()
