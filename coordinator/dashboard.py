@@ -3,6 +3,7 @@ file, a server-side session behind an HttpOnly SameSite=Strict cookie, the page,
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import secrets
 import socket
@@ -196,6 +197,17 @@ class DashboardServer:
             if time.monotonic() > deadline:
                 raise RuntimeError("the dashboard did not start within 10 s")
             time.sleep(0.02)
+        if (
+            settings.cert is None
+            and not ipaddress.ip_address(
+                socket.gethostbyname(host) if family == socket.AF_INET else host
+            ).is_loopback
+        ):
+            log.warning(
+                "the dashboard serves plain HTTP on %s: give [dashboard] cert and key for HTTPS "
+                "or listen on 127.0.0.1 behind a TLS proxy",
+                settings.listen,
+            )
         scheme = "https" if settings.cert else "http"
         self.url = f"{scheme}://{host if ':' not in host else f'[{host}]'}:{self.port}"
 
