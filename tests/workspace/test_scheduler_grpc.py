@@ -73,3 +73,10 @@ def test_every_run_is_in_the_coordinators_audit_log_with_its_outcome(
         assert record.decision == run.outcome
         assert record.parties == run.parties
         assert set(record.parties) <= set(PARTIES)
+    # a signed scheduled query is logged as its querier's, at the coordinator and every node
+    for run in store(workspace).runs("monthly_overlap"):
+        assert logged[run.query_id].requester == BRAND
+        for party in PARTIES:
+            node_log = workspace.nodes[party].service.governance.audit
+            assert node_log is not None
+            assert [r.record.requester for r in node_log.records(query_id=run.query_id)] == [BRAND]
