@@ -27,12 +27,13 @@ from coordinator.dashboard_config import LANGUAGES, DashboardSettings
 from coordinator.dashboard_data import Collector
 from coordinator.dashboard_page import render_dashboard, render_sign_in
 from coordinator.dashboard_users import check_password, hash_password, load_users
+from gongying.config_file import ConfigError
 
 log = logging.getLogger("gongying.dashboard")
 
 COOKIE = "gongying_session"
 STATIC = Path(__file__).parent / "dashboard_static"
-MAX_FAILURES, LOCKOUT_SECONDS = 5, 300.0
+MAX_FAILURES, LOCKOUT_SECONDS, MAX_TRACKED = 5, 300.0, 10_000
 MAX_FORM_BYTES = 4096
 HEADERS = {
     # vega compiles its expressions with Function(): 'unsafe-eval'; no inline script anywhere
@@ -64,8 +65,11 @@ class Sessions:
 
     def open(self, user: str) -> str:
         token = secrets.token_urlsafe(32)
+        now = time.monotonic()
         with self._lock:
-            self._sessions[token] = _Session(user, time.monotonic() + self.lifetime)
+            for old in [t for t, s in self._sessions.items() if s.expires < now]:
+                del self._sessions[old]
+            self._sessions[token] = _Session(user, now + self.lifetime)
             self._failures.pop(user, None)
         return token
 
@@ -91,9 +95,14 @@ class Sessions:
             return False
 
     def failed(self, user: str) -> None:
+        now = time.monotonic()
         with self._lock:
+            if len(self._failures) > MAX_TRACKED:  # names tried at random: forget the stale ones
+                stale = [n for n, (_, t) in self._failures.items() if now - t > LOCKOUT_SECONDS]
+                for name in stale:
+                    del self._failures[name]
             failures, _ = self._failures.get(user, (0, 0.0))
-            self._failures[user] = (failures + 1, time.monotonic())
+            self._failures[user] = (failures + 1, now)
 
 
 def make_app(
@@ -123,7 +132,11 @@ def make_app(
         if sessions.locked(user):
             log.warning("dashboard sign-in refused (locked out): user %r from %s", user, client)
             return page(render_sign_in(lang, "locked"), 429)
-        users = await run_in_threadpool(load_users, settings.users)  # edits apply at once
+        try:
+            users = await run_in_threadpool(load_users, settings.users)  # edits apply at once
+        except ConfigError as error:
+            log.error("dashboard sign-in impossible: %s", error)
+            return page(render_sign_in(lang, "users_unavailable"), 503)
         stored = users.get(user, _DUMMY_HASH)
         valid = await run_in_threadpool(check_password, password, stored)
         if not valid or user not in users:

@@ -3,13 +3,16 @@ table holds some (the chart's data is exactly the table's rows)."""
 
 from __future__ import annotations
 
+import http.client
 import json
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlencode, urlsplit
 
 from sqlalchemy import text
 
 from coordinator.config import CoordinatorConfig
+from coordinator.dashboard import DashboardServer
 from coordinator.dashboard_config import DashboardSettings
 from coordinator.dashboard_data import Collector
 from coordinator.dashboard_page import render_dashboard
@@ -62,3 +65,22 @@ def test_settlement_shares_are_drawn_from_the_settlement_table(tmp_path: Path) -
     assert chart["data"] == {"values": [{"period": p, "party": q, "share": s} for p, q, s in rows]}
     assert 'data-spec="settlement"' in document and "结算份额趋势" in document
     source.store.close()
+
+
+def test_a_broken_users_file_refuses_sign_in_with_a_reason(tmp_path: Path) -> None:
+    (tmp_path / "users.toml").write_text('[users.ops]\npassword = "plain text"\n')
+    source = collector(tmp_path)
+    server = DashboardServer(source.settings, source, lambda: NOW)
+    try:
+        parts = urlsplit(server.url)
+        connection = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=30)
+        body = urlencode({"user": "ops", "password": "plain text"})
+        headers = {"Content-Type": "application/x-www-form-urlencoded"}
+        connection.request("POST", "/login", body, headers)
+        response = connection.getresponse()
+        assert response.status == 503 and response.getheader("Set-Cookie") is None
+        assert b"the users file cannot be read" in response.read()
+        connection.close()
+    finally:
+        server.stop()
+        source.store.close()
