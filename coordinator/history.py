@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -43,6 +43,7 @@ runs_table = Table(
     Column("error", Text, nullable=True),
     Column("epsilon", Float, nullable=False, default=0.0),
     Column("result", Text, nullable=True),  # the released answer (JSON, with its release info)
+    Column("attempts", Integer, nullable=False, default=1),  # a failed run is retried in its slot
     UniqueConstraint("schedule", "slot", name="one_run_per_slot"),
 )
 
@@ -62,6 +63,7 @@ class Run:
     error: str | None = None
     epsilon: float = 0.0
     result: dict[str, Any] | None = None
+    attempts: int = 1
 
 
 @dataclass(frozen=True)
@@ -82,7 +84,8 @@ class HistoryStore:
         metadata.create_all(self.engine)
 
     def record(self, run: Run) -> bool:
-        """Keep `run`; False when its schedule's slot already has one."""
+        """Keep `run`, in place of a failed run of its slot (counted as another attempt);
+        False when the slot already has a released or refused run."""
         row = {
             "schedule": run.schedule,
             "slot": _iso(run.slot),
@@ -100,15 +103,40 @@ class HistoryStore:
             with self.engine.begin() as connection:
                 connection.execute(runs_table.insert().values(**row))
         except IntegrityError:
-            return False
+            with self.engine.begin() as connection:
+                updated = connection.execute(
+                    runs_table.update()
+                    .where(
+                        runs_table.c.schedule == run.schedule,
+                        runs_table.c.slot == row["slot"],
+                        runs_table.c.outcome == "failed",
+                    )
+                    .values(**row, attempts=runs_table.c.attempts + 1)
+                )
+                return updated.rowcount == 1
         return True
 
-    def has(self, schedule: str, slot: datetime) -> bool:
-        query = select(runs_table.c.id).where(
+    def _slot_row(self, schedule: str, slot: datetime) -> Any:
+        query = select(runs_table.c.outcome, runs_table.c.ran_at, runs_table.c.attempts).where(
             runs_table.c.schedule == schedule, runs_table.c.slot == _iso(slot)
         )
         with self.engine.connect() as connection:
-            return connection.execute(query).first() is not None
+            return connection.execute(query).first()
+
+    def has(self, schedule: str, slot: datetime) -> bool:
+        """Whether the slot has a run (of any outcome)."""
+        return self._slot_row(schedule, slot) is not None
+
+    def due(
+        self, schedule: str, slot: datetime, now: datetime, retry_after: timedelta, attempts: int
+    ) -> bool:
+        """Whether to run the slot now: it has no run, or only a failed one that ran at least
+        `retry_after` ago and has had fewer than `attempts` attempts."""
+        row = self._slot_row(schedule, slot)
+        if row is None:
+            return True
+        outcome, ran_at, tried = row
+        return bool(outcome == "failed" and tried < attempts and now - _time(ran_at) >= retry_after)
 
     def runs(self, schedule: str | None = None) -> list[Run]:
         """Runs in slot order (then schedule name)."""
@@ -162,6 +190,7 @@ def _run(row: Any) -> Run:
         error=row["error"],
         epsilon=float(row["epsilon"] or 0.0),
         result=json.loads(row["result"]) if row["result"] else None,
+        attempts=int(row["attempts"] or 1),
     )
 
 

@@ -7,7 +7,7 @@ import logging
 import threading
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import grpc
 
@@ -28,6 +28,8 @@ REFUSALS = (
     grpc.StatusCode.INVALID_ARGUMENT,
 )
 DEFAULT_INTERVAL = 30.0
+RETRY_AFTER = timedelta(minutes=15)  # a failed run (a node unreachable) is tried again
+ATTEMPTS = 4  # at most this many times within its slot
 
 
 def utc_now() -> datetime:
@@ -39,7 +41,8 @@ class Scheduler:
 
     A schedule is due when its latest slot (`Schedule.slot`) has no run in the history: at
     start-up the latest slot of each schedule runs, missed earlier slots are not back-filled.
-    A refusal or failure is recorded as such and never stops the scheduler.
+    A refusal or failure is recorded as such and never stops the scheduler; a failed run is
+    tried again RETRY_AFTER later, ATTEMPTS times in all within its slot (a refusal is not).
     """
 
     def __init__(
@@ -61,8 +64,9 @@ class Scheduler:
         """Run every schedule whose current slot has no run yet; the runs made, in order."""
         made = []
         for schedule in self.schedules:
-            slot = schedule.slot(self.clock())
-            if self.store.has(schedule.name, slot):
+            now = self.clock()
+            slot = schedule.slot(now)
+            if not self.store.due(schedule.name, slot, now, RETRY_AFTER, ATTEMPTS):
                 continue
             run = self.run_once(schedule, slot)
             if self.store.record(run):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,8 @@ from sqlalchemy import create_engine, text
 
 from coordinator.history import HistoryStore, Run, SettlementShare
 from tests.governance.conftest import PG_SERVER, _postgres_unreachable
+
+RETRY = timedelta(minutes=15)
 
 
 @pytest.fixture(
@@ -82,5 +85,26 @@ def test_runs_round_trip_once_per_slot(history_url: str) -> None:
             SettlementShare("2026-10", "brand", 0.4),
             SettlementShare("2026-10", "retailer_a", 0.6),
         ]
+    finally:
+        store.close()
+
+
+def test_a_failed_run_is_due_again_later_and_replaced(history_url: str) -> None:
+    store = HistoryStore(history_url)
+    try:
+        failed = replace(run("m", 9, "refused"), outcome="failed", rule="UNAVAILABLE")
+        assert store.record(failed)
+        later = failed.ran_at + timedelta(minutes=15)
+        assert not store.due("m", failed.slot, later - timedelta(seconds=1), RETRY, 4)
+        assert store.due("m", failed.slot, later, RETRY, 4)
+        assert not store.due("m", failed.slot, later, RETRY, 1)  # no attempts left
+        released = replace(run("m", 9), ran_at=later)
+        assert store.record(released)
+        assert store.runs("m") == [replace(released, attempts=2)]
+        assert not store.due("m", failed.slot, later + RETRY, RETRY, 4)
+        assert not store.record(released)  # a released slot is never replaced
+        refused = run("r", 9, "refused")
+        assert store.record(refused)
+        assert not store.due("r", refused.slot, refused.ran_at + 10 * RETRY, RETRY, 4)
     finally:
         store.close()
