@@ -28,6 +28,7 @@ DASHBOARD_KEYS = frozenset(
         "key",
         "budgets",
         "scorecard",
+        "head_keys",
     }
 )
 RULE_KEYS = frozenset({"better", "green", "amber"})
@@ -70,6 +71,9 @@ class DashboardSettings:
     key: Path | None = None
     budgets: dict[str, float] = field(default_factory=dict)
     rules: dict[str, Rule] = field(default_factory=dict)
+    # each partner's audit-log verification key (its <party>.sign.pub): the heads it witnessed
+    # are checked against it at every page load
+    head_keys: dict[str, Path] = field(default_factory=dict)
 
 
 def dashboard_key_problems(table: object, where: str) -> list[str]:
@@ -111,6 +115,12 @@ def parse_dashboard(
         budgets[party] = expect(value, float, f"{key} [budgets].{party}")
         if budgets[party] <= 0:
             raise ConfigError(f"{key} [budgets].{party}: must be a positive epsilon")
+    head_keys = {}
+    for party, value in optional(table, "head_keys", dict, {}, key).items():
+        if party not in parties:
+            known = ", ".join(sorted(parties))
+            raise ConfigError(f"{key} [head_keys]: unknown party {party!r}; [parties] has {known}")
+        head_keys[party] = base / expect(value, str, f"{key} [head_keys].{party}")
     rules = {
         name: _rule(expect(raw, dict, f"{key} [scorecard.{name}]"), f"{key} [scorecard.{name}]")
         for name, raw in optional(table, "scorecard", dict, {}, key).items()
@@ -125,6 +135,7 @@ def parse_dashboard(
         key=base / tls_key if tls_key else None,
         budgets=budgets,
         rules=rules,
+        head_keys=head_keys,
     )
 
 

@@ -6,10 +6,13 @@ from __future__ import annotations
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from coordinator.config import CoordinatorConfig
 from coordinator.dashboard_config import DIMENSIONS, DashboardSettings
@@ -17,7 +20,7 @@ from coordinator.dashboard_trends import EMPTY, Point, Trends, growth, overlap_t
 from coordinator.history import HistoryStore, Run, SettlementShare
 from coordinator.node_client import Deadline, NodeClient
 from gongying.status import QueryFailed
-from node.audit import AuditLog, StoredRecord
+from node.audit import AuditError, AuditLog, SignedHead, StoredRecord, load_public_key
 
 HEALTH_SECONDS = 3.0
 TREND_DAYS = 14
@@ -61,6 +64,7 @@ class Integrity:
     last_seq: int | None
     last_time: datetime | None
     consistent: bool
+    valid: int | None = None  # heads whose signature its key verifies (None: no key given)
 
 
 @dataclass(frozen=True)
@@ -121,13 +125,23 @@ class Collector:
             window_days=self.settings.window_days,
             health=self._health(),
             activity=activity,
-            integrity=integrity_of(records, list(self.config.parties)),
+            integrity=integrity_of(records, list(self.config.parties), self._keys()),
             own=self._verify(now),
             runs=tuple(runs),
             trends=trends,
             settlement=tuple(self.store.settlement_shares()),
             scorecard=scorecard(records, trends, activity, self.settings, now),
         )
+
+    def _keys(self) -> dict[str, Ed25519PublicKey | None]:
+        """The partners' head keys (None for one that does not load: no head verifies)."""
+        keys: dict[str, Ed25519PublicKey | None] = {}
+        for party, path in self.settings.head_keys.items():
+            try:
+                keys[party] = load_public_key(path)
+            except AuditError:
+                keys[party] = None
+        return keys
 
     def _health(self) -> tuple[Health, ...]:
         with ThreadPoolExecutor(max_workers=max(2, len(self.nodes))) as threads:
@@ -188,14 +202,23 @@ def activity_of(
     )
 
 
-def integrity_of(records: Sequence[StoredRecord], parties: Sequence[str]) -> tuple[Integrity, ...]:
-    """Per partner, the witnessed heads in the coordinator's log, in log order."""
+def integrity_of(
+    records: Sequence[StoredRecord],
+    parties: Sequence[str],
+    keys: Mapping[str, Ed25519PublicKey | None] | None = None,
+) -> tuple[Integrity, ...]:
+    """Per partner, the witnessed heads in the coordinator's log, in log order; with its key,
+    how many of their signatures verify."""
+    keys = keys or {}
     heads: dict[str, list[tuple[int, str, datetime]]] = {p: [] for p in parties}
+    valid = dict.fromkeys(keys, 0)
     for stored in records:
         for witness in stored.record.witnessed:
-            if witness.head.party in heads:
-                head = witness.head
+            head = witness.head
+            if head.party in heads:
                 heads[head.party].append((head.seq, head.hash, stored.record.time))
+            if head.party in valid and _signed(keys[head.party], head):
+                valid[head.party] += 1
     result = []
     for party in parties:
         seen = heads[party]
@@ -212,9 +235,20 @@ def integrity_of(records: Sequence[StoredRecord], parties: Sequence[str]) -> tup
                 last[0] if last else None,
                 last[2] if last else None,
                 consistent,
+                valid.get(party),
             )
         )
     return tuple(result)
+
+
+def _signed(key: Ed25519PublicKey | None, head: SignedHead) -> bool:
+    if key is None:
+        return False
+    try:
+        key.verify(head.signature, head.message())
+    except InvalidSignature:
+        return False
+    return True
 
 
 def scorecard(

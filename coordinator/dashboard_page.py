@@ -127,10 +127,12 @@ def _integrity(snapshot: Snapshot, t: dict[str, str]) -> str:
             (str(i.last_seq) if i.last_seq is not None else "—", "n"),
             (i.last_time.strftime("%Y-%m-%d %H:%M") if i.last_time else "—", ""),
             (t["yes"] if i.consistent else t["no"], "" if i.consistent else "red"),
+            _signatures(i.valid, i.witnessed, t),
         ]
         for i in snapshot.integrity
     ]
     head = [t["party"], t["witnessed"], t["last_seq"], t["last_time"], t["consistent"]]
+    head.append(t["signatures"])
     own = snapshot.own
     line = (
         t["own_log"].format(
@@ -147,6 +149,13 @@ def _integrity(snapshot: Snapshot, t: dict[str, str]) -> str:
         f"<h2>{escape(t['integrity'])}</h2>{_table(head, rows, 'integrity')}"
         f'<p id="own-log"{css}>{escape(line)}</p>'
     )
+
+
+def _signatures(valid: int | None, witnessed: int, t: dict[str, str]) -> tuple[str, str]:
+    """`valid/witnessed valid` (red when any fails), or `no key`."""
+    if valid is None:
+        return t["no_key"], ""
+    return t["valid"].format(valid=valid, of=witnessed), "" if valid == witnessed else "red"
 
 
 def _schedules(snapshot: Snapshot, t: dict[str, str]) -> str:

@@ -9,6 +9,7 @@ from coordinator.dashboard_users import load_users
 from gongying.config_file import ConfigError
 from gongying.serving import port_problem
 from gongying.signing import SignedQueryError, load_signing_key
+from node.audit import AuditError, load_public_key
 
 
 def workspace_problems(config: CoordinatorConfig, path: Path) -> list[str]:
@@ -35,6 +36,11 @@ def workspace_problems(config: CoordinatorConfig, path: Path) -> list[str]:
     for name, file in (("cert", dashboard.cert), ("key", dashboard.key)):
         if file is not None and not file.is_file():
             problems.append(f"{path} [dashboard].{name}: {file} does not exist")
+    for party, file in dashboard.head_keys.items():
+        try:
+            load_public_key(file)
+        except AuditError as error:
+            problems.append(f"{path} [dashboard.head_keys].{party}: {error}")
     if problem := port_problem(dashboard.listen):
         problems.append(f"{path} [dashboard].listen: {problem}")
     return problems

@@ -145,6 +145,10 @@ lang = "en"
 [dashboard.budgets]
 retailer_b = {BUDGET_B}
 
+[dashboard.head_keys]  # retailer_b's is not given
+brand = "certs/brand.sign.pub"
+retailer_a = "certs/retailer_a.sign.pub"
+
 [dashboard.scorecard.refusal_rate]
 better = "lower"
 green = 0.05

@@ -76,6 +76,10 @@ def load(tmp_path: Path, extra: str) -> None:
             "unknown party 'x'",
         ),
         (
+            '[dashboard]\nlisten = "1:0"\nusers = "u"\n[dashboard.head_keys]\nbrnd = "k.pub"\n',
+            "[head_keys]: unknown party 'brnd'",
+        ),
+        (
             '[dashboard]\nlisten = "1:0"\nusers = "u"\n[dashboard.scorecard.refusal_rte]\n',
             "unknown key 'refusal_rte'; did you mean 'refusal_rate'?",
         ),
@@ -106,10 +110,12 @@ def test_check_names_a_missing_users_file_and_a_bad_signing_key(tmp_path: Path) 
     path.write_text(
         BASE + OVERLAP + 'signing_key = "none.key"\n'
         '[dashboard]\nlisten = "127.0.0.1:0"\nusers = "users.toml"\n'
+        '[dashboard.head_keys]\nbrand = "brand.sign.pub"\n'
     )
     problems = check_coordinator(path)
     assert any("[schedules.s].signing_key" in p for p in problems), problems
     assert any("[dashboard].users" in p and "does not exist" in p for p in problems), problems
+    assert any("[dashboard.head_keys].brand" in p for p in problems), problems
     set_user(tmp_path / "users.toml", "ops", "a long enough password")
     assert not any("[dashboard].users" in p for p in check_coordinator(path))
 

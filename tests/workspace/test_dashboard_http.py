@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import http.client
 from collections import Counter
+from collections.abc import Callable
+from dataclasses import replace
 from urllib.parse import urlencode, urlsplit
 
+from coordinator.dashboard_data import integrity_of
 from coordinator.dashboard_users import load_users
+from node.audit import SignedHead, StoredRecord, load_public_key
 from tests.insights.test_report import parse
 from tests.workspace.cluster import (
     BRAND,
@@ -125,6 +129,9 @@ def test_the_numbers_are_what_ran(workspace: Workspace) -> None:
     for party in PARTIES:
         assert integrity[party][1] == str(sum(party in run.parties for run in runs))
         assert integrity[party][4] == "yes"
+    for party in (BRAND, RETAILER_A):
+        assert integrity[party][5] == f"{integrity[party][1]}/{integrity[party][1]} valid"
+    assert integrity[RETAILER_B][5] == "no key"
     assert "verified" in document and "0 faults" not in document
 
     schedules = {row[0]: row[1:] for row in table(document, "schedules")}
@@ -165,3 +172,38 @@ def test_the_page_speaks_chinese(workspace: Workspace) -> None:
     assert '<html lang="zh-CN">' in document
     for words in ("联营健康度仪表盘", "健康度评分卡", "审计日志完整性", "尚无结算单记录"):
         assert words in document
+
+
+def test_a_forged_or_rolled_back_head_shows(workspace: Workspace) -> None:
+    audit = workspace.coordinator.service.audit
+    assert audit is not None
+    records = list(audit.records())
+    keys = {p: load_public_key(workspace.root / f"certs/{p}.sign.pub") for p in PARTIES}
+    honest = {i.party: i for i in integrity_of(records, PARTIES, keys)}
+    brand_valid = honest[BRAND].valid
+    assert brand_valid is not None
+    assert all(i.consistent and i.valid == i.witnessed > 0 for i in honest.values())
+
+    def altered(
+        index: int, party: str, head: Callable[[SignedHead], SignedHead]
+    ) -> list[StoredRecord]:
+        stored = records[index]
+        witnessed = tuple(
+            replace(w, head=head(w.head)) if w.head.party == party else w
+            for w in stored.record.witnessed
+        )
+        forged = replace(stored, record=replace(stored.record, witnessed=witnessed))
+        return [*records[:index], forged, *records[index + 1 :]]
+
+    last = max(
+        i for i, s in enumerate(records) if any(w.head.party == BRAND for w in s.record.witnessed)
+    )
+    forged = {
+        i.party: i
+        for i in integrity_of(altered(last, BRAND, lambda h: replace(h, seq=1)), PARTIES, keys)
+    }
+    assert not forged[BRAND].consistent  # its log went back (or forked at seq 1)
+    assert forged[BRAND].valid == brand_valid - 1  # and that head's signature fails
+    assert forged[RETAILER_A] == honest[RETAILER_A]
+    other_hash = altered(last, BRAND, lambda h: replace(h, hash="0" * 64))
+    assert integrity_of(other_hash, PARTIES, keys)[0].valid == brand_valid - 1
