@@ -8,7 +8,7 @@ import contextlib
 import json
 import os
 import shutil
-import subprocess
+import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -23,12 +23,10 @@ class Browser:
         assert CHROMIUM is not None
         to_child, self._write = os.pipe()
         self._read, from_child = os.pipe()
-
-        def wire() -> None:  # in the child: its fd 3 reads our commands, fd 4 writes replies
-            os.dup2(to_child, 3)
-            os.dup2(from_child, 4)
-
-        self.process = subprocess.Popen(
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        # posix_spawn, not fork with preexec_fn: safe while gRPC's threads run in this process
+        self.pid = os.posix_spawn(
+            CHROMIUM,
             [
                 CHROMIUM,
                 "--headless",
@@ -38,18 +36,21 @@ class Browser:
                 "--disable-component-update",
                 "--disable-sync",
                 "--no-first-run",
-                "--remote-debugging-pipe",
+                "--remote-debugging-pipe",  # reads commands on fd 3, writes replies on fd 4
                 f"--user-data-dir={profile}",
                 "--window-size=1280,2600",
                 "about:blank",
             ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            preexec_fn=wire,
-            close_fds=False,
+            dict(os.environ),
+            file_actions=[
+                (os.POSIX_SPAWN_DUP2, to_child, 3),
+                (os.POSIX_SPAWN_DUP2, from_child, 4),
+                (os.POSIX_SPAWN_DUP2, devnull, 1),
+                (os.POSIX_SPAWN_DUP2, devnull, 2),
+            ],
         )
-        os.close(to_child)
-        os.close(from_child)
+        for fd in (to_child, from_child, devnull):
+            os.close(fd)
         self._buffer = b""
         self._next = 0
         target = self.call("Target.createTarget", {"url": "about:blank"})["targetId"]
@@ -107,10 +108,12 @@ class Browser:
     def close(self) -> None:
         with contextlib.suppress(RuntimeError):
             self.call("Browser.close")
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        deadline = time.monotonic() + 10
+        while os.waitpid(self.pid, os.WNOHANG) == (0, 0):
+            if time.monotonic() > deadline:
+                os.kill(self.pid, signal.SIGKILL)
+                os.waitpid(self.pid, 0)
+                break
+            time.sleep(0.1)
         os.close(self._write)
         os.close(self._read)
