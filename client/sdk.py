@@ -7,11 +7,10 @@ import logging
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 import grpc
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from client.lift import CampaignLift
 from client.profile import ClientProfileError, default_profile_path, find_client_profile
@@ -23,14 +22,12 @@ from runtime.serving import channel
 from runtime.signing import (
     Segment,
     SignedQueryError,
-    load_signing_key,
-    new_query_fields,
-    sign_query,
 )
 from runtime.tls import ClientTLS as ClientTLS  # re-exported: the SDK's TLS files
 from wire import coordinator_serde as codec
 from wire.coordinator_serde import progress_from_proto
-from wire.v1 import coordinator_pb2, coordinator_pb2_grpc, query_pb2
+from wire.query_signer import QuerySigner as QuerySigner  # re-exported: the SDK's signer
+from wire.v1 import coordinator_pb2, coordinator_pb2_grpc
 
 log = logging.getLogger(__name__)
 
@@ -44,47 +41,6 @@ class QueryError(RuntimeError):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
         self.code = code
-
-
-@dataclass(frozen=True)
-class QuerySigner:
-    """Signs queries as `party` with its Ed25519 query-signing key (<party>.sign.key)."""
-
-    party: str
-    key: Ed25519PrivateKey
-
-    @classmethod
-    def from_file(cls, party: str, path: Path) -> QuerySigner:
-        return cls(party, load_signing_key(path))
-
-    def sign(
-        self,
-        query_id: str,
-        kind: str,
-        parties: Sequence[str],
-        id_type: str,
-        owners: Sequence[str] = (),
-        attributes: Sequence[str] = (),
-        audience: str = "shared",
-        agreement: str = "",
-        segment: Segment | None = None,
-    ) -> query_pb2.SignedQuery:
-        fields = new_query_fields(
-            query_id,
-            kind,
-            self.party,
-            parties,
-            id_type,
-            owners=owners,
-            attributes=attributes,
-            audience=audience,
-            agreement=agreement,
-            segment=segment,
-        )
-        signed = sign_query(fields, self.key)
-        return query_pb2.SignedQuery(
-            payload=signed.payload, signature=signed.signature, signer=signed.signer
-        )
 
 
 class CoordinatorClient:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from coordinator.config import load_coordinator_config, unknown_coordinator_keys
+from coordinator.workspace_check import workspace_problems
 from runtime.config_file import ConfigError, file_location_problems, read_toml
 from runtime.serving import port_problem
 from runtime.signing import SignedQueryError, load_signing_key
@@ -30,7 +31,9 @@ def check_coordinator(path: Path) -> list[str]:
             load_signing_key(config.signing_key)
         except SignedQueryError as error:
             problems.append(f"{path}.signing_key: {error} (create one with `gongying certs init`)")
-    problems += file_location_problems({"audit_log": config.audit_log}, path)
+    problems += file_location_problems(
+        {"audit_log": config.audit_log, "history": config.history}, path
+    )
     if problem := port_problem(config.listen):
         problems.append(f"{path}.listen: {problem}")
-    return problems
+    return problems + workspace_problems(config, path)

@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from connectors.identifiers import NormalisationProfile
+from coordinator.dashboard_config import DashboardSettings, dashboard_key_problems, parse_dashboard
+from coordinator.schedules import Schedule, parse_schedules, schedule_key_problems
 from runtime.config_file import (
     ConfigError,
     check_sql_url,
@@ -37,6 +39,9 @@ KEYS = frozenset(
         "signing_key",
         "executor",
         "acting_for",
+        "history",
+        "schedules",
+        "dashboard",
     }
 )
 
@@ -58,6 +63,10 @@ class CoordinatorConfig:
     audit_log: str | None = None
     signing_key: Path | None = None
     executor: str = LOCAL
+    # the history database of scheduled runs (SQLite file or SQLAlchemy URL)
+    history: str | None = None
+    schedules: tuple[Schedule, ...] = ()
+    dashboard: DashboardSettings | None = None  # off unless [dashboard] is given
 
     def allowed_callers(self) -> frozenset[str]:
         """Identities that may call the coordinator: every known party and listed clients."""
@@ -74,6 +83,8 @@ def unknown_coordinator_keys(raw: dict[str, Any], where: str) -> list[str]:
     problems = unknown_keys(raw, KEYS, where)
     if isinstance(raw.get("tls"), dict):
         problems += unknown_keys(raw["tls"], TLS_KEYS, f"{where} [tls]")
+    problems += schedule_key_problems(raw.get("schedules"), where)
+    problems += dashboard_key_problems(raw.get("dashboard"), where)
     return problems
 
 
@@ -99,6 +110,18 @@ def load_coordinator_config(path: Path) -> CoordinatorConfig:
     for index, client in enumerate(clients):
         expect(client, str, f"{where}.clients[{index}]")
     acting_for = _acting_for(optional(raw, "acting_for", dict, {}, where), clients, where)
+    schedules = parse_schedules(
+        optional(raw, "schedules", dict, {}, where), parties, path.parent, where
+    )
+    dashboard = (
+        parse_dashboard(raw["dashboard"], parties, path.parent, where)
+        if isinstance(raw.get("dashboard"), dict)
+        else None
+    )
+    if "dashboard" in raw and dashboard is None:
+        raise ConfigError(f"{where}.dashboard: expected a table [dashboard]")
+    history = optional(raw, "history", str, "", where)
+    wants_history = bool(history or schedules or dashboard)
     return CoordinatorConfig(
         listen=parse_address(require(raw, "listen", str, where), f"{where}.listen"),
         parties=parties,
@@ -120,6 +143,11 @@ def load_coordinator_config(path: Path) -> CoordinatorConfig:
         clients=tuple(clients),
         acting_for=acting_for,
         executor=parse_executor(optional(raw, "executor", str, LOCAL, where), f"{where}.executor"),
+        history=_location(history or "coordinator.history.db", path.parent, f"{where}.history")
+        if wants_history
+        else None,
+        schedules=schedules,
+        dashboard=dashboard,
     )
 
 

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from coordinator.check import check_coordinator
 from coordinator.config import CoordinatorConfig, load_coordinator_config
 from coordinator.mask_pool import MaskSupply
 from coordinator.service import CoordinatorService
 from coordinator.servicer import CoordinatorServicer
+from coordinator.workspace import Workspace, start_workspace
 from runtime.audit import open_audit_log
 from runtime.config_file import StartupRefused
 from runtime.executor import make_executor
@@ -29,6 +31,7 @@ class CoordinatorServer:
     config: CoordinatorConfig
     service: CoordinatorService
     running: RunningServer
+    workspace: Workspace = field(default_factory=Workspace)  # history, schedules, dashboard
 
     @property
     def port(self) -> int:
@@ -39,12 +42,19 @@ class CoordinatorServer:
         return f"{self.config.listen.rpartition(':')[0]}:{self.port}"
 
     def stop(self, grace: float = 5.0) -> None:
+        self.workspace.stop()
         self.running.stop(grace)
         self.service.close()
 
 
-def start_coordinator(config: CoordinatorConfig, listen: str | None = None) -> CoordinatorServer:
-    """Serve the coordinator on `listen` (default: the config's address).
+def start_coordinator(
+    config: CoordinatorConfig,
+    listen: str | None = None,
+    workspace_options: dict[str, Any] | None = None,
+) -> CoordinatorServer:
+    """Serve the coordinator on `listen` (default: the config's address), with its history,
+    scheduler and dashboard when the config declares them (`workspace_options`: the clock and
+    schedule interval of `start_workspace`, for tests).
 
     Refuses to start without a [tls] table unless `insecure_plaintext` is set; with TLS only
     known parties and the configured `clients` may call (health probes excepted).
@@ -71,7 +81,13 @@ def start_coordinator(config: CoordinatorConfig, listen: str | None = None) -> C
         tls=tls,
         allowed=config.allowed_callers(),
     )
-    return CoordinatorServer(config, service, running)
+    try:
+        workspace = start_workspace(service, **(workspace_options or {}))
+    except BaseException:
+        running.stop(0)
+        service.close()
+        raise
+    return CoordinatorServer(config, service, running, workspace)
 
 
 def serve_coordinator(config_path: Path) -> None:
@@ -84,4 +100,11 @@ def serve_coordinator(config_path: Path) -> None:
         raise StartupRefused(problems)
     server = start_coordinator(load_coordinator_config(config_path))
     print(f"coordinator serving on {server.address}", flush=True)
-    wait_for_termination(server.running, server.service.close)
+    if server.workspace.dashboard is not None:
+        print(f"dashboard on {server.workspace.dashboard.url}", flush=True)
+
+    def close() -> None:
+        server.workspace.stop()
+        server.service.close()
+
+    wait_for_termination(server.running, close)

@@ -14,6 +14,7 @@ from rich.markup import escape
 from gongying.analysis_cli import query_contribution, query_lift
 from gongying.audit_cli import audit_app
 from gongying.certs_cli import certs_app
+from gongying.dashboard_cli import dashboard_user
 from gongying.officer_cli import budget_app
 from gongying.report_cli import LangOption, report, report_language
 from gongying.settle_cli import sandbox, settle_app
@@ -43,6 +44,7 @@ app.add_typer(settle_app, name="settle")
 app.command("sandbox")(sandbox)
 query_app.command("lift")(query_lift)
 query_app.command("contribution")(query_contribution)
+coordinator_app.command("dashboard-user")(dashboard_user)
 
 ConfigOption = Annotated[Path, typer.Option("--config", help="Path to the TOML config file.")]
 err = Console(stderr=True)
