@@ -118,7 +118,7 @@ def overlap_tables(
         cells = [
             t.shown(release, result.set_sizes.get(a), f"set_sizes/{a}", "set_sizes")
             if a == b
-            else t.shown(release, result.pair(a, b), _pair_cell(result, a, b), "pairwise")
+            else t.shown(release, result.pair(a, b), result.pair_cell(a, b), "pairwise")
             for b in result.parties
         ]
         matrix.add_row(a, *cells)
@@ -150,12 +150,6 @@ def print_overlap(
         for bar in release.error_bars:
             console.print(f"  {_describe(bar, t)}")
     console.print(t("tty_took", query_id=result.query_id, seconds=result.seconds))
-
-
-def _pair_cell(result: OverlapResult, a: str, b: str) -> str:
-    """A pair's cell name in the result's party order."""
-    x, y = (a, b) if result.parties.index(a) < result.parties.index(b) else (b, a)
-    return f"pairwise/{x}+{y}"
 
 
 def _describe(bar: ErrorBar, t: Messages = ENGLISH) -> str:

@@ -155,6 +155,11 @@ class OverlapResult:
                 return count
         raise KeyError(f"no pair {a}, {b}")
 
+    def pair_cell(self, a: str, b: str) -> str:
+        """A pair's cell name (as release information names it), in the result's party order."""
+        x, y = (a, b) if self.parties.index(a) < self.parties.index(b) else (b, a)
+        return f"pairwise/{x}+{y}"
+
     def to_json(self) -> dict[str, Any]:
         """The documented JSON object (see README, "Overlap JSON")."""
         return {

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from gongying.demo import plaintext_truth
 from gongying.demo_data import BRAND, RETAILERS
-from gongying.report import SUPPRESSED
+from gongying.report_html import SUPPRESSED
 
 REPO = Path(__file__).resolve().parents[2]
 
