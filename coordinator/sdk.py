@@ -24,6 +24,7 @@ from gongying.serving import channel
 from gongying.signing import SignedQueryError, load_signing_key, new_query_fields, sign_query
 from gongying.tls import ClientTLS as ClientTLS  # re-exported: the SDK's TLS files
 from gongying.v1 import coordinator_pb2, coordinator_pb2_grpc, query_pb2
+from protocols.group_names import DEFAULT_GROUPS
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,7 @@ class QuerySigner:
         owners: Sequence[str] = (),
         attributes: Sequence[str] = (),
         audience: str = "shared",
+        groups: Sequence[str] = DEFAULT_GROUPS,
     ) -> query_pb2.SignedQuery:
         fields = new_query_fields(
             query_id,
@@ -69,6 +71,7 @@ class QuerySigner:
             owners=owners,
             attributes=attributes,
             audience=audience,
+            groups=groups,
         )
         signed = sign_query(fields, self.key)
         return query_pb2.SignedQuery(
@@ -157,17 +160,22 @@ class CoordinatorClient:
         query_id: str = "",
         timeout: float = 900.0,
         on_progress: ProgressCallback | None = None,
+        groups: Sequence[str] = DEFAULT_GROUPS,
     ) -> OverlapResult:
         """How many members the parties share: every exclusive region, pairs and all parties.
 
         With `on_progress`, the query's progress is watched while it runs and each update is
-        passed to it (from a background thread) until the query returns or fails."""
+        passed to it (from a background thread) until the query returns or fails. `groups`: the
+        PSI groups allowed, preferred first (signed); the coordinator picks the first that
+        every party serves."""
         query_id = query_id or str(uuid.uuid4())
         request = coordinator_pb2.OverlapRequest(
-            query_id=query_id, parties=list(parties), id_type=id_type
+            query_id=query_id, parties=list(parties), id_type=id_type, psi_groups=list(groups)
         )
         if self.signer is not None:
-            request.signed.CopyFrom(self.signer.sign(query_id, "overlap", parties, id_type))
+            request.signed.CopyFrom(
+                self.signer.sign(query_id, "overlap", parties, id_type, groups=groups)
+            )
         try:
             with self._watching(query_id, on_progress, timeout):
                 response = self._stub.RunOverlap(request, timeout=timeout)
@@ -185,12 +193,13 @@ class CoordinatorClient:
         timeout: float = 900.0,
         on_progress: ProgressCallback | None = None,
         audience: str = "shared",
+        groups: Sequence[str] = DEFAULT_GROUPS,
     ) -> ProfileResult:
         """Who the shared audience is: bins and numeric statistics per owner and combined.
         `audience`: `prospects` profiles the owners' members the querier lacks, `base` their
         whole base (each owner's policy must allow it for the querier).
 
-        `on_progress`: as for `overlap`."""
+        `on_progress`, `groups`: as for `overlap`."""
         query_id = query_id or str(uuid.uuid4())
         request = coordinator_pb2.ProfileRequest(
             query_id=query_id,
@@ -199,6 +208,7 @@ class CoordinatorClient:
             attributes=list(attributes),
             id_type=id_type,
             audience=audience,
+            psi_groups=list(groups),
         )
         if self.signer is not None:
             if self.signer.party != querier:
@@ -208,7 +218,14 @@ class CoordinatorClient:
                 )
             request.signed.CopyFrom(
                 self.signer.sign(
-                    query_id, "profile", [querier, *owners], id_type, owners, attributes, audience
+                    query_id,
+                    "profile",
+                    [querier, *owners],
+                    id_type,
+                    owners,
+                    attributes,
+                    audience,
+                    groups,
                 )
             )
         try:

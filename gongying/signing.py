@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from node.audit.errors import AuditKeyError
 from node.audit.keys import load_private_key, load_public_key
+from protocols.group_names import LEGACY_GROUP, UnknownGroup, check_names
 
 PAYLOAD_VERSION = "gongying.query.v1"
 NONCE_BYTES = 16
@@ -38,6 +39,7 @@ AUDIENCES = ("shared", "prospects", "base")
 """Whom a profile describes: the members the querier shares with the owner (`shared`), the
 owner's members the querier lacks (`prospects`), or the owner's whole base (`base`)."""
 SHARED = AUDIENCES[0]
+_OPTIONAL = frozenset({"audience", "groups"})
 
 
 class SignedQueryError(ValueError):
@@ -74,11 +76,13 @@ class QueryFields:
     nonce: bytes
     expires_at: datetime
     audience: str = SHARED
+    groups: tuple[str, ...] = (LEGACY_GROUP,)
 
     def canonical_bytes(self) -> bytes:
         """The one byte string signed for these fields: sorted-key compact JSON, UTF-8. The
-        `audience` key is present only when it is not `shared`, so a shared-audience query
-        signs the same bytes as before the key existed (old payloads still verify)."""
+        `audience` key is present only when it is not `shared`, and `groups` (the PSI groups the
+        querier allows, preferred first) only when it is not just ristretto255, so such a query
+        signs the same bytes as before the keys existed (old payloads still verify)."""
         if self.expires_at.tzinfo is None:
             raise MalformedQuery(f"query {self.query_id!r}: expires_at must be timezone-aware")
         document = {
@@ -95,6 +99,8 @@ class QueryFields:
         }
         if self.audience != SHARED:
             document["audience"] = self.audience
+        if self.groups != (LEGACY_GROUP,):
+            document["groups"] = list(self.groups)
         return json.dumps(
             document, sort_keys=True, separators=(",", ":"), ensure_ascii=False
         ).encode("utf-8")
@@ -120,6 +126,7 @@ def new_query_fields(
     lifetime: timedelta = DEFAULT_LIFETIME,
     now: datetime | None = None,
     audience: str = SHARED,
+    groups: Sequence[str] = (LEGACY_GROUP,),
 ) -> QueryFields:
     """Fields for a new query with a fresh random nonce, expiring `lifetime` from now."""
     start = now or datetime.now(UTC)
@@ -134,6 +141,7 @@ def new_query_fields(
         nonce=os.urandom(NONCE_BYTES),
         expires_at=start + lifetime,
         audience=audience,
+        groups=tuple(groups),
     )
 
 
@@ -161,10 +169,19 @@ def _parse(payload: bytes) -> QueryFields:
         document = json.loads(payload.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise MalformedQuery("signed query payload is not UTF-8 JSON") from None
-    if not isinstance(document, dict) or sorted(set(document) - {"audience"}) != sorted(_FIELDS):
+    if not isinstance(document, dict) or sorted(set(document) - _OPTIONAL) != sorted(_FIELDS):
         raise MalformedQuery(
-            f"signed query payload must have exactly the keys {_FIELDS} (and optionally audience)"
+            f"signed query payload must have exactly the keys {_FIELDS} "
+            "(and optionally audience, groups)"
         )
+    try:
+        groups = (
+            check_names(_strings(document["groups"], "groups"), "signed query field 'groups'")
+            if "groups" in document
+            else (LEGACY_GROUP,)
+        )
+    except UnknownGroup as error:
+        raise MalformedQuery(str(error)) from None
     audience = _text(document, "audience") if "audience" in document else SHARED
     if audience not in AUDIENCES:
         raise MalformedQuery(f"signed query audience {audience!r} is not one of {AUDIENCES}")
@@ -188,6 +205,7 @@ def _parse(payload: bytes) -> QueryFields:
         nonce=nonce,
         expires_at=expires_at.astimezone(UTC),
         audience=audience,
+        groups=groups,
     )
     if fields.canonical_bytes() != payload:
         raise MalformedQuery(f"query {fields.query_id!r}: payload is not in canonical form")
@@ -199,6 +217,13 @@ def signed_audience(payload: bytes) -> str:
     the payload is not a canonical query. For parties that route a query without verifying it
     (the coordinator); nodes verify with verify_query."""
     return _parse(payload).audience
+
+
+def signed_groups(payload: bytes) -> tuple[str, ...]:
+    """The PSI groups a signed payload allows, preferred first (ristretto255 when it names
+    none); MalformedQuery when the payload is not a canonical query. For the coordinator's
+    choice of group and the node's check of it (after the node verified the signature)."""
+    return _parse(payload).groups
 
 
 def verify_query(

@@ -25,6 +25,7 @@ from gongying.config_file import (
 from gongying.tls import INSECURE_FLAG, TLS_KEYS, TLSFiles, parse_tls_table
 from node.attributes import parse_attributes
 from node.executor_spec import LOCAL, parse_executor
+from protocols.group_names import DEFAULT_GROUPS, UnknownGroup, check_names
 from protocols.profile import Attribute
 
 SOURCE_KINDS = ("csv", "parquet", "sql")
@@ -50,6 +51,7 @@ KEYS = frozenset(
         "audit_log",
         "ledger",
         "signing_key",
+        "psi_groups",
     }
 )
 SOURCE_KEYS = frozenset({"kind", "path", "url", "table", "query", "label"})
@@ -90,6 +92,7 @@ class NodeConfig:
     ledger: str | None = None
     signing_key: Path | None = None
     executor: str = LOCAL
+    psi_groups: tuple[str, ...] = DEFAULT_GROUPS
 
     def column_for(self, id_type: IdType) -> IdentifierColumn:
         """The identifier column that can serve `id_type`; a clear error when none can."""
@@ -184,8 +187,20 @@ def load_node_config(path: Path) -> NodeConfig:
         insecure_plaintext=optional(raw, INSECURE_FLAG, bool, False, where),
         coordinator_identity=optional(raw, "coordinator_identity", str, COORDINATOR, where),
         executor=parse_executor(optional(raw, "executor", str, LOCAL, where), f"{where}.executor"),
+        psi_groups=_psi_groups(raw, where),
         **_governance(raw, base, where),
     )
+
+
+def _psi_groups(raw: dict[str, Any], where: str) -> tuple[str, ...]:
+    """`psi_groups`: the PSI groups this node serves (default: x25519 and ristretto255)."""
+    names = optional(raw, "psi_groups", list, list(DEFAULT_GROUPS), where)
+    if not all(isinstance(name, str) for name in names):
+        raise ConfigError(f"{where}.psi_groups: expected a list of group names, got {names!r}")
+    try:
+        return check_names(names, f"{where}.psi_groups")
+    except UnknownGroup as error:
+        raise ConfigError(str(error)) from None
 
 
 def _source(table: dict[str, Any], base: Path, where: str) -> SourceSpec:

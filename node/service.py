@@ -11,7 +11,7 @@ import numpy as np
 from connectors.identifiers import SERVES, IdType
 from connectors.members import LoadReport, load_members
 from connectors.sources import open_source
-from gongying.signing import SignedQuery, load_signing_key
+from gongying.signing import SignedQuery, load_signing_key, signed_groups
 from gongying.streams import chunk_payloads
 from node.admission import Admission, GovernanceRefusal
 from node.attributes import attribute_column
@@ -25,6 +25,8 @@ from node.querier_key import KeyBindingSigner, accept_querier_key
 from node.sessions import QuerySession, SessionNotFound, SessionStore
 from node.unblinding import Unblinding
 from protocols import psi
+from protocols.group_names import LEGACY_GROUP
+from protocols.groups import group
 from protocols.masks import MaskPool, build_mask_table
 from protocols.owner_noise import noised_aggregate
 from protocols.paillier import (
@@ -40,7 +42,6 @@ from protocols.profile import (
     combine_aggregates,
     seal_aggregate,
 )
-from protocols.ristretto import invert_scalar
 
 QUERY_KINDS = ("overlap", "profile")
 
@@ -56,6 +57,7 @@ class NodeDescription:
     party: str
     id_types: tuple[str, ...]
     profile_version: str
+    psi_groups: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -108,7 +110,10 @@ class NodeService:
         """Party name, servable identifier types and the normalisation profile label."""
         id_types = sorted({t.value for c in self.config.identifiers for t in SERVES[c.kind]})
         return NodeDescription(
-            self.config.party, tuple(id_types), self.config.normalisation.label()
+            self.config.party,
+            tuple(id_types),
+            self.config.normalisation.label(),
+            self.config.psi_groups,
         )
 
     def open_session(
@@ -125,6 +130,7 @@ class NodeService:
         requester: str = "",
         paillier_key_signature: bytes = b"",
         querier_set: str = "",
+        psi_group: str = "",
     ) -> SessionOpened:
         """Admit the query (signature, policy, caps, budget), load members, draw a fresh key.
 
@@ -148,6 +154,7 @@ class NodeService:
                 attributes,
                 paillier_n,
                 paillier_key_signature,
+                _accept_group(self.config.party, self.config.psi_groups, psi_group, signed),
             )
         except Exception as error:
             self.governance.settle(admission, "failed", error=str(error) or type(error).__name__)
@@ -165,6 +172,7 @@ class NodeService:
         attributes: tuple[str, ...],
         paillier_n: int | None,
         paillier_key_signature: bytes = b"",
+        group_name: str = LEGACY_GROUP,
     ) -> SessionOpened:
         if not query_id or len(query_id) > 128:
             raise QueryRefused("query id must be 1 to 128 characters")
@@ -208,6 +216,8 @@ class NodeService:
             admission=admission,
             order=order,
             cached=loaded.entry if loaded.cacheable else None,
+            key=psi.BlindingKey.fresh(group_name),
+            group=group_name,
         )
         self.sessions.add(session)
         return SessionOpened(
@@ -396,19 +406,21 @@ class NodeService:
         scalar = session.key.scalar
         cached: CachedMembers | None = session.cached
         if cached is None:
-            return self.executor.blind_elements(session.elements, scalar)
-        points = cached.points
+            return self.executor.blind_elements(session.elements, scalar, session.group)
+        points = cached.points if cached.points_group == session.group else None
         if points is not None:
             rows = np.frombuffer(points, dtype=np.uint8).reshape(-1, 32)
             shuffled = rows[session.order].tobytes()
-            return self.executor.blind_points(chunk_payloads(iter((shuffled,)), 32), scalar)
+            return self.executor.blind_points(
+                chunk_payloads(iter((shuffled,)), 32), scalar, session.group
+            )
         order = session.order
         keep = len(order) <= MAX_CACHED_POINTS
 
         def blinded() -> Iterator[bytes]:
             hashed: list[bytes] = []
             for hashes, chunk in self.executor.blind_elements_keeping_hashes(
-                session.elements, scalar
+                session.elements, scalar, session.group
             ):
                 if keep:
                     hashed.append(hashes)
@@ -418,6 +430,7 @@ class NodeService:
                 in_order[order] = np.frombuffer(b"".join(hashed), dtype=np.uint8).reshape(-1, 32)
                 with cached.lock:
                     cached.points = in_order.tobytes()
+                    cached.points_group = session.group
 
         return blinded()
 
@@ -451,7 +464,7 @@ class NodeService:
             counted.limit = lambda points: self.governance.check_received(
                 admission, set_owner, points
             )
-        blinded = self.executor.blind_points(counted, session.key.scalar)
+        blinded = self.executor.blind_points(counted, session.key.scalar, session.group)
 
         def checked() -> Iterator[bytes]:
             yield from blinded
@@ -484,8 +497,10 @@ class NodeService:
         except GovernanceRefusal:
             self.sessions.close(session.query_id)
             raise
-        scalar = invert_scalar(session.key.scalar)
-        unblinded = self.executor.blind_points(chunk_payloads(iter((points,)), 32), scalar)
+        scalar = group(session.group).invert_scalar(session.key.scalar)
+        unblinded = self.executor.blind_points(
+            chunk_payloads(iter((points,)), 32), scalar, session.group
+        )
         return iter((psi.shuffle_points(b"".join(unblinded)),))
 
     def close(
@@ -572,3 +587,23 @@ class _Counted:
             if self.limit is not None:
                 self.limit(self.points)
             yield chunk
+
+
+def _accept_group(
+    party: str, served: tuple[str, ...], requested: str, signed: SignedQuery | None
+) -> str:
+    """The PSI group of a session: the one asked for (ristretto255 when none is named), if
+    this node serves it and the querier's signature allows it; QueryRefused otherwise."""
+    name = requested or LEGACY_GROUP
+    if name not in served:
+        raise QueryRefused(
+            f"party {party!r} does not serve PSI group {name!r} (it serves "
+            f"{', '.join(served)}); add it to psi_groups in its node config, or allow "
+            f"one it serves in the query"
+        )
+    allowed = signed_groups(signed.payload) if signed is not None and signed.payload else None
+    if allowed is not None and name not in allowed:
+        raise QueryRefused(
+            f"PSI group {name!r} is not one the querier signed ({', '.join(allowed)})"
+        )
+    return name

@@ -11,6 +11,7 @@ from typing import Any
 from connectors.identifiers import IdType
 from connectors.members import LoadReport
 from node.admission import Admission
+from protocols.group_names import LEGACY_GROUP
 from protocols.profile import Attribute
 from protocols.psi import BlindingKey
 
@@ -48,6 +49,7 @@ class QuerySession:
     # whether this owner signed its re-blinding of the querier's set
     unblinded_for: set[str] = field(default_factory=set)
     reblind_signed: bool = False
+    group: str = LEGACY_GROUP  # the PSI group of this query; `key` is a scalar of it
     last_used: float = field(default_factory=time.monotonic)
 
     def forget(self) -> None:
