@@ -103,8 +103,8 @@ def test_mixed_groups_are_refused_in_one_line(running: Running, client: Coordina
     message = str(refused.value)
     assert "\n" not in message and "Traceback" not in message
     assert message == (
-        "overlap query: no PSI group allowed by the query (x25519, ristretto255) is supported by every party: "
-        "brand supports x25519; retailer_b supports ristretto255"
+        "overlap query: no PSI group allowed by the query (x25519, ristretto255) is supported "
+        "by every party: brand supports x25519; retailer_b supports ristretto255"
     )
     assert all(n.service.sessions.open_count() == 0 for n in running.nodes.values())
 
