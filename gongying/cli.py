@@ -15,6 +15,7 @@ from gongying.audit_cli import audit_app
 from gongying.certs_cli import certs_app
 from gongying.officer_cli import budget_app
 from gongying.report_cli import report
+from protocols.group_names import UnknownGroup, check_names
 
 if TYPE_CHECKING:
     from coordinator.results import OverlapResult, ProfileResult
@@ -83,6 +84,14 @@ NoProgressOption = Annotated[
         help="No progress bars (they are drawn on stderr only when it is a terminal).",
     ),
 ]
+GroupsOption = Annotated[
+    str,
+    typer.Option(
+        "--groups",
+        help="PSI groups the query allows, preferred first (signed); the coordinator takes the "
+        "first every party serves.",
+    ),
+]
 AsOption = Annotated[
     str,
     typer.Option(
@@ -90,6 +99,14 @@ AsOption = Annotated[
         help="The party the query is signed as (default: the first party, or the querier).",
     ),
 ]
+
+
+def _groups(value: str) -> tuple[str, ...]:
+    """The --groups list, each a known PSI group; a clear error otherwise."""
+    try:
+        return check_names([g.strip() for g in value.split(",") if g.strip()], "--groups")
+    except UnknownGroup as error:
+        raise _fail(str(error)) from None
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
@@ -260,6 +277,7 @@ def query_overlap(
     signing_key: SigningKeyOption = None,
     signer_party: AsOption = "",
     no_progress: NoProgressOption = False,
+    groups: GroupsOption = "x25519,ristretto255",
 ) -> None:
     """How many members the parties share: sizes, every exclusive region, pairs, all parties."""
     from coordinator.sdk import CoordinatorClient, QueryError
@@ -280,7 +298,12 @@ def query_overlap(
             progress_bars(progress_console(no_progress), "overlap") as on_progress,
         ):
             result = client.overlap(
-                names, id_type, query_id=query_id, timeout=timeout, on_progress=on_progress
+                names,
+                id_type,
+                query_id=query_id,
+                timeout=timeout,
+                on_progress=on_progress,
+                groups=_groups(groups),
             )
     except TLSError as error:
         raise _fail(str(error)) from None
@@ -323,6 +346,7 @@ def query_profile(
     key: KeyOption = None,
     signing_key: SigningKeyOption = None,
     no_progress: NoProgressOption = False,
+    groups: GroupsOption = "x25519,ristretto255",
     audience: Annotated[
         str,
         typer.Option(
@@ -368,6 +392,7 @@ def query_profile(
                 timeout=timeout,
                 on_progress=on_progress,
                 audience=audience,
+                groups=_groups(groups),
             )
     except TLSError as error:
         raise _fail(str(error)) from None

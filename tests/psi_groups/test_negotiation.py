@@ -10,6 +10,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from coordinator.group_choice import allowed_groups
+from gongying.config_file import ConfigError
 from gongying.signing import (
     MalformedQuery,
     SignedQuery,
@@ -20,7 +21,7 @@ from gongying.signing import (
 )
 from gongying.status import QueryFailed
 from gongying.v1 import query_pb2
-from node.config import ConfigError, load_node_config
+from node.config import load_node_config
 from node.service import QueryRefused, _accept_group
 from protocols.group_names import DEFAULT_GROUPS, UnknownGroup, choose
 

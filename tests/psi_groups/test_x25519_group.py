@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -129,7 +130,7 @@ def test_bad_points_are_refused(encoding: bytes, why: str) -> None:
 
 def test_small_order_points_give_all_zero_in_openssl() -> None:
     """The list of small-order u's is right: OpenSSL refuses each (all-zero output)."""
-    key = x25519.X25519PrivateKey.from_private_bytes(x25519.random_scalar())
+    key = X25519PrivateKey.from_private_bytes(x25519.random_scalar())
     for u in x25519.SMALL_ORDER:
         with pytest.raises(InvalidPoint):
             x25519._multiply(key, [u.to_bytes(32, "little")], 0)
