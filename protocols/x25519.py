@@ -21,8 +21,9 @@ What a received point is checked for, like ristretto255's canonical-encoding che
   (the twist's order is 4 l' with l' prime, so c kills its small part and a result on the twist
   can never equal an honest point on the curve), but we refuse them to keep one rule: every
   point is a point of the group;
-- u = 0 and the other points of order dividing 8 (c T = 0) give the all-zero output, which
-  OpenSSL refuses; that point is rejected too, as ristretto255 rejects the identity.
+- the points of order dividing 8 (u in `SMALL_ORDER`, on the curve or the twist) are refused
+  by their u-coordinate, as ristretto255 refuses the identity; X25519 would map them to the
+  all-zero output (c T = 0), which OpenSSL refuses as well.
 A point that is P_l plus torsion is accepted and behaves exactly as P_l: it can say nothing
 that P_l does not.
 """
