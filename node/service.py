@@ -407,7 +407,8 @@ class NodeService:
         cached: CachedMembers | None = session.cached
         if cached is None:
             return self.executor.blind_elements(session.elements, scalar, session.group)
-        points = cached.points if cached.points_group == session.group else None
+        with cached.lock:  # the points of one group, kept by an earlier query (maybe another group)
+            points = cached.points if cached.points_group == session.group else None
         if points is not None:
             rows = np.frombuffer(points, dtype=np.uint8).reshape(-1, 32)
             shuffled = rows[session.order].tobytes()
