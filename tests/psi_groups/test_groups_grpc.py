@@ -97,6 +97,19 @@ def test_ristretto255_stays_selectable(running: Running, client: CoordinatorClie
     assert_equals_truth(result, _truth(running, parties), parties)
 
 
+def test_a_cached_load_is_hashed_again_for_another_group(
+    running: Running, client: CoordinatorClient
+) -> None:
+    """retailer_a keeps its file's hash points between queries; they belong to one group."""
+    for parties, group in (
+        (["brand", "retailer_a"], "x25519"),
+        (["retailer_a", "retailer_b"], "ristretto255"),
+        (["brand", "retailer_a"], "x25519"),
+    ):
+        result = client.overlap(parties, "email", groups=(group,))
+        assert_equals_truth(result, _truth(running, parties), parties)
+
+
 def test_mixed_groups_are_refused_in_one_line(running: Running, client: CoordinatorClient) -> None:
     with pytest.raises(QueryError) as refused:
         client.overlap(["brand", "retailer_b"], "email")
