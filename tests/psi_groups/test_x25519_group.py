@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Any
+
 import pytest
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from hypothesis import given, settings
@@ -10,50 +14,47 @@ from hypothesis import strategies as st
 from protocols import elligator, x25519
 from protocols.ristretto import InvalidPoint
 
-# RFC 9380 appendix J.4.2, suite curve25519_XMD:SHA-512_ELL2_NU_: (msg, u[0], Q.x, P.x)
-RFC9380_DST = b"QUUX-V01-CS02-with-curve25519_XMD:SHA-512_ELL2_NU_"
-RFC9380_NU = [
-    (
-        b"",
-        "608d892b641f0328523802a6603427c26e55e6f27e71a91a478148d45b5093cd",
-        "51125222da5e763d97f3c10fcc92ea6860b9ccbbd2eb1285728f566721c1e65b",
-        "1bb913f0c9daefa0b3375378ffa534bda5526c97391952a7789eb976edfe4d08",
-    ),
-    (
-        b"abc",
-        "46f5b22494bfeaa7f232cc8d054be68561af50230234d7d1d63d1d9abeca8da5",
-        "7d56d1e08cb0ccb92baf069c18c49bb5a0dcd927eff8dcf75ca921ef7f3e6eeb",
-        "7c22950b7d900fa866334262fcaea47a441a578df43b894b4625c9b450f9a026",
-    ),
-    (
-        b"abcdef0123456789",
-        "235fe40c443766ce7e18111c33862d66c3b33267efa50d50f9e8e5d252a40aaa",
-        "3fbe66b9c9883d79e8407150e7c2a1c8680bee496c62fabe4619a72b3cabe90f",
-        "31ad08a8b0deeb2a4d8b0206ca25f567ab4e042746f792f4b7973f3ae2096c52",
-    ),
-    (
-        b"q128_" + b"q" * 128,
-        "001e92a544463bda9bd04ddbe3d6eed248f82de32f522669efc5ddce95f46f5b",
-        "227e0bb89de700385d19ec40e857db6e6a3e634b1c32962f370d26f84ff19683",
-        "027877759d155b1997d0d84683a313eb78bdb493271d935b622900459d52ceaa",
-    ),
-    (
-        b"a512_" + b"a" * 512,
-        "1a68a1af9f663592291af987203393f707305c7bac9c8d63d6a729bdc553dc19",
-        "3bcd651ee54d5f7b6013898aab251ee8ecc0688166fce6e9548d38472f6bd196",
-        "5fd892c0958d1a75f54c3182a18d286efab784e774d1e017ba2fb252998b5dc1",
-    ),
-]
+VECTORS = Path(__file__).parent.parent / "protocols" / "vectors" / "curve25519_ell2_nu_kat.json"
+KAT: dict[str, Any] = json.loads(VECTORS.read_text(encoding="utf-8"))
+RFC9380_DST = KAT["dst"].encode()
+# RFC 7748 section 5.2, first vector: scalar, input u, output u (little-endian hex)
+RFC7748 = (
+    "a546e36bf0527c9d3b16154b82465edd62144c0ac1fc5a18506a2244ba449ac4",
+    "e6db6867583030db3594c1a424b15f7c726624ec26b3353b10a903a6d0ab1c4c",
+    "c3da55379de9c6908e94ea4df28d084f32eccf03491c71f754b4075577a28552",
+)
+# its second vector's input has the top bit set: RFC 7748 masks it, we refuse it
+RFC7748_MASKED_INPUT = "e5210f12786811d3f4b7959d0538ae2c31dbe7106fc03c3efc4cd549c715a493"
 P = elligator.P
 
 
-@pytest.mark.parametrize(("msg", "u0", "qx", "px"), RFC9380_NU)
-def test_rfc9380_known_answers(msg: bytes, u0: str, qx: str, px: str) -> None:
+@pytest.mark.parametrize("case", KAT["vectors"], ids=lambda c: c["msg"][:8] or "empty")
+def test_rfc9380_known_answers(case: dict[str, str]) -> None:
     """hash_to_field, the Elligator 2 map and the whole encoding, both implementations."""
-    assert elligator.hash_to_field(msg, RFC9380_DST, 1) == [int(u0, 16)]
-    assert elligator.map_to_curve_u(int(u0, 16)) == int(qx, 16)
-    assert elligator.encode_reference(msg, RFC9380_DST) == int(px, 16)
-    assert elligator.encode_batch([msg], RFC9380_DST) == [int(px, 16)]
+    msg = case["msg"].encode()
+    assert elligator.hash_to_field(msg, RFC9380_DST, 1) == [int(case["u0"], 16)]
+    assert elligator.map_to_curve_u(int(case["u0"], 16)) == int(case["qx"], 16)
+    assert elligator.encode_reference(msg, RFC9380_DST) == int(case["px"], 16)
+    assert elligator.encode_batch([msg], RFC9380_DST) == [int(case["px"], 16)]
+
+
+def test_vector_file_domain_matches_code() -> None:
+    assert KAT["hash_domain"].encode() == x25519.HASH_DOMAIN
+    assert len(KAT["vectors"]) == 5
+
+
+@pytest.mark.parametrize("case", KAT["own_elements"], ids=lambda c: c["element"][:12] or "empty")
+def test_our_hash_to_point_known_answers(case: dict[str, str]) -> None:
+    point = x25519.hash_to_point(case["element"].encode())
+    assert point.hex() == case["point_hex"]
+    x25519.validate_points(point)
+
+
+def test_rfc7748_scalar_multiplication_through_blind_points() -> None:
+    scalar, u, out = (bytes.fromhex(h) for h in RFC7748)
+    assert x25519.blind_points(u, scalar) == out
+    with pytest.raises(InvalidPoint):
+        x25519.blind_points(bytes.fromhex(RFC7748_MASKED_INPUT), scalar)
 
 
 def test_batch_matches_the_reference_in_order() -> None:
