@@ -17,14 +17,18 @@ def allowed_groups(
     requested: Sequence[str], signed: query_pb2.SignedQuery | None
 ) -> tuple[str, ...]:
     """The groups the querier allows: the signed ones (a request naming others is refused),
-    else those requested, else x25519 then ristretto255."""
+    else those requested, else x25519 then ristretto255. A signed payload that cannot be read
+    is left to the nodes, which verify signatures and refuse it (PERMISSION_DENIED, audited)."""
     try:
         names = check_names(requested, "psi_groups") if requested else None
-        if signed is None:
-            return names or DEFAULT_GROUPS
-        signed_as = signed_groups(signed.payload)
-    except (UnknownGroup, SignedQueryError) as error:
+    except UnknownGroup as error:
         raise QueryFailed(grpc.StatusCode.INVALID_ARGUMENT, str(error)) from None
+    if signed is None:
+        return names or DEFAULT_GROUPS
+    try:
+        signed_as = signed_groups(signed.payload)
+    except SignedQueryError:
+        return names or DEFAULT_GROUPS
     if names is not None and names != signed_as:
         raise QueryFailed(
             grpc.StatusCode.INVALID_ARGUMENT,

@@ -63,6 +63,11 @@ def test_the_coordinator_takes_the_signed_groups() -> None:
     assert allowed_groups((), None) == DEFAULT_GROUPS
     with pytest.raises(QueryFailed, match="the querier signed ristretto255"):
         allowed_groups(("x25519",), signed)
+    with pytest.raises(QueryFailed, match="unknown PSI group 'p256'"):
+        allowed_groups(("p256",), None)
+    # an unreadable signed payload is the nodes' to refuse (they verify signatures)
+    junk = query_pb2.SignedQuery(payload=b"junk", signature=b"", signer="brand")
+    assert allowed_groups((), junk) == DEFAULT_GROUPS
 
 
 def test_choose_prefers_the_querier_order_among_groups_all_serve() -> None:
