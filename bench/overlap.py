@@ -73,6 +73,7 @@ if __package__ in (None, ""):  # `python bench/overlap.py`: make `bench` and `go
 
 from client.sdk import CoordinatorClient
 from gongying.launch import LocalProcesses, free_port
+from protocols.group_names import KNOWN_GROUPS, RISTRETTO255, X25519
 
 POINT_BYTES = 32
 MIB = 1024 * 1024
@@ -246,8 +247,10 @@ def run_gongying(
     side_b: list[str],
     workers: int,
     interval: float,
+    group: str = X25519,
 ) -> dict[str, Any]:
-    """Start node A, node B and the coordinator as processes, run one overlap, measure it."""
+    """Start node A, node B and the coordinator as processes, run one overlap in the PSI group
+    `group`, measure it."""
     data = workdir / "data"
     data.mkdir(parents=True, exist_ok=True)
     addresses = {party: f"127.0.0.1:{free_port()}" for party in PARTIES}
@@ -283,7 +286,7 @@ def run_gongying(
             cpu_before = sampler.cpu_snapshot()
             tcp_before = _tcp_bytes(coordinator_pid)
             started = time.perf_counter()
-            result = client.overlap(list(PARTIES), "email", timeout=7200.0)
+            result = client.overlap(list(PARTIES), "email", timeout=7200.0, groups=(group,))
             wall = time.perf_counter() - started
             tcp_after = _tcp_bytes(coordinator_pid)
             cpu_after = sampler.cpu_snapshot()
@@ -308,6 +311,7 @@ def run_gongying(
     )
     return {
         "system": "gongying",
+        "group": group,
         "count": result.all_parties,
         "wall_seconds": wall,
         "coordinator_seconds": result.seconds,
@@ -450,6 +454,47 @@ def print_tables(report: dict[str, Any]) -> None:
     )
 
 
+def _group_summary(run: dict[str, Any], om: dict[str, Any]) -> dict[str, float]:
+    """Wall and CPU seconds of one group's run, per element, and its ratios to openmined-psi."""
+    elements = run["elements"]
+    return {
+        "wall_seconds": run["wall_seconds"],
+        "cpu_seconds": run["cpu_seconds"],
+        "cpu_us_per_element": run["cpu_seconds"] / elements * 1e6,
+        "openmined_wall_over_this": om["wall_seconds"] / run["wall_seconds"],
+        "openmined_cpu_over_this": om["cpu_seconds"] / run["cpu_seconds"],
+    }
+
+
+def print_groups(report: dict[str, Any]) -> None:
+    """One row per PSI group measured, with ratios to ristretto255 when it ran too."""
+    from rich.console import Console
+    from rich.table import Table
+
+    groups: dict[str, dict[str, float]] = report["groups"]
+    base = groups.get(RISTRETTO255)
+    table = Table(title="gongying per PSI group (same run; ratios > 1: faster than the other)")
+    for column in ("group", "wall s", "CPU s", "CPU us/element", "vs openmined wall, CPU"):
+        table.add_column(column, justify="right")
+    table.add_column("vs ristretto255 wall, CPU", justify="right")
+    for group, row in groups.items():
+        versus = (
+            f"{base['wall_seconds'] / row['wall_seconds']:.2f}x, "
+            f"{base['cpu_seconds'] / row['cpu_seconds']:.2f}x"
+            if base is not None
+            else "-"
+        )
+        table.add_row(
+            group,
+            f"{row['wall_seconds']:.2f}",
+            f"{row['cpu_seconds']:.2f}",
+            f"{row['cpu_us_per_element']:.1f}",
+            f"{row['openmined_wall_over_this']:.2f}x, {row['openmined_cpu_over_this']:.2f}x",
+            versus,
+        )
+    Console().print(table)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size", type=int, default=100_000, help="elements per side")
@@ -460,6 +505,12 @@ def main() -> int:
     parser.add_argument("--sample-interval", type=float, default=0.2, help="RSS sampling, seconds")
     parser.add_argument("--workdir", type=Path, help="keep configs, data and logs here")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead")
+    parser.add_argument(
+        "--group",
+        choices=(*KNOWN_GROUPS, "all"),
+        default=X25519,
+        help="PSI group of gongying's run; all: one run per group, ratios between them",
+    )
     args = parser.parse_args()
     size = 1_000_000 if args.million else args.size
     if size < 1 or not 0.0 <= args.overlap <= 1.0:
@@ -475,7 +526,14 @@ def main() -> int:
             f"gongying: {size:,} x {size:,} emails, {truth:,} shared; work dir {workdir}",
             file=sys.stderr,
         )
-    gy = run_gongying(workdir, side_a, side_b, args.workers, args.sample_interval)
+    groups = list(KNOWN_GROUPS) if args.group == "all" else [args.group]
+    runs = {
+        group: run_gongying(
+            workdir / group, side_a, side_b, args.workers, args.sample_interval, group
+        )
+        for group in groups
+    }
+    gy = runs[groups[0]]
     del side_a, side_b
     if not args.json:
         print(
@@ -483,7 +541,7 @@ def main() -> int:
         )
     om = run_openmined(size, shared, args.fpr)
 
-    ok = gy["count"] == truth and om["count"] == truth
+    ok = all(run["count"] == truth for run in runs.values()) and om["count"] == truth
     report = {
         "size": size,
         "shared": shared,
@@ -491,6 +549,7 @@ def main() -> int:
         "workers": args.workers,
         "cpu_count": os.cpu_count(),
         "gongying": gy,
+        "groups": {group: _group_summary(run, om) for group, run in runs.items()},
         "openmined": om,
         "throughput_ratio": gy["elements_per_second"] / om["elements_per_second"],
         "wall_time_ratio": gy["wall_seconds"] / om["wall_seconds"],
@@ -501,6 +560,7 @@ def main() -> int:
         print(json.dumps(report, indent=2))
     else:
         print_tables(report)
+        print_groups(report)
     if args.workdir is None:
         if ok:
             shutil.rmtree(workdir, ignore_errors=True)

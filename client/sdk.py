@@ -17,6 +17,7 @@ from client.profile import ClientProfileError, default_profile_path, find_client
 from model.progress import QueryProgress as QueryProgress
 from model.progress import StepProgress as StepProgress
 from model.results import OverlapResult, ProfileResult
+from protocols.group_names import DEFAULT_GROUPS
 from runtime.certs import COORDINATOR
 from runtime.serving import channel
 from runtime.signing import (
@@ -133,21 +134,25 @@ class CoordinatorClient:
         timeout: float = 900.0,
         on_progress: ProgressCallback | None = None,
         agreement: str = "",
+        groups: Sequence[str] = DEFAULT_GROUPS,
     ) -> OverlapResult:
         """How many members the parties share: every exclusive region, pairs and all parties.
 
         With `on_progress`, the query's progress is watched while it runs and each update is
         passed to it (from a background thread) until the query returns or fails. `agreement`:
         the hash of the agreement the query is run for, signed with it (each node's policy
-        must accept that agreement for the querier)."""
+        must accept that agreement for the querier). `groups`: the PSI groups allowed,
+        preferred first (signed); the coordinator picks the first that every party serves."""
         query_id = query_id or str(uuid.uuid4())
         self._check_agreement(agreement)
         request = coordinator_pb2.OverlapRequest(
-            query_id=query_id, parties=list(parties), id_type=id_type
+            query_id=query_id, parties=list(parties), id_type=id_type, psi_groups=list(groups)
         )
         if self.signer is not None:
             request.signed.CopyFrom(
-                self.signer.sign(query_id, "overlap", parties, id_type, agreement=agreement)
+                self.signer.sign(
+                    query_id, "overlap", parties, id_type, agreement=agreement, groups=groups
+                )
             )
         try:
             with self._watching(query_id, on_progress, timeout):
@@ -168,6 +173,7 @@ class CoordinatorClient:
         audience: str = "shared",
         agreement: str = "",
         segment: Segment | None = None,
+        groups: Sequence[str] = DEFAULT_GROUPS,
     ) -> ProfileResult:
         """Who the shared audience is: bins and numeric statistics per owner and combined.
         `audience`: `prospects` profiles the owners' members the querier lacks, `base` their
@@ -175,7 +181,7 @@ class CoordinatorClient:
         querier's members whose column holds a value (a campaign group; signed, so it needs a
         signer).
 
-        `on_progress`, `agreement`: as for `overlap`."""
+        `on_progress`, `agreement`, `groups`: as for `overlap`."""
         query_id = query_id or str(uuid.uuid4())
         self._check_agreement(agreement)
         request = coordinator_pb2.ProfileRequest(
@@ -185,6 +191,7 @@ class CoordinatorClient:
             attributes=list(attributes),
             id_type=id_type,
             audience=audience,
+            psi_groups=list(groups),
         )
         if segment is not None and self.signer is None:
             raise QueryError(
@@ -209,6 +216,7 @@ class CoordinatorClient:
                     audience,
                     agreement,
                     segment,
+                    groups,
                 )
             )
         try:

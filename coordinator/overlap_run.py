@@ -207,6 +207,7 @@ def run_overlap(
     profile_version: str,
     deadline: Deadline,
     signed: query_pb2.SignedQuery | None = None,
+    psi_group: str = "",
 ) -> OverlapOutcome:
     """Run the whole overlap protocol across `nodes` (in the given party order).
 
@@ -225,6 +226,7 @@ def run_overlap(
         parties=order,
         role=node_pb2.SESSION_ROLE_MEMBER,
         signed=signed,
+        psi_group=psi_group,
     )
     calls = _QueryCalls(query_id)
     deadline.on_cancel(

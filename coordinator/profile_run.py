@@ -220,6 +220,7 @@ def run_profile(
     masks: MaskSupply,
     signed: query_pb2.SignedQuery | None = None,
     audience: str = SHARED,
+    psi_group: str = "",
 ) -> ProfileOutcome:
     """Run the whole profile protocol; nothing is returned unless every owner answered.
 
@@ -244,6 +245,7 @@ def run_profile(
             profile_version=profile_version,
             parties=parties,
             signed=signed,
+            psi_group=psi_group,
         )
         querier_request = node_pb2.OpenSessionRequest()
         querier_request.CopyFrom(base)

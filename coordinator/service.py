@@ -21,6 +21,7 @@ from connectors.identifiers import IdType
 from coordinator.cached import reusable_answer
 from coordinator.callers import check_caller, requester_label
 from coordinator.config import CoordinatorConfig
+from coordinator.group_choice import choose_group
 from coordinator.mask_pool import MaskSupply
 from coordinator.node_client import Deadline, NodeClient, Settlement
 from coordinator.overlap_run import run_overlap
@@ -102,6 +103,7 @@ class CoordinatorService:
         signed: query_pb2.SignedQuery | None = None,
         requester: str = "",
         on_cancel: Callable[[Callable[[], None]], object] | None = None,
+        psi_groups: Sequence[str] = (),
     ) -> OverlapResult:
         """Run an overlap query and return every region count, as the release rules allow."""
         query_id = query_id or str(uuid.uuid4())
@@ -117,7 +119,13 @@ class CoordinatorService:
             nodes = self._select(parties)
             deadline = self._deadline(timeout, on_cancel)
             outcome = run_overlap(
-                nodes, query_id, id_type, self.config.normalisation_profile, deadline, signed
+                nodes,
+                query_id,
+                id_type,
+                self.config.normalisation_profile,
+                deadline,
+                signed,
+                choose_group(nodes, psi_groups, signed, deadline),
             )
             reused = outcome.cached or reusable_answer(
                 (s.epsilon, s.cached_answer) for s in outcome.sessions.values()
@@ -152,6 +160,7 @@ class CoordinatorService:
         requester: str = "",
         on_cancel: Callable[[Callable[[], None]], object] | None = None,
         audience: str = SHARED,
+        psi_groups: Sequence[str] = (),
     ) -> ProfileResult:
         """Profile an audience of each owner, per owner and combined: the members the querier
         shares with it (`shared`), those the querier lacks (`prospects`) or its whole base
@@ -180,6 +189,7 @@ class CoordinatorService:
                 masks,
                 signed,
                 audience,
+                choose_group(nodes, psi_groups, signed, deadline),
             )
             reused = outcome.cached or reusable_answer(
                 (s.epsilon, s.cached_answer) for s in outcome.sessions.values()

@@ -45,6 +45,7 @@ class CoordinatorServicer(coordinator_pb2_grpc.CoordinatorServicer):
                 signed=request.signed if request.HasField("signed") else None,
                 requester=peer_identity(context) or "",
                 on_cancel=context.add_callback,
+                psi_groups=list(request.psi_groups),
             )
             return codec.overlap_to_proto(result)
 
@@ -64,6 +65,7 @@ class CoordinatorServicer(coordinator_pb2_grpc.CoordinatorServicer):
                 requester=peer_identity(context) or "",
                 on_cancel=context.add_callback,
                 audience=request.audience or SHARED,
+                psi_groups=list(request.psi_groups),
             )
             return codec.profile_to_proto(result)
 

@@ -9,6 +9,8 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from protocols.group_names import UnknownGroup, check_names
+
 if TYPE_CHECKING:
     from client.profile import ClientProfile
     from client.sdk import QueryError, QuerySigner
@@ -87,6 +89,14 @@ NoProgressOption = Annotated[
 ]
 
 
+GroupsOption = Annotated[
+    str,
+    typer.Option(
+        "--groups",
+        help="PSI groups the query allows, preferred first (signed); the coordinator takes the "
+        "first every party serves.",
+    ),
+]
 AsOption = Annotated[
     str,
     typer.Option(
@@ -196,3 +206,11 @@ def report_check(what: str, config: Path, problems: list[str]) -> None:
         count = f"{len(problems)} problem{'s' if len(problems) > 1 else ''}"
         raise fail("\n".join([*problems, f"{what} {config}: {count}, not ready to serve"]))
     err.print(f"{what} {escape(str(config))}: ready to serve", highlight=False, soft_wrap=True)
+
+
+def psi_groups(value: str) -> tuple[str, ...]:
+    """The --groups list, each a known PSI group; a clear error otherwise."""
+    try:
+        return check_names([g.strip() for g in value.split(",") if g.strip()], "--groups")
+    except UnknownGroup as error:
+        raise fail(str(error)) from None

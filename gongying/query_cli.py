@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -14,6 +14,7 @@ from gongying.cli_common import (
     CaOption,
     CertOption,
     CoordinatorOption,
+    GroupsOption,
     IdTypeOption,
     JsonOption,
     KeyOption,
@@ -27,14 +28,12 @@ from gongying.cli_common import (
     client_tls,
     err,
     fail,
+    psi_groups,
     query_failed,
     signer_for,
     write_result_outputs,
 )
 from gongying.report_cli import LangOption, report_language
-
-if TYPE_CHECKING:
-    pass
 
 
 def query_overlap(
@@ -56,6 +55,7 @@ def query_overlap(
     signer_party: AsOption = "",
     no_progress: NoProgressOption = False,
     lang: LangOption = None,
+    groups: GroupsOption = "x25519,ristretto255",
 ) -> None:
     """How many members the parties share: sizes, every exclusive region, pairs, all parties."""
     language = report_language(lang)
@@ -77,7 +77,12 @@ def query_overlap(
             progress_bars(progress_console(no_progress), "overlap") as on_progress,
         ):
             result = client.overlap(
-                names, id_type, query_id=query_id, timeout=timeout, on_progress=on_progress
+                names,
+                id_type,
+                query_id=query_id,
+                timeout=timeout,
+                on_progress=on_progress,
+                groups=psi_groups(groups),
             )
     except TLSError as error:
         raise fail(str(error)) from None
@@ -119,6 +124,7 @@ def query_profile(
     key: KeyOption = None,
     signing_key: SigningKeyOption = None,
     no_progress: NoProgressOption = False,
+    groups: GroupsOption = "x25519,ristretto255",
     audience: Annotated[
         str,
         typer.Option(
@@ -166,6 +172,7 @@ def query_profile(
                 timeout=timeout,
                 on_progress=on_progress,
                 audience=audience,
+                groups=psi_groups(groups),
             )
     except TLSError as error:
         raise fail(str(error)) from None

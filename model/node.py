@@ -15,6 +15,7 @@ class NodeDescription:
     party: str
     id_types: tuple[str, ...]
     profile_version: str
+    psi_groups: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

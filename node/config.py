@@ -13,6 +13,7 @@ from connectors.source_spec import SourceSpec
 from model.errors import IdentifierUnavailable
 from node.attributes import parse_attributes
 from node.display_labels import Labels, parse_labels
+from protocols.group_names import DEFAULT_GROUPS, UnknownGroup, check_names
 from protocols.profile import Attribute
 from runtime.certs import COORDINATOR
 from runtime.config_file import (
@@ -53,6 +54,7 @@ KEYS = frozenset(
         "ledger",
         "signing_key",
         "labels",
+        "psi_groups",
     }
 )
 SOURCE_KEYS = frozenset({"kind", "path", "url", "table", "query", "label"})
@@ -94,6 +96,7 @@ class NodeConfig:
     signing_key: Path | None = None
     executor: str = LOCAL
     labels: Labels = field(default_factory=dict)  # [labels.<lang>]: display names per language
+    psi_groups: tuple[str, ...] = DEFAULT_GROUPS
 
     def column_for(self, id_type: IdType) -> IdentifierColumn:
         """The identifier column that can serve `id_type`; a clear error when none can."""
@@ -186,8 +189,20 @@ def load_node_config(path: Path) -> NodeConfig:
         insecure_plaintext=optional(raw, INSECURE_FLAG, bool, False, where),
         coordinator_identity=optional(raw, "coordinator_identity", str, COORDINATOR, where),
         executor=parse_executor(optional(raw, "executor", str, LOCAL, where), f"{where}.executor"),
+        psi_groups=_psi_groups(raw, where),
         **_governance(raw, base, where),
     )
+
+
+def _psi_groups(raw: dict[str, Any], where: str) -> tuple[str, ...]:
+    """`psi_groups`: the PSI groups this node serves (default: x25519 and ristretto255)."""
+    names = optional(raw, "psi_groups", list, list(DEFAULT_GROUPS), where)
+    if not all(isinstance(name, str) for name in names):
+        raise ConfigError(f"{where}.psi_groups: expected a list of group names, got {names!r}")
+    try:
+        return check_names(names, f"{where}.psi_groups")
+    except UnknownGroup as error:
+        raise ConfigError(str(error)) from None
 
 
 def _source(table: dict[str, Any], base: Path, where: str) -> SourceSpec:

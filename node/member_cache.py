@@ -32,6 +32,7 @@ class CachedMembers:
     columns: dict[str, list[object]]
     report: LoadTally
     points: bytes | None = None
+    points_group: str = ""  # the PSI group `points` belong to
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
 

@@ -28,6 +28,8 @@ from node.segments import check_segment_column, segment_rows
 from node.sessions import QuerySession, SessionStore
 from node.unblinding import Unblinding
 from protocols import psi
+from protocols.group_names import LEGACY_GROUP
+from protocols.groups import group
 from protocols.masks import MaskPool, build_mask_table
 from protocols.owner_noise import noised_aggregate
 from protocols.paillier import (
@@ -45,10 +47,9 @@ from protocols.profile import (
     combine_aggregates,
     seal_aggregate,
 )
-from protocols.ristretto import invert_scalar
 from runtime.audit import SignedHead, Witness, settle_witness
 from runtime.executor import CryptoExecutor, aggregate_chunk
-from runtime.signing import Segment, SignedQuery, load_signing_key
+from runtime.signing import Segment, SignedQuery, load_signing_key, signed_groups
 from wire.streams import chunk_payloads
 
 QUERY_KINDS = ("overlap", "profile")
@@ -89,7 +90,10 @@ class NodeService:
         """Party name, servable identifier types and the normalisation profile label."""
         id_types = sorted({t.value for c in self.config.identifiers for t in SERVES[c.kind]})
         return NodeDescription(
-            self.config.party, tuple(id_types), self.config.normalisation.label()
+            self.config.party,
+            tuple(id_types),
+            self.config.normalisation.label(),
+            self.config.psi_groups,
         )
 
     def open_session(
@@ -106,6 +110,7 @@ class NodeService:
         requester: str = "",
         paillier_key_signature: bytes = b"",
         querier_set: str = "",
+        psi_group: str = "",
     ) -> SessionOpened:
         """Admit the query (signature, policy, caps, budget), load members, draw a fresh key.
 
@@ -129,6 +134,7 @@ class NodeService:
                 attributes,
                 paillier_n,
                 paillier_key_signature,
+                _accept_group(self.config.party, self.config.psi_groups, psi_group, signed),
             )
         except Exception as error:
             self.governance.settle(admission, "failed", error=str(error) or type(error).__name__)
@@ -146,6 +152,7 @@ class NodeService:
         attributes: tuple[str, ...],
         paillier_n: int | None,
         paillier_key_signature: bytes = b"",
+        group_name: str = LEGACY_GROUP,
     ) -> SessionOpened:
         if not query_id or len(query_id) > 128:
             raise QueryRefused("query id must be 1 to 128 characters")
@@ -192,6 +199,8 @@ class NodeService:
             admission=admission,
             order=order,
             cached=loaded.entry if loaded.cacheable else None,
+            key=psi.BlindingKey.fresh(group_name),
+            group=group_name,
         )
         self.sessions.add(session)
         return SessionOpened(
@@ -420,19 +429,22 @@ class NodeService:
         scalar = session.key.scalar
         cached: CachedMembers | None = session.cached
         if cached is None:
-            return self.executor.blind_elements(session.elements, scalar)
-        points = cached.points
+            return self.executor.blind_elements(session.elements, scalar, session.group)
+        with cached.lock:  # the points of one group, kept by an earlier query (maybe another group)
+            points = cached.points if cached.points_group == session.group else None
         if points is not None:
             rows = np.frombuffer(points, dtype=np.uint8).reshape(-1, 32)
             shuffled = rows[session.order].tobytes()
-            return self.executor.blind_points(chunk_payloads(iter((shuffled,)), 32), scalar)
+            return self.executor.blind_points(
+                chunk_payloads(iter((shuffled,)), 32), scalar, session.group
+            )
         order = session.order
         keep = len(order) <= MAX_CACHED_POINTS
 
         def blinded() -> Iterator[bytes]:
             hashed: list[bytes] = []
             for hashes, chunk in self.executor.blind_elements_keeping_hashes(
-                session.elements, scalar
+                session.elements, scalar, session.group
             ):
                 if keep:
                     hashed.append(hashes)
@@ -442,6 +454,7 @@ class NodeService:
                 in_order[order] = np.frombuffer(b"".join(hashed), dtype=np.uint8).reshape(-1, 32)
                 with cached.lock:
                     cached.points = in_order.tobytes()
+                    cached.points_group = session.group
 
         return blinded()
 
@@ -475,7 +488,7 @@ class NodeService:
             counted.limit = lambda points: self.governance.check_received(
                 admission, set_owner, points
             )
-        blinded = self.executor.blind_points(counted, session.key.scalar)
+        blinded = self.executor.blind_points(counted, session.key.scalar, session.group)
 
         def checked() -> Iterator[bytes]:
             yield from blinded
@@ -508,8 +521,10 @@ class NodeService:
         except GovernanceRefusal:
             self.sessions.close(session.query_id)
             raise
-        scalar = invert_scalar(session.key.scalar)
-        unblinded = self.executor.blind_points(chunk_payloads(iter((points,)), 32), scalar)
+        scalar = group(session.group).invert_scalar(session.key.scalar)
+        unblinded = self.executor.blind_points(
+            chunk_payloads(iter((points,)), 32), scalar, session.group
+        )
         return iter((psi.shuffle_points(b"".join(unblinded)),))
 
     def close(
@@ -596,3 +611,23 @@ class _Counted:
             if self.limit is not None:
                 self.limit(self.points)
             yield chunk
+
+
+def _accept_group(
+    party: str, served: tuple[str, ...], requested: str, signed: SignedQuery | None
+) -> str:
+    """The PSI group of a session: the one asked for (ristretto255 when none is named), if
+    this node serves it and the querier's signature allows it; QueryRefused otherwise."""
+    name = requested or LEGACY_GROUP
+    if name not in served:
+        raise QueryRefused(
+            f"party {party!r} does not serve PSI group {name!r} (it serves "
+            f"{', '.join(served)}); add it to psi_groups in its node config, or allow "
+            f"one it serves in the query"
+        )
+    allowed = signed_groups(signed.payload) if signed is not None and signed.payload else None
+    if allowed is not None and name not in allowed:
+        raise QueryRefused(
+            f"PSI group {name!r} is not one the querier signed ({', '.join(allowed)})"
+        )
+    return name

@@ -49,6 +49,7 @@ class PartyNodeServicer(node_pb2_grpc.PartyNodeServicer):
                 requester=peer_identity(context) or "",
                 paillier_key_signature=request.paillier_key_signature,
                 querier_set=request.querier_set_fingerprint,
+                psi_group=request.psi_group,
             )
             return codec.session_opened_to_proto(opened)
 

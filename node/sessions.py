@@ -12,6 +12,7 @@ from connectors.identifiers import IdType
 from connectors.members import LoadTally
 from model.errors import SessionExists, SessionNotFound
 from node.admission import Admission
+from protocols.group_names import LEGACY_GROUP
 from protocols.profile import Attribute
 from protocols.psi import BlindingKey
 
@@ -41,6 +42,7 @@ class QuerySession:
     # whether this owner signed its re-blinding of the querier's set
     unblinded_for: set[str] = field(default_factory=set)
     reblind_signed: bool = False
+    group: str = LEGACY_GROUP  # the PSI group of this query; `key` is a scalar of it
     last_used: float = field(default_factory=time.monotonic)
 
     def forget(self) -> None:

@@ -1,1 +1,1 @@
-"""Cryptographic protocols, pure: ECDH-PSI over ristretto255, Paillier aggregation, noise."""
+"""Cryptographic protocols, pure: ECDH-PSI (X25519, ristretto255), Paillier aggregation, noise."""

@@ -1,4 +1,4 @@
-"""ECDH PSI-cardinality over ristretto255 (DESIGN 3.2): per-query keys, blinding, shuffling.
+"""ECDH PSI-cardinality over ristretto255 or X25519 (DESIGN 3.2): keys, blinding, shuffling.
 
 Security (semi-honest parties, non-colluding coordinator):
 - Each party draws a fresh secret scalar per query (`BlindingKey.fresh`) and forgets it when the
@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from protocols import ristretto
+from protocols.group_names import LEGACY_GROUP
+from protocols.groups import group
 from protocols.ristretto import POINT_BYTES
 
 
@@ -34,9 +35,9 @@ class BlindingKey:
     _scalar: bytearray = field(repr=False)
 
     @classmethod
-    def fresh(cls) -> BlindingKey:
-        """Draw a new uniformly random scalar (never reused across queries)."""
-        return cls(bytearray(ristretto.random_scalar()))
+    def fresh(cls, group_name: str = LEGACY_GROUP) -> BlindingKey:
+        """Draw a new random scalar of the named group (never reused across queries)."""
+        return cls(bytearray(group(group_name).random_scalar()))
 
     @property
     def scalar(self) -> bytes:
@@ -76,11 +77,15 @@ def shuffle_points(points: bytes) -> bytes:
     return bytes(rows[secure_permutation(count)].tobytes())
 
 
-def blind_own_set(elements: Sequence[bytes], key: BlindingKey) -> bytes:
+def blind_own_set(
+    elements: Sequence[bytes], key: BlindingKey, group_name: str = LEGACY_GROUP
+) -> bytes:
     """k * H(x) for each element, in the given order (callers shuffle first)."""
-    return ristretto.hash_and_blind(elements, key.scalar, len(elements))
+    return group(group_name).hash_and_blind(elements, key.scalar, len(elements))
 
 
-def reblind(points: bytes, key: BlindingKey, first_index: int = 0) -> bytes:
+def reblind(
+    points: bytes, key: BlindingKey, first_index: int = 0, group_name: str = LEGACY_GROUP
+) -> bytes:
     """k * P for each received point, validating each one."""
-    return ristretto.blind_points(points, key.scalar, first_index)
+    return group(group_name).blind_points(points, key.scalar, first_index)

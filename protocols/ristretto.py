@@ -124,3 +124,8 @@ def validate_points(points: bytes, first_index: int = 0) -> None:
         encoding = bytes(view[i * POINT_BYTES : (i + 1) * POINT_BYTES])
         if encoding == IDENTITY or _is_valid(encoding) != 1:
             raise InvalidPoint(first_index + i, "not a canonical ristretto255 point, or identity")
+
+
+def hash_points(elements: Iterable[bytes]) -> bytes:
+    """hash_to_point for each element, concatenated in order."""
+    return b"".join(hash_to_point(element) for element in elements)

@@ -26,6 +26,8 @@ from typing import Any, Protocol, TypeVar
 
 from model.sizes import CHUNK_ITEMS
 from protocols import ristretto
+from protocols.group_names import LEGACY_GROUP
+from protocols.groups import group
 from protocols.masks import MaskTable, generate_masks, table_for_base
 from protocols.paillier import PaillierPublicKey, check_ciphertexts
 from protocols.profile import Attribute, OwnerAggregate, aggregate_rows
@@ -60,24 +62,31 @@ def _exit_with_parent(parent: int) -> None:
 
 
 def _warm_up() -> int:
-    """Import the crypto library in a worker (so the first query does not pay for it)."""
-    return len(ristretto.random_scalar())
+    """Import the crypto libraries in a worker (so the first query does not pay for it)."""
+    return len(group("x25519").random_scalar()) + len(ristretto.random_scalar())
 
 
-def hash_and_blind_chunk(elements: Sequence[bytes], scalar: bytes) -> bytes:
+def hash_and_blind_chunk(
+    elements: Sequence[bytes], scalar: bytes, group_name: str = LEGACY_GROUP
+) -> bytes:
     """Worker task: k * H(x) for a chunk of elements."""
-    return ristretto.hash_and_blind(elements, scalar, len(elements))
+    return group(group_name).hash_and_blind(elements, scalar, len(elements))
 
 
-def hash_and_blind_keeping_chunk(elements: Sequence[bytes], scalar: bytes) -> tuple[bytes, bytes]:
+def hash_and_blind_keeping_chunk(
+    elements: Sequence[bytes], scalar: bytes, group_name: str = LEGACY_GROUP
+) -> tuple[bytes, bytes]:
     """Worker task: (H(x), k * H(x)) for a chunk of elements, both concatenated in order."""
-    hashed = b"".join(ristretto.hash_to_point(element) for element in elements)
-    return hashed, ristretto.blind_points(hashed, scalar)
+    chosen = group(group_name)
+    hashed = chosen.hash_points(elements)
+    return hashed, chosen.blind_points(hashed, scalar)
 
 
-def blind_points_chunk(points: bytes, scalar: bytes, first_index: int) -> bytes:
+def blind_points_chunk(
+    points: bytes, scalar: bytes, first_index: int, group_name: str = LEGACY_GROUP
+) -> bytes:
     """Worker task: k * P for a chunk of received points, validating each."""
-    return ristretto.blind_points(points, scalar, first_index)
+    return group(group_name).blind_points(points, scalar, first_index)
 
 
 def aggregate_chunk(
@@ -231,35 +240,39 @@ class CryptoExecutor:
             for future in window:
                 future.cancel()
 
-    def blind_elements(self, elements: Sequence[bytes], scalar: bytes) -> Iterator[bytes]:
+    def blind_elements(
+        self, elements: Sequence[bytes], scalar: bytes, group_name: str = LEGACY_GROUP
+    ) -> Iterator[bytes]:
         """k * H(x) for all elements, chunk by chunk, in order."""
         return self.map_ordered(
             hash_and_blind_chunk,
             (
-                (list(elements[start : start + CHUNK_ITEMS]), scalar)
+                (list(elements[start : start + CHUNK_ITEMS]), scalar, group_name)
                 for start in range(0, len(elements), CHUNK_ITEMS)
             ),
         )
 
     def blind_elements_keeping_hashes(
-        self, elements: Sequence[bytes], scalar: bytes
+        self, elements: Sequence[bytes], scalar: bytes, group_name: str = LEGACY_GROUP
     ) -> Iterator[tuple[bytes, bytes]]:
         """(H(x), k * H(x)) chunk by chunk, in order: blinding that also yields the hashes."""
         return self.map_ordered(
             hash_and_blind_keeping_chunk,
             (
-                (list(elements[start : start + CHUNK_ITEMS]), scalar)
+                (list(elements[start : start + CHUNK_ITEMS]), scalar, group_name)
                 for start in range(0, len(elements), CHUNK_ITEMS)
             ),
         )
 
-    def blind_points(self, chunks: Iterable[bytes], scalar: bytes) -> Iterator[bytes]:
+    def blind_points(
+        self, chunks: Iterable[bytes], scalar: bytes, group_name: str = LEGACY_GROUP
+    ) -> Iterator[bytes]:
         """k * P for each chunk of points, in order; errors name the point's stream position."""
 
         def arguments() -> Iterator[tuple[object, ...]]:
             index = 0
             for chunk in chunks:
-                yield (chunk, scalar, index)
+                yield (chunk, scalar, index, group_name)
                 index += len(chunk) // ristretto.POINT_BYTES
 
         return self.map_ordered(blind_points_chunk, arguments())

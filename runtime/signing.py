@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from protocols.group_names import LEGACY_GROUP, UnknownGroup, check_names
 from runtime.audit.errors import AuditKeyError
 from runtime.audit.keys import load_private_key, load_public_key
 
@@ -39,7 +40,7 @@ AUDIENCES = ("shared", "prospects", "base")
 """Whom a profile describes: the members the querier shares with the owner (`shared`), the
 owner's members the querier lacks (`prospects`), or the owner's whole base (`base`)."""
 SHARED = AUDIENCES[0]
-_OPTIONAL = ("audience", "agreement", "segment")
+_OPTIONAL = ("audience", "agreement", "segment", "groups")
 _AGREEMENT_HASH = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -89,13 +90,15 @@ class QueryFields:
     audience: str = SHARED
     agreement: str = ""  # SHA-256 hex of the agreement the query is run for ("" when none)
     segment: Segment | None = None
+    groups: tuple[str, ...] = (LEGACY_GROUP,)
 
     def canonical_bytes(self) -> bytes:
         """The one byte string signed for these fields: sorted-key compact JSON, UTF-8. The
         `audience` key is present only when it is not `shared`, `agreement` only when the query
-        is run for an agreement, and `segment` ({"column", "value"}) only when the querier
-        profiles part of its list, so other queries sign the same bytes as before the keys
-        existed (old payloads still verify)."""
+        is run for an agreement, `segment` ({"column", "value"}) only when the querier profiles
+        part of its list, and `groups` (the PSI groups the querier allows, preferred first) only
+        when it is not just ristretto255, so other queries sign the same bytes as before the
+        keys existed (old payloads still verify)."""
         if self.expires_at.tzinfo is None:
             raise MalformedQuery(f"query {self.query_id!r}: expires_at must be timezone-aware")
         document: dict[str, Any] = {
@@ -116,6 +119,8 @@ class QueryFields:
             document["agreement"] = self.agreement
         if self.segment is not None:
             document["segment"] = {"column": self.segment.column, "value": self.segment.value}
+        if self.groups != (LEGACY_GROUP,):
+            document["groups"] = list(self.groups)
         return json.dumps(
             document, sort_keys=True, separators=(",", ":"), ensure_ascii=False
         ).encode("utf-8")
@@ -143,6 +148,7 @@ def new_query_fields(
     audience: str = SHARED,
     agreement: str = "",
     segment: Segment | None = None,
+    groups: Sequence[str] = (LEGACY_GROUP,),
 ) -> QueryFields:
     """Fields for a new query with a fresh random nonce, expiring `lifetime` from now."""
     start = now or datetime.now(UTC)
@@ -159,6 +165,7 @@ def new_query_fields(
         audience=audience,
         agreement=agreement,
         segment=segment,
+        groups=tuple(groups),
     )
 
 
@@ -200,6 +207,14 @@ def _parse(payload: bytes) -> QueryFields:
             f"signed query payload must have exactly the keys {_FIELDS} (and optionally "
             f"{', '.join(_OPTIONAL)})"
         )
+    try:
+        groups = (
+            check_names(_strings(document["groups"], "groups"), "signed query field 'groups'")
+            if "groups" in document
+            else (LEGACY_GROUP,)
+        )
+    except UnknownGroup as error:
+        raise MalformedQuery(str(error)) from None
     audience = _text(document, "audience") if "audience" in document else SHARED
     agreement = _text(document, "agreement") if "agreement" in document else ""
     if "agreement" in document and not _AGREEMENT_HASH.match(agreement):
@@ -228,6 +243,7 @@ def _parse(payload: bytes) -> QueryFields:
         audience=audience,
         agreement=agreement,
         segment=_segment(document["segment"]) if "segment" in document else None,
+        groups=groups,
     )
     if fields.canonical_bytes() != payload:
         raise MalformedQuery(f"query {fields.query_id!r}: payload is not in canonical form")
@@ -245,6 +261,13 @@ def signed_segment(payload: bytes) -> Segment | None:
     """The segment a signed payload names, read without verifying the signature: for a node
     that runs without a policy (`insecure_no_policy`), which verifies nothing."""
     return _parse(payload).segment
+
+
+def signed_groups(payload: bytes) -> tuple[str, ...]:
+    """The PSI groups a signed payload allows, preferred first (ristretto255 when it names
+    none); MalformedQuery when the payload is not a canonical query. For the coordinator's
+    choice of group and the node's check of it (after the node verified the signature)."""
+    return _parse(payload).groups
 
 
 def verify_query(

@@ -40,6 +40,7 @@ def description_to_proto(description: NodeDescription) -> node_pb2.DescribeRespo
         party=description.party,
         id_types=list(description.id_types),
         profile_version=description.profile_version,
+        psi_groups=list(description.psi_groups),
     )
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from protocols.group_names import DEFAULT_GROUPS
 from runtime.signing import Segment, load_signing_key, new_query_fields, sign_query
 from wire.v1 import query_pb2
 
@@ -34,6 +35,7 @@ class QuerySigner:
         audience: str = "shared",
         agreement: str = "",
         segment: Segment | None = None,
+        groups: Sequence[str] = DEFAULT_GROUPS,
     ) -> query_pb2.SignedQuery:
         fields = new_query_fields(
             query_id,
@@ -46,6 +48,7 @@ class QuerySigner:
             audience=audience,
             agreement=agreement,
             segment=segment,
+            groups=groups,
         )
         signed = sign_query(fields, self.key)
         return query_pb2.SignedQuery(

@@ -26,7 +26,7 @@ from wire.v1 import node_pb2 as wire_dot_v1_dot_node__pb2
 from wire.v1 import query_pb2 as wire_dot_v1_dot_query__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19wire/v1/coordinator.proto\x12\x0bgongying.v1\x1a\x12wire/v1/node.proto\x1a\x13wire/v1/query.proto\"\x14\n\x12ListPartiesRequest\"+\n\tPartyInfo\x12\r\n\x05party\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\">\n\x13ListPartiesResponse\x12\'\n\x07parties\x18\x01 \x03(\x0b\x32\x16.gongying.v1.PartyInfo\"n\n\x0eOverlapRequest\x12\x10\n\x08query_id\x18\x01 \x01(\t\x12\x0f\n\x07parties\x18\x02 \x03(\t\x12\x0f\n\x07id_type\x18\x03 \x01(\t\x12(\n\x06signed\x18\x04 \x01(\x0b\x32\x18.gongying.v1.SignedQuery\"<\n\x06Region\x12\x0f\n\x07parties\x18\x01 \x03(\t\x12\r\n\x05\x63ount\x18\x02 \x01(\x03\x12\x12\n\nsuppressed\x18\x03 \x01(\x08\"F\n\x0bPairOverlap\x12\t\n\x01\x61\x18\x01 \x01(\t\x12\t\n\x01\x62\x18\x02 \x01(\t\x12\r\n\x05\x63ount\x18\x03 \x01(\x03\x12\x12\n\nsuppressed\x18\x04 \x01(\x08\"\x91\x01\n\x0cReleaseTerms\x12\t\n\x01k\x18\x01 \x01(\r\x12\x0f\n\x07\x65psilon\x18\x02 \x01(\x01\x12\x12\n\nfrom_cache\x18\x03 \x01(\x08\x12\x12\n\nsuppressed\x18\x04 \x01(\r\x12)\n\nerror_bars\x18\x05 \x03(\x0b\x32\x15.gongying.v1.ErrorBar\x12\x12\n\nprotective\x18\x06 \x03(\t\"\x8b\x01\n\x08\x45rrorBar\x12\r\n\x05table\x18\x01 \x01(\t\x12\x11\n\tmechanism\x18\x02 \x01(\t\x12\x0f\n\x07\x65psilon\x18\x03 \x01(\x01\x12\x13\n\x0bsensitivity\x18\x04 \x01(\x04\x12\r\n\x05scale\x18\x05 \x01(\x01\x12\x14\n\x0cnoised_cells\x18\x06 \x01(\r\x12\x12\n\nhalf_width\x18\x07 \x01(\x01\"\xeb\x03\n\x0fOverlapResponse\x12\x10\n\x08query_id\x18\x01 \x01(\t\x12\x0f\n\x07parties\x18\x02 \x03(\t\x12\x0f\n\x07id_type\x18\x03 \x01(\t\x12=\n\tset_sizes\x18\x04 \x03(\x0b\x32*.gongying.v1.OverlapResponse.SetSizesEntry\x12$\n\x07regions\x18\x05 \x03(\x0b\x32\x13.gongying.v1.Region\x12*\n\x08pairwise\x18\x06 \x03(\x0b\x32\x18.gongying.v1.PairOverlap\x12\x13\n\x0b\x61ll_parties\x18\x07 \x01(\x04\x12-\n\x0cload_reports\x18\x08 \x03(\x0b\x32\x17.gongying.v1.LoadReport\x12\x0f\n\x07seconds\x18\t \x01(\x01\x12*\n\x07release\x18\n \x01(\x0b\x32\x19.gongying.v1.ReleaseTerms\x12\x18\n\x10suppressed_sizes\x18\x0b \x03(\t\x12\x1e\n\x16\x61ll_parties_suppressed\x18\x0c \x01(\x08\x12\r\n\x05union\x18\r \x01(\x03\x12\x18\n\x10union_suppressed\x18\x0e \x01(\x08\x1a/\n\rSetSizesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x04:\x02\x38\x01\"\xa4\x01\n\x0eProfileRequest\x12\x10\n\x08query_id\x18\x01 \x01(\t\x12\x0f\n\x07querier\x18\x02 \x01(\t\x12\x0e\n\x06owners\x18\x03 \x03(\t\x12\x12\n\nattributes\x18\x04 \x03(\t\x12\x0f\n\x07id_type\x18\x05 \x01(\t\x12(\n\x06signed\x18\x06 \x01(\x0b\x32\x18.gongying.v1.SignedQuery\x12\x10\n\x08\x61udience\x18\x07 \x01(\t\":\n\x08\x42inCount\x12\x0b\n\x03\x62in\x18\x01 \x01(\t\x12\r\n\x05\x63ount\x18\x02 \x01(\x03\x12\x12\n\nsuppressed\x18\x03 \x01(\x08\"8\n\x11\x43\x61tegoricalResult\x12#\n\x04\x62ins\x18\x01 \x03(\x0b\x32\x15.gongying.v1.BinCount\"Z\n\rNumericResult\x12\r\n\x05\x63ount\x18\x01 \x01(\x04\x12\x0b\n\x03sum\x18\x02 \x01(\x01\x12\x0c\n\x04mean\x18\x03 \x01(\x01\x12\x0b\n\x03std\x18\x04 \x01(\x01\x12\x12\n\nsuppressed\x18\x05 \x01(\x08\"\x94\x01\n\x0f\x41ttributeResult\x12\x11\n\tattribute\x18\x01 \x01(\t\x12\x35\n\x0b\x63\x61tegorical\x18\x02 \x01(\x0b\x32\x1e.gongying.v1.CategoricalResultH\x00\x12-\n\x07numeric\x18\x03 \x01(\x0b\x32\x1a.gongying.v1.NumericResultH\x00\x42\x08\n\x06result\"\xaa\x02\n\x0cOwnerProfile\x12\r\n\x05owner\x18\x01 \x01(\t\x12\x0f\n\x07overlap\x18\x02 \x01(\x03\x12\x30\n\nattributes\x18\x03 \x03(\x0b\x32\x1c.gongying.v1.AttributeResult\x12\x1a\n\x12overlap_suppressed\x18\x04 \x01(\x08\x12*\n\x07release\x18\x05 \x01(\x0b\x32\x19.gongying.v1.ReleaseTerms\x12\x35\n\x06labels\x18\x06 \x03(\x0b\x32%.gongying.v1.OwnerProfile.LabelsEntry\x1aI\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12)\n\x05value\x18\x02 \x01(\x0b\x32\x1a.gongying.v1.DisplayLabels:\x02\x38\x01\"\xfb\x02\n\x0fProfileResponse\x12\x10\n\x08query_id\x18\x01 \x01(\t\x12\x0f\n\x07querier\x18\x02 \x01(\t\x12+\n\x08profiles\x18\x03 \x03(\x0b\x32\x19.gongying.v1.OwnerProfile\x12\x43\n\x0cnot_combined\x18\x04 \x03(\x0b\x32-.gongying.v1.ProfileResponse.NotCombinedEntry\x12\x0f\n\x07seconds\x18\x05 \x01(\x01\x12\x45\n\rphase_seconds\x18\x06 \x03(\x0b\x32..gongying.v1.ProfileResponse.PhaseSecondsEntry\x12\x12\n\nfrom_cache\x18\x07 \x01(\x08\x1a\x32\n\x10NotCombinedEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a\x33\n\x11PhaseSecondsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"%\n\x11WatchQueryRequest\x12\x10\n\x08query_id\x18\x01 \x01(\t\"9\n\x0cStepProgress\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04\x64one\x18\x02 \x01(\x04\x12\r\n\x05total\x18\x03 \x01(\x04\"m\n\rQueryProgress\x12\x10\n\x08query_id\x18\x01 \x01(\t\x12(\n\x05steps\x18\x02 \x03(\x0b\x32\x19.gongying.v1.StepProgress\x12\x10\n\x08\x66inished\x18\x03 \x01(\x08\x12\x0e\n\x06\x66\x61iled\x18\x04 \x01(\x08\x32\xbd\x02\n\x0b\x43oordinator\x12P\n\x0bListParties\x12\x1f.gongying.v1.ListPartiesRequest\x1a .gongying.v1.ListPartiesResponse\x12G\n\nRunOverlap\x12\x1b.gongying.v1.OverlapRequest\x1a\x1c.gongying.v1.OverlapResponse\x12G\n\nRunProfile\x12\x1b.gongying.v1.ProfileRequest\x1a\x1c.gongying.v1.ProfileResponse\x12J\n\nWatchQuery\x12\x1e.gongying.v1.WatchQueryRequest\x1a\x1a.gongying.v1.QueryProgress0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19wire/v1/coordinator.proto\x12\x0bgongying.v1\x1a\x12wire/v1/node.proto\x1a\x13wire/v1/query.proto\"\x14\n\x12ListPartiesRequest\"+\n\tPartyInfo\x12\r\n\x05party\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\">\n\x13ListPartiesResponse\x12\'\n\x07parties\x18\x01 \x03(\x0b\x32\x16.gongying.v1.PartyInfo\"\x82\x01\n\x0eOverlapRequest\x12\x10\n\x08query_id\x18\x01 \x01(\t\x12\x0f\n\x07parties\x18\x02 \x03(\t\x12\x0f\n\x07id_type\x18\x03 \x01(\t\x12(\n\x06signed\x18\x04 \x01(\x0b\x32\x18.gongying.v1.SignedQuery\x12\x12\n\npsi_groups\x18\x05 \x03(\t\"<\n\x06Region\x12\x0f\n\x07parties\x18\x01 \x03(\t\x12\r\n\x05\x63ount\x18\x02 \x01(\x03\x12\x12\n\nsuppressed\x18\x03 \x01(\x08\"F\n\x0bPairOverlap\x12\t\n\x01\x61\x18\x01 \x01(\t\x12\t\n\x01\x62\x18\x02 \x01(\t\x12\r\n\x05\x63ount\x18\x03 \x01(\x03\x12\x12\n\nsuppressed\x18\x04 \x01(\x08\"\x91\x01\n\x0cReleaseTerms\x12\t\n\x01k\x18\x01 \x01(\r\x12\x0f\n\x07\x65psilon\x18\x02 \x01(\x01\x12\x12\n\nfrom_cache\x18\x03 \x01(\x08\x12\x12\n\nsuppressed\x18\x04 \x01(\r\x12)\n\nerror_bars\x18\x05 \x03(\x0b\x32\x15.gongying.v1.ErrorBar\x12\x12\n\nprotective\x18\x06 \x03(\t\"\x8b\x01\n\x08\x45rrorBar\x12\r\n\x05table\x18\x01 \x01(\t\x12\x11\n\tmechanism\x18\x02 \x01(\t\x12\x0f\n\x07\x65psilon\x18\x03 \x01(\x01\x12\x13\n\x0bsensitivity\x18\x04 \x01(\x04\x12\r\n\x05scale\x18\x05 \x01(\x01\x12\x14\n\x0cnoised_cells\x18\x06 \x01(\r\x12\x12\n\nhalf_width\x18\x07 \x01(\x01\"\xeb\x03\n\x0fOverlapResponse\x12\x10\n\x08query_id\x18\x01 \x01(\t\x12\x0f\n\x07parties\x18\x02 \x03(\t\x12\x0f\n\x07id_type\x18\x03 \x01(\t\x12=\n\tset_sizes\x18\x04 \x03(\x0b\x32*.gongying.v1.OverlapResponse.SetSizesEntry\x12$\n\x07regions\x18\x05 \x03(\x0b\x32\x13.gongying.v1.Region\x12*\n\x08pairwise\x18\x06 \x03(\x0b\x32\x18.gongying.v1.PairOverlap\x12\x13\n\x0b\x61ll_parties\x18\x07 \x01(\x04\x12-\n\x0cload_reports\x18\x08 \x03(\x0b\x32\x17.gongying.v1.LoadReport\x12\x0f\n\x07seconds\x18\t \x01(\x01\x12*\n\x07release\x18\n \x01(\x0b\x32\x19.gongying.v1.ReleaseTerms\x12\x18\n\x10suppressed_sizes\x18\x0b \x03(\t\x12\x1e\n\x16\x61ll_parties_suppressed\x18\x0c \x01(\x08\x12\r\n\x05union\x18\r \x01(\x03\x12\x18\n\x10union_suppressed\x18\x0e \x01(\x08\x1a/\n\rSetSizesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x04:\x02\x38\x01\"\xb8\x01\n\x0eProfileRequest\x12\x10\n\x08query_id\x18\x01 \x01(\t\x12\x0f\n\x07querier\x18\x02 \x01(\t\x12\x0e\n\x06owners\x18\x03 \x03(\t\x12\x12\n\nattributes\x18\x04 \x03(\t\x12\x0f\n\x07id_type\x18\x05 \x01(\t\x12(\n\x06signed\x18\x06 \x01(\x0b\x32\x18.gongying.v1.SignedQuery\x12\x10\n\x08\x61udience\x18\x07 \x01(\t\x12\x12\n\npsi_groups\x18\x08 \x03(\t\":\n\x08\x42inCount\x12\x0b\n\x03\x62in\x18\x01 \x01(\t\x12\r\n\x05\x63ount\x18\x02 \x01(\x03\x12\x12\n\nsuppressed\x18\x03 \x01(\x08\"8\n\x11\x43\x61tegoricalResult\x12#\n\x04\x62ins\x18\x01 \x03(\x0b\x32\x15.gongying.v1.BinCount\"Z\n\rNumericResult\x12\r\n\x05\x63ount\x18\x01 \x01(\x04\x12\x0b\n\x03sum\x18\x02 \x01(\x01\x12\x0c\n\x04mean\x18\x03 \x01(\x01\x12\x0b\n\x03std\x18\x04 \x01(\x01\x12\x12\n\nsuppressed\x18\x05 \x01(\x08\"\x94\x01\n\x0f\x41ttributeResult\x12\x11\n\tattribute\x18\x01 \x01(\t\x12\x35\n\x0b\x63\x61tegorical\x18\x02 \x01(\x0b\x32\x1e.gongying.v1.CategoricalResultH\x00\x12-\n\x07numeric\x18\x03 \x01(\x0b\x32\x1a.gongying.v1.NumericResultH\x00\x42\x08\n\x06result\"\xaa\x02\n\x0cOwnerProfile\x12\r\n\x05owner\x18\x01 \x01(\t\x12\x0f\n\x07overlap\x18\x02 \x01(\x03\x12\x30\n\nattributes\x18\x03 \x03(\x0b\x32\x1c.gongying.v1.AttributeResult\x12\x1a\n\x12overlap_suppressed\x18\x04 \x01(\x08\x12*\n\x07release\x18\x05 \x01(\x0b\x32\x19.gongying.v1.ReleaseTerms\x12\x35\n\x06labels\x18\x06 \x03(\x0b\x32%.gongying.v1.OwnerProfile.LabelsEntry\x1aI\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12)\n\x05value\x18\x02 \x01(\x0b\x32\x1a.gongying.v1.DisplayLabels:\x02\x38\x01\"\xfb\x02\n\x0fProfileResponse\x12\x10\n\x08query_id\x18\x01 \x01(\t\x12\x0f\n\x07querier\x18\x02 \x01(\t\x12+\n\x08profiles\x18\x03 \x03(\x0b\x32\x19.gongying.v1.OwnerProfile\x12\x43\n\x0cnot_combined\x18\x04 \x03(\x0b\x32-.gongying.v1.ProfileResponse.NotCombinedEntry\x12\x0f\n\x07seconds\x18\x05 \x01(\x01\x12\x45\n\rphase_seconds\x18\x06 \x03(\x0b\x32..gongying.v1.ProfileResponse.PhaseSecondsEntry\x12\x12\n\nfrom_cache\x18\x07 \x01(\x08\x1a\x32\n\x10NotCombinedEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a\x33\n\x11PhaseSecondsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"%\n\x11WatchQueryRequest\x12\x10\n\x08query_id\x18\x01 \x01(\t\"9\n\x0cStepProgress\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04\x64one\x18\x02 \x01(\x04\x12\r\n\x05total\x18\x03 \x01(\x04\"m\n\rQueryProgress\x12\x10\n\x08query_id\x18\x01 \x01(\t\x12(\n\x05steps\x18\x02 \x03(\x0b\x32\x19.gongying.v1.StepProgress\x12\x10\n\x08\x66inished\x18\x03 \x01(\x08\x12\x0e\n\x06\x66\x61iled\x18\x04 \x01(\x08\x32\xbd\x02\n\x0b\x43oordinator\x12P\n\x0bListParties\x12\x1f.gongying.v1.ListPartiesRequest\x1a .gongying.v1.ListPartiesResponse\x12G\n\nRunOverlap\x12\x1b.gongying.v1.OverlapRequest\x1a\x1c.gongying.v1.OverlapResponse\x12G\n\nRunProfile\x12\x1b.gongying.v1.ProfileRequest\x1a\x1c.gongying.v1.ProfileResponse\x12J\n\nWatchQuery\x12\x1e.gongying.v1.WatchQueryRequest\x1a\x1a.gongying.v1.QueryProgress0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -47,46 +47,46 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_PARTYINFO']._serialized_end=148
   _globals['_LISTPARTIESRESPONSE']._serialized_start=150
   _globals['_LISTPARTIESRESPONSE']._serialized_end=212
-  _globals['_OVERLAPREQUEST']._serialized_start=214
-  _globals['_OVERLAPREQUEST']._serialized_end=324
-  _globals['_REGION']._serialized_start=326
-  _globals['_REGION']._serialized_end=386
-  _globals['_PAIROVERLAP']._serialized_start=388
-  _globals['_PAIROVERLAP']._serialized_end=458
-  _globals['_RELEASETERMS']._serialized_start=461
-  _globals['_RELEASETERMS']._serialized_end=606
-  _globals['_ERRORBAR']._serialized_start=609
-  _globals['_ERRORBAR']._serialized_end=748
-  _globals['_OVERLAPRESPONSE']._serialized_start=751
-  _globals['_OVERLAPRESPONSE']._serialized_end=1242
-  _globals['_OVERLAPRESPONSE_SETSIZESENTRY']._serialized_start=1195
-  _globals['_OVERLAPRESPONSE_SETSIZESENTRY']._serialized_end=1242
-  _globals['_PROFILEREQUEST']._serialized_start=1245
-  _globals['_PROFILEREQUEST']._serialized_end=1409
-  _globals['_BINCOUNT']._serialized_start=1411
-  _globals['_BINCOUNT']._serialized_end=1469
-  _globals['_CATEGORICALRESULT']._serialized_start=1471
-  _globals['_CATEGORICALRESULT']._serialized_end=1527
-  _globals['_NUMERICRESULT']._serialized_start=1529
-  _globals['_NUMERICRESULT']._serialized_end=1619
-  _globals['_ATTRIBUTERESULT']._serialized_start=1622
-  _globals['_ATTRIBUTERESULT']._serialized_end=1770
-  _globals['_OWNERPROFILE']._serialized_start=1773
-  _globals['_OWNERPROFILE']._serialized_end=2071
-  _globals['_OWNERPROFILE_LABELSENTRY']._serialized_start=1998
-  _globals['_OWNERPROFILE_LABELSENTRY']._serialized_end=2071
-  _globals['_PROFILERESPONSE']._serialized_start=2074
-  _globals['_PROFILERESPONSE']._serialized_end=2453
-  _globals['_PROFILERESPONSE_NOTCOMBINEDENTRY']._serialized_start=2350
-  _globals['_PROFILERESPONSE_NOTCOMBINEDENTRY']._serialized_end=2400
-  _globals['_PROFILERESPONSE_PHASESECONDSENTRY']._serialized_start=2402
-  _globals['_PROFILERESPONSE_PHASESECONDSENTRY']._serialized_end=2453
-  _globals['_WATCHQUERYREQUEST']._serialized_start=2455
-  _globals['_WATCHQUERYREQUEST']._serialized_end=2492
-  _globals['_STEPPROGRESS']._serialized_start=2494
-  _globals['_STEPPROGRESS']._serialized_end=2551
-  _globals['_QUERYPROGRESS']._serialized_start=2553
-  _globals['_QUERYPROGRESS']._serialized_end=2662
-  _globals['_COORDINATOR']._serialized_start=2665
-  _globals['_COORDINATOR']._serialized_end=2982
+  _globals['_OVERLAPREQUEST']._serialized_start=215
+  _globals['_OVERLAPREQUEST']._serialized_end=345
+  _globals['_REGION']._serialized_start=347
+  _globals['_REGION']._serialized_end=407
+  _globals['_PAIROVERLAP']._serialized_start=409
+  _globals['_PAIROVERLAP']._serialized_end=479
+  _globals['_RELEASETERMS']._serialized_start=482
+  _globals['_RELEASETERMS']._serialized_end=627
+  _globals['_ERRORBAR']._serialized_start=630
+  _globals['_ERRORBAR']._serialized_end=769
+  _globals['_OVERLAPRESPONSE']._serialized_start=772
+  _globals['_OVERLAPRESPONSE']._serialized_end=1263
+  _globals['_OVERLAPRESPONSE_SETSIZESENTRY']._serialized_start=1216
+  _globals['_OVERLAPRESPONSE_SETSIZESENTRY']._serialized_end=1263
+  _globals['_PROFILEREQUEST']._serialized_start=1266
+  _globals['_PROFILEREQUEST']._serialized_end=1450
+  _globals['_BINCOUNT']._serialized_start=1452
+  _globals['_BINCOUNT']._serialized_end=1510
+  _globals['_CATEGORICALRESULT']._serialized_start=1512
+  _globals['_CATEGORICALRESULT']._serialized_end=1568
+  _globals['_NUMERICRESULT']._serialized_start=1570
+  _globals['_NUMERICRESULT']._serialized_end=1660
+  _globals['_ATTRIBUTERESULT']._serialized_start=1663
+  _globals['_ATTRIBUTERESULT']._serialized_end=1811
+  _globals['_OWNERPROFILE']._serialized_start=1814
+  _globals['_OWNERPROFILE']._serialized_end=2112
+  _globals['_OWNERPROFILE_LABELSENTRY']._serialized_start=2039
+  _globals['_OWNERPROFILE_LABELSENTRY']._serialized_end=2112
+  _globals['_PROFILERESPONSE']._serialized_start=2115
+  _globals['_PROFILERESPONSE']._serialized_end=2494
+  _globals['_PROFILERESPONSE_NOTCOMBINEDENTRY']._serialized_start=2391
+  _globals['_PROFILERESPONSE_NOTCOMBINEDENTRY']._serialized_end=2441
+  _globals['_PROFILERESPONSE_PHASESECONDSENTRY']._serialized_start=2443
+  _globals['_PROFILERESPONSE_PHASESECONDSENTRY']._serialized_end=2494
+  _globals['_WATCHQUERYREQUEST']._serialized_start=2496
+  _globals['_WATCHQUERYREQUEST']._serialized_end=2533
+  _globals['_STEPPROGRESS']._serialized_start=2535
+  _globals['_STEPPROGRESS']._serialized_end=2592
+  _globals['_QUERYPROGRESS']._serialized_start=2594
+  _globals['_QUERYPROGRESS']._serialized_end=2703
+  _globals['_COORDINATOR']._serialized_start=2706
+  _globals['_COORDINATOR']._serialized_end=3023
 # @@protoc_insertion_point(module_scope)

@@ -85,6 +85,7 @@ class OverlapRequest(_message.Message):
     PARTIES_FIELD_NUMBER: _builtins.int
     ID_TYPE_FIELD_NUMBER: _builtins.int
     SIGNED_FIELD_NUMBER: _builtins.int
+    PSI_GROUPS_FIELD_NUMBER: _builtins.int
     query_id: _builtins.str
     """Chosen by the client (a UUID) so a retry can name the same query; empty: the coordinator picks."""
     id_type: _builtins.str
@@ -94,6 +95,12 @@ class OverlapRequest(_message.Message):
     def signed(self) -> _query_pb2.SignedQuery:
         """The querier's signature over the query (required by nodes that run a policy)."""
 
+    @_builtins.property
+    def psi_groups(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The PSI groups the querier allows, preferred first (empty: x25519 then ristretto255); in a
+        signed query, the groups it signed. The coordinator picks the first every party serves.
+        """
+
     def __init__(
         self,
         *,
@@ -101,10 +108,11 @@ class OverlapRequest(_message.Message):
         parties: _abc.Iterable[_builtins.str] | None = ...,
         id_type: _builtins.str = ...,
         signed: _query_pb2.SignedQuery | None = ...,
+        psi_groups: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["signed", b"signed"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["id_type", b"id_type", "parties", b"parties", "query_id", b"query_id", "signed", b"signed"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["id_type", b"id_type", "parties", b"parties", "psi_groups", b"psi_groups", "query_id", b"query_id", "signed", b"signed"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -351,6 +359,7 @@ class ProfileRequest(_message.Message):
     ID_TYPE_FIELD_NUMBER: _builtins.int
     SIGNED_FIELD_NUMBER: _builtins.int
     AUDIENCE_FIELD_NUMBER: _builtins.int
+    PSI_GROUPS_FIELD_NUMBER: _builtins.int
     query_id: _builtins.str
     querier: _builtins.str
     id_type: _builtins.str
@@ -365,6 +374,10 @@ class ProfileRequest(_message.Message):
     def attributes(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
     def signed(self) -> _query_pb2.SignedQuery: ...
+    @_builtins.property
+    def psi_groups(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """As in OverlapRequest."""
+
     def __init__(
         self,
         *,
@@ -375,10 +388,11 @@ class ProfileRequest(_message.Message):
         id_type: _builtins.str = ...,
         signed: _query_pb2.SignedQuery | None = ...,
         audience: _builtins.str = ...,
+        psi_groups: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["signed", b"signed"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["attributes", b"attributes", "audience", b"audience", "id_type", b"id_type", "owners", b"owners", "querier", b"querier", "query_id", b"query_id", "signed", b"signed"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attributes", b"attributes", "audience", b"audience", "id_type", b"id_type", "owners", b"owners", "psi_groups", b"psi_groups", "querier", b"querier", "query_id", b"query_id", "signed", b"signed"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -86,12 +86,17 @@ class DescribeResponse(_message.Message):
     ID_TYPES_FIELD_NUMBER: _builtins.int
     ATTRIBUTES_FIELD_NUMBER: _builtins.int
     PROFILE_VERSION_FIELD_NUMBER: _builtins.int
+    PSI_GROUPS_FIELD_NUMBER: _builtins.int
     party: _builtins.str
     profile_version: _builtins.str
     @_builtins.property
     def id_types(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
     def attributes(self) -> _containers.RepeatedCompositeFieldContainer[Global___AttributeSpec]: ...
+    @_builtins.property
+    def psi_groups(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The PSI groups this node serves ("x25519", "ristretto255"; config key psi_groups)."""
+
     def __init__(
         self,
         *,
@@ -99,10 +104,11 @@ class DescribeResponse(_message.Message):
         id_types: _abc.Iterable[_builtins.str] | None = ...,
         attributes: _abc.Iterable[Global___AttributeSpec] | None = ...,
         profile_version: _builtins.str = ...,
+        psi_groups: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["attributes", b"attributes", "id_types", b"id_types", "party", b"party", "profile_version", b"profile_version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attributes", b"attributes", "id_types", b"id_types", "party", b"party", "profile_version", b"profile_version", "psi_groups", b"psi_groups"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -202,6 +208,7 @@ class OpenSessionRequest(_message.Message):
     SIGNED_FIELD_NUMBER: _builtins.int
     PAILLIER_KEY_SIGNATURE_FIELD_NUMBER: _builtins.int
     QUERIER_SET_FINGERPRINT_FIELD_NUMBER: _builtins.int
+    PSI_GROUP_FIELD_NUMBER: _builtins.int
     query_id: _builtins.str
     kind: Global___QueryKind.ValueType
     id_type: _builtins.str
@@ -217,6 +224,10 @@ class OpenSessionRequest(_message.Message):
     querier_set_fingerprint: _builtins.str
     """The querier node's fingerprint of its set (its SessionOpened set_fingerprint): part of the
     key under which an identical repeated query gets the answer released before.
+    """
+    psi_group: _builtins.str
+    """The PSI group the coordinator chose: one the signed query allows and every party serves.
+    Empty: ristretto255 (coordinators from before groups).
     """
     @_builtins.property
     def parties(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
@@ -242,10 +253,11 @@ class OpenSessionRequest(_message.Message):
         signed: _query_pb2.SignedQuery | None = ...,
         paillier_key_signature: _builtins.bytes = ...,
         querier_set_fingerprint: _builtins.str = ...,
+        psi_group: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["signed", b"signed"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["attributes", b"attributes", "id_type", b"id_type", "kind", b"kind", "paillier_key_signature", b"paillier_key_signature", "paillier_n", b"paillier_n", "parties", b"parties", "profile_version", b"profile_version", "querier_set_fingerprint", b"querier_set_fingerprint", "query_id", b"query_id", "role", b"role", "signed", b"signed"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attributes", b"attributes", "id_type", b"id_type", "kind", b"kind", "paillier_key_signature", b"paillier_key_signature", "paillier_n", b"paillier_n", "parties", b"parties", "profile_version", b"profile_version", "psi_group", b"psi_group", "querier_set_fingerprint", b"querier_set_fingerprint", "query_id", b"query_id", "role", b"role", "signed", b"signed"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
