@@ -1,4 +1,4 @@
-"""The coordinator's logic: validate a query, run it, apply release rules, settle and log it.
+"""The coordinator's logic: validate a query and run its protocol inside a `QueryRun` (settle, log).
 
 Nothing is returned to the querier until every node has charged and logged the release and the
 coordinator's own audit record is durable; a failed query releases nothing, every node is told
@@ -7,13 +7,10 @@ coordinator's own audit record is durable; a failed query releases nothing, ever
 
 from __future__ import annotations
 
-import contextlib
 import json
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor, wait
-from datetime import UTC, datetime
+from collections.abc import Callable, Sequence
 
 import grpc
 
@@ -23,22 +20,21 @@ from coordinator.callers import check_caller, requester_label
 from coordinator.config import CoordinatorConfig
 from coordinator.group_choice import choose_group
 from coordinator.mask_pool import MaskSupply
-from coordinator.node_client import Deadline, NodeClient, Settlement
+from coordinator.node_client import Deadline, NodeClient
 from coordinator.overlap_run import run_overlap
 from coordinator.profile_labels import with_owner_labels
 from coordinator.profile_run import run_profile
-from coordinator.progress import REGISTRY
+from coordinator.progress import REGISTRY, ProgressRegistry
+from coordinator.query_run import QueryRun
 from coordinator.witnesses import WitnessBook
 from model.progress import AGGREGATION, OPEN, OVERLAP_STEPS, PROFILE_STEPS
 from model.results import OverlapResult, ProfileResult
 from protocols.matching import MAX_PARTIES
 from release.overlap import overlap_cells, overlap_result, profile_cells
-from runtime.audit import AuditLog, AuditRecord, SignedHead
+from runtime.audit import AuditLog
 from runtime.signing import AUDIENCES, SHARED, SignedQueryError, signed_audience
-from wire.status import QueryFailed, status_for
+from wire.status import QueryFailed
 from wire.v1 import query_pb2
-
-SETTLE_FAILED_WAIT = 1.0
 
 
 class CoordinatorService:
@@ -49,11 +45,13 @@ class CoordinatorService:
         config: CoordinatorConfig,
         masks: MaskSupply | None = None,
         audit: AuditLog | None = None,
+        progress: ProgressRegistry = REGISTRY,
     ) -> None:
         self.config = config
         self.masks = masks
         self.audit = audit
         self.witnesses = WitnessBook(audit)
+        self.progress = progress
         self.nodes = {
             party: NodeClient(party, address, config.tls)
             for party, address in config.parties.items()
@@ -107,16 +105,13 @@ class CoordinatorService:
     ) -> OverlapResult:
         """Run an overlap query and return every region count, as the release rules allow."""
         query_id = query_id or str(uuid.uuid4())
-        started = time.monotonic()
         signer = signed.signer if signed is not None else ""
         asker = requester_label(requester, signer)
-        record = _Record(self, query_id, "overlap", asker, tuple(parties), ())
-        REGISTRY.begin(query_id, OVERLAP_STEPS, {OPEN: len(parties)})
-        nodes: dict[str, NodeClient] = {}
-        try:
+        with self._run(query_id, "overlap", asker, parties) as run:
+            run.begin(OVERLAP_STEPS, {OPEN: len(parties)})
             check_caller(self.config, requester, signer)
             _check_id_type(id_type)
-            nodes = self._select(parties)
+            run.nodes = nodes = self._select(parties)
             deadline = self._deadline(timeout, on_cancel)
             outcome = run_overlap(
                 nodes,
@@ -132,20 +127,15 @@ class CoordinatorService:
             )
             if reused is not None:
                 cached = OverlapResult.from_json(json.loads(reused))
-                result = cached.renamed(query_id, time.monotonic() - started, from_cache=True)
+                result = cached.renamed(query_id, time.monotonic() - run.started, from_cache=True)
                 answer = reused
             else:
-                result = overlap_result(outcome, time.monotonic() - started, signer, requester)
+                result = overlap_result(outcome, time.monotonic() - run.started, signer, requester)
                 answer = json.dumps(result.to_json(), sort_keys=True)
-            released = overlap_cells(result)
-            self._settle_released(nodes, query_id, deadline, answer, released, result)
-        except Exception as error:
-            REGISTRY.finish(query_id, failed=True)
-            self._settle_failed(nodes, query_id, error)
-            record.failed(error, started)
-            raise
-        REGISTRY.finish(query_id)
-        record.released(released, result.release.suppressed, result.release.epsilon, started)
+            release = result.release
+            run.release(
+                deadline, answer, overlap_cells(result), release.suppressed, release.epsilon
+            )
         return result
 
     def profile(
@@ -166,17 +156,14 @@ class CoordinatorService:
         shares with it (`shared`), those the querier lacks (`prospects`) or its whole base
         (`base`); a signed query must name the same audience."""
         query_id = query_id or str(uuid.uuid4())
-        started = time.monotonic()
         signer = signed.signer if signed is not None else ""
         asker = requester_label(requester, signer or querier)
-        record = _Record(self, query_id, "profile", asker, (querier, *owners), tuple(attributes))
-        REGISTRY.begin(query_id, PROFILE_STEPS, {OPEN: 1 + len(owners), AGGREGATION: len(owners)})
-        nodes: dict[str, NodeClient] = {}
-        try:
+        with self._run(query_id, "profile", asker, (querier, *owners), attributes) as run:
+            run.begin(PROFILE_STEPS, {OPEN: 1 + len(owners), AGGREGATION: len(owners)})
             check_caller(self.config, requester, signer, querier)
             masks = _check_profile(self.masks, querier, owners, attributes, id_type)
             _check_audience(audience, signed)
-            nodes = self._select([querier, *owners])
+            run.nodes = nodes = self._select([querier, *owners])
             deadline = self._deadline(timeout, on_cancel)
             outcome = run_profile(
                 nodes[querier],
@@ -217,59 +204,29 @@ class CoordinatorService:
                     audience=audience,
                 )
                 answer = json.dumps(result.to_json(), sort_keys=True)
-            released = profile_cells(result.profiles)
             suppressed = sum(p.release.suppressed for p in result.profiles)
-            self._settle_released(nodes, query_id, deadline, answer, released, None, suppressed)
-        except Exception as error:
-            REGISTRY.finish(query_id, failed=True)
-            self._settle_failed(nodes, query_id, error)
-            record.failed(error, started)
-            raise
-        REGISTRY.finish(query_id)
-        record.released(released, suppressed, 0.0, started)
+            run.release(deadline, answer, profile_cells(result.profiles), suppressed, 0.0)
         return result
 
-    def _settle_released(
+    def _run(
         self,
-        nodes: Mapping[str, NodeClient],
         query_id: str,
-        deadline: Deadline,
-        answer: str,
-        released: dict[str, int],
-        overlap: OverlapResult | None,
-        suppressed: int | None = None,
-    ) -> None:
-        """Every node charges and logs the release before anything is returned; each gets the
-        coordinator's signed audit-log head and signs its own back (kept for our record)."""
-        hidden = overlap.release.suppressed if overlap is not None else suppressed or 0
-        head = self.witnesses.head()
-        with ThreadPoolExecutor(max_workers=max(2, len(nodes))) as threads:
-            futures = {
-                party: threads.submit(
-                    node.settle, query_id, "released", deadline, answer, released, hidden, "", head
-                )
-                for party, node in nodes.items()
-            }
-            settled = [future.result() for future in futures.values()]
-        self.witnesses.keep(query_id, (settlement.witness for settlement in settled))
-
-    def _settle_failed(
-        self, nodes: Mapping[str, NodeClient], query_id: str, error: BaseException
-    ) -> None:
-        """Best effort: every node logs the failure and refunds what it reserved."""
-        message = str(error) or type(error).__name__
-        head = self.witnesses.head()
-        threads = ThreadPoolExecutor(max_workers=max(2, len(nodes)))
-        settling = [
-            threads.submit(_settle_quietly, node, query_id, message, head)
-            for node in nodes.values()
-        ]
-        # a stalled node must not hold the querier's error back: wait briefly, then leave the
-        # stragglers to finish (or time out) in the background; the node also expires the session
-        done, _ = wait(settling, timeout=SETTLE_FAILED_WAIT)
-        threads.shutdown(wait=False)
-        received = (future.result() for future in done if future.exception() is None)
-        self.witnesses.keep(query_id, (s.witness for s in received if s is not None))
+        kind: str,
+        requester: str,
+        parties: Sequence[str],
+        attributes: Sequence[str] = (),
+    ) -> QueryRun:
+        """A query's run: its progress, settlement at every node and the audit record."""
+        return QueryRun(
+            self.audit,
+            self.witnesses,
+            self.progress,
+            query_id,
+            kind,
+            requester,
+            parties,
+            attributes,
+        )
 
     def close(self) -> None:
         for node in self.nodes.values():
@@ -278,78 +235,6 @@ class CoordinatorService:
             self.masks.shutdown()
         if self.audit is not None:
             self.audit.close()
-
-
-def _settle_quietly(
-    node: NodeClient, query_id: str, message: str, head: SignedHead | None
-) -> Settlement | None:
-    with contextlib.suppress(QueryFailed):  # else the node expires the session and logs it
-        return node.settle(query_id, "failed", Deadline(30.0), error=message, head=head)
-    return None
-
-
-class _Record:
-    """The coordinator's audit record of one query."""
-
-    def __init__(
-        self,
-        service: CoordinatorService,
-        query_id: str,
-        kind: str,
-        requester: str,
-        parties: tuple[str, ...],
-        attributes: tuple[str, ...],
-    ) -> None:
-        self.service = service
-        self.fields = dict(
-            query_id=query_id,
-            kind=kind,
-            requester=requester or "(unknown)",
-            parties=tuple(p or "(empty)" for p in parties),  # a malformed request is logged too
-            attributes=tuple(a or "(empty)" for a in attributes),
-        )
-
-    def _append(self, started: float, **outcome: object) -> None:
-        """Write the record, with the heads the nodes signed at settle, then sign our head."""
-        witnessed = self.service.witnesses.take(str(self.fields["query_id"]))
-        if self.service.audit is None:
-            return
-        self.service.audit.append(
-            AuditRecord(
-                time=datetime.now(UTC),
-                party="coordinator",
-                duration_ms=int((time.monotonic() - started) * 1000),
-                witnessed=witnessed,
-                **self.fields,  # type: ignore[arg-type]
-                **outcome,  # type: ignore[arg-type]
-            )
-        )
-        self.service.witnesses.head()
-
-    def released(
-        self, released: dict[str, int], suppressed: int, epsilon: float, started: float
-    ) -> None:
-        self._append(
-            started,
-            decision="released",
-            released=released,
-            suppressed=suppressed,
-            epsilon=epsilon,
-        )
-
-    def failed(self, error: BaseException, started: float) -> None:
-        code = status_for(error)
-        refused = code in (
-            grpc.StatusCode.PERMISSION_DENIED,
-            grpc.StatusCode.RESOURCE_EXHAUSTED,
-            grpc.StatusCode.INVALID_ARGUMENT,
-        )
-        self._append(
-            started,
-            decision="refused" if refused else "failed",
-            rule=code.name,
-            error=str(error) or type(error).__name__,
-        )
 
 
 def _check_id_type(id_type: str) -> None:

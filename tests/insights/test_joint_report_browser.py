@@ -3,26 +3,18 @@ complementarity heatmap and the partner mix show the numbers counted from the pl
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import subprocess
 from pathlib import Path
-
-import pytest
 
 from client.prospects import analyse
 from gongying.report import render_report
+from tests.insights.chromium import needs_chromium, screenshot_and_dom
 from tests.insights.samples import demo_sets, overlap_from_sets
 from tests.insights.test_report import parse
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 QUERIER = "brand"
 
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None,
-    reason="no `chromium` binary; install it with `apt-get install -y chromium` (see .ci/run)",
-)
+pytestmark = needs_chromium
 
 
 def oracle_rows(sets: dict[str, set[int]]) -> list[list[str]]:
@@ -58,37 +50,11 @@ def test_chromium_shows_the_ranking_heatmap_and_mix(tmp_path: Path) -> None:
     analysis = analyse(overlap, QUERIER, k=len(sets) - 1)
     page_file = tmp_path / "joint.html"
     page_file.write_text(render_report(overlap, None, joint=analysis), encoding="utf-8")
-    base = [
-        str(CHROMIUM),
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--no-first-run",
-        "--window-size=1280,3000",
-    ]
-    screenshot = tmp_path / "joint.png"
-    shot = subprocess.run(
-        [*base, f"--user-data-dir={tmp_path / 'p1'}", f"--screenshot={screenshot}",
-         page_file.as_uri()],
-        capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
-    assert shot.returncode == 0, shot.stderr[-2000:]
-    png = screenshot.read_bytes()
+    png, dom = screenshot_and_dom(page_file, tmp_path, "1280,3000")
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 50_000
-    keep = os.environ.get("GONGYING_ARTIFACTS")
-    if keep:
-        Path(keep).mkdir(parents=True, exist_ok=True)
-        shutil.copy(screenshot, Path(keep) / "joint.png")
-    dom = subprocess.run(
-        [*base, f"--user-data-dir={tmp_path / 'p2'}", "--dump-dom", page_file.as_uri()],
-        capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
-    assert dom.returncode == 0, dom.stderr[-2000:]
-    page = parse(re.sub(r"<!DOCTYPE[^>]*>", "", dom.stdout))
+    page = parse(dom)
     for row in oracle_rows(sets):
         assert row in page.rows, (row, page.rows)
     # the heatmap's shade follows the share: a darker cell for a larger share of B new to A
-    shades = re.findall(r'<td style="background:(#[0-9a-f]{6})', dom.stdout)
+    shades = re.findall(r'<td style="background:(#[0-9a-f]{6})', dom)
     assert len(shades) == len(sets) * (len(sets) - 1)

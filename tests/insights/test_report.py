@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import re
-import shutil
-import subprocess
 from dataclasses import replace
 from html.parser import HTMLParser
 from pathlib import Path
@@ -15,6 +11,7 @@ import pytest
 from client.insights import Contribution, contribution
 from gongying.report import render_report, write_report
 from model.results import OverlapResult, ProfileResult, ReleaseInfo
+from tests.insights.chromium import needs_chromium, screenshot_and_dom
 from tests.insights.samples import demo_sets, overlap_from_sets, sample_profile, with_suppressed
 
 VOID = {"meta", "link", "br", "img", "input", "hr", "col", "source", "wbr", "area", "base"}
@@ -199,57 +196,14 @@ def test_a_report_of_one_query_and_of_none() -> None:
         write_report("unused.html", None, None)
 
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-
-
-@pytest.mark.skipif(
-    CHROMIUM is None,
-    reason="no `chromium` binary; install it with `apt-get install -y chromium` (see .ci/run)",
-)
+@needs_chromium
 def test_chromium_renders_the_report_with_every_number(
     sample: tuple[OverlapResult, ProfileResult, Contribution], tmp_path: Path
 ) -> None:
     overlap, profile, shares = sample
     report = write_report(tmp_path / "report.html", overlap, profile, shares, {"epsilon": 1.0})
-    screenshot = tmp_path / "report.png"
-    base = [
-        str(CHROMIUM),
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--window-size=1280,2400",
-    ]
-    shot = subprocess.run(
-        [
-            *base,
-            f"--user-data-dir={tmp_path / 'profile-1'}",
-            f"--screenshot={screenshot}",
-            report.as_uri(),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert shot.returncode == 0, shot.stderr[-2000:]
-    png = screenshot.read_bytes()
+    png, dom = screenshot_and_dom(report, tmp_path)
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 50_000
-    keep = os.environ.get("GONGYING_ARTIFACTS")
-    if keep:
-        Path(keep).mkdir(parents=True, exist_ok=True)
-        shutil.copy(screenshot, Path(keep) / "report.png")
-    dom = subprocess.run(
-        [*base, f"--user-data-dir={tmp_path / 'profile-2'}", "--dump-dom", report.as_uri()],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert dom.returncode == 0, dom.stderr[-2000:]
-    page = parse(re.sub(r"<!DOCTYPE[^>]*>", "", dom.stdout))
+    page = parse(dom)
     for row in expected_rows(overlap, profile, shares):
         assert row in page.rows, row
