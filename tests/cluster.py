@@ -18,6 +18,8 @@ from client.sdk import ClientTLS, CoordinatorClient, QuerySigner
 from connectors.source_spec import SourceSpec
 from coordinator.config import CoordinatorConfig
 from coordinator.server import CoordinatorServer, start_coordinator
+from gongying.demo_data import RETAILERS
+from gongying.demo_profile import DEMO_ATTRIBUTES
 from gongying.launch import free_port
 from node.config import load_node_config
 from node.ledger import PrivacyLedger
@@ -55,6 +57,17 @@ class Party:
         if isinstance(self.data, SourceSpec):
             return self.data
         return SourceSpec(kind="csv", path=str(self.data))
+
+
+def demo_parties(paths: Mapping[str, Path]) -> list[Party]:
+    """Parties over the demo's files: the retailers own the demo attributes, every other party
+    queries with a 2048-bit Paillier key."""
+    return [
+        Party(name, path, EMAIL_PHONE, DEMO_ATTRIBUTES)
+        if name in RETAILERS
+        else Party(name, path, EMAIL_PHONE, paillier_bits=2048)
+        for name, path in paths.items()
+    ]
 
 
 @dataclass
