@@ -12,7 +12,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from client.sdk import ClientTLS, CoordinatorClient, QuerySigner
 from connectors.source_spec import SourceSpec
@@ -21,7 +21,7 @@ from coordinator.server import CoordinatorServer, start_coordinator
 from gongying.demo_data import RETAILERS
 from gongying.demo_profile import DEMO_ATTRIBUTES
 from gongying.launch import free_port
-from node.config import load_node_config
+from node.config import NodeConfig, load_node_config
 from node.ledger import PrivacyLedger
 from node.server import NodeServer, start_node
 from protocols.paillier_attributes import Attribute
@@ -51,6 +51,7 @@ class Party:
     defaults: PolicyTerms | None = None
     policy_text: str | None = None  # a policy.toml written as it is (instead of the above)
     fixed_port: bool = False  # listen on a port chosen up front, so it can restart in place
+    config: NodeConfig | None = None  # started in process as it is, without a node.toml
 
     @property
     def source(self) -> SourceSpec:
@@ -79,6 +80,7 @@ class Cluster:
     certs: CertSet | None
     listen: dict[str, str]
     nodes: dict[str, NodeServer] = field(default_factory=dict)
+    unreachable: dict[str, str] = field(default_factory=dict)  # party -> nobody's address
     coordinator: CoordinatorServer | None = None
     _stopped: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -127,7 +129,8 @@ class Cluster:
 
     def start_node(self, party: str) -> NodeServer:
         """Start (or restart) `party`'s node from its node.toml."""
-        node = start_node(load_node_config(self.config_path(party)))
+        config = self.parties[party].config or load_node_config(self.config_path(party))
+        node = start_node(config, listen=self.listen[party])
         self.nodes[party] = node
         return node
 
@@ -216,6 +219,7 @@ def start_cluster(
     acting_for: Mapping[str, tuple[str, ...]] | None = None,
     unreachable: Sequence[str] = (),
     deadline_seconds: float = 60,
+    fields: Mapping[str, Any] | None = None,
 ) -> C:
     """Write every party's files under `root` and start its node, then the coordinator.
 
@@ -223,18 +227,20 @@ def start_cluster(
     listed in `clients`), a policy, signing key and audit log per node, and a coordinator with
     an audit log; otherwise plaintext without policies. `kind` is the Cluster subclass to
     return (a suite's own helpers on top). `unreachable` parties are known to the
-    coordinator at a port nobody listens on.
+    coordinator at a port nobody listens on; `fields` are the `kind`'s own.
     """
     root.mkdir(parents=True, exist_ok=True)
     names = [p.name for p in parties]
     certs = init_certs(root / "certs", [*names, *identities], days=2) if secure else None
     listen = {p.name: f"127.0.0.1:{free_port()}" if p.fixed_port else LOOPBACK for p in parties}
-    cluster = kind(root, {p.name: p for p in parties}, certs, listen)
+    cluster = kind(root, {p.name: p for p in parties}, certs, listen, **(fields or {}))
     try:
         for party in parties:
-            write_node(cluster, party)
+            if party.config is None:
+                write_node(cluster, party)
             cluster.start_node(party.name)
         dead = {party: f"127.0.0.1:{free_port()}" for party in unreachable}
+        cluster.unreachable = dead
         cluster.coordinator = start_coordinator(
             CoordinatorConfig(
                 listen=LOOPBACK,
