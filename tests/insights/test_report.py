@@ -202,6 +202,7 @@ def test_a_report_of_one_query_and_of_none() -> None:
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(
     CHROMIUM is None,
     reason="no `chromium` binary; install it with `apt-get install -y chromium` (see .ci/run)",
