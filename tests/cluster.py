@@ -34,6 +34,15 @@ from wire.v1 import coordinator_pb2_grpc, node_pb2_grpc
 LOOPBACK = "127.0.0.1:0"
 EMAIL = {"email": "email"}
 EMAIL_PHONE = {"email": "email", "phone": "phone"}
+EXACT: PolicyTerms = {  # exact answers (compared with the truth), with the exact-mode floor k = 5
+    "query_kinds": ["overlap", "profile"],
+    "id_types": ["email"],
+    "min_cohort": 5,
+    "min_counterparty_set": 1,
+    "queries_per_day": 100000,
+    "exact": True,
+    "co_parties": ["*"],  # every party allowed in every query
+}
 
 
 @dataclass(frozen=True)
@@ -73,34 +82,42 @@ def demo_parties(paths: Mapping[str, Path]) -> list[Party]:
 
 @dataclass
 class Cluster:
-    """The running deployment and its files; `certs` is None for a plaintext one."""
+    """The running deployment and its files; `cert_set` is None for a plaintext one."""
 
     root: Path
     parties: dict[str, Party]
-    certs: CertSet | None
+    cert_set: CertSet | None
     listen: dict[str, str]
     nodes: dict[str, NodeServer] = field(default_factory=dict)
     unreachable: dict[str, str] = field(default_factory=dict)  # party -> nobody's address
-    coordinator: CoordinatorServer | None = None
+    server: CoordinatorServer | None = None
     _stopped: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
+    def certs(self) -> CertSet:
+        """The development CA's files (a secure deployment's only)."""
+        assert self.cert_set is not None, "a plaintext deployment has no certificates"
+        return self.cert_set
+
+    @property
+    def coordinator(self) -> CoordinatorServer:
+        assert self.server is not None, "the coordinator has not started"
+        return self.server
+
+    @property
     def address(self) -> str:
-        assert self.coordinator is not None
         return self.coordinator.address
 
     def tls(self, party: str) -> ClientTLS | None:
         """`party`'s TLS files (None in a plaintext deployment)."""
-        if self.certs is None:
+        if self.cert_set is None:
             return None
-        files = self.certs.parties[party]
+        files = self.cert_set.parties[party]
         return ClientTLS(self.certs.ca, files.cert, files.key)
 
-    def signer(self, party: str, key_of: str | None = None) -> QuerySigner | None:
+    def signer(self, party: str, key_of: str | None = None) -> QuerySigner:
         """`party` signing with its own key, or (to test forgery) with `key_of`'s."""
-        if self.certs is None:
-            return None
         return QuerySigner.from_file(party, self.certs.parties[key_of or party].sign_key)
 
     def client(
@@ -108,7 +125,7 @@ class Cluster:
     ) -> CoordinatorClient:
         """A client presenting `party`'s certificate, its queries signed by `signer` (default:
         `party`) unless `signed` is false."""
-        key = self.signer(signer or party) if signed else None
+        key = self.signer(signer or party) if signed and self.cert_set else None
         return CoordinatorClient(self.address, self.tls(party), signer=key)
 
     def coordinator_stub(self, party: str) -> coordinator_pb2_grpc.CoordinatorStub:
@@ -140,7 +157,7 @@ class Cluster:
     def audit(self, party: str) -> AuditLog:
         log = (
             self.coordinator.service.audit
-            if party == COORDINATOR and self.coordinator is not None
+            if party == COORDINATOR
             else self.nodes[party].service.governance.audit
         )
         assert log is not None
@@ -163,8 +180,8 @@ class Cluster:
             if self._stopped:
                 return
             self._stopped = True
-        if self.coordinator is not None:
-            self.coordinator.stop(grace=1.0)
+        if self.server is not None:
+            self.server.stop(grace=1.0)
         for node in self.nodes.values():
             node.stop(grace=1.0)
         self.nodes.clear()
@@ -181,7 +198,7 @@ def signed_terms(certs: CertSet, party: Party) -> dict[str, PolicyTerms]:
 def write_node(cluster: Cluster, party: Party) -> Path:
     """`party`'s node.toml (and policy.toml when secure) under the cluster's root."""
     policy_path = signing_key = None
-    if cluster.certs is not None:
+    if cluster.cert_set is not None:
         policy_path = cluster.root / f"{party.name}.policy.toml"
         signing_key = cluster.certs.parties[party.name].sign_key
         if party.policy_text is not None:
@@ -241,7 +258,7 @@ def start_cluster(
             cluster.start_node(party.name)
         dead = {party: f"127.0.0.1:{free_port()}" for party in unreachable}
         cluster.unreachable = dead
-        cluster.coordinator = start_coordinator(
+        cluster.server = start_coordinator(
             CoordinatorConfig(
                 listen=LOOPBACK,
                 parties={**{p: cluster.node_address(p) for p in names}, **dead},

@@ -42,6 +42,7 @@ from runtime.config_writer import (
     write_toml,
 )
 from runtime.serving import channel
+from tests.cluster import EXACT
 from wire.v1 import coordinator_pb2_grpc, node_pb2_grpc
 
 BRAND, RETAILER_A, RETAILER_B = "brand", "retailer_a", "retailer_b"
@@ -82,16 +83,7 @@ def policy_toml(party: str) -> str:
     """Exact answers (the fault tests compare them with the truth) with the exact-mode floor
     k = 5 (overlaps here are hundreds), no cap on concurrency that a load test would hit, and
     every party allowed in every query."""
-    defaults: PolicyTerms = {
-        "query_kinds": ["overlap", "profile"],
-        "id_types": ["email"],
-        "min_cohort": 5,
-        "min_counterparty_set": 1,
-        "queries_per_day": 100000,
-        "exact": True,
-        "max_concurrent": 1000,
-        "co_parties": ["*"],
-    }
+    defaults: PolicyTerms = {**EXACT, "max_concurrent": 1000}
     partners: dict[str, PolicyTerms] = {
         partner: {"signing_key": f"certs/{partner}.sign.pub", "attributes": list(ATTRIBUTES)}
         for partner in PARTIES

@@ -129,7 +129,7 @@ def build_arena(root: Path, exact: bool, audiences: Sequence[str] = ()) -> Arena
         _write_csv(root / "data" / f"{retailer}.csv", people[retailer])
     _write_csv(root / "data" / f"{BRAND}.csv", list(range(0, 600, 3)))
     to_brand: PolicyTerms = {"audiences": list(audiences)} if audiences else {}
-    partners = {
+    partners: dict[str, dict[str, PolicyTerms]] = {
         BRAND: {RETAILER_A: _terms([RETAILER_B], exact), RETAILER_B: _terms([RETAILER_A], exact)},
         RETAILER_A: {BRAND: {**_terms([RETAILER_B], exact), **to_brand}},
         RETAILER_B: {BRAND: _terms([RETAILER_A], exact)},

@@ -16,7 +16,7 @@ from node.server import NodeServer
 from protocols.masks import build_mask_table, generate_masks
 from protocols.paillier import PaillierPrivateKey, encrypt
 from runtime.serving import channel
-from tests.cluster import demo_parties, start_cluster
+from tests.cluster import Cluster, demo_parties, start_cluster
 from wire.streams import frame
 from wire.v1 import node_pb2, node_pb2_grpc
 
@@ -33,8 +33,7 @@ def deployment(
         lonely, index=False
     )
     paths["lonely"] = lonely
-    cluster = start_cluster(folder, demo_parties(paths), secure=False)
-    assert cluster.coordinator is not None
+    cluster: Cluster = start_cluster(folder, demo_parties(paths), secure=False)
     yield cluster.nodes, cluster.coordinator, paths
     cluster.stop()
 

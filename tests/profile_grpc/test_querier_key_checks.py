@@ -15,7 +15,7 @@ from gongying.demo_data import generate_demo_data
 from node.server import NodeServer
 from protocols.paillier import generate_keypair
 from runtime.serving import channel
-from tests.cluster import demo_parties, start_cluster
+from tests.cluster import Cluster, demo_parties, start_cluster
 from wire.node_serde import int_to_bytes
 from wire.v1 import node_pb2, node_pb2_grpc
 
@@ -30,8 +30,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
     _, short = generate_keypair(1024, insecure_test_size=True)
     (folder / "brand.paillier.json").write_text(short.to_json())
     paths = {p: data.paths[p] for p in ("brand", "retailer_a")}
-    cluster = start_cluster(folder, demo_parties(paths), secure=False)
-    assert cluster.coordinator is not None
+    cluster: Cluster = start_cluster(folder, demo_parties(paths), secure=False)
     yield cluster.nodes, cluster.coordinator
     cluster.stop()
 

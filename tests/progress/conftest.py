@@ -9,7 +9,7 @@ import pytest
 
 from coordinator.server import CoordinatorServer
 from gongying.demo_data import RETAILERS, generate_demo_data
-from tests.cluster import demo_parties, start_cluster
+from tests.cluster import Cluster, demo_parties, start_cluster
 
 PARTIES = ["brand", *RETAILERS]
 
@@ -19,7 +19,6 @@ def coordinator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Coordinato
     folder = tmp_path_factory.mktemp("progress")
     data = generate_demo_data(folder / "data", members=300, seed=5)
     paths = {party: data.paths[party] for party in PARTIES}
-    cluster = start_cluster(folder, demo_parties(paths), secure=False)
-    assert cluster.coordinator is not None
+    cluster: Cluster = start_cluster(folder, demo_parties(paths), secure=False)
     yield cluster.coordinator
     cluster.stop()

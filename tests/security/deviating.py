@@ -19,7 +19,7 @@ from connectors.identifiers import NormalisationProfile
 from gongying.demo_data import generate_demo_data
 from gongying.demo_profile import ATTRIBUTES, DEMO_ATTRIBUTES
 from runtime.config_writer import PolicyTerms
-from tests.cluster import EMAIL_PHONE, Cluster, Party, start_cluster
+from tests.cluster import EMAIL_PHONE, EXACT, Cluster, Party, start_cluster
 from wire.streams import point_messages, read_header, unframe
 from wire.v1 import node_pb2, node_pb2_grpc, points_pb2, query_pb2
 
@@ -30,18 +30,7 @@ ANALYST = "analyst"
 PROFILE_ATTRIBUTES = tuple(ATTRIBUTES)
 
 
-EXACT_TERMS: PolicyTerms = {
-    "query_kinds": ["overlap", "profile"],
-    "id_types": ["email"],
-    "min_cohort": 5,
-    "min_counterparty_set": 1,
-    "queries_per_day": 100000,
-    # exact answers (compared with the truth), an explicit opt-in with its floor k >= 5;
-    # either owner may appear in brand's queries
-    "exact": True,
-    "co_parties": ["*"],
-    "max_concurrent": 100,
-}
+EXACT_TERMS: PolicyTerms = {**EXACT, "max_concurrent": 100}
 
 
 @dataclass
