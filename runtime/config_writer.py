@@ -68,7 +68,12 @@ def _section(table: Table, prefix: tuple[str, ...]) -> list[str]:
 
 
 def _key(key: str) -> str:
-    return key if _BARE_KEY.fullmatch(key) else json.dumps(key, ensure_ascii=False)
+    return key if _BARE_KEY.fullmatch(key) else _string(key)
+
+
+def _string(text: str) -> str:
+    """A TOML basic string: JSON's escapes are TOML's, and DEL, which JSON leaves, escaped."""
+    return json.dumps(text, ensure_ascii=False).replace("\x7f", "\\u007f")
 
 
 def _value(value: Value) -> str:
@@ -81,8 +86,7 @@ def _value(value: Value) -> str:
             return "nan"
         return repr(value) if math.isfinite(value) else ("inf" if value > 0 else "-inf")
     if isinstance(value, str | Path):
-        # a JSON string is a valid TOML basic string: quotes, backslashes and controls escaped
-        return json.dumps(str(value), ensure_ascii=False)
+        return _string(str(value))
     if isinstance(value, Sequence):
         return "[" + ", ".join(_value(item) for item in value) + "]"
     raise TypeError(f"no TOML form for {type(value).__name__} {value!r}")
