@@ -72,8 +72,10 @@ if __package__ in (None, ""):  # `python bench/overlap.py`: make `bench` and `go
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from client.sdk import CoordinatorClient
+from connectors.source_spec import SourceSpec
 from gongying.launch import LocalProcesses, free_port
 from protocols.group_names import KNOWN_GROUPS, RISTRETTO255, X25519
+from runtime.config_writer import coordinator_table, node_table, write_toml
 
 POINT_BYTES = 32
 MIB = 1024 * 1024
@@ -256,18 +258,12 @@ def run_gongying(
     addresses = {party: f"127.0.0.1:{free_port()}" for party in PARTIES}
     for party, emails in zip(PARTIES, (side_a, side_b), strict=True):
         write_csv(data / f"{party}.csv", emails)
-        (data / f"{party}.toml").write_text(
-            f'party = "{party}"\nlisten = "{addresses[party]}"\nworkers = {workers}\n'
-            "insecure_plaintext = true\ninsecure_no_policy = true\n\n"
-            f'[source]\nkind = "csv"\npath = "{(data / f"{party}.csv").resolve()}"\n\n'
-            '[identifiers]\nemail = "email"\n'
-        )
+        source = SourceSpec(kind="csv", path=str((data / f"{party}.csv").resolve()))
+        table = node_table(party, addresses[party], source, {"email": "email"}, workers=workers)
+        write_toml(data / f"{party}.toml", table)
     coordinator = f"127.0.0.1:{free_port()}"
-    parties = "\n".join(f'{p} = "{a}"' for p, a in addresses.items())
-    (data / "coordinator.toml").write_text(
-        f'listen = "{coordinator}"\ndeadline_seconds = 7200\ninsecure_plaintext = true\n\n'
-        f"[parties]\n{parties}\n"
-    )
+    table = coordinator_table(coordinator, addresses, workers=None, deadline_seconds=7200)
+    write_toml(data / "coordinator.toml", table)
 
     processes = LocalProcesses(workdir / "logs")
     sampler: TreeSampler | None = None

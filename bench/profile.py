@@ -60,6 +60,7 @@ if __package__ in (None, ""):  # `python bench/profile.py`: make the packages im
 
 from bench.paillier_ops import measure
 from client.sdk import CoordinatorClient
+from connectors.source_spec import SourceSpec
 from gongying.demo_data import (
     AGE_BANDS,
     CATEGORIES,
@@ -68,8 +69,9 @@ from gongying.demo_data import (
     SPEND_BOUNDS,
     VISITS_BOUNDS,
 )
-from gongying.demo_profile import ATTRIBUTES, CATEGORICAL, NUMERIC, attributes_toml
+from gongying.demo_profile import ATTRIBUTES, CATEGORICAL, DEMO_ATTRIBUTES, NUMERIC
 from gongying.launch import LocalProcesses, free_port
+from runtime.config_writer import coordinator_table, node_table, write_toml
 
 POINT_BYTES = 32
 QUERIER, OWNER = "brand", "retailer"
@@ -121,27 +123,25 @@ def write_configs(
     configs.mkdir(parents=True, exist_ok=True)
     out: dict[str, tuple[Path, str]] = {}
     key_file = (root / "brand.paillier.json").resolve()
-    extra = {
-        QUERIER: f'[paillier]\nkey_file = "{key_file}"\nbits = {bits}\n',
-        OWNER: attributes_toml(),
-    }
     for party, csv_path in ((QUERIER, brand_csv), (OWNER, owner_csv)):
         address = f"127.0.0.1:{free_port()}"
-        path = configs / f"{party}.toml"
-        path.write_text(
-            f'party = "{party}"\nlisten = "{address}"\nworkers = {WORKERS}\n'
-            "insecure_plaintext = true\ninsecure_no_policy = true\n\n"
-            f'[source]\nkind = "csv"\npath = "{csv_path.resolve()}"\n\n'
-            f'[identifiers]\nemail = "email"\n\n'
-            f'[normalisation]\ndefault_region = "CN"\n\n' + extra[party]
+        source = SourceSpec(kind="csv", path=str(csv_path.resolve()))
+        table = node_table(
+            party,
+            address,
+            source,
+            {"email": "email"},
+            workers=WORKERS,
+            default_region="CN",
+            attributes=DEMO_ATTRIBUTES if party == OWNER else (),
+            paillier_key=key_file if party == QUERIER else None,
+            paillier_bits=bits if party == QUERIER else None,
         )
-        out[party] = (path, address)
+        out[party] = (write_toml(configs / f"{party}.toml", table), address)
     address = f"127.0.0.1:{free_port()}"
-    path = configs / "coordinator.toml"
-    path.write_text(
-        f'listen = "{address}"\nworkers = {WORKERS}\ninsecure_plaintext = true\n\n[parties]\n'
-        f'{QUERIER} = "{out[QUERIER][1]}"\n{OWNER} = "{out[OWNER][1]}"\n'
-    )
+    parties = {party: out[party][1] for party in (QUERIER, OWNER)}
+    table = coordinator_table(address, parties, workers=WORKERS)
+    path = write_toml(configs / "coordinator.toml", table)
     out["coordinator"] = (path, address)
     return out
 

@@ -7,6 +7,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypedDict
 
 import pandas as pd
 from rich.console import Console
@@ -14,12 +15,13 @@ from rich.console import Console
 from client.sdk import CoordinatorClient, QueryError, QuerySigner
 from connectors.errors import ConnectorError
 from connectors.identifiers import ColumnKind, IdType, NormalisationProfile, normalise
+from connectors.source_spec import SourceSpec
 from gongying.demo_data import BRAND, RETAILERS, generate_demo_data
 from gongying.demo_noise import NoiseCheck, check_overlap, check_profile
 from gongying.demo_profile import (
     ATTRIBUTES,
     CATEGORICAL,
-    attributes_toml,
+    DEMO_ATTRIBUTES,
     differences,
     profile_truths,
 )
@@ -31,7 +33,15 @@ from gongying.render import print_overlap, print_profile
 from gongying.report import write_outputs
 from model.results import ProfileResult
 from runtime.certs import COORDINATOR, CertsError, init_certs
-from runtime.tls import INSECURE_FLAG, TLSFiles
+from runtime.config_writer import (
+    PolicyTerms,
+    Value,
+    coordinator_table,
+    node_table,
+    policy_table,
+    write_toml,
+)
+from runtime.tls import TLSFiles
 
 ID_COLUMNS = ("email", "phone")
 
@@ -95,70 +105,53 @@ def _user_files(data: Path, id_type: str) -> dict[str, Path]:
 
 
 DEMO_MIN_COHORT = 5
-
-
-def _transport_toml(certs: Path | None, party: str) -> tuple[str, str]:
-    """(top-level keys, [tls] table) of a demo config: mutual TLS with a policy, a signing key
-    and an audit log; or, loudly, plaintext without a policy."""
-    if certs is None:
-        unchecked = "" if party == COORDINATOR else "insecure_no_policy = true\n"
-        return f"{INSECURE_FLAG} = true\n{unchecked}", ""
-    governed = (
-        f'signing_key = "../certs/{party}.sign.key"\n'
-        if party == COORDINATOR
-        else f'policy = "{party}.policy.toml"\nsigning_key = "../certs/{party}.sign.key"\n'
-    )
-    return governed, (
-        f'[tls]\nca = "../certs/ca.pem"\ncert = "../certs/{party}.pem"\n'
-        f'key = "../certs/{party}.key"\n\n'
-    )
+EXAMPLE = "deploy/examples/policy.toml"
 
 
 DEMO_EPSILON = 1.0
 """Epsilon per query in the demo's noised policies (a budget of 20 per 30 days)."""
 
 
-def policy_toml(party: str, partners: list[str], exact: bool = False) -> str:
+def demo_policy(party: str, partners: list[str], exact: bool = False) -> dict[str, Value]:
     """A demo node's policy: every other party may ask overlap and profile queries on the demo's
     identifiers and attributes, with k = 5 and every other party allowed in its queries; noised
     (epsilon 1 per query) unless `exact`, which opts every partner into exact answers (logged
     at start-up) so that answers can be compared with the truth cell by cell."""
-    attributes = ", ".join(f'"{a}"' for a in ATTRIBUTES)
-    noise = (
-        ["exact = true  # exact answers, checked against the truth: logged at start-up"]
+    noise: PolicyTerms = (
+        {"exact": True}
         if exact
-        else [f"epsilon_per_query = {DEMO_EPSILON}", "epsilon_per_period = 20.0"]
+        else {"epsilon_per_query": DEMO_EPSILON, "epsilon_per_period": 20.0}
     )
-    lines = [
-        f"# Policy of {party}: who may ask what of its members (see deploy/examples/policy.toml).",
-        "[defaults]",
-        'query_kinds = ["overlap", "profile"]',
-        'id_types = ["email", "phone"]',
-        f"attributes = [{attributes}]",
-        f"min_cohort = {DEMO_MIN_COHORT}",
-        "min_counterparty_set = 1",
-        "queries_per_day = 1000",
-        *noise,
-        'co_parties = ["*"]',
-        'audiences = ["shared", "prospects", "base"]',
-        "",
-    ]
-    for partner in partners:
-        if partner != party:
-            lines += [f"[partners.{partner}]", f'signing_key = "../certs/{partner}.sign.pub"', ""]
-    return "\n".join(lines)
+    defaults: PolicyTerms = {
+        "query_kinds": ["overlap", "profile"],
+        "id_types": ["email", "phone"],
+        "attributes": list(ATTRIBUTES),
+        "min_cohort": DEMO_MIN_COHORT,
+        "min_counterparty_set": 1,
+        "queries_per_day": 1000,
+        **noise,
+        "co_parties": ["*"],
+        "audiences": ["shared", "prospects", "base"],
+    }
+    terms: dict[str, PolicyTerms] = {
+        partner: {"signing_key": f"../certs/{partner}.sign.pub"}
+        for partner in partners
+        if partner != party
+    }
+    return policy_table(terms, defaults)
 
 
 def write_configs(
     workdir: Path,
     paths: dict[str, Path],
-    extra: dict[str, str] | None = None,
+    paillier_bits: int | None = None,
     insecure_plaintext: bool = False,
     exact: bool = False,
 ) -> DemoLayout:
     """Write node.toml per party and coordinator.toml on free loopback ports; with mutual TLS
     (certificates from `certs init` in workdir/certs) unless `insecure_plaintext`; the policies
-    are noised unless `exact`."""
+    are noised unless `exact`. With `paillier_bits` the retailers declare the demo's attributes
+    and the brand holds a Paillier key of that size (for profile queries)."""
     config_dir = workdir / "configs"
     config_dir.mkdir(parents=True, exist_ok=True)
     certs = None if insecure_plaintext else workdir / "certs"
@@ -171,25 +164,57 @@ def write_configs(
     addresses: dict[str, str] = {}
     for party, path in paths.items():
         header = pd.read_csv(path, nrows=0).columns.tolist()
-        identifiers = "\n".join(f'{c} = "{c}"' for c in ID_COLUMNS if c in header)
         address = f"127.0.0.1:{free_port()}"
         addresses[party] = address
-        top, tls = _transport_toml(certs, party)
         if certs is not None:
-            (config_dir / f"{party}.policy.toml").write_text(policy_toml(party, list(paths), exact))
-        (config_dir / f"{party}.toml").write_text(
-            f'party = "{party}"\nlisten = "{address}"\nworkers = {workers}\n{top}\n{tls}'
-            f'[source]\nkind = "csv"\npath = "{path.resolve()}"\n\n'
-            f"[identifiers]\n{identifiers}\n\n"
-            f'[normalisation]\ndefault_region = "CN"\n\n' + (extra or {}).get(party, "")
+            policy = demo_policy(party, list(paths), exact)
+            comment = f"Policy of {party}: who may ask what of its members (see {EXAMPLE})."
+            write_toml(config_dir / f"{party}.policy.toml", policy, comment)
+        querier = paillier_bits is not None and party == BRAND
+        table = node_table(
+            party,
+            address,
+            SourceSpec(kind="csv", path=str(path.resolve())),
+            {c: c for c in ID_COLUMNS if c in header},
+            workers=workers,
+            default_region="CN",
+            attributes=DEMO_ATTRIBUTES if paillier_bits and party in RETAILERS else (),
+            paillier_key=f"{BRAND}.paillier.json" if querier else None,
+            paillier_bits=paillier_bits if querier else None,
+            **_governed(certs, party),
         )
+        write_toml(config_dir / f"{party}.toml", table)
     coordinator = f"127.0.0.1:{free_port()}"
-    parties = "\n".join(f'{p} = "{a}"' for p, a in addresses.items())
-    top, tls = _transport_toml(certs, COORDINATOR)
-    (config_dir / "coordinator.toml").write_text(
-        f'listen = "{coordinator}"\n{top}\n{tls}[parties]\n{parties}\n'
+    governed = _governed(certs, COORDINATOR)
+    table = coordinator_table(
+        coordinator,
+        addresses,
+        workers=None,
+        tls=governed["tls"],
+        signing_key=governed["signing_key"],
     )
+    write_toml(config_dir / "coordinator.toml", table)
     return DemoLayout(workdir, paths, addresses, coordinator, certs)
+
+
+class _Governance(TypedDict):
+    tls: TLSFiles | None
+    policy: str | None
+    signing_key: str | None
+
+
+def _governed(certs: Path | None, party: str) -> _Governance:
+    """A demo party's TLS files, policy and signing key (relative to the configs folder); none
+    of them in plaintext, where nodes answer unchecked (the writer says so, loudly)."""
+    if certs is None:
+        return {"tls": None, "policy": None, "signing_key": None}
+    return {
+        "tls": TLSFiles(
+            Path("../certs/ca.pem"), Path(f"../certs/{party}.pem"), Path(f"../certs/{party}.key")
+        ),
+        "policy": None if party == COORDINATOR else f"{party}.policy.toml",
+        "signing_key": f"../certs/{party}.sign.key",
+    }
 
 
 def plaintext_truth(paths: dict[str, Path], id_type: str) -> dict[frozenset[str], int]:
@@ -288,13 +313,8 @@ def run_demo(
             )
             paths = generate_demo_data(root / "data", members=members, seed=seed).paths
         profiled = data is None
-        extra = {}
-        if profiled:
-            extra = {p: attributes_toml() for p in RETAILERS}
-            extra[BRAND] = (
-                f'[paillier]\nkey_file = "{BRAND}.paillier.json"\nbits = {paillier_bits}\n'
-            )
-        layout = write_configs(root, paths, extra, insecure_plaintext, exact)
+        bits = paillier_bits if profiled else None
+        layout = write_configs(root, paths, bits, insecure_plaintext, exact)
         noised = layout.certs is not None and not exact
         check = NoiseCheck() if noised else None
         probe = layout.tls_for(layout.querier)

@@ -21,6 +21,8 @@ from gongying.demo_data import (
 from gongying.demo_labels import labels_toml
 from gongying.oracle import ProfileTruth, profile_truth
 from model.results import OwnerProfile, ProfileResult
+from protocols.paillier_attributes import Attribute, CategoricalAttribute, NumericAttribute
+from runtime.config_writer import attributes_table, toml_text
 
 CATEGORICAL: dict[str, tuple[str, ...]] = {
     "age_band": AGE_BANDS,
@@ -35,18 +37,16 @@ NUMERIC: dict[str, tuple[float, float, int]] = {
 ATTRIBUTES = (*CATEGORICAL, *NUMERIC)
 
 
+DEMO_ATTRIBUTES: tuple[Attribute, ...] = (
+    *(CategoricalAttribute(name, domain) for name, domain in CATEGORICAL.items()),
+    *(NumericAttribute(name, *bounds) for name, bounds in NUMERIC.items()),
+)
+"""The demo retailers' profilable attributes, as their node.toml declares them."""
+
+
 def attributes_toml() -> str:
     """The `[attributes.*]` tables of a demo retailer's node.toml and its zh-CN labels."""
-    parts = []
-    for name, domain in CATEGORICAL.items():
-        values = ", ".join(f'"{v}"' for v in domain)
-        parts.append(f'[attributes.{name}]\nkind = "categorical"\ndomain = [{values}]\n')
-    for name, (lower, upper, scale) in NUMERIC.items():
-        parts.append(
-            f'[attributes.{name}]\nkind = "numeric"\nlower = {lower}\nupper = {upper}\n'
-            f"scale = {scale}\n"
-        )
-    return "\n".join([*parts, labels_toml()])
+    return toml_text({"attributes": attributes_table(DEMO_ATTRIBUTES)}) + "\n" + labels_toml()
 
 
 def _normalised(values: pd.Series, id_type: str) -> pd.Series:

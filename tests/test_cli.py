@@ -122,6 +122,7 @@ def test_query_overlap_unreachable_coordinator() -> None:
     assert f"coordinator at {address} is unreachable" in err
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("flags", "verdict"),
     [

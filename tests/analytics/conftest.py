@@ -10,8 +10,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.privacy import conftest as privacy_arena
-from tests.privacy.conftest import BRAND, PARTIES, RETAILER_B, Arena, build_arena
+from protocols.paillier_attributes import NumericAttribute
+from tests.privacy.conftest import BRAND, PARTIES, Arena, age_band, build_arena, email
 
 
 def plaintext_sets(arena: Arena) -> dict[str, set[str]]:
@@ -37,23 +37,9 @@ def noised_arena(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Arena]:
     arena.stop()
 
 
-_ARENA_POLICY = privacy_arena._policy
-
-
-def _allowing_audiences(partner_of: str, others: Sequence[str], exact: bool) -> str:
-    """The arena's policy text, with retailer_a (whose co-party is retailer_b) letting the brand
-    ask for every audience; retailer_b keeps the default (shared only)."""
-    text = _ARENA_POLICY(partner_of, others, exact)
-    if partner_of == BRAND and list(others) == [RETAILER_B]:
-        text += 'audiences = ["shared", "prospects", "base"]\n'
-    return text
-
-
 def audience_arena(root: Path, exact: bool) -> Arena:
     """The privacy arena where retailer_a allows the brand prospects and base profiles."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(privacy_arena, "_policy", _allowing_audiences)
-        return build_arena(root, exact)
+    return build_arena(root, exact, audiences=("shared", "prospects", "base"))
 
 
 @pytest.fixture(scope="module")
@@ -70,15 +56,7 @@ def noised_audiences(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Arena
     arena.stop()
 
 
-LIFT_ATTRIBUTES_TOML = (
-    privacy_arena.ATTRIBUTES_TOML
-    + """
-[attributes.converted]
-kind = "numeric"
-lower = 0.0
-upper = 1.0
-"""
-)
+OUTCOME = NumericAttribute("converted", 0.0, 1.0, 1)
 
 
 def exposed(person: int) -> bool:
@@ -115,28 +93,17 @@ def _write_lift_csv(path: Path, people: Sequence[int], emails: Sequence[str] = (
         writer = csv.writer(stream)
         writer.writerow(["email", "age_band", "spend", "converted", "group"])
         for person in people:
-            row = [privacy_arena.email(person), privacy_arena.age_band(person), spend(person)]
+            row = [email(person), age_band(person), spend(person)]
             writer.writerow([*row, converted(person), group(person)])
         for address in emails:
             writer.writerow([address, "", "", "", ""])
 
 
-def _allowing_outcomes(partner_of: str, others: Sequence[str], exact: bool) -> str:
-    text = _ARENA_POLICY(partner_of, others, exact)
-    return text.replace(
-        'attributes = ["age_band", "spend"]', 'attributes = ["age_band", "spend", "converted"]'
-    )
-
-
 def lift_arena(root: Path, exact: bool) -> Arena:
     """The privacy arena whose retailers declare and allow an outcome `converted`, and whose
     brand list (LIFT_BRAND) carries a `group` column."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(privacy_arena, "_policy", _allowing_outcomes)
-        patch.setattr(privacy_arena, "ATTRIBUTES_TOML", LIFT_ATTRIBUTES_TOML)
-        patch.setattr(privacy_arena, "_write_csv", _write_lift_csv)
-        arena = build_arena(root, exact)
-        _write_lift_csv(root / "data" / f"{BRAND}.csv", LIFT_BRAND)
+    arena = build_arena(root, exact, write_csv=_write_lift_csv, attributes=(OUTCOME,))
+    _write_lift_csv(root / "data" / f"{BRAND}.csv", LIFT_BRAND)
     return arena
 
 

@@ -14,6 +14,8 @@ from protocols.noise import DiscreteLaplace
 from tests.analytics.test_prospect_profile_grpc import owner_frame, profile
 from tests.privacy.conftest import RETAILER_A, Arena
 
+pytestmark = pytest.mark.slow  # mutual-TLS arenas of three nodes
+
 
 def test_exact_index_equals_the_pandas_oracle(exact_audiences: Arena) -> None:
     prospects = profile(exact_audiences, RETAILER_A, "prospects").profile(RETAILER_A)

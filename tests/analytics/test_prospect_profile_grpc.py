@@ -17,6 +17,8 @@ from protocols.noise import half_width
 from tests.analytics.test_prospects_cli import tls_options
 from tests.privacy.conftest import AGE_BANDS, BRAND, RETAILER_A, RETAILER_B, Arena
 
+pytestmark = pytest.mark.slow  # mutual-TLS arenas of three nodes
+
 
 def owner_frame(arena: Arena, owner: str) -> pd.DataFrame:
     frame = pd.read_csv(arena.root / "data" / f"{owner}.csv")

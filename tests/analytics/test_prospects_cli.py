@@ -14,6 +14,8 @@ from gongying.cli import app
 from tests.analytics.conftest import plaintext_sets
 from tests.privacy.conftest import BRAND, RETAILER_A, RETAILER_B, Arena
 
+pytestmark = pytest.mark.slow  # mutual-TLS arenas of three nodes
+
 
 def tls_options(arena: Arena) -> list[str]:
     files = arena.certs.parties[BRAND]

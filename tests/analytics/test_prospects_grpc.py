@@ -19,6 +19,8 @@ from protocols.noise import half_width
 from tests.analytics.conftest import plaintext_sets
 from tests.privacy.conftest import BRAND, EPSILON, PARTIES, RETAILER_A, RETAILER_B, Arena
 
+pytestmark = pytest.mark.slow  # mutual-TLS arenas of three nodes
+
 
 def membership(arena: Arena) -> pd.DataFrame:
     """One row per person anyone holds, a bool column per party."""

@@ -35,6 +35,8 @@ from tests.governance_grpc.conftest import (
     deploy,
 )
 
+pytestmark = pytest.mark.slow  # a governed deployment and the officer CLI as subprocesses
+
 ATTRIBUTES = ["age_band", "gender"]
 # retailer_a answers brand's profiles noised at k 1 with little noise (epsilon 4 a query; it
 # shares 9 members with brand, so bins are released), and retailer_b's overlaps noised (0.5 of

@@ -39,6 +39,8 @@ from tests.deploy.layout import (
     profile_args,
 )
 
+pytestmark = pytest.mark.slow  # the five-party compose rehearsal
+
 LISTEN = re.compile(r'^listen = "0\.0\.0\.0:(\d+)"$')
 PARTY_ADDRESS = re.compile(r'^([a-z0-9_]+) = "([a-z0-9_]+):(\d+)"$')
 

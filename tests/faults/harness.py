@@ -21,6 +21,7 @@ from pathlib import Path
 import grpc
 
 from client.sdk import CoordinatorClient, QuerySigner
+from connectors.source_spec import SourceSpec
 from coordinator.config import CoordinatorConfig, load_coordinator_config
 from coordinator.server import CoordinatorServer, start_coordinator
 from gongying.launch import LocalProcesses, free_port
@@ -29,9 +30,19 @@ from node.config import load_node_config
 from node.ledger import PrivacyLedger, Usage
 from node.policy import load_policy
 from node.server import NodeServer, start_node
+from protocols.paillier_attributes import CategoricalAttribute, NumericAttribute
 from runtime.audit import AuditLog, StoredRecord, open_audit_log
 from runtime.certs import CertSet, init_certs
+from runtime.config_writer import (
+    PolicyTerms,
+    coordinator_table,
+    node_table,
+    policy_table,
+    toml_text,
+    write_toml,
+)
 from runtime.serving import channel
+from tests.cluster import EXACT
 from wire.v1 import coordinator_pb2_grpc, node_pb2_grpc
 
 BRAND, RETAILER_A, RETAILER_B = "brand", "retailer_a", "retailer_b"
@@ -39,16 +50,10 @@ PARTIES = (BRAND, RETAILER_A, RETAILER_B)
 AGE_BANDS = ("18-24", "25-34", "35-44", "45+")
 ATTRIBUTES = ("age_band", "spend")
 
-ATTRIBUTES_TOML = """
-[attributes.age_band]
-kind = "categorical"
-domain = ["18-24", "25-34", "35-44", "45+"]
-
-[attributes.spend]
-kind = "numeric"
-lower = 0.0
-upper = 1000.0
-"""
+ATTRIBUTE_SPECS = (
+    CategoricalAttribute("age_band", AGE_BANDS),
+    NumericAttribute("spend", 0.0, 1000.0, 1),
+)
 
 
 def email(person: int) -> str:
@@ -78,45 +83,33 @@ def policy_toml(party: str) -> str:
     """Exact answers (the fault tests compare them with the truth) with the exact-mode floor
     k = 5 (overlaps here are hundreds), no cap on concurrency that a load test would hit, and
     every party allowed in every query."""
-    text = """[defaults]
-query_kinds = ["overlap", "profile"]
-id_types = ["email"]
-min_cohort = 5
-min_counterparty_set = 1
-queries_per_day = 100000
-exact = true
-max_concurrent = 1000
-co_parties = ["*"]
-"""
-    for partner in PARTIES:
-        if partner != party:
-            text += (
-                f'\n[partners.{partner}]\nsigning_key = "certs/{partner}.sign.pub"\n'
-                f"attributes = {list(ATTRIBUTES)!r}\n".replace("'", '"')
-            )
-    return text
+    defaults: PolicyTerms = {**EXACT, "max_concurrent": 1000}
+    partners: dict[str, PolicyTerms] = {
+        partner: {"signing_key": f"certs/{partner}.sign.pub", "attributes": list(ATTRIBUTES)}
+        for partner in PARTIES
+        if partner != party
+    }
+    return toml_text(policy_table(partners, defaults))
 
 
-def node_toml(party: str, port: int, source: str) -> str:
-    extra = ATTRIBUTES_TOML if party != BRAND else ""
-    if party == BRAND:
-        extra = '[paillier]\nkey_file = "brand.paillier.json"\nbits = 2048\n'
-    return f"""party = "{party}"
-listen = "127.0.0.1:{port}"
-workers = 1
-policy = "{party}.policy.toml"
-signing_key = "certs/{party}.sign.key"
-insecure_plaintext = true
-
-{source}
-
-[identifiers]
-email = "email"
-{extra}"""
+def node_toml(party: str, port: int, source: SourceSpec) -> str:
+    """A node with a policy and signing key, over plaintext (the faults are not about TLS)."""
+    table = node_table(
+        party,
+        f"127.0.0.1:{port}",
+        source,
+        {"email": "email"},
+        policy=f"{party}.policy.toml",
+        signing_key=f"certs/{party}.sign.key",
+        attributes=ATTRIBUTE_SPECS if party != BRAND else (),
+        paillier_key="brand.paillier.json" if party == BRAND else None,
+        paillier_bits=2048 if party == BRAND else None,
+    )
+    return toml_text(table)
 
 
-def csv_source(path: Path) -> str:
-    return f'[source]\nkind = "csv"\npath = "{path}"\n'
+def csv_source(path: Path) -> SourceSpec:
+    return SourceSpec(kind="csv", path=str(path))
 
 
 def paillier_key(folder: Path) -> Path:
@@ -152,18 +145,17 @@ class Cluster:
     def coordinator_address(self) -> str:
         return f"127.0.0.1:{self.coordinator_port}"
 
-    def set_source(self, party: str, source: str) -> None:
+    def set_source(self, party: str, source: SourceSpec) -> None:
         self.config_path(party).write_text(node_toml(party, self.ports[party], source))
 
     def coordinator_config(self, deadline: float = 60.0) -> CoordinatorConfig:
-        path = self.root / "coordinator.toml"
-        parties = "\n".join(f'{p} = "{self.address(p)}"' for p in PARTIES)
-        path.write_text(
-            f'listen = "127.0.0.1:{self.coordinator_port}"\nworkers = 1\n'
-            f"deadline_seconds = {deadline}\ninsecure_plaintext = true\n"
-            f'signing_key = "certs/coordinator.sign.key"\n\n[parties]\n{parties}\n'
+        table = coordinator_table(
+            f"127.0.0.1:{self.coordinator_port}",
+            {p: self.address(p) for p in PARTIES},
+            deadline_seconds=deadline,
+            signing_key="certs/coordinator.sign.key",
         )
-        return load_coordinator_config(path)
+        return load_coordinator_config(write_toml(self.root / "coordinator.toml", table))
 
     # -- running ---------------------------------------------------------------------------
     def start_inprocess(self, party: str) -> NodeServer:

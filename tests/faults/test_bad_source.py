@@ -19,6 +19,7 @@ import pandas as pd
 import pytest
 
 from client.sdk import QueryError
+from connectors.source_spec import SourceSpec
 from tests.faults.harness import (
     BRAND,
     PARTIES,
@@ -46,7 +47,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory, key_file: Path) -> Iterato
         running.stop()
 
 
-def restart_a(cluster: Cluster, source: str) -> None:
+def restart_a(cluster: Cluster, source: SourceSpec) -> None:
     """retailer_a again, reading `source` (same port, same audit log and ledger)."""
     cluster.nodes.pop(RETAILER_A).stop(grace=0.5)
     cluster.set_source(RETAILER_A, source)
@@ -150,7 +151,7 @@ def test_corrupt_parquet(cluster: Cluster) -> None:
     pd.read_csv(cluster.root / f"{RETAILER_A}.csv", dtype=str).to_parquet(data)
     good = data.read_bytes()
     data.write_bytes(good[: len(good) // 2] + b"\x00garbage" * 8)
-    restart_a(cluster, f'[source]\nkind = "parquet"\npath = "{data}"\n')
+    restart_a(cluster, SourceSpec(kind="parquet", path=str(data)))
     try:
         query_id, outcome = overlap(cluster)
         check_failed(cluster, query_id, outcome, "cannot read member source parquet", data)
@@ -171,7 +172,7 @@ def test_vanished_sqlite_database(cluster: Cluster) -> None:
     connection.close()
     saved = cluster.root / "saved.sqlite"
     shutil.copy(database, saved)
-    restart_a(cluster, f'[source]\nkind = "sql"\nurl = "sqlite:///{database}"\ntable = "members"\n')
+    restart_a(cluster, SourceSpec(kind="sql", url=f"sqlite:///{database}", table="members"))
     try:
         check_good(cluster)
         database.unlink()

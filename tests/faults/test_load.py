@@ -32,6 +32,8 @@ from tests.faults.harness import (
 )
 from wire.v1 import node_pb2
 
+pytestmark = pytest.mark.slow  # kills, restarts or floods real node processes
+
 SIZE = 150
 QUERIES = 20
 SHAPES = [

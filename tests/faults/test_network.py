@@ -26,6 +26,8 @@ from tests.faults.harness import (
 from tests.faults.proxy import Proxy
 from wire.v1 import coordinator_pb2
 
+pytestmark = pytest.mark.slow  # kills, restarts or floods real node processes
+
 SIZE = 3000
 ALL = [BRAND, RETAILER_A, RETAILER_B]
 

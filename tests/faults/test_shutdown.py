@@ -35,6 +35,8 @@ from tests.faults.harness import (
     wait_until,
 )
 
+pytestmark = pytest.mark.slow  # kills, restarts or floods real node processes
+
 SIZE = 4000
 DEADLINE = 60.0
 ALL = [BRAND, RETAILER_A, RETAILER_B]

@@ -265,6 +265,7 @@ def _reserve_many(
         results.put(held)
 
 
+@pytest.mark.slow
 def test_two_processes_on_sqlite_never_overspend(tmp_path: Path, policy: Policy) -> None:
     path = str(tmp_path / "ledger.db")
     PrivacyLedger.open(path, policy).close()  # create the schema once

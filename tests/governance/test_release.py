@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from itertools import combinations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -184,6 +185,7 @@ def test_subtraction_past_suppression_fails_in_exact_mode() -> None:
 region_values = st.lists(st.integers(0, 14), min_size=7, max_size=7)
 
 
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None)
 @given(region_values, st.integers(3, 8), st.booleans())
 def test_no_suppressed_cell_is_narrower_than_k(values: list[int], k: int, querier: bool) -> None:
@@ -281,6 +283,7 @@ def test_noised_owner_below_k_is_withheld_whole_and_the_combined_with_it() -> No
 bins_strategy = st.lists(st.sampled_from([0, 1, 2, 4, 9, 30, 120]), min_size=3, max_size=3)
 
 
+@pytest.mark.slow
 @settings(max_examples=30, deadline=None)
 @given(bins_strategy, bins_strategy, st.integers(3, 8))
 def test_no_profile_cell_is_narrower_than_k_across_owners_and_combined(

@@ -24,7 +24,6 @@ min_counterparty_set of 100); retailer_b holds one for every member.
 from __future__ import annotations
 
 import csv
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,18 +31,14 @@ from pathlib import Path
 import grpc
 import pytest
 
-from client.sdk import ClientTLS, CoordinatorClient, QuerySigner
 from connectors.identifiers import NormalisationProfile
-from coordinator.config import CoordinatorConfig
-from coordinator.server import CoordinatorServer, start_coordinator
 from gongying.oracle import OverlapTruth, overlap_truth
-from node.config import load_node_config
-from node.ledger import PrivacyLedger
-from node.server import NodeServer, start_node
-from runtime.audit import AuditLog, StoredRecord
-from runtime.certs import COORDINATOR, CertSet, init_certs
-from runtime.serving import channel
-from wire.v1 import coordinator_pb2_grpc, node_pb2, node_pb2_grpc
+from protocols.paillier_attributes import CategoricalAttribute
+from runtime.certs import party_files
+from runtime.config_writer import node_table, toml_text
+from runtime.tls import TLSFiles
+from tests.cluster import EMAIL_PHONE, LOOPBACK, Cluster, Party, start_cluster
+from wire.v1 import node_pb2
 
 BRAND, RETAILER_A, RETAILER_B = "brand", "retailer_a", "retailer_b"
 PARTIES = (BRAND, RETAILER_A, RETAILER_B)
@@ -113,16 +108,6 @@ epsilon_per_query = 0.5
 """,
 }
 
-ATTRIBUTES_TOML = """
-[attributes.age_band]
-kind = "categorical"
-domain = ["18-24", "25-34", "35-44", "45+"]
-
-[attributes.gender]
-kind = "categorical"
-domain = ["f", "m"]
-"""
-
 
 def members() -> dict[str, list[int]]:
     """Person numbers per party: the shared regions first, then each party's own members."""
@@ -182,65 +167,10 @@ class Expected:
 
 
 @dataclass
-class Governed:
+class Governed(Cluster):
     """The running deployment, its files, and the queries the tests expect to find audited."""
 
-    root: Path
-    certs: CertSet
-    nodes: dict[str, NodeServer]
-    coordinator: CoordinatorServer
     expected: list[Expected] = field(default_factory=list)
-    _stopped: bool = False
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    @property
-    def address(self) -> str:
-        return self.coordinator.address
-
-    def tls(self, party: str) -> ClientTLS:
-        files = self.certs.parties[party]
-        return ClientTLS(self.certs.ca, files.cert, files.key)
-
-    def signer(self, party: str, key_of: str | None = None) -> QuerySigner:
-        """`party` signing with its own key, or (to test forgery) with `key_of`'s."""
-        return QuerySigner.from_file(party, self.certs.parties[key_of or party].sign_key)
-
-    def client(self, party: str, signed: bool = True) -> CoordinatorClient:
-        """`party`'s client of the coordinator over mTLS, signing its queries unless told not."""
-        return CoordinatorClient(
-            self.address, self.tls(party), signer=self.signer(party) if signed else None
-        )
-
-    def coordinator_stub(self, party: str) -> coordinator_pb2_grpc.CoordinatorStub:
-        return coordinator_pb2_grpc.CoordinatorStub(
-            channel(self.address, self.tls(party), server_name=COORDINATOR)
-        )
-
-    def node_stub(self, party: str) -> node_pb2_grpc.PartyNodeStub:
-        """Call a node directly, as the coordinator (the only identity nodes answer)."""
-        return node_pb2_grpc.PartyNodeStub(
-            channel(self.nodes[party].address, self.tls(COORDINATOR), server_name=party)
-        )
-
-    def ledger(self, party: str) -> PrivacyLedger:
-        ledger = self.nodes[party].service.governance.ledger
-        assert ledger is not None
-        return ledger
-
-    def audit(self, party: str) -> AuditLog:
-        log = (
-            self.coordinator.service.audit
-            if party == COORDINATOR
-            else self.nodes[party].service.governance.audit
-        )
-        assert log is not None
-        return log
-
-    def records(self, party: str, query_id: str) -> list[StoredRecord]:
-        return list(self.audit(party).records(query_id=query_id))
-
-    def open_sessions(self) -> dict[str, int]:
-        return {p: n.service.sessions.open_count() for p, n in self.nodes.items()}
 
     def expect(self, item: Expected) -> None:
         with self._lock:
@@ -249,42 +179,40 @@ class Governed:
     def log_path(self, party: str) -> Path:
         return self.root / f"{party}.audit.db"
 
-    def stop(self) -> None:
-        """Stop everything once (the closing checkpoints are written here)."""
-        if self._stopped:
-            return
-        self._stopped = True
-        self.coordinator.stop(grace=1.0)
-        for node in self.nodes.values():
-            node.stop(grace=1.0)
+
+ATTRIBUTES = (CategoricalAttribute("age_band", AGE_BANDS), CategoricalAttribute("gender", GENDERS))
 
 
-def node_toml(party: str, data: Path) -> str:
-    extra = ""
-    if party == BRAND:
-        extra = '[paillier]\nkey_file = "brand.paillier.json"\nbits = 2048\n'
-    elif party == RETAILER_A:
-        extra = ATTRIBUTES_TOML
-    return f"""party = "{party}"
-listen = "127.0.0.1:0"
-workers = 1
-policy = "{party}.policy.toml"
-signing_key = "certs/{party}.sign.key"
+def party(name: str, data: Path, policy: str | None = None) -> Party:
+    """A governed party: brand queries profiles (its Paillier key), retailer_a has attributes."""
+    return Party(
+        name,
+        data,
+        EMAIL_PHONE,
+        attributes=ATTRIBUTES if name == RETAILER_A else (),
+        paillier_bits=2048 if name == BRAND else None,
+        policy_text=policy,
+    )
 
-[tls]
-ca = "certs/ca.pem"
-cert = "certs/{party}.pem"
-key = "certs/{party}.key"
 
-[source]
-kind = "csv"
-path = "{data}"
-
-[identifiers]
-email = "email"
-phone = "phone"
-
-{extra}"""
+def node_toml(name: str, data: Path) -> str:
+    """`name`'s node.toml, its files (certs/, the policy) relative to the config's folder."""
+    certs = party_files(Path("certs"), name)
+    spec = party(name, data)
+    return toml_text(
+        node_table(
+            name,
+            LOOPBACK,
+            spec.source,
+            EMAIL_PHONE,
+            tls=TLSFiles(Path("certs/ca.pem"), certs.cert, certs.key),
+            policy=f"{name}.policy.toml",
+            signing_key=certs.sign_key,
+            attributes=spec.attributes,
+            paillier_key=f"{name}.paillier.json" if spec.paillier_bits else None,
+            paillier_bits=spec.paillier_bits,
+        )
+    )
 
 
 def open_request(
@@ -304,34 +232,9 @@ def open_request(
 def deploy(root: Path, policies: dict[str, str] | None = None) -> Governed:
     """Start the three governed nodes (with `policies`, POLICIES by default) and the
     coordinator, with their files under `root`."""
-    certs = init_certs(root / "certs", [*PARTIES, ANALYST], days=2)
     paths = write_data(root / "data")
-    nodes: dict[str, NodeServer] = {}
-    try:
-        for party in PARTIES:
-            (root / f"{party}.policy.toml").write_text((policies or POLICIES)[party])
-            config = root / f"{party}.toml"
-            config.write_text(node_toml(party, paths[party]))
-            nodes[party] = start_node(load_node_config(config))
-        coordinator = start_coordinator(
-            CoordinatorConfig(
-                listen="127.0.0.1:0",
-                parties={p: n.address for p, n in nodes.items()},
-                deadline_seconds=60,
-                workers=1,
-                tls=ClientTLS(
-                    certs.ca, certs.parties[COORDINATOR].cert, certs.parties[COORDINATOR].key
-                ),
-                clients=(ANALYST,),
-                audit_log=str(root / "coordinator.audit.db"),
-                signing_key=certs.parties[COORDINATOR].sign_key,
-            )
-        )
-    except BaseException:
-        for node in nodes.values():
-            node.stop(grace=0)
-        raise
-    return Governed(root, certs, nodes, coordinator)
+    parties = [party(p, paths[p], (policies or POLICIES)[p]) for p in PARTIES]
+    return start_cluster(root, parties, kind=Governed, identities=[ANALYST], clients=[ANALYST])
 
 
 @pytest.fixture(scope="package")

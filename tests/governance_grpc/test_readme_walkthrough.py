@@ -10,6 +10,8 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pytest
+
 from gongying.launch import LocalProcesses, free_port
 from runtime.audit import load_public_key, open_audit_log
 from runtime.tls import TLSFiles
@@ -49,6 +51,7 @@ def run(words: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow
 def test_three_parties_from_zero(tmp_path: Path) -> None:
     bash, toml = walkthrough()
     assert len(bash) == 2 and len(toml) == 4, "the walkthrough's shape changed; update this test"

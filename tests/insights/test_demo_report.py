@@ -7,9 +7,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from gongying.demo import plaintext_truth
 from gongying.demo_data import BRAND, RETAILERS
 from gongying.report_html import SUPPRESSED
+
+pytestmark = pytest.mark.slow  # runs the whole demo
 
 REPO = Path(__file__).resolve().parents[2]
 

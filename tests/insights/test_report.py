@@ -196,6 +196,7 @@ def test_a_report_of_one_query_and_of_none() -> None:
         write_report("unused.html", None, None)
 
 
+@pytest.mark.slow
 @needs_chromium
 def test_chromium_renders_the_report_with_every_number(
     sample: tuple[OverlapResult, ProfileResult, Contribution], tmp_path: Path

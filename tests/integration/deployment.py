@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -15,16 +15,12 @@ import pandas as pd
 from connectors.errors import ConnectorError
 from connectors.identifiers import ColumnKind, IdType, NormalisationProfile, normalise
 from connectors.source_spec import SourceSpec
-from coordinator.config import CoordinatorConfig
-from coordinator.server import CoordinatorServer, start_coordinator
 from gongying.demo_data import DemoDataset, generate_demo_data
-from gongying.launch import free_port
 from gongying.oracle import OverlapTruth, identifier_sets_from_files, overlap_truth
 from model.results import OverlapResult
 from node.config import IdentifierColumn, NodeConfig
-from node.server import NodeServer, start_node
+from tests.cluster import LOOPBACK, Cluster, Party, start_cluster
 
-LOOPBACK = "127.0.0.1:0"
 BOTH_IDS = (
     IdentifierColumn("email", ColumnKind.EMAIL),
     IdentifierColumn("phone", ColumnKind.PHONE),
@@ -81,32 +77,21 @@ def file_truth(paths: Mapping[str, Path], id_type: str) -> OverlapTruth:
     return overlap_truth(identifier_sets_from_files(paths, id_type, normalised))
 
 
-@dataclass
-class Deployment:
+@dataclass(kw_only=True)
+class Deployment(Cluster):
     """Running nodes by party, the coordinator, and the data behind them."""
 
     data: DemoDataset
     csv_paths: dict[str, Path]
-    nodes: dict[str, NodeServer]
-    coordinator: CoordinatorServer
-    extra_addresses: dict[str, str] = field(default_factory=dict)
 
     @property
-    def address(self) -> str:
-        return self.coordinator.address
+    def extra_addresses(self) -> dict[str, str]:
+        return self.unreachable
 
     def truth(self, parties: Iterable[str], id_type: str) -> OverlapTruth:
         """Overlap by construction (the generator's person ids) over the named parties."""
         persons = self.data.email_persons if id_type == "email" else self.data.phone_persons
         return overlap_truth({p: persons[p] for p in parties})
-
-    def open_sessions(self) -> dict[str, int]:
-        return {party: node.service.sessions.open_count() for party, node in self.nodes.items()}
-
-    def stop(self) -> None:
-        self.coordinator.stop(grace=1.0)
-        for node in self.nodes.values():
-            node.stop(grace=1.0)
 
 
 def start_deployment(
@@ -125,27 +110,11 @@ def start_deployment(
         for party, kind in sources.items()
     }
     configs.update(extra_nodes or {})
-    nodes: dict[str, NodeServer] = {}
-    try:
-        for party, config in configs.items():
-            nodes[party] = start_node(config, listen=LOOPBACK)
-        addresses = {party: node.address for party, node in nodes.items()}
-        dead = {party: f"127.0.0.1:{free_port()}" for party in unreachable}
-        coordinator = start_coordinator(
-            CoordinatorConfig(
-                listen=LOOPBACK,
-                parties={**addresses, **dead},
-                deadline_seconds=60,
-                insecure_plaintext=True,
-            ),
-            listen=LOOPBACK,
-        )
-    except BaseException:
-        for node in nodes.values():
-            node.stop(grace=0)
-        raise
-    csv_paths = {party: data.paths[party] for party in sources}
-    return Deployment(data, csv_paths, nodes, coordinator, dead)
+    parties = [Party(name, config.source, config=config) for name, config in configs.items()]
+    fields = {"data": data, "csv_paths": {party: data.paths[party] for party in sources}}
+    return start_cluster(
+        root, parties, kind=Deployment, secure=False, unreachable=list(unreachable), fields=fields
+    )
 
 
 def assert_equals_truth(result: OverlapResult, truth: OverlapTruth, parties: list[str]) -> None:

@@ -14,7 +14,8 @@ from connectors.source_spec import SourceSpec
 from coordinator.config import CoordinatorConfig
 from coordinator.server import CoordinatorServer, start_coordinator
 from node.server import NodeServer, start_node
-from tests.integration.deployment import LOOPBACK, node_config
+from tests.cluster import LOOPBACK
+from tests.integration.deployment import node_config
 
 
 def _write(path: Path, emails: list[str]) -> None:

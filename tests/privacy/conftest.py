@@ -13,18 +13,16 @@ from __future__ import annotations
 
 import csv
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from client.sdk import ClientTLS, CoordinatorClient, QuerySigner
-from coordinator.config import CoordinatorConfig
-from coordinator.server import CoordinatorServer, start_coordinator
-from node.config import load_node_config
-from node.server import NodeServer, start_node
-from runtime.certs import COORDINATOR, CertSet, init_certs
+from client.sdk import CoordinatorClient
+from protocols.paillier_attributes import Attribute, CategoricalAttribute, NumericAttribute
+from runtime.config_writer import PolicyTerms
+from tests.cluster import Cluster, Party, start_cluster
 
 BRAND, RETAILER_A, RETAILER_B = "brand", "retailer_a", "retailer_b"
 PARTIES = (BRAND, RETAILER_A, RETAILER_B)
@@ -72,48 +70,39 @@ def _write_csv(path: Path, people: Sequence[int], emails: Sequence[str] = ()) ->
             writer.writerow([address, "", ""])
 
 
-def _policy(partner_of: str, others: Sequence[str], exact: bool) -> str:
-    noise = (
-        "exact = true\n"
-        if exact
-        else f"epsilon_per_query = {EPSILON}\nepsilon_per_period = 1000.0\n"
+def _terms(
+    others: Sequence[str], exact: bool, allowed: Sequence[str] = ("age_band", "spend")
+) -> PolicyTerms:
+    """The careful terms of issue 11 for one partner, bringing `others` into its queries and
+    letting it profile the `allowed` attributes."""
+    terms: PolicyTerms = {
+        "query_kinds": ["overlap", "profile"],
+        "id_types": ["email"],
+        "attributes": list(allowed),
+        "min_cohort": K,
+        "min_counterparty_set": MIN_SET,
+        "queries_per_day": 100000,
+        "max_concurrent": 4,
+        "max_set_size": 5000,
+        "co_parties": list(others),
+    }
+    noise: PolicyTerms = (
+        {"exact": True} if exact else {"epsilon_per_query": EPSILON, "epsilon_per_period": 1000.0}
     )
-    co = ", ".join(f'"{p}"' for p in others)
-    return f"""[partners.{partner_of}]
-signing_key = "certs/{partner_of}.sign.pub"
-query_kinds = ["overlap", "profile"]
-id_types = ["email"]
-attributes = ["age_band", "spend"]
-min_cohort = {K}
-min_counterparty_set = {MIN_SET}
-queries_per_day = 100000
-max_concurrent = 4
-max_set_size = 5000
-co_parties = [{co}]
-{noise}"""
+    return {**terms, **noise}
 
 
-ATTRIBUTES_TOML = """
-[attributes.age_band]
-kind = "categorical"
-domain = ["18-24", "25-34", "35-44", "45+"]
-
-[attributes.spend]
-kind = "numeric"
-lower = 0.0
-upper = 1000.0
-"""
+ATTRIBUTES = (
+    CategoricalAttribute("age_band", AGE_BANDS),
+    NumericAttribute("spend", 0.0, 1000.0, 1),
+)
 
 
 @dataclass
-class Arena:
+class Arena(Cluster):
     """The running deployment and the adversary's levers."""
 
-    root: Path
-    certs: CertSet
-    nodes: dict[str, NodeServer]
-    coordinator: CoordinatorServer
-    exact: bool
+    exact: bool = False
 
     def brand_list(self, people: Sequence[int] = (), invented: Sequence[str] = ()) -> None:
         """The adversary rewrites its own member file (the node reloads a changed file)."""
@@ -122,18 +111,11 @@ class Arena:
         _write_csv(staging, people, invented)
         staging.replace(path)
 
-    def client(self) -> CoordinatorClient:
-        files = self.certs.parties[BRAND]
-        return CoordinatorClient(
-            self.coordinator.address,
-            ClientTLS(self.certs.ca, files.cert, files.key),
-            signer=QuerySigner.from_file(BRAND, files.sign_key),
-        )
-
-    def stop(self) -> None:
-        self.coordinator.stop(grace=1.0)
-        for node in self.nodes.values():
-            node.stop(grace=1.0)
+    def client(
+        self, party: str = BRAND, signer: str | None = None, signed: bool = True
+    ) -> CoordinatorClient:
+        """The brand's client (by default), signing its queries."""
+        return super().client(party, signer, signed)
 
 
 def invented(count: int, tag: str) -> list[str]:
@@ -141,75 +123,48 @@ def invented(count: int, tag: str) -> list[str]:
     return [f"nobody-{tag}-{i}@invented.cn" for i in range(count)]
 
 
-def _node_toml(party: str, data: Path, owner_toml: str = "") -> str:
-    extra = ""
-    if party == BRAND:
-        extra = '[paillier]\nkey_file = "brand.paillier.json"\nbits = 2048\n'
-    else:
-        extra = ATTRIBUTES_TOML + owner_toml
-    return f"""party = "{party}"
-listen = "127.0.0.1:0"
-workers = 1
-policy = "{party}.policy.toml"
-signing_key = "certs/{party}.sign.key"
-
-[tls]
-ca = "certs/ca.pem"
-cert = "certs/{party}.pem"
-key = "certs/{party}.key"
-
-[source]
-kind = "csv"
-path = "{data}"
-
-[identifiers]
-email = "email"
-
-{extra}"""
-
-
-def build_arena(root: Path, exact: bool, owner_toml: Mapping[str, str] | None = None) -> Arena:
-    """Start the three nodes and the coordinator under the careful policies; `owner_toml`
-    adds tables to a retailer's node.toml (e.g. its display labels)."""
-    certs = init_certs(root / "certs", list(PARTIES), days=2)
-    (root / "data").mkdir()
+def build_arena(
+    root: Path,
+    exact: bool,
+    audiences: Sequence[str] = (),
+    owner_toml: Mapping[str, str] | None = None,
+    write_csv: Callable[[Path, Sequence[int]], None] = _write_csv,
+    attributes: Sequence[Attribute] = (),
+) -> Arena:
+    """Start the three nodes and the coordinator under the careful policies; `audiences`:
+    whom retailer_a lets the brand's profiles describe (besides the default, shared only);
+    `owner_toml` adds tables to a retailer's node.toml (e.g. its display labels); `write_csv`
+    writes the member files, and `attributes` are declared and allowed besides ATTRIBUTES."""
+    (root / "data").mkdir(parents=True)
     people = retailer_people()
     for retailer in (RETAILER_A, RETAILER_B):
-        _write_csv(root / "data" / f"{retailer}.csv", people[retailer])
-    _write_csv(root / "data" / f"{BRAND}.csv", list(range(0, 600, 3)))
-    policies = {
-        BRAND: _policy(RETAILER_A, [RETAILER_B], exact)
-        + "\n"
-        + _policy(RETAILER_B, [RETAILER_A], exact),
-        RETAILER_A: _policy(BRAND, [RETAILER_B], exact),
-        RETAILER_B: _policy(BRAND, [RETAILER_A], exact),
+        write_csv(root / "data" / f"{retailer}.csv", people[retailer])
+    write_csv(root / "data" / f"{BRAND}.csv", list(range(0, 600, 3)))
+    declared = (*ATTRIBUTES, *attributes)
+    allowed = [a.name for a in declared]
+    to_brand: PolicyTerms = {"audiences": list(audiences)} if audiences else {}
+    partners: dict[str, dict[str, PolicyTerms]] = {
+        BRAND: {
+            RETAILER_A: _terms([RETAILER_B], exact, allowed),
+            RETAILER_B: _terms([RETAILER_A], exact, allowed),
+        },
+        RETAILER_A: {BRAND: {**_terms([RETAILER_B], exact, allowed), **to_brand}},
+        RETAILER_B: {BRAND: _terms([RETAILER_A], exact, allowed)},
     }
-    nodes: dict[str, NodeServer] = {}
-    try:
-        for party in PARTIES:
-            (root / f"{party}.policy.toml").write_text(policies[party])
-            config = root / f"{party}.toml"
-            extra = (owner_toml or {}).get(party, "")
-            config.write_text(_node_toml(party, root / "data" / f"{party}.csv", extra))
-            nodes[party] = start_node(load_node_config(config))
-        coordinator = start_coordinator(
-            CoordinatorConfig(
-                listen="127.0.0.1:0",
-                parties={p: n.address for p, n in nodes.items()},
-                deadline_seconds=120,
-                workers=1,
-                tls=ClientTLS(
-                    certs.ca, certs.parties[COORDINATOR].cert, certs.parties[COORDINATOR].key
-                ),
-                audit_log=str(root / "coordinator.audit.db"),
-                signing_key=certs.parties[COORDINATOR].sign_key,
-            )
+    parties = [
+        Party(
+            party,
+            root / "data" / f"{party}.csv",
+            attributes=() if party == BRAND else declared,
+            paillier_bits=2048 if party == BRAND else None,
+            partners=partners[party],
+            extra_toml=(owner_toml or {}).get(party, ""),
         )
-    except BaseException:
-        for node in nodes.values():
-            node.stop(grace=0)
-        raise
-    return Arena(root, certs, nodes, coordinator, exact)
+        for party in PARTIES
+    ]
+    arena = start_cluster(root, parties, kind=Arena, deadline_seconds=120)
+    arena.exact = exact
+    return arena
 
 
 @pytest.fixture(scope="module")

@@ -9,28 +9,16 @@ import pandas as pd
 import pytest
 
 from client.sdk import CoordinatorClient, QueryError
-from coordinator.config import CoordinatorConfig
-from coordinator.server import CoordinatorServer, start_coordinator
-from gongying.demo_data import RETAILERS, generate_demo_data
-from gongying.demo_profile import ATTRIBUTES, attributes_toml, differences, profile_truths
-from node.config import load_node_config
-from node.server import NodeServer, start_node
+from coordinator.server import CoordinatorServer
+from gongying.demo_data import generate_demo_data
+from gongying.demo_profile import ATTRIBUTES, differences, profile_truths
+from node.server import NodeServer
 from protocols.masks import build_mask_table, generate_masks
 from protocols.paillier import PaillierPrivateKey, encrypt
 from runtime.serving import channel
+from tests.cluster import Cluster, demo_parties, start_cluster
 from wire.streams import frame
 from wire.v1 import node_pb2, node_pb2_grpc
-
-
-def _config(folder: Path, party: str, path: Path, extra: str) -> Path:
-    config = folder / f"{party}.toml"
-    config.write_text(
-        f'party = "{party}"\nlisten = "127.0.0.1:0"\nworkers = 1\n'
-        "insecure_plaintext = true\ninsecure_no_policy = true\n"
-        f'[source]\nkind = "csv"\npath = "{path}"\n'
-        '[identifiers]\nemail = "email"\nphone = "phone"\n' + extra
-    )
-    return config
 
 
 @pytest.fixture(scope="module")
@@ -45,25 +33,9 @@ def deployment(
         lonely, index=False
     )
     paths["lonely"] = lonely
-    nodes: dict[str, NodeServer] = {}
-    for party, path in paths.items():
-        if party in RETAILERS:
-            extra = attributes_toml()
-        else:
-            extra = f'[paillier]\nkey_file = "{party}.paillier.json"\nbits = 2048\n'
-        nodes[party] = start_node(load_node_config(_config(folder, party, path, extra)))
-    coordinator = start_coordinator(
-        CoordinatorConfig(
-            listen="127.0.0.1:0",
-            parties={p: n.address for p, n in nodes.items()},
-            workers=1,
-            insecure_plaintext=True,
-        )
-    )
-    yield nodes, coordinator, paths
-    coordinator.stop()
-    for node in nodes.values():
-        node.stop()
+    cluster: Cluster = start_cluster(folder, demo_parties(paths), secure=False)
+    yield cluster.nodes, cluster.coordinator, paths
+    cluster.stop()
 
 
 def test_profile_equals_pandas_truth_per_owner_and_combined(deployment) -> None:  # type: ignore[no-untyped-def]

@@ -4,36 +4,22 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import gmpy2
 import grpc
 import pytest
 
 from client.sdk import CoordinatorClient, QueryError
-from coordinator.config import CoordinatorConfig
-from coordinator.server import CoordinatorServer, start_coordinator
+from coordinator.server import CoordinatorServer
 from gongying.demo_data import generate_demo_data
-from gongying.demo_profile import attributes_toml
-from node.config import load_node_config
-from node.server import NodeServer, start_node
+from node.server import NodeServer
 from protocols.paillier import generate_keypair
 from runtime.serving import channel
+from tests.cluster import Cluster, demo_parties, start_cluster
 from wire.node_serde import int_to_bytes
 from wire.v1 import node_pb2, node_pb2_grpc
 
 Deployment = tuple[dict[str, NodeServer], CoordinatorServer]
-
-
-def _config(folder: Path, party: str, data: Path, extra: str) -> Path:
-    config = folder / f"{party}.toml"
-    config.write_text(
-        f'party = "{party}"\nlisten = "127.0.0.1:0"\nworkers = 1\n'
-        "insecure_plaintext = true\ninsecure_no_policy = true\n"
-        f'[source]\nkind = "csv"\npath = "{data}"\n'
-        '[identifiers]\nemail = "email"\nphone = "phone"\n' + extra
-    )
-    return config
 
 
 @pytest.fixture(scope="module")
@@ -43,29 +29,10 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
     data = generate_demo_data(folder / "data", members=150, seed=5)
     _, short = generate_keypair(1024, insecure_test_size=True)
     (folder / "brand.paillier.json").write_text(short.to_json())
-    brand_extra = '[paillier]\nkey_file = "brand.paillier.json"\nbits = 2048\n'
-    nodes = {
-        "brand": start_node(
-            load_node_config(_config(folder, "brand", data.paths["brand"], brand_extra))
-        ),
-        "retailer_a": start_node(
-            load_node_config(
-                _config(folder, "retailer_a", data.paths["retailer_a"], attributes_toml())
-            )
-        ),
-    }
-    coordinator = start_coordinator(
-        CoordinatorConfig(
-            listen="127.0.0.1:0",
-            parties={p: n.address for p, n in nodes.items()},
-            workers=1,
-            insecure_plaintext=True,
-        )
-    )
-    yield nodes, coordinator
-    coordinator.stop()
-    for node in nodes.values():
-        node.stop()
+    paths = {p: data.paths[p] for p in ("brand", "retailer_a")}
+    cluster: Cluster = start_cluster(folder, demo_parties(paths), secure=False)
+    yield cluster.nodes, cluster.coordinator
+    cluster.stop()
 
 
 def test_the_coordinator_refuses_a_queriers_short_key(deployment: Deployment) -> None:

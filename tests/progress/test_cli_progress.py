@@ -102,6 +102,7 @@ def test_no_bars_when_piped_or_turned_off(
     assert json.loads(result.stdout)["parties"] == PARTIES
 
 
+@pytest.mark.slow
 def test_piped_command_prints_no_progress(coordinator: CoordinatorServer) -> None:
     """The real command with stdout and stderr piped: plain output, no bars or escapes."""
     env = {k: v for k, v in os.environ.items() if k != FORCE_ENV}
@@ -118,6 +119,7 @@ def test_piped_command_prints_no_progress(coordinator: CoordinatorServer) -> Non
     assert json.loads(done.stdout)["parties"] == PARTIES
 
 
+@pytest.mark.slow
 def test_demo_draws_bars_on_stderr_only() -> None:
     env = {**os.environ, FORCE_ENV: "1"}
     done = subprocess.run(

@@ -15,8 +15,8 @@ from coordinator.server import CoordinatorServer, start_coordinator
 from gongying.demo_data import generate_demo_data
 from gongying.oracle import OverlapTruth
 from node.server import NodeServer, start_node
+from tests.cluster import LOOPBACK
 from tests.integration.deployment import (
-    LOOPBACK,
     assert_equals_truth,
     file_truth,
     node_config,

@@ -18,16 +18,23 @@ distributed = pytest.importorskip(
 )
 
 from client.sdk import CoordinatorClient  # noqa: E402
+from connectors.source_spec import SourceSpec  # noqa: E402
 from coordinator.config import CoordinatorConfig  # noqa: E402
 from coordinator.server import CoordinatorServer, start_coordinator  # noqa: E402
 from gongying.demo_data import PARTIES, RETAILERS, generate_demo_data  # noqa: E402
-from gongying.demo_profile import ATTRIBUTES, attributes_toml, differences, profile_truths  # noqa: E402
+from gongying.demo_profile import (  # noqa: E402
+    ATTRIBUTES,
+    DEMO_ATTRIBUTES,
+    differences,
+    profile_truths,
+)
 from node.config import load_node_config  # noqa: E402
 from node.server import NodeServer, start_node  # noqa: E402
 from protocols import ristretto  # noqa: E402
 from protocols.masks import build_mask_table  # noqa: E402
 from protocols.paillier import generate_keypair  # noqa: E402
 from runtime.config_file import ConfigError  # noqa: E402
+from runtime.config_writer import node_table, write_toml  # noqa: E402
 from runtime.executor import CryptoExecutor, DaskBackend, hash_and_blind_chunk  # noqa: E402
 from runtime.executor_spec import parse_executor  # noqa: E402
 
@@ -137,20 +144,20 @@ class Running:
 def _start(folder: Path, paths: dict[str, Path], executor: str) -> Running:
     nodes: dict[str, NodeServer] = {}
     for party, path in paths.items():
-        extra = (
-            attributes_toml()
-            if party in RETAILERS
-            else f'[paillier]\nkey_file = "{folder / party}.paillier.json"\nbits = 2048\n'
+        kind = executor.partition(":")[0]
+        owner = party in RETAILERS
+        table = node_table(
+            party,
+            "127.0.0.1:0",
+            SourceSpec(kind="csv", path=str(path)),
+            {"email": "email", "phone": "phone"},
+            audit_log=f"{party}-{kind}.audit.db",
+            attributes=DEMO_ATTRIBUTES if owner else (),
+            paillier_key=None if owner else f"{folder / party}.paillier.json",
+            paillier_bits=None if owner else 2048,
+            more={"executor": executor, "ledger": f"{party}-{kind}.ledger.db"},
         )
-        config = folder / f"{party}-{executor.partition(':')[0]}.toml"
-        config.write_text(
-            f'party = "{party}"\nlisten = "127.0.0.1:0"\nworkers = 1\nexecutor = "{executor}"\n'
-            "insecure_plaintext = true\ninsecure_no_policy = true\n"
-            f'audit_log = "{party}-{executor.partition(":")[0]}.audit.db"\n'
-            f'ledger = "{party}-{executor.partition(":")[0]}.ledger.db"\n'
-            f'[source]\nkind = "csv"\npath = "{path}"\n'
-            '[identifiers]\nemail = "email"\nphone = "phone"\n' + extra
-        )
+        config = write_toml(folder / f"{party}-{kind}.toml", table)
         loaded = load_node_config(config)
         assert loaded.executor == executor
         nodes[party] = start_node(loaded)

@@ -12,29 +12,23 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from client.sdk import ClientTLS, CoordinatorClient, QuerySigner
+from client.sdk import CoordinatorClient, QuerySigner
 from connectors.identifiers import NormalisationProfile
-from coordinator.config import CoordinatorConfig
-from coordinator.server import CoordinatorServer, start_coordinator
 from gongying.demo_data import generate_demo_data
-from gongying.demo_profile import ATTRIBUTES, attributes_toml
-from gongying.launch import free_port
-from node.config import load_node_config
-from node.server import NodeServer, start_node
+from gongying.demo_profile import ATTRIBUTES, DEMO_ATTRIBUTES
 from protocols.indicators import encrypt_indicators
 from protocols.masks import MaskTable, build_mask_table, generate_masks
 from protocols.matching import matched_positions, sorted_reference
 from protocols.paillier import PaillierPublicKey, encrypt
-from runtime.audit import StoredRecord
-from runtime.certs import COORDINATOR, CertSet, init_certs
-from runtime.serving import channel
+from runtime.config_writer import PolicyTerms
+from tests.cluster import EMAIL_PHONE, EXACT, Cluster, Party, start_cluster
 from wire.streams import frame, point_messages, read_header, unframe
-from wire.v1 import coordinator_pb2_grpc, node_pb2, node_pb2_grpc, points_pb2, query_pb2
+from wire.v1 import node_pb2, node_pb2_grpc, points_pb2, query_pb2
 
 BRAND, RETAILER_A, RETAILER_B = "brand", "retailer_a", "retailer_b"
 OWNERS = (RETAILER_A, RETAILER_B)
@@ -43,137 +37,57 @@ ANALYST = "analyst"
 PROFILE_ATTRIBUTES = tuple(ATTRIBUTES)
 
 
-def _policy(party: str) -> str:
-    text = (
-        '[defaults]\nquery_kinds = ["overlap", "profile"]\nid_types = ["email"]\n'
-        "min_cohort = 5\nmin_counterparty_set = 1\nqueries_per_day = 100000\n"
-        # exact answers (compared with the truth), an explicit opt-in with its floor k >= 5;
-        # either owner may appear in brand's queries
-        'exact = true\nco_parties = ["*"]\nmax_concurrent = 100\n'
-    )
-    partners = OWNERS if party == BRAND else (BRAND,)
-    attributes = ", ".join(f'"{a}"' for a in ATTRIBUTES)
-    for partner in partners:
-        text += f'\n[partners.{partner}]\nsigning_key = "certs/{partner}.sign.pub"\n'
-        if party != BRAND:
-            text += f"attributes = [{attributes}]\n"
-    return text
-
-
-def _node_toml(party: str, port: int, data: Path) -> str:
-    extra = attributes_toml() if party != BRAND else ""
-    if party == BRAND:
-        extra = '[paillier]\nkey_file = "brand.paillier.json"\nbits = 2048\n'
-    return f"""party = "{party}"
-listen = "127.0.0.1:{port}"
-workers = 1
-policy = "{party}.policy.toml"
-signing_key = "certs/{party}.sign.key"
-
-[tls]
-ca = "certs/ca.pem"
-cert = "certs/{party}.pem"
-key = "certs/{party}.key"
-
-[source]
-kind = "csv"
-path = "{data}"
-
-[identifiers]
-email = "email"
-phone = "phone"
-
-{extra}"""
+EXACT_TERMS: PolicyTerms = {**EXACT, "max_concurrent": 100}
 
 
 @dataclass
-class Deployment:
-    """Running nodes and coordinator, their files, and the coordinator's view of the nodes."""
+class Deployment(Cluster):
+    """Running nodes and coordinator on fixed ports, their files, and the data behind them."""
 
-    root: Path
-    certs: CertSet
-    paths: dict[str, Path]
-    ports: dict[str, int]
-    nodes: dict[str, NodeServer] = field(default_factory=dict)
-    coordinator: CoordinatorServer | None = None
+    @property
+    def paths(self) -> dict[str, Path]:
+        return {p: Path(str(spec.source.path)) for p, spec in self.parties.items()}
 
-    def tls(self, party: str) -> ClientTLS:
-        files = self.certs.parties[party]
-        return ClientTLS(self.certs.ca, files.cert, files.key)
+    @property
+    def ports(self) -> dict[str, int]:
+        return {p: int(address.rpartition(":")[2]) for p, address in self.listen.items()}
 
-    def start_node(self, party: str) -> NodeServer:
-        node = start_node(load_node_config(self.root / f"{party}.toml"))
-        self.nodes[party] = node
-        return node
-
-    def stop_node(self, party: str) -> None:
-        self.nodes.pop(party).stop(grace=1.0)
-
-    def client(self, party: str, signer: str = BRAND) -> CoordinatorClient:
+    def client(
+        self, party: str, signer: str | None = BRAND, signed: bool = True
+    ) -> CoordinatorClient:
         """A client presenting `party`'s certificate and submitting queries `signer` signs."""
-        assert self.coordinator is not None
-        key = self.certs.parties[signer].sign_key
-        return CoordinatorClient(
-            self.coordinator.address, self.tls(party), signer=QuerySigner.from_file(signer, key)
-        )
-
-    def coordinator_stub(self, party: str) -> coordinator_pb2_grpc.CoordinatorStub:
-        assert self.coordinator is not None
-        return coordinator_pb2_grpc.CoordinatorStub(
-            channel(self.coordinator.address, self.tls(party), server_name=COORDINATOR)
-        )
+        return super().client(party, signer, signed)
 
     def node(self, party: str) -> node_pb2_grpc.PartyNodeStub:
         """Call a node as the coordinator does (its certificate), free to deviate."""
-        return node_pb2_grpc.PartyNodeStub(
-            channel(f"127.0.0.1:{self.ports[party]}", self.tls(COORDINATOR), server_name=party)
-        )
-
-    def records(self, party: str, query_id: str) -> list[StoredRecord]:
-        if party == COORDINATOR:
-            assert self.coordinator is not None and self.coordinator.service.audit is not None
-            return list(self.coordinator.service.audit.records(query_id=query_id))
-        audit = self.nodes[party].service.governance.audit
-        assert audit is not None
-        return list(audit.records(query_id=query_id))
-
-    def stop(self) -> None:
-        if self.coordinator is not None:
-            self.coordinator.stop(grace=1.0)
-        for node in self.nodes.values():
-            node.stop(grace=1.0)
-        self.nodes.clear()
+        return self.node_stub(party)
 
 
 def start_deployment(root: Path, members: int = 400) -> Deployment:
     """Write certificates, data, policies and configs; start the nodes and the coordinator."""
-    certs = init_certs(root / "certs", [*PARTIES, ANALYST], days=2)
     data = generate_demo_data(root / "data", members=members, seed=11)
-    paths = {p: data.paths[p] for p in PARTIES}
-    deployment = Deployment(root, certs, paths, {p: free_port() for p in PARTIES})
-    try:
-        for party in PARTIES:
-            (root / f"{party}.policy.toml").write_text(_policy(party))
-            config = _node_toml(party, deployment.ports[party], paths[party])
-            (root / f"{party}.toml").write_text(config)
-            deployment.start_node(party)
-        deployment.coordinator = start_coordinator(
-            CoordinatorConfig(
-                listen="127.0.0.1:0",
-                parties={p: f"127.0.0.1:{port}" for p, port in deployment.ports.items()},
-                deadline_seconds=60,
-                workers=1,
-                tls=deployment.tls(COORDINATOR),
-                clients=(ANALYST,),
-                acting_for={ANALYST: (BRAND,)},
-                audit_log=str(root / "coordinator.audit.db"),
-                signing_key=certs.parties[COORDINATOR].sign_key,
-            )
+    owner_terms: PolicyTerms = {"attributes": list(ATTRIBUTES)}
+    parties = [
+        Party(
+            party,
+            data.paths[party],
+            EMAIL_PHONE,
+            attributes=DEMO_ATTRIBUTES if party in OWNERS else (),
+            paillier_bits=2048 if party == BRAND else None,
+            partners={o: {} for o in OWNERS} if party == BRAND else {BRAND: owner_terms},
+            defaults=EXACT_TERMS,
+            fixed_port=True,
         )
-    except BaseException:
-        deployment.stop()
-        raise
-    return deployment
+        for party in PARTIES
+    ]
+    return start_cluster(
+        root,
+        parties,
+        kind=Deployment,
+        identities=[ANALYST],
+        clients=[ANALYST],
+        acting_for={ANALYST: (BRAND,)},
+    )
 
 
 def signed_profile(deployment: Deployment, query_id: str, owners: Sequence[str] = OWNERS) -> (

@@ -20,6 +20,8 @@ from model.results import OverlapResult
 from tests.privacy.conftest import BRAND, PARTIES, Arena, build_arena, invented
 from tests.usability.test_readme_examples import members, true_regions
 
+pytestmark = pytest.mark.slow  # the gongying command as subprocesses
+
 REPO = Path(__file__).resolve().parents[2]
 GONGYING = REPO / ".venv" / "bin" / "gongying"
 

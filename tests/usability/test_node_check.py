@@ -10,6 +10,8 @@ import pytest
 
 from tests.usability.conftest import Shared, assert_refused, gongying, write_node
 
+pytestmark = pytest.mark.slow  # the gongying command as subprocesses
+
 
 def check(path: Path) -> tuple[str, ...]:
     return ("node", "check", "--config", str(path))

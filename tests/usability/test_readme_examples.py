@@ -32,6 +32,8 @@ from tests.privacy.conftest import (
     invented,
 )
 
+pytestmark = pytest.mark.slow  # real deployments per test
+
 REPO = Path(__file__).resolve().parents[2]
 README_ADDRESS = "127.0.0.1:50050"
 SECTIONS = ("Overlap JSON", "Profile JSON", "Insights: DataFrames, contribution, report")

@@ -21,6 +21,8 @@ from runtime.serving import channel, start_server
 from runtime.tls import TLSFiles
 from tests.usability.conftest import GONGYING, REPO, Shared, assert_refused, gongying, write_node
 
+pytestmark = pytest.mark.slow  # the gongying command as subprocesses
+
 
 @dataclass(frozen=True)
 class Running:

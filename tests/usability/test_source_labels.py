@@ -21,6 +21,8 @@ from node.config import load_node_config
 from node.server import NodeServer, start_node
 from tests.usability.conftest import ROWS, Shared, write_node
 
+pytestmark = pytest.mark.slow  # real deployments per test
+
 LOOPBACK = "127.0.0.1:0"
 # what the retailer's database would tell about its infrastructure
 ATTRIBUTES = (
