@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from runtime.certs import CertSet, init_certs
 from runtime.tls import TLSFiles
-from tests.security.deviating import Deployment, start_deployment
 
 PARTIES = ("brand", "retailer_a", "analyst", "intruder")
 
@@ -29,11 +27,3 @@ def tls_of(certs: CertSet, party: str, ca: Path | None = None) -> TLSFiles:
     """`party`'s TLS files, trusting `ca` (default: the set's own CA)."""
     files = certs.parties[party]
     return TLSFiles(ca or certs.ca, files.cert, files.key)
-
-
-@pytest.fixture(scope="package")
-def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
-    """The governed mTLS deployment of tests/security/deviating.py (tests restore what stops)."""
-    running = start_deployment(tmp_path_factory.mktemp("deviating"))
-    yield running
-    running.stop()

@@ -12,7 +12,7 @@ import pytest
 
 from gongying.demo_profile import differences, profile_truths
 from protocols import psi
-from tests.security.deviating import (
+from tests.adversary.deviating import (
     BRAND,
     OWNERS,
     PROFILE_ATTRIBUTES,

@@ -10,7 +10,7 @@ import grpc
 import pytest
 
 from client.sdk import QuerySigner
-from tests.security.deviating import BRAND, PARTIES, RETAILER_A, Deployment
+from tests.adversary.deviating import BRAND, PARTIES, RETAILER_A, Deployment
 from wire.v1 import coordinator_pb2, node_pb2
 
 

@@ -13,7 +13,7 @@ from client.sdk import QueryError
 from coordinator.config import load_coordinator_config
 from runtime.certs import COORDINATOR
 from runtime.config_file import ConfigError
-from tests.security.deviating import (
+from tests.adversary.deviating import (
     ANALYST,
     BRAND,
     OWNERS,

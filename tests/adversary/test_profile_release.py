@@ -21,7 +21,7 @@ from model.results import OwnerProfile
 from protocols.paillier import ciphertext_from_bytes
 from protocols.paillier_attributes import CategoricalAttribute
 from release.profile import released_profiles
-from tests.security.deviating import (
+from tests.adversary.deviating import (
     BRAND,
     OWNERS,
     PROFILE_ATTRIBUTES,
