@@ -17,6 +17,7 @@ from connectors.errors import ConnectorError
 from connectors.identifiers import ColumnKind, IdType, NormalisationProfile, normalise
 from connectors.source_spec import SourceSpec
 from gongying.demo_data import BRAND, RETAILERS, generate_demo_data
+from gongying.demo_labels import ZH_CN
 from gongying.demo_noise import NoiseCheck, check_overlap, check_profile
 from gongying.demo_profile import (
     ATTRIBUTES,
@@ -171,6 +172,7 @@ def write_configs(
             comment = f"Policy of {party}: who may ask what of its members (see {EXAMPLE})."
             write_toml(config_dir / f"{party}.policy.toml", policy, comment)
         querier = paillier_bits is not None and party == BRAND
+        owner = bool(paillier_bits) and party in RETAILERS  # declares attributes and labels
         table = node_table(
             party,
             address,
@@ -178,9 +180,10 @@ def write_configs(
             {c: c for c in ID_COLUMNS if c in header},
             workers=workers,
             default_region="CN",
-            attributes=DEMO_ATTRIBUTES if paillier_bits and party in RETAILERS else (),
+            attributes=DEMO_ATTRIBUTES if owner else (),
             paillier_key=f"{BRAND}.paillier.json" if querier else None,
             paillier_bits=paillier_bits if querier else None,
+            more={"labels": {"zh-CN": dict(ZH_CN)}} if owner else None,
             **_governed(certs, party),
         )
         write_toml(config_dir / f"{party}.toml", table)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 ZH_CN: dict[str, str] = {
     "age_band": "年龄段",
     "age_band.18-24": "18-24 岁",
@@ -34,12 +32,3 @@ ZH_CN: dict[str, str] = {
     "spend_12m": "近12个月消费金额",
     "visits_12m": "近12个月到店次数",
 }
-
-
-def labels_toml(labels: dict[str, str] | None = None) -> str:
-    """The `[labels.zh-CN]` table: quoted `attribute.bin` keys (TOML strings are JSON strings)."""
-    names = ZH_CN if labels is None else labels
-    lines = [
-        f"{json.dumps(key)} = {json.dumps(name, ensure_ascii=False)}" for key, name in names.items()
-    ]
-    return "[labels.zh-CN]\n" + "\n".join(lines) + "\n"

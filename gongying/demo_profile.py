@@ -18,11 +18,9 @@ from gongying.demo_data import (
     SPEND_BOUNDS,
     VISITS_BOUNDS,
 )
-from gongying.demo_labels import labels_toml
 from gongying.oracle import ProfileTruth, profile_truth
 from model.results import OwnerProfile, ProfileResult
 from protocols.paillier_attributes import Attribute, CategoricalAttribute, NumericAttribute
-from runtime.config_writer import attributes_table, toml_text
 
 CATEGORICAL: dict[str, tuple[str, ...]] = {
     "age_band": AGE_BANDS,
@@ -42,11 +40,6 @@ DEMO_ATTRIBUTES: tuple[Attribute, ...] = (
     *(NumericAttribute(name, *bounds) for name, bounds in NUMERIC.items()),
 )
 """The demo retailers' profilable attributes, as their node.toml declares them."""
-
-
-def attributes_toml() -> str:
-    """The `[attributes.*]` tables of a demo retailer's node.toml and its zh-CN labels."""
-    return toml_text({"attributes": attributes_table(DEMO_ATTRIBUTES)}) + "\n" + labels_toml()
 
 
 def _normalised(values: pd.Series, id_type: str) -> pd.Series:
