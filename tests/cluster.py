@@ -9,7 +9,7 @@ import time: starting a node creates a spawn process pool.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -27,7 +27,7 @@ from node.server import NodeServer, start_node
 from protocols.paillier_attributes import Attribute
 from runtime.audit import AuditLog, StoredRecord
 from runtime.certs import COORDINATOR, CertSet, init_certs
-from runtime.config_writer import PolicyTerms, node_table, policy_table, write_toml
+from runtime.config_writer import PolicyTerms, Table, node_table, policy_table, write_toml
 from runtime.serving import channel
 from wire.v1 import coordinator_pb2_grpc, node_pb2_grpc
 
@@ -62,6 +62,7 @@ class Party:
     fixed_port: bool = False  # listen on a port chosen up front, so it can restart in place
     config: NodeConfig | None = None  # started in process as it is, without a node.toml
     extra_toml: str = ""  # tables appended to the written node.toml (e.g. display labels)
+    more: Table = field(default_factory=dict)  # node.toml keys as they are (e.g. psi_groups)
 
     @property
     def source(self) -> SourceSpec:
@@ -219,6 +220,7 @@ def write_node(cluster: Cluster, party: Party) -> Path:
         paillier_bits=party.paillier_bits,
         policy=policy_path,
         signing_key=signing_key,
+        more=party.more,
     )
     path = write_toml(cluster.config_path(party.name), table)
     if party.extra_toml:
@@ -241,6 +243,7 @@ def start_cluster(
     unreachable: Sequence[str] = (),
     deadline_seconds: float = 60,
     fields: Mapping[str, Any] | None = None,
+    coordinator: Callable[[C], CoordinatorServer] | None = None,
 ) -> C:
     """Write every party's files under `root` and start its node, then the coordinator.
 
@@ -248,7 +251,8 @@ def start_cluster(
     listed in `clients`), a policy, signing key and audit log per node, and a coordinator with
     an audit log; otherwise plaintext without policies. `kind` is the Cluster subclass to
     return (a suite's own helpers on top). `unreachable` parties are known to the
-    coordinator at a port nobody listens on; `fields` are the `kind`'s own.
+    coordinator at a port nobody listens on; `fields` are the `kind`'s own. `coordinator`
+    starts the coordinator instead (e.g. from a coordinator.toml with schedules).
     """
     root.mkdir(parents=True, exist_ok=True)
     names = [p.name for p in parties]
@@ -262,6 +266,9 @@ def start_cluster(
             cluster.start_node(party.name)
         dead = {party: f"127.0.0.1:{free_port()}" for party in unreachable}
         cluster.unreachable = dead
+        if coordinator is not None:
+            cluster.server = coordinator(cluster)
+            return cluster
         cluster.server = start_coordinator(
             CoordinatorConfig(
                 listen=LOOPBACK,

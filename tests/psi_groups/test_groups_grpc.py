@@ -3,25 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 
 import grpc
 import pytest
 
 from client.sdk import CoordinatorClient, QueryError
-from coordinator.config import CoordinatorConfig
-from coordinator.server import CoordinatorServer, start_coordinator
 from gongying.demo_data import generate_demo_data
 from gongying.oracle import OverlapTruth
-from node.server import NodeServer, start_node
-from tests.cluster import LOOPBACK
-from tests.integration.deployment import (
-    assert_equals_truth,
-    file_truth,
-    node_config,
-    source_for,
-)
+from tests.cluster import EMAIL_PHONE, Cluster, Party, start_cluster
+from tests.integration.deployment import assert_equals_truth, file_truth
 from wire.v1 import node_pb2, node_pb2_grpc
 
 # brand serves only X25519, retailer_b only ristretto255 (a node from before X25519)
@@ -32,33 +23,16 @@ SERVES = {
 }
 
 
-class Running:
-    def __init__(self, root: Path) -> None:
-        data = generate_demo_data(root / "data", members=150, seed=5)
-        self.paths = {party: data.paths[party] for party in SERVES}
-        self.nodes: dict[str, NodeServer] = {}
-        for party, groups in SERVES.items():
-            config = node_config(party, source_for("csv", data.paths[party], root / "data"))
-            self.nodes[party] = start_node(replace(config, psi_groups=groups), listen=LOOPBACK)
-        self.coordinator: CoordinatorServer = start_coordinator(
-            CoordinatorConfig(
-                listen=LOOPBACK,
-                parties={p: n.address for p, n in self.nodes.items()},
-                deadline_seconds=60,
-                insecure_plaintext=True,
-            ),
-            listen=LOOPBACK,
-        )
-
-    def stop(self) -> None:
-        self.coordinator.stop(grace=1.0)
-        for node in self.nodes.values():
-            node.stop(grace=1.0)
-
-
 @pytest.fixture(scope="module")
-def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
-    started = Running(tmp_path_factory.mktemp("groups"))
+def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    """A plaintext deployment of the demo's parties, each serving its groups in SERVES."""
+    root = tmp_path_factory.mktemp("groups")
+    data = generate_demo_data(root / "data", members=150, seed=5)
+    parties = [
+        Party(p, data.paths[p], EMAIL_PHONE, more={"psi_groups": list(groups)})
+        for p, groups in SERVES.items()
+    ]
+    started: Cluster = start_cluster(root, parties, secure=False)
     try:
         yield started
     finally:
@@ -66,16 +40,21 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
 
 
 @pytest.fixture(scope="module")
-def client(running: Running) -> Iterator[CoordinatorClient]:
-    with CoordinatorClient(running.coordinator.address) as connected:
+def client(running: Cluster) -> Iterator[CoordinatorClient]:
+    with running.client("brand") as connected:
         yield connected
 
 
-def _truth(running: Running, parties: list[str]) -> OverlapTruth:
-    return file_truth({p: running.paths[p] for p in parties}, "email")
+def _truth(running: Cluster, parties: list[str]) -> OverlapTruth:
+    paths: dict[str, Path] = {}
+    for party in parties:
+        data = running.parties[party].data
+        assert isinstance(data, Path)
+        paths[party] = data
+    return file_truth(paths, "email")
 
 
-def test_x25519_overlap_equals_the_truth(running: Running, client: CoordinatorClient) -> None:
+def test_x25519_overlap_equals_the_truth(running: Cluster, client: CoordinatorClient) -> None:
     """brand serves X25519 only, so the answer was computed in X25519."""
     parties = ["brand", "retailer_a"]
     result = client.overlap(parties, "email", groups=("x25519",))
@@ -84,21 +63,21 @@ def test_x25519_overlap_equals_the_truth(running: Running, client: CoordinatorCl
 
 
 def test_default_falls_back_to_a_group_every_party_serves(
-    running: Running, client: CoordinatorClient
+    running: Cluster, client: CoordinatorClient
 ) -> None:
     parties = ["retailer_b", "retailer_a"]
     result = client.overlap(parties, "email")  # allows x25519 then ristretto255
     assert_equals_truth(result, _truth(running, parties), parties)
 
 
-def test_ristretto255_stays_selectable(running: Running, client: CoordinatorClient) -> None:
+def test_ristretto255_stays_selectable(running: Cluster, client: CoordinatorClient) -> None:
     parties = ["retailer_a", "retailer_b"]
     result = client.overlap(parties, "email", groups=("ristretto255",))
     assert_equals_truth(result, _truth(running, parties), parties)
 
 
 def test_a_cached_load_is_hashed_again_for_another_group(
-    running: Running, client: CoordinatorClient
+    running: Cluster, client: CoordinatorClient
 ) -> None:
     """retailer_a keeps its file's hash points between queries; they belong to one group."""
     for parties, group in (
@@ -110,7 +89,7 @@ def test_a_cached_load_is_hashed_again_for_another_group(
         assert_equals_truth(result, _truth(running, parties), parties)
 
 
-def test_mixed_groups_are_refused_in_one_line(running: Running, client: CoordinatorClient) -> None:
+def test_mixed_groups_are_refused_in_one_line(running: Cluster, client: CoordinatorClient) -> None:
     with pytest.raises(QueryError) as refused:
         client.overlap(["brand", "retailer_b"], "email")
     assert refused.value.code == "FAILED_PRECONDITION"
@@ -123,7 +102,7 @@ def test_mixed_groups_are_refused_in_one_line(running: Running, client: Coordina
     assert all(n.service.sessions.open_count() == 0 for n in running.nodes.values())
 
 
-def test_a_node_refuses_a_group_it_does_not_serve(running: Running) -> None:
+def test_a_node_refuses_a_group_it_does_not_serve(running: Cluster) -> None:
     """Attack: a coordinator that asks retailer_b for X25519 anyway."""
     node = running.nodes["retailer_b"]
     with grpc.insecure_channel(node.address) as channel:
