@@ -38,6 +38,7 @@ class PolicyTerms(TypedDict, total=False):
     co_parties: list[str]
     signing_key: str | Path
     audiences: list[str]
+    agreements: list[str]
 
 
 def toml_text(table: Table, comment: str = "") -> str:

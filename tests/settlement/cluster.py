@@ -12,12 +12,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from client.sdk import ClientTLS, CoordinatorClient, QuerySigner
-from coordinator.config import CoordinatorConfig
-from coordinator.server import CoordinatorServer, start_coordinator
-from node.config import load_node_config
-from node.server import NodeServer, start_node
-from runtime.certs import COORDINATOR, CertSet, init_certs
+from protocols.paillier_attributes import CategoricalAttribute, NumericAttribute
+from runtime.config_writer import PolicyTerms
+from tests.cluster import Cluster, Party, start_cluster
 
 BRAND = "brand"
 RETAILERS = ("retailer_a", "retailer_b", "retailer_c")
@@ -29,16 +26,10 @@ HOLDS = {BRAND: 0.5, "retailer_a": 0.55, "retailer_b": 0.45, "retailer_c": 0.5}
 REPEATS = {BRAND: 0.3, "retailer_a": 0.4, "retailer_b": 0.25, "retailer_c": 0.33}
 MONTH_SEEDS = {"2026-09": 9, "2026-10": 10, "2026-11": 11}
 
-ATTRIBUTES_TOML = """
-[attributes.spend]
-kind = "numeric"
-lower = 0.0
-upper = 1000.0
-
-[attributes.repeat]
-kind = "categorical"
-domain = ["yes", "no"]
-"""
+ATTRIBUTES = (
+    NumericAttribute("spend", 0.0, 1000.0, 1),
+    CategoricalAttribute("repeat", ("yes", "no")),
+)
 
 
 def email(person: int) -> str:
@@ -58,51 +49,21 @@ def month_data(period: str) -> dict[str, pd.DataFrame]:
     return frames
 
 
-def _policy(partner: str, others: Sequence[str], exact: bool, agreements: Sequence[str]) -> str:
-    noise = (
-        "exact = true\n"
-        if exact
-        else f"epsilon_per_query = {EPSILON}\nepsilon_per_period = 1000.0\n"
-    )
-    return f"""[partners.{partner}]
-signing_key = "certs/{partner}.sign.pub"
-query_kinds = ["overlap", "profile"]
-id_types = ["email"]
-attributes = ["spend", "repeat"]
-min_cohort = {K}
-min_counterparty_set = 100
-queries_per_day = 1000
-max_concurrent = 4
-co_parties = [{", ".join(f'"{p}"' for p in others)}]
-agreements = [{", ".join(f'"{h}"' for h in agreements)}]
-{noise}"""
-
-
-def _node_toml(party: str) -> str:
-    extra = (
-        '[paillier]\nkey_file = "brand.paillier.json"\nbits = 2048\n'
-        if party == BRAND
-        else ATTRIBUTES_TOML
-    )
-    return f"""party = "{party}"
-listen = "127.0.0.1:0"
-workers = 1
-policy = "{party}.policy.toml"
-signing_key = "certs/{party}.sign.key"
-
-[tls]
-ca = "certs/ca.pem"
-cert = "certs/{party}.pem"
-key = "certs/{party}.key"
-
-[source]
-kind = "csv"
-path = "data/{party}.csv"
-
-[identifiers]
-email = "email"
-
-{extra}"""
+def _terms(others: Sequence[str], exact: bool, agreements: Sequence[str]) -> PolicyTerms:
+    terms: PolicyTerms = {
+        "query_kinds": ["overlap", "profile"],
+        "id_types": ["email"],
+        "attributes": ["spend", "repeat"],
+        "min_cohort": K,
+        "min_counterparty_set": 100,
+        "queries_per_day": 1000,
+        "max_concurrent": 4,
+        "co_parties": list(others),
+        "agreements": list(agreements),
+    }
+    if exact:
+        return {**terms, "exact": True}
+    return {**terms, "epsilon_per_query": EPSILON, "epsilon_per_period": 1000.0}
 
 
 def write_month(root: Path, period: str) -> dict[str, pd.DataFrame]:
@@ -122,14 +83,10 @@ def write_month(root: Path, period: str) -> dict[str, pd.DataFrame]:
 
 
 @dataclass
-class Cluster:
-    """The running parties and where their files are."""
+class Settling(Cluster):
+    """The running parties, their files, and whether they answer exactly."""
 
-    root: Path
-    certs: CertSet
-    nodes: dict[str, NodeServer]
-    coordinator: CoordinatorServer
-    exact: bool
+    exact: bool = True
 
     def load_month(self, period: str) -> dict[str, pd.DataFrame]:
         """Write the month's member files (each node reloads a changed file); the truth."""
@@ -138,57 +95,23 @@ class Cluster:
     def audit_log(self, party: str) -> str:
         return str(self.root / f"{party}.audit.db")
 
-    def client(self) -> CoordinatorClient:
-        files = self.certs.parties[BRAND]
-        return CoordinatorClient(
-            self.coordinator.address,
-            ClientTLS(self.certs.ca, files.cert, files.key),
-            signer=QuerySigner.from_file(BRAND, files.sign_key),
-        )
 
-    def stop(self) -> None:
-        self.coordinator.stop(grace=1.0)
-        for node in self.nodes.values():
-            node.stop(grace=1.0)
-
-
-def build_cluster(root: Path, exact: bool, agreements: Sequence[str]) -> Cluster:
+def build_cluster(root: Path, exact: bool, agreements: Sequence[str]) -> Settling:
     """Start four nodes and the coordinator; every retailer accepts `agreements` for the brand
     (and the brand accepts them for each retailer)."""
-    certs = init_certs(root / "certs", list(PARTIES), days=2)
-    (root / "data").mkdir()
-    policies = {
-        BRAND: "\n".join(
-            _policy(r, [p for p in RETAILERS if p != r], exact, agreements) for r in RETAILERS
-        ),
-        **{
-            r: _policy(BRAND, [p for p in RETAILERS if p != r], exact, agreements)
-            for r in RETAILERS
-        },
-    }
-    nodes: dict[str, NodeServer] = {}
-    try:
-        for party in PARTIES:
-            (root / f"{party}.policy.toml").write_text(policies[party])
-            (root / f"{party}.toml").write_text(_node_toml(party))
-        write_month(root, next(iter(MONTH_SEEDS)))
-        for party in PARTIES:
-            nodes[party] = start_node(load_node_config(root / f"{party}.toml"))
-        coordinator = start_coordinator(
-            CoordinatorConfig(
-                listen="127.0.0.1:0",
-                parties={p: n.address for p, n in nodes.items()},
-                deadline_seconds=120,
-                workers=1,
-                tls=ClientTLS(
-                    certs.ca, certs.parties[COORDINATOR].cert, certs.parties[COORDINATOR].key
-                ),
-                audit_log=str(root / "coordinator.audit.db"),
-                signing_key=certs.parties[COORDINATOR].sign_key,
-            )
-        )
-    except BaseException:
-        for node in nodes.values():
-            node.stop(grace=0)
-        raise
-    return Cluster(root, certs, nodes, coordinator, exact)
+    (root / "data").mkdir(parents=True)
+    write_month(root, next(iter(MONTH_SEEDS)))
+
+    def others(retailer: str) -> list[str]:
+        return [p for p in RETAILERS if p != retailer]
+
+    brand_terms = {r: _terms(others(r), exact, agreements) for r in RETAILERS}
+    parties = [
+        Party(BRAND, root / "data" / f"{BRAND}.csv", paillier_bits=2048, partners=brand_terms)
+    ]
+    for r in RETAILERS:
+        data = root / "data" / f"{r}.csv"
+        terms = {BRAND: _terms(others(r), exact, agreements)}
+        parties.append(Party(r, data, attributes=ATTRIBUTES, partners=terms))
+    fields = {"exact": exact}
+    return start_cluster(root, parties, kind=Settling, deadline_seconds=120, fields=fields)

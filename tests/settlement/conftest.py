@@ -16,7 +16,7 @@ from settlement.measurements import measure
 from settlement.statement import Statement, issue, read_statement
 from settlement.store import StatementStore
 from tests.settlement.agreements import write_agreements
-from tests.settlement.cluster import BRAND, MONTH_SEEDS, Cluster, build_cluster
+from tests.settlement.cluster import BRAND, MONTH_SEEDS, Settling, build_cluster
 
 MONTHS = tuple(MONTH_SEEDS)
 
@@ -25,7 +25,7 @@ MONTHS = tuple(MONTH_SEEDS)
 class Settled:
     """A cluster after settling every month: the statements, the truth, the files."""
 
-    cluster: Cluster
+    cluster: Settling
     agreement: Agreement
     alternative: Agreement
     files: tuple[Path, Path]
@@ -59,7 +59,7 @@ def _settle_cli(run: Settled, period: str) -> Statement:
 
 def _settle_api(run: Settled, period: str) -> Statement:
     key = run.cluster.certs.parties[BRAND].sign_key
-    with run.cluster.client() as client, StatementStore(str(run.db)) as store:
+    with run.cluster.client(BRAND) as client, StatementStore(str(run.db)) as store:
         data = measure(client, run.agreement, period)
         assert client.signer is not None and client.signer.party == BRAND
         statement = issue(run.agreement, period, data, BRAND, client.signer.key)

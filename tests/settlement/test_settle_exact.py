@@ -128,7 +128,7 @@ def test_a_settled_period_is_not_settled_again(exact_run: Settled) -> None:
 
 def test_a_node_refuses_a_query_for_an_agreement_it_has_not_accepted(exact_run: Settled) -> None:
     unaccepted = exact_run.alternative.hash
-    with exact_run.cluster.client() as client, pytest.raises(QueryError) as refused:
+    with exact_run.cluster.client(BRAND) as client, pytest.raises(QueryError) as refused:
         client.overlap([BRAND, *RETAILERS], "email", query_id="not-accepted", agreement=unaccepted)
     assert refused.value.code == "PERMISSION_DENIED"
     assert f"agreement {unaccepted} is not accepted" in str(refused.value)
@@ -155,7 +155,7 @@ def test_settling_an_agreement_the_nodes_have_not_accepted_fails_in_one_line(
 
 def test_numbers_of_queries_not_run_for_the_agreement_fail_verify(exact_run: Settled) -> None:
     agreement = exact_run.agreement
-    with exact_run.cluster.client() as client:  # the same questions, signed for no agreement
+    with exact_run.cluster.client(BRAND) as client:  # the same questions, signed for no agreement
         overlap = client.overlap([BRAND, *RETAILERS], "email")
         profile = client.profile(BRAND, RETAILERS, agreement.profile_attributes())
     data = Measurements(tuple(overlap_measurements(overlap) + profile_measurements(profile)))
