@@ -20,9 +20,8 @@ from coordinator.dashboard_users import set_user
 from coordinator.history import Run
 from coordinator.server import CoordinatorServer, start_coordinator
 from gongying.oracle import OverlapTruth, overlap_truth
-from node.config import load_node_config
-from node.server import NodeServer, start_node
-from runtime.certs import init_certs
+from runtime.config_writer import PolicyTerms
+from tests.cluster import Cluster, Party, start_cluster
 
 BRAND, RETAILER_A, RETAILER_B = "brand", "retailer_a", "retailer_b"
 PARTIES = (BRAND, RETAILER_A, RETAILER_B)
@@ -30,25 +29,20 @@ USER, PASSWORD = "ops", "correct horse battery"
 MONTHS = tuple(datetime(2026, month, 1, 3, tzinfo=UTC) for month in (9, 10, 11))
 BUDGET_B = 2.0  # retailer_b's agreed epsilon budget on the dashboard
 
-_DEFAULTS = """
-[defaults]
-query_kinds = ["overlap"]
-id_types = ["email"]
-min_cohort = 5
-min_counterparty_set = 10
-queries_per_day = 1000
-max_concurrent = 8
-co_parties = ["*"]
-"""
-POLICIES = {
-    BRAND: _DEFAULTS + '[partners.retailer_a]\nsigning_key = "certs/retailer_a.sign.pub"\n'
-    "exact = true\n",
-    RETAILER_A: _DEFAULTS + '[partners.brand]\nsigning_key = "certs/brand.sign.pub"\n'
-    "exact = true\n",
-    RETAILER_B: _DEFAULTS
-    + '[partners.brand]\nsigning_key = "certs/brand.sign.pub"\nexact = true\n\n'
-    '[partners.retailer_a]\nsigning_key = "certs/retailer_a.sign.pub"\n'
-    "epsilon_per_query = 0.5\nepsilon_per_period = 1.0\n",
+DEFAULTS: PolicyTerms = {
+    "query_kinds": ["overlap"],
+    "id_types": ["email"],
+    "min_cohort": 5,
+    "min_counterparty_set": 10,
+    "queries_per_day": 1000,
+    "max_concurrent": 8,
+    "co_parties": ["*"],
+}
+EXACT: PolicyTerms = {"exact": True}
+PARTNERS: dict[str, dict[str, PolicyTerms]] = {
+    BRAND: {RETAILER_A: EXACT},
+    RETAILER_A: {BRAND: EXACT},
+    RETAILER_B: {BRAND: EXACT, RETAILER_A: {"epsilon_per_query": 0.5, "epsilon_per_period": 1.0}},
 }
 
 
@@ -76,27 +70,6 @@ def write_month(data: Path, month: int) -> dict[str, set[str]]:
             writer.writerows([e] for e in emails)
         sets[party] = set(emails)
     return sets
-
-
-def node_toml(party: str, data: Path) -> str:
-    return f"""party = "{party}"
-listen = "127.0.0.1:0"
-workers = 1
-policy = "{party}.policy.toml"
-signing_key = "certs/{party}.sign.key"
-
-[tls]
-ca = "certs/ca.pem"
-cert = "certs/{party}.pem"
-key = "certs/{party}.key"
-
-[source]
-kind = "csv"
-path = "{data / (party + ".csv")}"
-
-[identifiers]
-email = "email"
-"""
 
 
 def coordinator_toml(addresses: dict[str, str], history: str) -> str:
@@ -172,11 +145,8 @@ class FakeClock:
 
 
 @dataclass
-class Workspace:
-    root: Path
-    nodes: dict[str, NodeServer]
-    coordinator: CoordinatorServer
-    clock: FakeClock
+class Workspace(Cluster):
+    clock: FakeClock = field(default_factory=lambda: FakeClock(MONTHS[0]))
     truths: list[OverlapTruth] = field(default_factory=list)  # per month, brand/a/b
     made: list[list[Run]] = field(default_factory=list)  # the runs each month's tick made
     repeat: list[Run] = field(default_factory=list)  # a second tick at month 1's time
@@ -187,45 +157,33 @@ class Workspace:
         assert dashboard is not None
         return dashboard.url
 
-    def stop(self) -> None:
-        self.coordinator.stop(grace=1.0)
-        for node in self.nodes.values():
-            node.stop(grace=1.0)
-
 
 def run_workspace(root: Path, history: str | None = None) -> Workspace:
     """Start everything, run the three months, and return the running workspace."""
-    init_certs(root / "certs", PARTIES, days=2)
     data = root / "data"
-    data.mkdir()
+    data.mkdir(parents=True)
     sets = write_month(data, 1)
-    nodes: dict[str, NodeServer] = {}
-    try:
-        for party in PARTIES:
-            (root / f"{party}.policy.toml").write_text(POLICIES[party])
-            (root / f"{party}.toml").write_text(node_toml(party, data))
-            nodes[party] = start_node(load_node_config(root / f"{party}.toml"))
+
+    def start(workspace: Workspace) -> CoordinatorServer:
+        """The coordinator from its coordinator.toml, on the workspace's clock."""
         set_user(root / "dashboard.users.toml", USER, PASSWORD)
         config_path = root / "coordinator.toml"
-        addresses = {p: n.address for p, n in nodes.items()}
+        addresses = {p: workspace.node_address(p) for p in PARTIES}
         config_path.write_text(coordinator_toml(addresses, history or "history.db"))
-        clock = FakeClock(MONTHS[0])
-        coordinator = start_coordinator(
-            load_coordinator_config(config_path),
-            workspace_options={"clock": clock, "schedule_interval": None},
-        )
-    except BaseException:
-        for node in nodes.values():
-            node.stop(grace=0)
-        raise
-    workspace = Workspace(root, nodes, coordinator, clock)
-    scheduler = coordinator.workspace.scheduler
+        options = {"clock": workspace.clock, "schedule_interval": None}
+        return start_coordinator(load_coordinator_config(config_path), workspace_options=options)
+
+    parties = [
+        Party(p, data / f"{p}.csv", partners=PARTNERS[p], defaults=DEFAULTS) for p in PARTIES
+    ]
+    workspace = start_cluster(root, parties, kind=Workspace, coordinator=start)
+    scheduler = workspace.coordinator.workspace.scheduler
     assert scheduler is not None
     for month, moment in enumerate(MONTHS, start=1):
         if month > 1:
             sets = write_month(data, month)
         workspace.truths.append(overlap_truth({p: sets[p] for p in PARTIES}))
-        clock.now = moment
+        workspace.clock.now = moment
         workspace.made.append(scheduler.run_due())
         if month == 1:
             workspace.repeat = scheduler.run_due()
