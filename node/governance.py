@@ -4,7 +4,6 @@ contribution leaves it (DESIGN 7)."""
 
 from __future__ import annotations
 
-import logging
 import secrets
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -15,32 +14,26 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from model.errors import GovernanceRefusal
 from node.admission import Admission
 from node.charging import QueryCharges
-from node.config import NodeConfig
 from node.ledger import PrivacyLedger
-from node.nonces import SqlNonces
 from node.policy import (
     FAILED_PRECONDITION,
     RESOURCE_EXHAUSTED,
     PartnerTerms,
     Policy,
     PolicyRequest,
-    exact_partners,
-    load_policy,
 )
 from node.query_key import FINGERPRINT_SECRET, query_key, set_fingerprint
 from node.query_signature import QuerySignatures, match_signed
 from node.segments import unverified_segment
-from runtime.audit import AuditLog, AuditRecord, Witness, open_audit_log
+from runtime.audit import AuditLog, AuditRecord, Witness
 from runtime.signing import (
     SHARED,
     ReplayGuard,
     SignedQuery,
-    load_signing_key,
 )
 
 Clock = Callable[[], datetime]
-log = logging.getLogger(__name__)
-__all__ = ["Admission", "GovernanceRefusal", "NodeGovernance", "open_governance"]
+__all__ = ["Admission", "GovernanceRefusal", "NodeGovernance"]
 
 
 class NodeGovernance:
@@ -372,33 +365,3 @@ def _admitting_rule(admission: Admission) -> str | None:
         return None
     rule = f"partners.{admission.terms.name}"
     return f"{rule}.agreements" if admission.agreement else rule
-
-
-def open_governance(config: NodeConfig) -> NodeGovernance:
-    """The node's policy, budget ledger and audit log as its config names them."""
-    signing_key = load_signing_key(config.signing_key) if config.signing_key else None
-    audit = (
-        open_audit_log(config.audit_log, party=config.party, signing_key=signing_key)
-        if config.audit_log
-        else None
-    )
-    policy = load_policy(config.policy) if config.policy else None
-    ledger = PrivacyLedger.open(config.ledger, policy) if policy and config.ledger else None
-    own_key = signing_key.public_key() if signing_key is not None else None
-    for terms in exact_partners(policy) if policy is not None else []:
-        log.warning(
-            "%s: partner %s has exact = true in %s: its answers carry no noise and no budget "
-            "(only min_cohort %d and the caps protect members; see README 'Policy and refusals')",
-            config.party,
-            terms.name,
-            policy.path if policy is not None else "the policy",
-            terms.min_cohort,
-        )
-    # seen nonces live beside the budget in the ledger database, so replays fail after restarts
-    nonces = SqlNonces.open(config.ledger) if ledger is not None and config.ledger else None
-    replays = ReplayGuard(nonces) if nonces is not None else None
-    governance = NodeGovernance(
-        config.party, audit, policy, ledger, own_key=own_key, replays=replays
-    )
-    governance.recover_interrupted()  # one node process per ledger (one replica)
-    return governance

@@ -10,14 +10,20 @@ queries, default to protective values too.
 
 from __future__ import annotations
 
-import math
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
 from connectors.identifiers import IdType
+from node.policy_values import (
+    agreement_hashes,
+    at_least,
+    choice_set,
+    epsilon_value,
+    path_value,
+    string_list,
+)
 from runtime.config_file import ConfigError, expect, read_toml
 from runtime.signing import AUDIENCES, SHARED
 
@@ -58,7 +64,6 @@ PERMISSION_DENIED: Final = "PERMISSION_DENIED"
 FAILED_PRECONDITION: Final = "FAILED_PRECONDITION"
 RESOURCE_EXHAUSTED: Final = "RESOURCE_EXHAUSTED"
 OK: Final = "OK"
-_SHA256_HEX: Final = re.compile(r"^[0-9a-f]{64}$")
 
 
 class UnknownPartner(LookupError):
@@ -297,25 +302,25 @@ def _partner(
     }
     terms = PartnerTerms(
         name=name,
-        identities=tuple(_strings(identities, where("identities"))),
-        query_kinds=_choices(merged["query_kinds"], QUERY_KINDS, where("query_kinds")),
-        id_types=_choices(merged["id_types"], ID_TYPES, where("id_types")),
-        attributes=frozenset(_strings(merged["attributes"], where("attributes"))),
-        min_cohort=_at_least(merged["min_cohort"], 1, where("min_cohort")),
-        min_counterparty_set=_at_least(
+        identities=tuple(string_list(identities, where("identities"))),
+        query_kinds=choice_set(merged["query_kinds"], QUERY_KINDS, where("query_kinds")),
+        id_types=choice_set(merged["id_types"], ID_TYPES, where("id_types")),
+        attributes=frozenset(string_list(merged["attributes"], where("attributes"))),
+        min_cohort=at_least(merged["min_cohort"], 1, where("min_cohort")),
+        min_counterparty_set=at_least(
             merged["min_counterparty_set"], 1, where("min_counterparty_set")
         ),
-        queries_per_day=_at_least(merged["queries_per_day"], 0, where("queries_per_day")),
+        queries_per_day=at_least(merged["queries_per_day"], 0, where("queries_per_day")),
         epsilon_per_period=epsilons["epsilon_per_period"],
-        period_days=_at_least(merged["period_days"], 1, where("period_days")),
+        period_days=at_least(merged["period_days"], 1, where("period_days")),
         epsilon_per_query=epsilons["epsilon_per_query"],
-        signing_key=_path(merged["signing_key"], base, where("signing_key")),
+        signing_key=path_value(merged["signing_key"], base, where("signing_key")),
         exact=exact,
-        max_set_size=_at_least(merged["max_set_size"], 1, where("max_set_size")),
-        max_concurrent=_at_least(merged["max_concurrent"], 1, where("max_concurrent")),
-        co_parties=frozenset(_strings(merged["co_parties"], where("co_parties"))),
-        audiences=_choices(merged["audiences"], AUDIENCES, where("audiences")),
-        agreements=_hashes(merged["agreements"], where("agreements")),
+        max_set_size=at_least(merged["max_set_size"], 1, where("max_set_size")),
+        max_concurrent=at_least(merged["max_concurrent"], 1, where("max_concurrent")),
+        co_parties=frozenset(string_list(merged["co_parties"], where("co_parties"))),
+        audiences=choice_set(merged["audiences"], AUDIENCES, where("audiences")),
+        agreements=agreement_hashes(merged["agreements"], where("agreements")),
     )
     if exact and terms.min_cohort < EXACT_MIN_COHORT:
         raise ConfigError(
@@ -342,7 +347,7 @@ def _chosen_epsilon(
     """The partner's epsilon: protective default when unset; 0 only under exact = true (which
     overrides an epsilon inherited from [defaults], but not one in the partner's own table)."""
     if exact:
-        if key in table and _epsilon(table[key], where(key)) > 0:
+        if key in table and epsilon_value(table[key], where(key)) > 0:
             raise ConfigError(
                 f"{where(key)}: exact = true gives partner {name} exact answers without noise, "
                 f"so {key} {table[key]} contradicts it; remove one of the two"
@@ -351,7 +356,7 @@ def _chosen_epsilon(
     value = merged[key]
     if value is None:
         return _default(key)
-    number = _epsilon(value, where(key))
+    number = epsilon_value(value, where(key))
     if number == 0:
         raise ConfigError(
             f"{where(key)}: 0 would give partner {name} exact answers with no noise or budget; "
@@ -362,52 +367,3 @@ def _chosen_epsilon(
 
 def _default(key: str) -> float:
     return DEFAULT_EPSILON_PER_QUERY if key == "epsilon_per_query" else DEFAULT_EPSILON_PER_PERIOD
-
-
-def _path(value: Any, base: Path, where: str) -> Path | None:
-    text = expect(value, str, where)
-    if not text:
-        return None
-    path = Path(text)
-    return path if path.is_absolute() else base / path
-
-
-def _strings(value: Any, where: str) -> list[str]:
-    items = expect(value, list, where)
-    for item in items:
-        if not isinstance(item, str) or not item:
-            raise ConfigError(f"{where}: expected non-empty strings, got {item!r}")
-    return items
-
-
-def _hashes(value: Any, where: str) -> frozenset[str]:
-    items = _strings(value, where)
-    for item in items:
-        if not _SHA256_HEX.match(item):
-            raise ConfigError(
-                f"{where}: {item!r} is not an agreement hash (64 lower-case hex digits, as "
-                "`gongying settle check --agreement FILE` prints)"
-            )
-    return frozenset(items)
-
-
-def _choices(value: Any, allowed: Sequence[str], where: str) -> frozenset[str]:
-    items = _strings(value, where)
-    for item in items:
-        if item not in allowed:
-            raise ConfigError(f"{where}: {item!r} is not one of {', '.join(allowed)}")
-    return frozenset(items)
-
-
-def _at_least(value: Any, lowest: int, where: str) -> int:
-    number = expect(value, int, where)
-    if number < lowest:
-        raise ConfigError(f"{where}: must be at least {lowest}, got {number}")
-    return number
-
-
-def _epsilon(value: Any, where: str) -> float:
-    number = expect(value, float, where)
-    if not math.isfinite(number) or number < 0:
-        raise ConfigError(f"{where}: must be a finite number >= 0, got {number}")
-    return number

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from node.check import check_node
 from node.config import NodeConfig, load_node_config
-from node.governance import open_governance
+from node.governance_files import open_governance
 from node.outcome_log import OutcomeLoggingAuditLog
 from node.querier_key import load_or_create_key
 from node.service import NodeService

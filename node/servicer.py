@@ -8,7 +8,8 @@ import grpc
 
 from model.errors import QueryRefused
 from node.owner_terms import SignedAggregate
-from node.service import MAX_DECRYPT_CELLS, NodeService
+from node.profile_steps import MAX_DECRYPT_CELLS
+from node.service import NodeService
 from protocols.paillier import PaillierPublicKey
 from runtime.identity import peer_identity
 from wire import node_serde as codec
