@@ -13,6 +13,15 @@ from rich.markup import escape
 from rich.table import Table
 
 from client.profile import client_settings
+from gongying.cli_common import (
+    CaOption,
+    CertOption,
+    CoordinatorOption,
+    IdTypeOption,
+    KeyOption,
+    ProfileOption,
+    fail,
+)
 from runtime.config_file import ConfigError
 from runtime.signing import SignedQueryError
 
@@ -26,33 +35,17 @@ LANGUAGES = ("en", "zh-CN")  # gongying.analysis_report.LANGUAGES, without loadi
 
 err = Console(stderr=True)
 
-Coordinator = Annotated[
-    str | None,
-    typer.Option("--coordinator", help="Coordinator HOST:PORT (default: the client profile's)."),
-]
-Profile = Annotated[
-    Path | None, typer.Option("--profile", help="Client profile (default: client.toml).")
-]
-Ca = Annotated[Path | None, typer.Option("--ca", help="CA certificate (PEM) for mutual TLS.")]
-Cert = Annotated[Path | None, typer.Option("--cert", help="Your TLS certificate (PEM).")]
-Key = Annotated[Path | None, typer.Option("--key", help="Your TLS private key (PEM).")]
 SigningKey = Annotated[
     Path | None, typer.Option("--signing-key", help="Sign queries with this Ed25519 key.")
 ]
 Querier = Annotated[
     str, typer.Option("--querier", help="Whose list (a brand); default: the profile's party.")
 ]
-IdType = Annotated[str, typer.Option("--id-type", help="email, phone, member_id, ...")]
 Timeout = Annotated[float, typer.Option("--timeout", help="Seconds per query before giving up.")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print the JSON object.")]
 Csv = Annotated[Path | None, typer.Option("--csv", help="Also write the table as CSV.")]
 Report = Annotated[Path | None, typer.Option("--report", help="Also write an HTML report.")]
 Lang = Annotated[str, typer.Option("--lang", help="Report language: en or zh-CN.")]
-
-
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
-    return typer.Exit(code)
 
 
 def _names(text: str) -> list[str]:
@@ -76,21 +69,21 @@ def _client(
             profile, coordinator, ca, cert, key, signing_key, querier or None
         )
         if not settings.party:
-            raise _fail("name the querier: pass --querier (or set party in the client profile)", 2)
+            raise fail("name the querier: pass --querier (or set party in the client profile)", 2)
         if settings.signing_key is None:
-            raise _fail("campaign groups are signed: pass --signing-key (or set signing_key)", 2)
+            raise fail("campaign groups are signed: pass --signing-key (or set signing_key)", 2)
         signer = QuerySigner.from_file(settings.party, settings.signing_key)
         client = CoordinatorClient(
             settings.coordinator or "", settings.tls, settings.server_name, signer
         )
     except (ConfigError, OSError, SignedQueryError) as error:
-        raise _fail(str(error), 2) from None
+        raise fail(str(error), 2) from None
     return client, settings.party
 
 
 def _check_lang(lang: str) -> None:
     if lang not in LANGUAGES:
-        raise _fail(f"--lang {lang!r} is not one of {', '.join(LANGUAGES)}")
+        raise fail(f"--lang {lang!r} is not one of {', '.join(LANGUAGES)}")
 
 
 def _print(frame: pd.DataFrame, title: str, index: bool = False) -> None:
@@ -119,7 +112,7 @@ def _write(
         if report is not None:
             err.print(f"wrote {write_page(report, [section], lang)}", highlight=False)
     except OSError as error:
-        raise _fail(f"cannot write: {error}") from None
+        raise fail(f"cannot write: {error}") from None
 
 
 LIFT_SHOWN = ["owner", "outcome", "exposed_members", "holdout_members", "exposed", "holdout",
@@ -146,17 +139,17 @@ def query_lift(
         "holdout"
     ),
     querier: Querier = "",
-    coordinator: Coordinator = None,
-    profile: Profile = None,
-    id_type: IdType = "email",
+    coordinator: CoordinatorOption = None,
+    profile: ProfileOption = None,
+    id_type: IdTypeOption = "email",
     timeout: Timeout = 900.0,
     as_json: AsJson = False,
     csv: Csv = None,
     report: Report = None,
     lang: Lang = "en",
-    ca: Ca = None,
-    cert: Cert = None,
-    key: Key = None,
+    ca: CaOption = None,
+    cert: CertOption = None,
+    key: KeyOption = None,
     signing_key: SigningKey = None,
 ) -> None:
     """Campaign lift: the owners' outcomes for your exposed members against your holdout, one
@@ -166,7 +159,7 @@ def query_lift(
 
     _check_lang(lang)
     if exposed == holdout:
-        raise _fail(f"--exposed and --holdout are both {exposed!r}: name two groups")
+        raise fail(f"--exposed and --holdout are both {exposed!r}: name two groups")
     client, party = _client(profile, coordinator, ca, cert, key, signing_key, querier)
     try:
         with client:
@@ -181,7 +174,7 @@ def query_lift(
                 timeout=timeout,
             )
     except QueryError as error:
-        raise _fail(f"{error} [{error.code}]") from None
+        raise fail(f"{error} [{error.code}]") from None
     frame = result.to_frame()
     if as_json:
         typer.echo(json.dumps(result.to_json(), indent=2, ensure_ascii=False, default=_plain))
@@ -201,7 +194,7 @@ def _read(path: Path, what: str, parse: Any) -> Any:
     try:
         return parse(json.loads(path.read_text(encoding="utf-8")))
     except (OSError, ValueError, KeyError, TypeError) as error:
-        raise _fail(f"cannot read {what} from {path}: {error}") from None
+        raise fail(f"cannot read {what} from {path}: {error}") from None
 
 
 def query_contribution(
@@ -220,17 +213,17 @@ def query_contribution(
         Path | None, typer.Option("--from", help="A saved `query overlap --json` answer.")
     ] = None,
     querier: Querier = "",
-    coordinator: Coordinator = None,
-    profile: Profile = None,
-    id_type: IdType = "email",
+    coordinator: CoordinatorOption = None,
+    profile: ProfileOption = None,
+    id_type: IdTypeOption = "email",
     timeout: Timeout = 900.0,
     as_json: AsJson = False,
     csv: Csv = None,
     report: Report = None,
     lang: Lang = "en",
-    ca: Ca = None,
-    cert: Cert = None,
-    key: Key = None,
+    ca: CaOption = None,
+    cert: CertOption = None,
+    key: KeyOption = None,
     signing_key: SigningKey = None,
 ) -> None:
     """Contribution scores (资源贡献度) per partner from private measures (an overlap, a
@@ -246,7 +239,7 @@ def query_contribution(
     try:
         table = load_weights(weights)
     except WeightsError as error:
-        raise _fail(str(error), 2) from None
+        raise fail(str(error), 2) from None
     chosen = _names(partners)
     campaign = _read(lift, "a lift answer", CampaignLift.from_json) if lift else None
     overlap: OverlapResult | None = None
@@ -264,14 +257,14 @@ def query_contribution(
                     owners = chosen or [p for p in overlap.parties if p != party]
                     spent = client.profile(party, owners, [spend], id_type, timeout=timeout)
         except QueryError as error:
-            raise _fail(f"{error} [{error.code}]") from None
+            raise fail(f"{error} [{error.code}]") from None
     querier = querier or overlap.parties[0]
     try:
         scores = contribution_scores(
             table, overlap, querier, chosen or None, spent, spend, campaign, lift_outcome
         )
     except WeightsError as error:
-        raise _fail(str(error), 2) from None
+        raise fail(str(error), 2) from None
     if as_json:
         typer.echo(json.dumps(scores.to_json(), indent=2, ensure_ascii=False, default=_plain))
     else:

@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.markup import escape
+
+from gongying.cli_common import fail
 
 err = Console(stderr=True)
 
@@ -21,12 +22,6 @@ LangOption = Annotated[
 ]
 
 
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    """Print one `error:` line and exit with `code`."""
-    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
-    return typer.Exit(code)
-
-
 def report_language(lang: str | None) -> str:
     """`--lang` checked (one `error:` line naming the supported languages), or the locale's."""
     from gongying.messages import UnknownLanguage, check_language, system_language
@@ -34,7 +29,7 @@ def report_language(lang: str | None) -> str:
     try:
         return check_language(lang) if lang else system_language()
     except UnknownLanguage as error:
-        raise _fail(str(error), code=2) from None
+        raise fail(str(error), code=2) from None
 
 
 def report(
@@ -75,11 +70,11 @@ def report(
 
     language = report_language(lang)
     if out is None and csv is None:
-        raise _fail("nothing to write: pass --out REPORT.html and/or --csv FOLDER", code=2)
+        raise fail("nothing to write: pass --out REPORT.html and/or --csv FOLDER", code=2)
     try:
         overlap, profile = read_saved_results(answers)
     except SavedResultError as error:
-        raise _fail(str(error), code=2) from None
+        raise fail(str(error), code=2) from None
     if not brand and overlap is not None:
         querier = profile.querier if profile is not None else ""
         brand = querier if querier in overlap.parties else overlap.parties[0]
@@ -91,8 +86,8 @@ def report(
         if csv is not None:
             written += write_report_tables(csv, overlap, profile, shares)
     except ContributionError as error:
-        raise _fail(f"--brand: {error}", code=2) from None
+        raise fail(f"--brand: {error}", code=2) from None
     except OSError as error:
-        raise _fail(f"cannot write: {error}") from None
+        raise fail(f"cannot write: {error}") from None
     for path in written:
         err.print(f"wrote {path}", highlight=False)

@@ -12,11 +12,11 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from client.profile import client_settings
 from client.sdk import CoordinatorClient, QueryError, QuerySigner
+from gongying.cli_common import fail
 from runtime.audit import AuditError, open_audit_log
 from runtime.config_file import ConfigError
 from runtime.signing import SignedQueryError, load_verify_key
@@ -44,19 +44,13 @@ DbOption = Annotated[
 ]
 
 
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    for line in message.splitlines() or [""]:
-        err.print(f"[bold red]error:[/] {escape(line)}", highlight=False, soft_wrap=True)
-    return typer.Exit(code)
-
-
 def _agreement(path: Path | None) -> Agreement:
     if path is None:
-        raise _fail("--agreement FILE is required (the agreement's TOML file)", code=2)
+        raise fail("--agreement FILE is required (the agreement's TOML file)", code=2)
     try:
         return load_agreement(path)
     except ConfigError as error:
-        raise _fail(str(error), code=2) from None
+        raise fail(str(error), code=2) from None
 
 
 def _client(
@@ -75,7 +69,7 @@ def _client(
             settings.coordinator or "", settings.tls, settings.server_name, signer
         )
     except (ConfigError, SignedQueryError, OSError, TLSError) as error:
-        raise _fail(str(error), code=2) from None
+        raise fail(str(error), code=2) from None
 
 
 def _print_statement(statement: Statement, out: Path | None) -> None:
@@ -118,7 +112,7 @@ def settle(
         return
     agreement = _agreement(agreement_file)
     if not period:
-        raise _fail("--period YYYY-MM is required", code=2)
+        raise fail("--period YYYY-MM is required", code=2)
     try:
         agreement.check_period(period)
         with StatementStore(db) as store:
@@ -133,9 +127,9 @@ def settle(
         if out is not None:
             statement.write(out)
     except QueryError as error:
-        raise _fail(f"{error} [{error.code}]") from None
+        raise fail(f"{error} [{error.code}]") from None
     except (ConfigError, OSError) as error:
-        raise _fail(str(error)) from None
+        raise fail(str(error)) from None
     if as_json:
         typer.echo(json.dumps(statement.to_json(), indent=2, ensure_ascii=False))
     else:
@@ -172,9 +166,9 @@ def settle_verify(
         with open_audit_log(log) as audit:
             verdict = verify_statement(statement, audit, key)
     except (ConfigError, SignedQueryError, AuditError, OSError) as error:
-        raise _fail(str(error), code=2) from None
+        raise fail(str(error), code=2) from None
     if not verdict.ok:
-        raise _fail(
+        raise fail(
             "\n".join(
                 [
                     *verdict.differences,
@@ -234,17 +228,17 @@ def sandbox(
     statements (no query, no budget): each party's share under both, and the band verdict."""
     current = _agreement(agreement_file)
     if alternative_file is None:
-        raise _fail("--alternative FILE is required", code=2)
+        raise fail("--alternative FILE is required", code=2)
     alternative = _agreement(alternative_file)
     months = [p.strip() for p in periods.split(",") if p.strip()]
     if not months:
-        raise _fail("--periods is required (settled months, e.g. 2026-09,2026-10)", code=2)
+        raise fail("--periods is required (settled months, e.g. 2026-09,2026-10)", code=2)
     try:
         limit = Band.parse(band) if band else None
         with StatementStore(db, create=False) as store:
             report = replay(store, current, alternative, months, limit)
     except ConfigError as error:
-        raise _fail(str(error)) from None
+        raise fail(str(error)) from None
     if as_json:
         typer.echo(json.dumps(report.to_json(), indent=2))
     else:
