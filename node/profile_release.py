@@ -25,13 +25,13 @@ from model.outcomes import COMBINED, DecryptedProfile
 from model.results import OwnerProfile
 from node.governance import NodeGovernance
 from node.owner_terms import SignedAggregate, terms_signed
+from node.partner_keys import PartnerKeys
 from node.policy import PERMISSION_DENIED
 from node.sessions import QuerySession, SessionStore
 from protocols.paillier import PaillierPublicKey, ciphertext_to_bytes
 from protocols.plausibility import Cell, OwnerTerms, cell_names
 from protocols.profile import Attribute, OwnerAggregate, combine_aggregates
 from release.profile import released_profiles
-from runtime.signing import SignedQueryError, load_verify_key
 
 RELEASE_RULE = "release"
 TERMS_RULE = "owner_terms"
@@ -50,7 +50,7 @@ class ProfileRelease:
         self.party = party
         self.governance = governance
         self.sessions = sessions
-        self._keys: dict[str, Ed25519PublicKey] = {}
+        self.keys = PartnerKeys(governance)
         self._released: set[str] = set()
         self._lock = threading.Lock()
 
@@ -166,27 +166,10 @@ class ProfileRelease:
             self._refuse(session, RELEASE_RULE, f"cannot combine in {where}: {error}")
 
     def _owner_key(self, session: QuerySession, owner: str) -> Ed25519PublicKey:
-        policy = self.governance.policy
-        assert policy is not None
-        terms = policy.partners.get(owner)
-        rule = f"partners.{owner}.signing_key"
-        if terms is None or terms.signing_key is None:
-            self._refuse(
-                session,
-                rule,
-                f"{self.party} cannot check {owner}'s terms: set {rule} in "
-                f"{policy.path or 'its policy'} (the path of {owner}.sign.pub)",
-            )
-        with self._lock:
-            key = self._keys.get(owner)
-        if key is None:
-            try:
-                key = load_verify_key(terms.signing_key)
-            except SignedQueryError as error:
-                self._refuse(session, rule, f"{rule}: {error}")
-            with self._lock:
-                self._keys[owner] = key
-        return key
+        try:
+            return self.keys.key(owner, f"{owner}'s terms")
+        except GovernanceRefusal as refusal:
+            self._refuse(session, refusal.rule, str(refusal))
 
     def _refuse(self, session: QuerySession, rule: str, message: str) -> NoReturn:
         refusal = GovernanceRefusal(PERMISSION_DENIED, rule, message)

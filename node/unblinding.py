@@ -43,9 +43,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from model.errors import GovernanceRefusal
 from node.governance import NodeGovernance
+from node.partner_keys import PartnerKeys
 from node.policy import PERMISSION_DENIED
 from node.sessions import QuerySession
-from runtime.signing import SignedQueryError, load_verify_key
 
 UNBLIND_VERSION = "gongying/unblind/v1"
 RULE = "unblind"
@@ -105,7 +105,7 @@ class Unblinding:
         self.party = party
         self.governance = governance
         self.signing_key = signing_key
-        self._keys: dict[str, Ed25519PublicKey] = {}
+        self.keys = PartnerKeys(governance)
         self._lock = threading.Lock()
 
     def owner_signature(self, session: QuerySession, set_owner: str, points: bytes) -> bytes:
@@ -193,29 +193,10 @@ class Unblinding:
             session.unblinded_for.add(owner)
 
     def _owner_key(self, session: QuerySession, owner: str) -> Ed25519PublicKey:
-        policy = self.governance.policy
-        assert policy is not None
-        terms = policy.partners.get(owner)
-        rule = f"partners.{owner}.signing_key"
-        if terms is None or terms.signing_key is None:
-            where = policy.path or "its policy"
-            self._refuse(
-                session,
-                rule,
-                f"{self.party} cannot check {owner}'s re-blinding: set {rule} in {where} "
-                f"(the path of {owner}.sign.pub)",
-            )
-        path = terms.signing_key
-        with self._lock:
-            key = self._keys.get(owner)
-        if key is None:
-            try:
-                key = load_verify_key(path)
-            except SignedQueryError as error:
-                self._refuse(session, rule, f"{rule}: {error}")
-            with self._lock:
-                self._keys[owner] = key
-        return key
+        try:
+            return self.keys.key(owner, f"{owner}'s re-blinding")
+        except GovernanceRefusal as refusal:
+            self._refuse(session, refusal.rule, str(refusal))
 
     def _refuse(self, session: QuerySession, rule: str, message: str) -> NoReturn:
         refusal = GovernanceRefusal(PERMISSION_DENIED, rule, message)
