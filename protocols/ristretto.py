@@ -1,19 +1,15 @@
 """The ristretto255 group from libsodium, batched over concatenated 32-byte encodings.
 
-Binding choice: PyNaCl ships a *minimal* libsodium without the ristretto255 functions, so we use
-`rbcl`, which bundles a full libsodium and installs from pip alone. `rbcl` writes a copy of that
-shared library into the temp folder at every import and never removes it; we unlink the copy as
-soon as it is loaded (the mapping stays valid on POSIX), so no file is left behind per process.
+The library is rbcl's full libsodium, loaded once by protocols/sodium.py.
 """
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import hashlib
-import os
-import sys
 from collections.abc import Iterable
+
+from protocols import sodium
 
 POINT_BYTES = 32
 SCALAR_BYTES = 32
@@ -33,20 +29,7 @@ class InvalidPoint(ValueError):
         return (InvalidPoint, (self.index, self.reason))
 
 
-def _load_libsodium() -> ctypes.CDLL:
-    """Import rbcl's libsodium and delete the temporary copy it writes at import."""
-    import rbcl  # noqa: F401  (the import itself loads the library)
-
-    for name in ("rbcl._sodium", "_sodium"):
-        path = getattr(sys.modules.get(name), "lib_path", None)
-        if isinstance(path, str) and os.path.exists(path):
-            with contextlib.suppress(OSError):
-                os.unlink(path)
-    library: ctypes.CDLL = sys.modules["rbcl.rbcl"]._sodium
-    return library
-
-
-_lib = _load_libsodium()
+_lib = sodium.LIBRARY
 _from_hash = _lib.crypto_core_ristretto255_from_hash
 _scalarmult = _lib.crypto_scalarmult_ristretto255
 _is_valid = _lib.crypto_core_ristretto255_is_valid_point

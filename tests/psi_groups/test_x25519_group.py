@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -34,8 +34,9 @@ def test_rfc9380_known_answers(case: dict[str, str]) -> None:
     msg = case["msg"].encode()
     assert elligator.hash_to_field(msg, RFC9380_DST, 1) == [int(case["u0"], 16)]
     assert elligator.map_to_curve_u(int(case["u0"], 16)) == int(case["qx"], 16)
+    assert elligator.map_reference(msg, RFC9380_DST) == int(case["qx"], 16)
+    assert elligator.map_batch([msg], RFC9380_DST) == [int(case["qx"], 16)]
     assert elligator.encode_reference(msg, RFC9380_DST) == int(case["px"], 16)
-    assert elligator.encode_batch([msg], RFC9380_DST) == [int(case["px"], 16)]
 
 
 def test_vector_file_domain_matches_code() -> None:
@@ -59,8 +60,8 @@ def test_rfc7748_scalar_multiplication_through_blind_points() -> None:
 
 def test_batch_matches_the_reference_in_order() -> None:
     messages = [b"user%d@example.com" % i for i in range(200)] + [b"", b"\x00" * 70]
-    batch = elligator.encode_batch(messages, x25519.HASH_DOMAIN)
-    assert batch == [elligator.encode_reference(m, x25519.HASH_DOMAIN) for m in messages]
+    batch = elligator.map_batch(messages, x25519.HASH_DOMAIN)
+    assert batch == [elligator.map_reference(m, x25519.HASH_DOMAIN) for m in messages]
     assert len(set(batch)) == len(batch)
 
 
@@ -73,10 +74,16 @@ def test_blinding_commutes_with_clamped_scalars(elements: list[bytes]) -> None:
     assert x25519.blind_points(under_a, b) == x25519.blind_points(under_b, a)
     # the querier's unblinding: its inverse takes its key off again
     assert x25519.blind_points(x25519.blind_points(under_b, a), x25519.invert_scalar(a)) == under_b
-    # H is the RFC encoding under our domain tag, batch path and reference alike
+    # H is the RFC map under our domain tag, batch path and reference alike
     assert x25519.hash_points(elements) == b"".join(
+        elligator.map_reference(e, x25519.HASH_DOMAIN).to_bytes(32, "little") for e in elements
+    )
+    # skipping clear_cofactor changes nothing a party sees but the public factor 8: blinding
+    # the RFC's encoding equals blinding the map and then multiplying by 8
+    encoded = b"".join(
         elligator.encode_reference(e, x25519.HASH_DOMAIN).to_bytes(32, "little") for e in elements
     )
+    assert x25519.blind_points(encoded, a) == _times_eight(under_a)
 
 
 @settings(max_examples=50, deadline=None)
@@ -129,12 +136,41 @@ def test_bad_points_are_refused(encoding: bytes, why: str) -> None:
         x25519.validate_points(stream)
 
 
-def test_small_order_points_give_all_zero_in_openssl() -> None:
-    """The list of small-order u's is right: OpenSSL refuses each (all-zero output)."""
-    key = X25519PrivateKey.from_private_bytes(x25519.random_scalar())
+def _times_eight(points: bytes) -> bytes:
+    """u(8 Q) for each u(Q): three x-only doublings (the RFC's clear_cofactor)."""
+    out = b""
+    for i in range(0, len(points), 32):
+        u = int.from_bytes(points[i : i + 32], "little")
+        for _ in range(3):
+            u = elligator.double_u(u)
+        out += u.to_bytes(32, "little")
+    return out
+
+
+def test_small_order_points_give_all_zero_in_both_libraries() -> None:
+    """The list of small-order u's is right: libsodium and OpenSSL refuse each (all-zero output)."""
+    scalar = x25519.random_scalar()
+    key = X25519PrivateKey.from_private_bytes(scalar)
     for u in x25519.SMALL_ORDER:
         with pytest.raises(InvalidPoint):
-            x25519._multiply(key, [u.to_bytes(32, "little")], 0)
+            x25519._multiply(scalar, u.to_bytes(32, "little"), 0)
+        with pytest.raises(ValueError):
+            key.exchange(X25519PublicKey.from_public_bytes(u.to_bytes(32, "little")))
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.lists(st.binary(max_size=40), min_size=1, max_size=16, unique=True))
+def test_libsodium_and_openssl_agree(elements: list[bytes]) -> None:
+    """The multiplication the protocol runs (libsodium) equals OpenSSL's X25519 point by point."""
+    scalar = x25519.random_scalar()
+    hashed = x25519.hash_points(elements)
+    key = X25519PrivateKey.from_private_bytes(scalar)
+    expected = b"".join(
+        key.exchange(X25519PublicKey.from_public_bytes(hashed[i : i + 32]))
+        for i in range(0, len(hashed), 32)
+    )
+    assert x25519.blind_points(hashed, scalar) == expected
+    assert x25519.hash_and_blind(elements, scalar, len(elements)) == expected
 
 
 def test_truncated_stream_is_refused() -> None:
