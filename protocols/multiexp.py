@@ -5,6 +5,9 @@ multiplied into the bucket of its digit (one multiplication), and the buckets ar
 running product, so the cost is about ceil(bits/c) * (N + 2^c) multiplications plus ``bits``
 squarings instead of N full exponentiations. ``bucket_products`` is the categorical special case
 (each base goes to exactly one bucket, exponent 1): one multiplication per base.
+``marginal_products`` does it for several categorical columns over the same bases: each base is
+multiplied once into the cell of its joint codes, and the columns' bins are read off the
+occupied cells, so k columns cost about N + 2 * cells multiplications instead of k * N.
 """
 
 from __future__ import annotations
@@ -41,6 +44,42 @@ def bucket_products(bases: Iterable[Any], keys: Iterable[Key], modulus: int) -> 
         acc = get(key)
         groups[key] = base if acc is None else acc * base % m
     return {key: gmpy2.mpz(value) % m for key, value in groups.items()}
+
+
+def marginal_products(
+    bases: Sequence[Any], columns: Sequence[Sequence[int]], modulus: int
+) -> list[dict[int, Any]]:
+    """``[bucket_products(bases, column, modulus) for column in columns]``, computed jointly.
+
+    The bases are first multiplied into one product per occupied combination of codes (one
+    multiplication per base); then, repeatedly, the column with the most distinct codes is read
+    off the current table and dropped from it, which merges its cells (two multiplications per
+    cell). Used only when the occupied combinations are few enough to save work; otherwise each
+    column is bucketed on its own.
+    """
+    m = gmpy2.mpz(modulus)
+    for column in columns:
+        if len(column) != len(bases):
+            raise ValueError(f"a column has {len(column)} codes for {len(bases)} bases")
+    if len(columns) < 2:
+        return [bucket_products(bases, column, modulus) for column in columns]
+    keys = list(zip(*columns, strict=True))
+    cells = len(set(keys))
+    if len(bases) + 2 * cells * len(columns) >= len(bases) * len(columns):
+        return [bucket_products(bases, column, modulus) for column in columns]
+    table: dict[tuple[int, ...], Any] = bucket_products(bases, keys, modulus)
+    remaining = list(range(len(columns)))  # positions of the key tuple, by column index
+    result: list[dict[int, Any]] = [{} for _ in columns]
+    while remaining:
+        widest = max(remaining, key=lambda j: len({key[remaining.index(j)] for key in table}))
+        at = remaining.index(widest)
+        result[widest] = bucket_products(table.values(), [key[at] for key in table], modulus)
+        remaining.pop(at)
+        if remaining:
+            table = bucket_products(
+                table.values(), [key[:at] + key[at + 1 :] for key in table], modulus
+            )
+    return [{code: value % m for code, value in bins.items()} for bins in result]
 
 
 def _window_bits(count: int, bits: int) -> int:

@@ -29,7 +29,7 @@ from typing import Any
 import gmpy2
 
 from protocols.masks import MaskPool
-from protocols.multiexp import bucket_products, multi_exp, product_mod
+from protocols.multiexp import bucket_products, marginal_products, multi_exp, product_mod
 from protocols.paillier import (
     PaillierPrivateKey,
     PaillierPublicKey,
@@ -172,10 +172,16 @@ def aggregate_rows(
     for spec in specs:
         if spec.name not in values:
             raise MissingAttributeValues(f"no values supplied for attribute {spec.name!r}")
+    categorical = [spec for spec in specs if isinstance(spec, CategoricalAttribute)]
+    columns = []
+    for spec in categorical:
+        codes = spec.encode(values[spec.name])
+        _check_length(spec, len(codes), len(bases))
+        columns.append(codes)
+    bin_products = dict(zip(categorical, marginal_products(bases, columns, n_square), strict=True))
+    for spec in specs:
         if isinstance(spec, CategoricalAttribute):
-            codes = spec.encode(values[spec.name])
-            _check_length(spec, len(codes), len(bases))
-            groups = bucket_products(bases, codes, n_square)
+            groups = bin_products[spec]
             bins = tuple(int(groups.get(index, 1)) for index in range(len(spec.bins)))
             if overlap is None:  # every row falls in exactly one bin
                 overlap = product_mod(bins, n_square)
