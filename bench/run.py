@@ -26,7 +26,7 @@ import psutil
 
 from bench.overlap import run_gongying
 from model.sizes import CHUNK_ITEMS
-from protocols import ristretto
+from protocols.psi import PsiParty
 from protocols.ristretto import POINT_BYTES
 from runtime.executor import CryptoExecutor
 
@@ -198,16 +198,16 @@ def cores(counts: list[int], elements: int, masks: int, bits: int) -> int:
     from protocols.paillier import generate_keypair
 
     data = [f"user{i}@example.com".encode() for i in range(elements)]
-    scalar = ristretto.random_scalar()
+    blinder = PsiParty.fresh().blinder()
     public_key, _ = generate_keypair(bits)
     table = build_mask_table(public_key)
     rates: dict[int, tuple[float, float]] = {}
     for count in counts:
         executor = CryptoExecutor(count)
         try:
-            list(executor.blind_elements(data[: CHUNK_ITEMS * count], scalar))  # warm
+            list(executor.blind_elements(data[: CHUNK_ITEMS * count], blinder))  # warm
             started = time.perf_counter()
-            blinded = sum(len(c) for c in executor.blind_elements(data, scalar)) // POINT_BYTES
+            blinded = sum(len(c) for c in executor.blind_elements(data, blinder)) // POINT_BYTES
             blind_rate = blinded / (time.perf_counter() - started)
             list(executor.generate_masks(table.n, table.h_s, 64 * count, 64))  # table per worker
             started = time.perf_counter()

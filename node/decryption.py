@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import threading
 
-from model.errors import GovernanceRefusal
 from node.governance import NodeGovernance
 from node.policy import DEFAULT_MAX_SET_SIZE, FAILED_PRECONDITION
+from node.refusals import QueryRefusals
 from node.sessions import QuerySession, SessionStore
-from protocols.paillier import (
-    InvalidCiphertext,
-    PaillierPrivateKey,
-    check_ciphertexts,
-    ciphertext_from_bytes,
+from protocols.paillier import PaillierPrivateKey
+from protocols.plausibility import (
+    Cell,
+    DecryptionTally,
+    ImplausibleAggregate,
+    OwnerTerms,
+    cell_names,
 )
-from protocols.plausibility import Cell, DecryptionTally, ImplausibleAggregate, OwnerTerms
-from protocols.profile import Attribute
+from protocols.profile import Attribute, OwnerAggregate
+from protocols.profile_parties import ProfileQuerier
 from runtime.signing import SHARED
 
 PLAUSIBILITY_RULE = "plausibility"
@@ -24,6 +26,8 @@ COMBINED = "combined"
 
 class QuerierDecryption:
     """Decrypts the aggregates of this querier's open queries, releasing only plausible ones.
+
+    Decryption itself is the querier's protocol object (`ProfileQuerier`, protocols/).
 
     Nothing decrypted leaves unless ``DecryptionTally`` finds the cells plausible for 0/1
     indicators over the querier's set; otherwise the query is refused (audited, rule
@@ -34,44 +38,34 @@ class QuerierDecryption:
     def __init__(
         self, key: PaillierPrivateKey, governance: NodeGovernance, sessions: SessionStore
     ) -> None:
-        self.key = key
+        self.querier = ProfileQuerier(key)
         self.governance = governance
         self.sessions = sessions
+        self.refusals = QueryRefusals(governance, sessions)
         self._tallies: dict[str, DecryptionTally] = {}
         self._lock = threading.Lock()
 
     def decrypt(
         self,
         session: QuerySession,
-        fingerprint: bytes,
-        ciphertexts: list[bytes],
-        names: list[Cell],
+        aggregate: OwnerAggregate,
         owner: str,
         owners: list[OwnerTerms],
-        specs: tuple[Attribute, ...],
     ) -> list[int]:
-        public_key = self.key.public_key
-        if fingerprint != public_key.fingerprint():
-            raise InvalidCiphertext("aggregates are encrypted against a different key")
-        values = [ciphertext_from_bytes(public_key, c) for c in ciphertexts]
-        check_ciphertexts(public_key, values, fingerprint)
-        plain = [self.key.decrypt_signed(c) for c in values]
+        """The cells of one owner's (or the combined) aggregate, decrypted, if plausible."""
+        specs = tuple(item.attribute for item in aggregate.attributes)
+        names = cell_names(specs)
+        plain = self.querier.decrypt_cells(aggregate)
         with self._lock:
             tally = self._tally(session)
             try:
                 self._check(tally, session, owner, owners, names, specs, plain)
             except ImplausibleAggregate as error:
                 self._tallies.pop(session.query_id, None)
-                refusal = GovernanceRefusal(
-                    FAILED_PRECONDITION,
-                    PLAUSIBILITY_RULE,
-                    f"{self.governance.party} releases nothing for query {session.query_id}: "
-                    f"{error}",
+                message = f"{self.governance.party} releases nothing for query {session.query_id}"
+                self.refusals.refuse(
+                    session, PLAUSIBILITY_RULE, f"{message}: {error}", FAILED_PRECONDITION
                 )
-                if session.admission is not None:
-                    self.governance.refuse(session.admission, refusal)
-                self.sessions.close(session.query_id)
-                raise refusal from None
         return plain
 
     def _tally(self, session: QuerySession) -> DecryptionTally:
@@ -103,8 +97,6 @@ class QuerierDecryption:
         specs: tuple[Attribute, ...],
         plain: list[int],
     ) -> None:
-        if len(names) != len(plain):
-            raise ImplausibleAggregate("the request names fewer or more cells than it sends")
         strangers = [
             o.party
             for o in owners

@@ -32,7 +32,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Final
+from typing import Any, Final
 
 from sqlalchemy import Connection, Engine, func, select
 
@@ -41,6 +41,7 @@ from node.ledger_schema import (
     CACHED,
     CANCELLED,
     CHARGED,
+    CHARGED_STATES,
     COMMITTED,
     MICROS_PER_DAY,
     NANO,
@@ -61,7 +62,6 @@ _EPOCH: Final = date(1970, 1, 1)
 _SETUP_LOCK_KEY: Final = 0x6759_6C65_6467_6572  # pg advisory lock id for schema set-up
 _LIVE: Final = (RESERVED, SPENT)
 _HOLDING: Final = (RESERVED, SPENT, COMMITTED, CHARGED)  # epsilon held or charged
-_CHARGED: Final = (SPENT, COMMITTED, CHARGED)
 
 
 class LedgerError(Exception):
@@ -148,6 +148,12 @@ class PrivacyLedger:
         if conn.dialect.name == "postgresql":
             conn.exec_driver_sql("LOCK TABLE ledger_charges IN SHARE ROW EXCLUSIVE MODE")
 
+    def _locked_charge(self, conn: Connection, query_id: str) -> Any:
+        """The table locked, then the state and nano-epsilon of `query_id`'s charge, if any."""
+        self._lock(conn)
+        c = charges_table.c
+        return conn.execute(select(c.state, c.nano_epsilon).where(c.query_id == query_id)).first()
+
     def reserve(
         self,
         partner: str,
@@ -227,10 +233,7 @@ class PrivacyLedger:
         Returns the epsilon charged; ReservationNotFound when it is not live or committed."""
         c = charges_table.c
         with self._engine.begin() as conn:
-            self._lock(conn)
-            row = conn.execute(
-                select(c.state, c.nano_epsilon).where(c.query_id == query_id)
-            ).first()
+            row = self._locked_charge(conn, query_id)
             if row is None or row.state in (CANCELLED, CACHED):
                 raise ReservationNotFound(
                     f"no reservation for query {query_id} to charge (never reserved, or ended)"
@@ -289,10 +292,7 @@ class PrivacyLedger:
         charged); the query stays counted. Returns the epsilon charged (0 when none)."""
         c = charges_table.c
         with self._engine.begin() as conn:
-            self._lock(conn)
-            row = conn.execute(
-                select(c.state, c.nano_epsilon).where(c.query_id == query_id)
-            ).first()
+            row = self._locked_charge(conn, query_id)
             if row is None or row.state == CANCELLED:
                 return 0.0
             ended = {RESERVED: CANCELLED, SPENT: CHARGED}.get(str(row.state))
@@ -390,4 +390,4 @@ class PrivacyLedger:
             .group_by(c.state)
         ).all()
         sums = {state: int(total) for state, total in rows}
-        return sum(sums.get(s, 0) for s in _CHARGED), sums.get(RESERVED, 0)
+        return sum(sums.get(s, 0) for s in CHARGED_STATES), sums.get(RESERVED, 0)

@@ -27,6 +27,7 @@ COMMITTED: Final = "committed"  # released: charged, answer cached
 CHARGED: Final = "charged"  # ended without a release after the contribution left: charged
 CANCELLED: Final = "cancelled"  # ended before the contribution left: epsilon refunded
 CACHED: Final = "cached"  # answered with the answer released before: counted, nothing charged
+CHARGED_STATES: Final = (SPENT, COMMITTED, CHARGED)  # epsilon charged for good
 
 
 def nano_epsilon(epsilon: float, round_up: bool = True) -> int:

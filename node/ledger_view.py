@@ -11,20 +11,16 @@ from sqlalchemy import Engine, func, inspect, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from node.ledger_schema import (
-    CHARGED,
-    COMMITTED,
+    CHARGED_STATES,
     MICROS_PER_DAY,
     NANO,
     RESERVED,
-    SPENT,
     charges_table,
     micros,
     utc_time,
 )
 from node.policy import PartnerTerms, Policy
 from runtime.storage import sqlite_path, store_engine
-
-_CHARGED = (SPENT, COMMITTED, CHARGED)
 
 
 class LedgerUnreadable(LookupError):
@@ -80,6 +76,7 @@ def standing(engine: Engine, terms: PartnerTerms, now: datetime | None = None) -
     since = at - terms.period_days * MICROS_PER_DAY
     c = charges_table.c
     mine = c.partner == terms.name
+    holding = c.state.in_((*CHARGED_STATES, RESERVED))
     with engine.connect() as conn:
         day = conn.execute(
             select(func.count(), func.min(c.admitted_us)).where(
@@ -89,15 +86,13 @@ def standing(engine: Engine, terms: PartnerTerms, now: datetime | None = None) -
         sums = dict(
             conn.execute(
                 select(c.state, func.coalesce(func.sum(c.nano_epsilon), 0))
-                .where(mine, c.admitted_us > since, c.state.in_((*_CHARGED, RESERVED)))
+                .where(mine, c.admitted_us > since, holding)
                 .group_by(c.state)
             ).all()
         )
         oldest = conn.execute(
             select(c.admitted_us, c.nano_epsilon)
-            .where(
-                mine, c.admitted_us > since, c.state.in_((*_CHARGED, RESERVED)), c.nano_epsilon > 0
-            )
+            .where(mine, c.admitted_us > since, holding, c.nano_epsilon > 0)
             .order_by(c.admitted_us)
             .limit(1)
         ).first()
@@ -109,7 +104,7 @@ def standing(engine: Engine, terms: PartnerTerms, now: datetime | None = None) -
         queries_today=int(day[0]),
         queries_per_day=terms.queries_per_day,
         next_query_frees=None if day[1] is None else utc_time(int(day[1]) + MICROS_PER_DAY),
-        spent=sum(int(sums.get(s, 0)) for s in _CHARGED) / NANO,
+        spent=sum(int(sums.get(s, 0)) for s in CHARGED_STATES) / NANO,
         reserved=int(sums.get(RESERVED, 0)) / NANO,
         budget=terms.epsilon_per_period,
         period_days=terms.period_days,
@@ -124,7 +119,7 @@ def charged_between(
     """Epsilon charged (for good) per partner for queries admitted in [since, until)."""
     c = charges_table.c
     query = select(c.partner, func.coalesce(func.sum(c.nano_epsilon), 0)).where(
-        c.state.in_(_CHARGED)
+        c.state.in_(CHARGED_STATES)
     )
     if since is not None:
         query = query.where(c.admitted_us >= micros(since))

@@ -80,18 +80,6 @@ def terms_statement(
     return json.dumps(document, sort_keys=True, separators=(",", ":")).encode("utf-8")
 
 
-def sign_terms(
-    key: Ed25519PrivateKey,
-    query_id: str,
-    querier: str,
-    terms: OwnerTerms,
-    aggregate: OwnerAggregate,
-    public_key: PaillierPublicKey,
-) -> bytes:
-    """D's signature over its terms and the aggregate it returns for `query_id`."""
-    return key.sign(terms_statement(query_id, querier, terms, aggregate, public_key))
-
-
 def terms_signed(
     key: Ed25519PublicKey,
     query_id: str,
@@ -127,4 +115,4 @@ def owner_terms(
         return terms, b""
     querier = admission.querier if admission is not None else session.parties[0]
     public_key = PaillierPublicKey(session.paillier_n)
-    return terms, sign_terms(key, session.query_id, querier, terms, aggregate, public_key)
+    return terms, key.sign(terms_statement(session.query_id, querier, terms, aggregate, public_key))

@@ -15,32 +15,34 @@ release rules with each owner's signed k and epsilon, and returns the released p
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
-from typing import NoReturn
+from collections.abc import Sequence
+from dataclasses import dataclass
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
-from model.errors import GovernanceRefusal
 from model.outcomes import COMBINED, DecryptedProfile
 from model.results import OwnerProfile
+from node.decryption import QuerierDecryption
 from node.governance import NodeGovernance
 from node.owner_terms import SignedAggregate, terms_signed
-from node.partner_keys import PartnerKeys
-from node.policy import PERMISSION_DENIED
+from node.refusals import QueryRefusals
 from node.sessions import QuerySession, SessionStore
-from protocols.paillier import PaillierPublicKey, ciphertext_to_bytes
-from protocols.plausibility import Cell, OwnerTerms, cell_names
-from protocols.profile import Attribute, OwnerAggregate, combine_aggregates
+from protocols.paillier import PaillierPublicKey
+from protocols.plausibility import OwnerTerms, cell_names
+from protocols.profile import OwnerAggregate, combine_aggregates
 from release.profile import released_profiles
 
 RELEASE_RULE = "release"
 TERMS_RULE = "owner_terms"
 
-Decrypt = Callable[
-    [str, bytes, list[bytes], list[Cell], str, list[OwnerTerms], tuple[Attribute, ...]],
-    list[int],
-]
-"""NodeService.decrypt: (query_id, fingerprint, ciphertexts, names, owner, terms, specs)."""
+
+@dataclass(frozen=True)
+class ReleaseRequest:
+    """A ReleaseProfile call: every owner's signed aggregate of the query, under the querier's
+    key (`fingerprint`), and the attributes to combine across owners (none: no combined)."""
+
+    query_id: str
+    fingerprint: bytes
+    aggregates: list[SignedAggregate]
+    combined: list[str]
 
 
 class ProfileRelease:
@@ -50,19 +52,19 @@ class ProfileRelease:
         self.party = party
         self.governance = governance
         self.sessions = sessions
-        self.keys = PartnerKeys(governance)
+        self.refusals = QueryRefusals(governance, sessions)
         self._released: set[str] = set()
         self._lock = threading.Lock()
 
     def release(
         self,
         session: QuerySession,
-        public_key: PaillierPublicKey,
         aggregates: Sequence[SignedAggregate],
         combined: Sequence[str],
-        decrypt: Decrypt,
+        decryption: QuerierDecryption,
     ) -> list[OwnerProfile]:
         """The released profiles of every owner (query order) and, if asked, the combined one."""
+        public_key = decryption.querier.public_key
         where = f"query {session.query_id}"
         with self._lock:
             open_ids = set(self.sessions.query_ids())
@@ -70,11 +72,11 @@ class ProfileRelease:
             again = session.query_id in self._released
             self._released.add(session.query_id)
         if again:
-            self._refuse(session, RELEASE_RULE, f"{self.party} releases {where} once")
+            self.refusals.refuse(session, RELEASE_RULE, f"{self.party} releases {where} once")
         owners = [p for p in session.parties if p != self.party]
         named = [a.terms.party for a in aggregates]
         if sorted(named) != sorted(owners):
-            self._refuse(
+            self.refusals.refuse(
                 session,
                 RELEASE_RULE,
                 f"{self.party} releases a profile of {where} only from one aggregate of each of "
@@ -87,13 +89,11 @@ class ProfileRelease:
         for owner in owners:
             signed = by_owner[owner]
             terms = [signed.terms]
-            decrypted.append(
-                _decrypted(session, public_key, owner, signed.aggregate, terms, decrypt)
-            )
+            decrypted.append(_decrypted(session, owner, signed.aggregate, terms, decryption))
         if combined:
             whole = self._combined(session, public_key, [by_owner[o] for o in owners], combined)
             every = [by_owner[o].terms for o in owners]
-            decrypted.append(_decrypted(session, public_key, COMBINED, whole, every, decrypt))
+            decrypted.append(_decrypted(session, COMBINED, whole, every, decryption))
         terms_of = {a.terms.party: (a.terms.min_cohort, a.terms.epsilon) for a in aggregates}
         return released_profiles(decrypted, terms_of)
 
@@ -103,21 +103,21 @@ class ProfileRelease:
         owner = signed.terms.party
         where = f"query {session.query_id}"
         if signed.aggregate.key_fingerprint != public_key.fingerprint():
-            self._refuse(
+            self.refusals.refuse(
                 session, TERMS_RULE, f"{owner}'s aggregate in {where} is under another key"
             )
         if self.governance.policy is None:
             return  # insecure_no_policy: no partner keys to check against (local tests)
         if not signed.signature:
-            self._refuse(
+            self.refusals.refuse(
                 session,
                 TERMS_RULE,
                 f"{owner} signed no terms for its aggregate in {where}; set signing_key in "
                 f"{owner}'s node config",
             )
-        key = self._owner_key(session, owner)
+        key = self.refusals.partner_key(session, owner, f"{owner}'s terms")
         if not terms_signed(key, session.query_id, self.party, signed, public_key):
-            self._refuse(
+            self.refusals.refuse(
                 session,
                 TERMS_RULE,
                 f"the terms or cells of {owner}'s aggregate in {where} are not those {owner} "
@@ -137,7 +137,7 @@ class ProfileRelease:
             items = {item.attribute.name: item for item in signed.aggregate.attributes}
             missing = [n for n in names if n not in items]
             if missing:
-                self._refuse(
+                self.refusals.refuse(
                     session,
                     RELEASE_RULE,
                     f"cannot combine {missing} in query {session.query_id}: "
@@ -153,7 +153,7 @@ class ProfileRelease:
                 )
             )
         if len(trimmed) < 2 or len(set(names)) != len(names):
-            self._refuse(
+            self.refusals.refuse(
                 session,
                 RELEASE_RULE,
                 f"a combined profile sums two or more owners, each attribute once; query "
@@ -163,34 +163,16 @@ class ProfileRelease:
             return combine_aggregates(public_key, trimmed)
         except ValueError as error:
             where = f"query {session.query_id}"
-            self._refuse(session, RELEASE_RULE, f"cannot combine in {where}: {error}")
-
-    def _owner_key(self, session: QuerySession, owner: str) -> Ed25519PublicKey:
-        try:
-            return self.keys.key(owner, f"{owner}'s terms")
-        except GovernanceRefusal as refusal:
-            self._refuse(session, refusal.rule, str(refusal))
-
-    def _refuse(self, session: QuerySession, rule: str, message: str) -> NoReturn:
-        refusal = GovernanceRefusal(PERMISSION_DENIED, rule, message)
-        if session.admission is not None:
-            self.governance.refuse(session.admission, refusal)
-        self.sessions.close(session.query_id)
-        raise refusal
+            self.refusals.refuse(session, RELEASE_RULE, f"cannot combine in {where}: {error}")
 
 
 def _decrypted(
     session: QuerySession,
-    public_key: PaillierPublicKey,
     owner: str,
     aggregate: OwnerAggregate,
     terms: list[OwnerTerms],
-    decrypt: Decrypt,
+    decryption: QuerierDecryption,
 ) -> DecryptedProfile:
     specs = tuple(item.attribute for item in aggregate.attributes)
-    names = cell_names(specs)
-    ciphertexts = [ciphertext_to_bytes(public_key, c) for c in aggregate.ciphertexts()]
-    values = decrypt(
-        session.query_id, public_key.fingerprint(), ciphertexts, names, owner, terms, specs
-    )
-    return DecryptedProfile(owner, specs, dict(zip(names, values, strict=True)))
+    values = decryption.decrypt(session, aggregate, owner, terms)
+    return DecryptedProfile(owner, specs, dict(zip(cell_names(specs), values, strict=True)))

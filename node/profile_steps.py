@@ -12,22 +12,16 @@ from node.admission import Admission
 from node.config import NodeConfig
 from node.decryption import QuerierDecryption
 from node.governance import NodeGovernance
-from node.owner_terms import SignedAggregate, owner_terms
-from node.profile_release import Decrypt, ProfileRelease
+from node.owner_terms import owner_terms
+from node.profile_release import ProfileRelease, ReleaseRequest
 from node.querier_key import accept_querier_key
 from node.sessions import SessionStore
 from protocols.masks import MaskPool, build_mask_table
-from protocols.owner_noise import noised_aggregate
-from protocols.paillier import InvalidCiphertext, PaillierPublicKey, check_ciphertexts
-from protocols.plausibility import Cell, OwnerTerms
-from protocols.profile import (
-    Attribute,
-    OwnerAggregate,
-    aggregate_rows,
-    combine_aggregates,
-    seal_aggregate,
-)
-from runtime.executor import CryptoExecutor, aggregate_chunk
+from protocols.paillier import PaillierPublicKey
+from protocols.plausibility import OwnerTerms
+from protocols.profile import Attribute, OwnerAggregate
+from protocols.profile_parties import ProfileOwner
+from runtime.executor import CryptoExecutor
 
 MAX_DECRYPT_CELLS = 4096
 
@@ -89,47 +83,25 @@ class ProfileSteps:
     ) -> OwnerAggregate:
         """Aggregate the owner's attributes against encrypted indicators, in the owner's order.
 
-        Chunks are aggregated in the worker pool as they arrive; the caller's framing has checked
-        the stream's trailer before the partial aggregates are combined, sealed and returned.
+        The session's `ProfileOwner` (protocols/profile_parties.py) cuts the indicators into
+        chunks, aggregated in the worker pool as they arrive; the caller's framing has checked
+        the stream's trailer before the partial aggregates are combined, noised with the
+        owner's epsilon, sealed and returned.
         """
         session = self.sessions.get(query_id)
         if session.role != "owner" or session.paillier_n is None:
             raise QueryRefused(f"query {query_id} has no owner session at {self.config.party!r}")
         public_key = PaillierPublicKey(session.paillier_n)
-        if fingerprint != public_key.fingerprint():
-            raise InvalidCiphertext(
-                "indicators are encrypted against a different key than the query's"
-            )
-        width = public_key.ciphertext_width
-        specs = session.specs
-        rows = len(session.elements)
-
-        def tasks() -> Iterator[tuple[object, ...]]:
-            start = 0
-            for batch in _batched(chunks, AGGREGATE_ROWS * width):
-                count = len(batch) // width
-                if start + count > rows:
-                    raise QueryRefused(
-                        f"more indicators than the {rows} members of {self.config.party!r}"
-                    )
-                values = {s.name: session.attributes[s.name][start : start + count] for s in specs}
-                yield (public_key.n, fingerprint, batch, values, specs)
-                start += count
-            if start != rows:
-                raise QueryRefused(
-                    f"{start} indicators for the {rows} members of {self.config.party!r}"
-                )
-
-        partials = list(self.executor.map_ordered(aggregate_chunk, tasks()))
-        if not partials:
-            partials = [aggregate_rows(public_key, [], {s.name: [] for s in specs}, specs)]
-        combined = combine_aggregates(public_key, partials)
-        if session.admission is not None and session.admission.epsilon > 0:
-            combined = noised_aggregate(public_key, combined, session.admission.epsilon)
-        sealed = seal_aggregate(public_key, combined, self._seal_pool(public_key))
-        if session.admission is not None:
+        owner = ProfileOwner(
+            public_key, session.specs, session.attributes, len(session.elements), self.config.party
+        )
+        partials = self.executor.aggregate(owner.indicator_chunks(fingerprint, chunks))
+        admission = session.admission
+        epsilon = admission.epsilon if admission is not None else 0.0
+        sealed = owner.seal(partials, self._seal_pool(public_key), epsilon)
+        if admission is not None:
             # the noised aggregate leaves now: charged for good, whatever the querier does next
-            self.governance.charge(session.admission)
+            self.governance.charge(admission)
         return sealed
 
     def _seal_pool(self, public_key: PaillierPublicKey) -> MaskPool:
@@ -139,68 +111,20 @@ class ProfileSteps:
             self._seal_pools[public_key.fingerprint()] = pool
         return pool
 
-    def decrypt(
-        self,
-        query_id: str,
-        fingerprint: bytes,
-        ciphertexts: list[bytes],
-        names: list[Cell],
-        owner: str,
-        owners: list[OwnerTerms],
-        specs: tuple[Attribute, ...],
-    ) -> list[int]:
-        """Decrypt one owner's (or the combined) aggregate cells, if plausible (``decryption``);
-        only `release_profile` calls it: the plaintexts go to the release rules, never out."""
-        session = self.sessions.get(query_id)
-        if session.role != "querier" or self.decryption is None:
-            raise QueryRefused(f"query {query_id} has no querier session at {self.config.party!r}")
-        if len(ciphertexts) > MAX_DECRYPT_CELLS:
-            raise QueryRefused(f"at most {MAX_DECRYPT_CELLS} aggregate cells per request")
-        return self.decryption.decrypt(
-            session, fingerprint, ciphertexts, names, owner, owners, specs
-        )
-
     def owner_terms(self, query_id: str, aggregate: OwnerAggregate) -> tuple[OwnerTerms, bytes]:
         """As owner: this query's terms, signed with `aggregate` (node/owner_terms.py)."""
         session = self.sessions.get(query_id)
         return owner_terms(session, self.config.party, self.signing_key, aggregate)
 
-    def release_profile(
-        self,
-        query_id: str,
-        fingerprint: bytes,
-        aggregates: list[SignedAggregate],
-        combined: list[str],
-        decrypt: Decrypt,
-    ) -> list[OwnerProfile]:
-        """As querier: decrypt every owner's signed aggregate through `decrypt` and return only
-        what the release rules release under the owners' signed terms (node/profile_release.py)."""
+    def release_profile(self, request: ReleaseRequest) -> list[OwnerProfile]:
+        """As querier: decrypt every owner's signed aggregate, if plausible (node/decryption.py),
+        and return only what the release rules release under the owners' signed terms
+        (node/profile_release.py): the plaintexts go to the release rules, never out."""
+        query_id, aggregates = request.query_id, request.aggregates
         session = self.sessions.get(query_id)
-        if session.role != "querier" or self.decryption is None:
+        decryption = self.decryption
+        if session.role != "querier" or decryption is None:
             raise QueryRefused(f"query {query_id} has no querier session at {self.config.party!r}")
-        public_key = self.decryption.key.public_key
-        if fingerprint != public_key.fingerprint():
-            raise InvalidCiphertext("aggregates are encrypted against a different key")
-        for signed in aggregates:  # malformed cells: INVALID_ARGUMENT, before any governance
-            check_ciphertexts(public_key, signed.aggregate.ciphertexts(), fingerprint)
-        return self.profile_release.release(session, public_key, aggregates, combined, decrypt)
-
-
-AGGREGATE_ROWS = 8192
-"""Indicator rows per aggregation task: stream chunks (1 MiB, 1,365 rows at 3072 bits) are
-joined up to this, since the bucketed products cost less per row over more rows (measured at
-3072 bits: about 125 us per row at 8,192 rows against 180 us at 1,365)."""
-
-
-def _batched(chunks: Iterator[bytes], size: int) -> Iterator[bytes]:
-    """The chunks joined into pieces of at least `size` bytes (the last may be smaller)."""
-    pending: list[bytes] = []
-    held = 0
-    for chunk in chunks:
-        pending.append(chunk)
-        held += len(chunk)
-        if held >= size:
-            yield b"".join(pending)
-            pending, held = [], 0
-    if pending:
-        yield b"".join(pending)
+        # malformed cells: INVALID_ARGUMENT, before any governance
+        decryption.querier.check(request.fingerprint, [signed.aggregate for signed in aggregates])
+        return self.profile_release.release(session, aggregates, request.combined, decryption)

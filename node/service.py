@@ -15,18 +15,17 @@ from node.display_labels import labels_for
 from node.governance import NodeGovernance
 from node.member_cache import MemberCache
 from node.member_loader import MemberLoader
-from node.owner_terms import SignedAggregate
-from node.profile_release import ProfileRelease
+from node.profile_release import ProfileRelease, ReleaseRequest
 from node.profile_steps import ProfileSteps
 from node.querier_key import KeyBindingSigner
-from node.sessions import QuerySession, SessionStore
-from node.set_blinding import Reblinded, SetBlinding
+from node.sessions import QuerySession, SessionRequest, SessionStore
+from node.set_blinding import Reblinded, ReblindRequest, SetBlinding
 from node.unblinding import Unblinding
 from protocols import psi
 from protocols.group_names import LEGACY_GROUP
 from protocols.paillier import PaillierPrivateKey
-from protocols.plausibility import Cell, OwnerTerms
-from protocols.profile import Attribute, OwnerAggregate
+from protocols.plausibility import OwnerTerms
+from protocols.profile import OwnerAggregate
 from runtime.audit import SignedHead, Witness, settle_witness
 from runtime.executor import CryptoExecutor
 from runtime.signing import SignedQuery, load_signing_key, signed_groups
@@ -53,7 +52,7 @@ class NodeService:
         self.member_cache = MemberCache()
         self.members = MemberLoader(config, self.governance, self.member_cache)
         signing_key = load_signing_key(config.signing_key) if config.signing_key else None
-        self.unblinding = Unblinding(config.party, self.governance, signing_key)
+        self.unblinding = Unblinding(config.party, self.governance, signing_key, self.sessions)
         self.key_signer = KeyBindingSigner(signing_key)
         self.decryption = (
             QuerierDecryption(querier_key, self.governance, self.sessions) if querier_key else None
@@ -80,64 +79,33 @@ class NodeService:
             self.config.psi_groups,
         )
 
-    def open_session(
-        self,
-        query_id: str,
-        kind: str,
-        role: str,
-        id_type: str,
-        profile_version: str,
-        parties: tuple[str, ...],
-        attributes: tuple[str, ...] = (),
-        paillier_n: int | None = None,
-        signed: SignedQuery | None = None,
-        requester: str = "",
-        paillier_key_signature: bytes = b"",
-        querier_set: str = "",
-        psi_group: str = "",
-    ) -> SessionOpened:
+    def open_session(self, request: SessionRequest) -> SessionOpened:
         """Admit the query (signature, policy, caps, budget), load members, draw a fresh key.
 
         Refusals are audited by the governance; any later failure settles the admission as
         failed (logged; the query stays counted, its epsilon is refunded since nothing left
-        this node yet) before the error is reported. `querier_set` is the querier node's
-        fingerprint of its set, part of the key under which an identical repeat is cached.
+        this node yet) before the error is reported. `request.querier_set` is the querier
+        node's fingerprint of its set, part of the key under which an identical repeat is cached.
         """
         admission = self.governance.admit(
-            query_id, kind, id_type, parties, attributes, signed, requester, querier_set
+            request.query_id,
+            request.kind,
+            request.id_type,
+            request.parties,
+            request.attributes,
+            request.signed,
+            request.requester,
+            request.querier_set,
         )
         try:
-            return self._open(
-                admission,
-                query_id,
-                kind,
-                role,
-                id_type,
-                profile_version,
-                parties,
-                attributes,
-                paillier_n,
-                paillier_key_signature,
-                _accept_group(self.config.party, self.config.psi_groups, psi_group, signed),
-            )
+            return self._open(admission, request)
         except Exception as error:
             self.governance.settle(admission, "failed", error=str(error) or type(error).__name__)
             raise
 
-    def _open(
-        self,
-        admission: Admission,
-        query_id: str,
-        kind: str,
-        role: str,
-        id_type: str,
-        profile_version: str,
-        parties: tuple[str, ...],
-        attributes: tuple[str, ...],
-        paillier_n: int | None,
-        paillier_key_signature: bytes = b"",
-        group_name: str = LEGACY_GROUP,
-    ) -> SessionOpened:
+    def _open(self, admission: Admission, request: SessionRequest) -> SessionOpened:
+        query_id, kind, role = request.query_id, request.kind, request.role
+        parties, profile_version = request.parties, request.profile_version
         if not query_id or len(query_id) > 128:
             raise QueryRefused("query id must be 1 to 128 characters")
         if kind not in QUERY_KINDS:
@@ -153,13 +121,16 @@ class NodeService:
                 f"{expected!r} (party {self.config.party!r})"
             )
         try:
-            wanted = IdType(id_type)
+            wanted = IdType(request.id_type)
         except ValueError:
             known = ", ".join(t.value for t in IdType)
-            raise QueryRefused(f"unknown id type {id_type!r}; known: {known}") from None
-        specs = self.profile.owner_specs(role, attributes)
+            raise QueryRefused(f"unknown id type {request.id_type!r}; known: {known}") from None
+        group_name = _accept_group(
+            self.config.party, self.config.psi_groups, request.psi_group, request.signed
+        )
+        specs = self.profile.owner_specs(role, request.attributes)
         public_key = self.profile.owner_key(
-            admission, role, query_id, paillier_n, paillier_key_signature
+            admission, role, query_id, request.paillier_n, request.paillier_key_signature
         )
         if role == "querier" and self.querier_key is None:
             raise QueryRefused(
@@ -170,7 +141,8 @@ class NodeService:
         else:
             loaded = self.members.load(wanted, specs)
         table, columns = loaded, loaded.columns
-        order = psi.secure_permutation(len(loaded.elements))  # type: ignore[arg-type]
+        party = psi.PsiParty.fresh(len(loaded.elements), group_name)  # type: ignore[arg-type]
+        order = party.order
         session = QuerySession(
             query_id=query_id,
             kind=kind,
@@ -183,10 +155,8 @@ class NodeService:
             paillier_n=public_key.n if public_key else None,
             specs=specs,
             admission=admission,
-            order=order,
             cached=loaded.entry if loaded.cacheable else None,
-            key=psi.BlindingKey.fresh(group_name),
-            group=group_name,
+            psi=party,
         )
         self.sessions.add(session)
         return SessionOpened(
@@ -213,55 +183,22 @@ class NodeService:
         """As owner: its attributes aggregated against encrypted indicators (profile_steps)."""
         return self.profile.aggregate(query_id, fingerprint, chunks)
 
-    def decrypt(
-        self,
-        query_id: str,
-        fingerprint: bytes,
-        ciphertexts: list[bytes],
-        names: list[Cell],
-        owner: str,
-        owners: list[OwnerTerms],
-        specs: tuple[Attribute, ...],
-    ) -> list[int]:
-        """Decrypt one owner's (or the combined) aggregate cells, if plausible (``decryption``);
-        only `release_profile` calls it: the plaintexts go to the release rules, never out."""
-        return self.profile.decrypt(query_id, fingerprint, ciphertexts, names, owner, owners, specs)
-
     def owner_terms(self, query_id: str, aggregate: OwnerAggregate) -> tuple[OwnerTerms, bytes]:
         """As owner: this query's terms, signed with `aggregate` (node/owner_terms.py)."""
         return self.profile.owner_terms(query_id, aggregate)
 
-    def release_profile(
-        self,
-        query_id: str,
-        fingerprint: bytes,
-        aggregates: list[SignedAggregate],
-        combined: list[str],
-    ) -> list[OwnerProfile]:
+    def release_profile(self, request: ReleaseRequest) -> list[OwnerProfile]:
         """As querier: decrypt every owner's signed aggregate and return only what the release
         rules release under the owners' signed terms (node/profile_release.py)."""
-        return self.profile.release_profile(
-            query_id, fingerprint, aggregates, combined, lambda *call: self.decrypt(*call)
-        )
+        return self.profile.release_profile(request)
 
     def own_set(self, query_id: str) -> Iterator[bytes]:
         """The session's elements, hashed and blinded with its key (node/set_blinding.py)."""
         return self.blinding.own_set(query_id)
 
-    def reblind(
-        self,
-        query_id: str,
-        chunks: Iterator[bytes],
-        preserve_order: bool,
-        set_owner: str = "",
-        unblind: bool = False,
-        reblinded_by: str = "",
-        reblind_signature: bytes = b"",
-    ) -> Reblinded:
+    def reblind(self, request: ReblindRequest, chunks: Iterator[bytes]) -> Reblinded:
         """Multiply every received point by the session key, or take it off (set_blinding)."""
-        return self.blinding.reblind(
-            query_id, chunks, preserve_order, set_owner, unblind, reblinded_by, reblind_signature
-        )
+        return self.blinding.reblind(request, chunks)
 
     def close(
         self,

@@ -8,8 +8,11 @@ import grpc
 
 from model.errors import QueryRefused
 from node.owner_terms import SignedAggregate
+from node.profile_release import ReleaseRequest
 from node.profile_steps import MAX_DECRYPT_CELLS
 from node.service import NodeService
+from node.sessions import SessionRequest
+from node.set_blinding import ReblindRequest
 from protocols.paillier import PaillierPublicKey
 from runtime.identity import peer_identity
 from wire import node_serde as codec
@@ -36,21 +39,23 @@ class PartyNodeServicer(node_pb2_grpc.PartyNodeServicer):
     ) -> node_pb2.OpenSessionResponse:
         with reported(context, f"{self.party} OpenSession"):
             opened = self.service.open_session(
-                query_id=request.query_id,
-                kind=codec.KIND_NAMES.get(request.kind, "unspecified"),
-                role=codec.ROLE_NAMES.get(request.role, "member"),
-                id_type=request.id_type,
-                profile_version=request.profile_version,
-                parties=tuple(request.parties),
-                attributes=tuple(request.attributes),
-                paillier_n=int.from_bytes(request.paillier_n, "big") or None,
-                signed=codec.signed_from_proto(request.signed)
-                if request.HasField("signed")
-                else None,
-                requester=peer_identity(context) or "",
-                paillier_key_signature=request.paillier_key_signature,
-                querier_set=request.querier_set_fingerprint,
-                psi_group=request.psi_group,
+                SessionRequest(
+                    query_id=request.query_id,
+                    kind=codec.KIND_NAMES.get(request.kind, "unspecified"),
+                    role=codec.ROLE_NAMES.get(request.role, "member"),
+                    id_type=request.id_type,
+                    profile_version=request.profile_version,
+                    parties=tuple(request.parties),
+                    attributes=tuple(request.attributes),
+                    paillier_n=int.from_bytes(request.paillier_n, "big") or None,
+                    signed=codec.signed_from_proto(request.signed)
+                    if request.HasField("signed")
+                    else None,
+                    requester=peer_identity(context) or "",
+                    paillier_key_signature=request.paillier_key_signature,
+                    querier_set=request.querier_set_fingerprint,
+                    psi_group=request.psi_group,
+                )
             )
             return codec.session_opened_to_proto(opened)
 
@@ -68,15 +73,15 @@ class PartyNodeServicer(node_pb2_grpc.PartyNodeServicer):
             header = read_header(request_iterator, f"{self.party} Reblind")
             source = f"{self.party} Reblind of {header.set_owner or 'unnamed'}'s set"
             chunks = unframe(request_iterator, 32, "points", source)
-            blinded = self.service.reblind(
+            request = ReblindRequest(
                 header.query_id,
-                chunks,
-                header.preserve_order,
                 header.set_owner,
+                header.preserve_order,
                 header.unblind,
                 header.reblinded_by,
                 header.reblind_signature,
             )
+            blinded = self.service.reblind(request, chunks)
             reply = points_pb2.StreamHeader(
                 query_id=header.query_id,
                 set_owner=header.set_owner,
@@ -122,7 +127,9 @@ class PartyNodeServicer(node_pb2_grpc.PartyNodeServicer):
             if sum(len(a.cells) for a in request.aggregates) > MAX_DECRYPT_CELLS:
                 raise QueryRefused(f"at most {MAX_DECRYPT_CELLS} aggregate cells per request")
             profiles = self.service.release_profile(
-                request.query_id, request.key_fingerprint, aggregates, list(request.combined)
+                ReleaseRequest(
+                    request.query_id, request.key_fingerprint, aggregates, list(request.combined)
+                )
             )
             return node_pb2.ReleaseProfileResponse(profiles_json=codec.profiles_to_json(profiles))
 

@@ -12,11 +12,35 @@ from connectors.identifiers import IdType
 from connectors.members import LoadTally
 from model.errors import SessionExists, SessionNotFound
 from node.admission import Admission
-from protocols.group_names import LEGACY_GROUP
 from protocols.profile import Attribute
-from protocols.psi import BlindingKey
+from protocols.psi import PsiParty
+from runtime.signing import SignedQuery
 
 DEFAULT_IDLE_SECONDS = 600.0
+
+
+@dataclass(frozen=True)
+class SessionRequest:
+    """What a coordinator asks when it opens a query's session at this node (OpenSession).
+
+    `signed` is the querier's signed query; `requester` the identity of the calling peer;
+    `querier_set` the querier node's fingerprint of its set; `psi_group` the group asked for
+    (empty: ristretto255).
+    """
+
+    query_id: str
+    kind: str
+    role: str
+    id_type: str
+    profile_version: str
+    parties: tuple[str, ...]
+    attributes: tuple[str, ...] = ()
+    paillier_n: int | None = None
+    signed: SignedQuery | None = None
+    requester: str = ""
+    paillier_key_signature: bytes = b""
+    querier_set: str = ""
+    psi_group: str = ""
 
 
 @dataclass
@@ -30,27 +54,25 @@ class QuerySession:
     parties: tuple[str, ...]
     elements: Sequence[bytes]
     report: LoadTally
-    key: BlindingKey = field(default_factory=BlindingKey.fresh, repr=False)
+    # this party's PSI state: key, group and the secret order of `elements` (protocols/psi.py)
+    psi: PsiParty = field(default_factory=PsiParty.fresh, repr=False)
     attributes: dict[str, list[object]] = field(default_factory=dict, repr=False)
     paillier_n: int | None = None
     specs: tuple[Attribute, ...] = ()
     admission: Admission | None = None
-    # the secret order (positions in the load) and the cached load it indexes, if any
-    order: Any = field(default=None, repr=False)
+    # the cached load that `psi.order` indexes, if any
     cached: Any = field(default=None, repr=False)
     # the unblinding step (node/unblinding.py): owners whose re-blinding this querier unblinded;
     # whether this owner signed its re-blinding of the querier's set
     unblinded_for: set[str] = field(default_factory=set)
     reblind_signed: bool = False
-    group: str = LEGACY_GROUP  # the PSI group of this query; `key` is a scalar of it
     last_used: float = field(default_factory=time.monotonic)
 
     def forget(self) -> None:
         """Wipe the key and drop the members and the order."""
-        self.key.forget()
+        self.psi.forget()
         self.elements = []
         self.attributes = {}
-        self.order = None
         self.cached = None
 
 

@@ -5,17 +5,26 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-import numpy as np
-
-from model.errors import GovernanceRefusal
 from node.governance import NodeGovernance
 from node.member_cache import MAX_CACHED_POINTS, CachedMembers
 from node.sessions import QuerySession, SessionStore
 from node.unblinding import Unblinding
 from protocols import psi
-from protocols.groups import group
+from protocols.psi import POINT_BYTES
 from runtime.executor import CryptoExecutor
 from wire.streams import chunk_payloads
+
+
+@dataclass(frozen=True)
+class ReblindRequest:
+    """A Reblind stream's header: whose set it is, and whether to keep its order or unblind."""
+
+    query_id: str
+    set_owner: str = ""
+    preserve_order: bool = False
+    unblind: bool = False
+    reblinded_by: str = ""
+    reblind_signature: bytes = b""
 
 
 @dataclass(frozen=True)
@@ -27,7 +36,8 @@ class Reblinded:
 
 
 class SetBlinding:
-    """Multiplies a session's points by its key: its own set, others' sets, and back."""
+    """Runs a session's PSI party (protocols/psi.py) over its points on the executor: its own
+    set, others' sets, and its key taken off again."""
 
     def __init__(
         self,
@@ -52,48 +62,35 @@ class SetBlinding:
         session = self.sessions.get(query_id)
         if session.kind == "overlap" and session.admission is not None:
             self.governance.charge(session.admission)
-        scalar = session.key.scalar
+        party = session.psi
+        blinder = party.blinder()
         cached: CachedMembers | None = session.cached
         if cached is None:
-            return self.executor.blind_elements(session.elements, scalar, session.group)
+            return self.executor.blind_elements(session.elements, blinder)
         with cached.lock:  # the points of one group, kept by an earlier query (maybe another group)
-            points = cached.points if cached.points_group == session.group else None
+            points = cached.points if cached.points_group == party.group_name else None
         if points is not None:
-            rows = np.frombuffer(points, dtype=np.uint8).reshape(-1, 32)
-            shuffled = rows[session.order].tobytes()
-            return self.executor.blind_points(
-                chunk_payloads(iter((shuffled,)), 32), scalar, session.group
-            )
-        order = session.order
-        keep = len(order) <= MAX_CACHED_POINTS
+            shuffled = party.in_secret_order(points)
+            return self.executor.blind_points(_chunks(shuffled), blinder)
+        keep = len(party.order) <= MAX_CACHED_POINTS
 
         def blinded() -> Iterator[bytes]:
             hashed: list[bytes] = []
             for hashes, chunk in self.executor.blind_elements_keeping_hashes(
-                session.elements, scalar, session.group
+                session.elements, blinder
             ):
                 if keep:
                     hashed.append(hashes)
                 yield chunk
             if keep:
-                in_order = np.empty((len(order), 32), dtype=np.uint8)
-                in_order[order] = np.frombuffer(b"".join(hashed), dtype=np.uint8).reshape(-1, 32)
+                in_load_order = party.in_load_order(b"".join(hashed))
                 with cached.lock:
-                    cached.points = in_order.tobytes()
-                    cached.points_group = session.group
+                    cached.points = in_load_order
+                    cached.points_group = party.group_name
 
         return blinded()
 
-    def reblind(
-        self,
-        query_id: str,
-        chunks: Iterator[bytes],
-        preserve_order: bool,
-        set_owner: str = "",
-        unblind: bool = False,
-        reblinded_by: str = "",
-        reblind_signature: bytes = b"",
-    ) -> Reblinded:
+    def reblind(self, request: ReblindRequest, chunks: Iterator[bytes]) -> Reblinded:
         """Multiply every received point by the session key; reshuffle unless told not to.
 
         Every point is validated in the workers. A reshuffled set is read whole (and its trailer
@@ -101,61 +98,50 @@ class SetBlinding:
         streams through chunk by chunk, and a bad trailer still fails the call, so the
         coordinator never completes a query from part of a set. An owner of a profile query
         signs its re-blinding of the querier's set; `unblind` takes the key off instead, only
-        as node/unblinding.py allows (a refusal ends the query at this node).
+        as node/unblinding.py allows (a refusal there ends the query at this node).
         """
-        session = self.sessions.get(query_id)
-        if unblind:
-            return Reblinded(
-                self._unblind(session, chunks, set_owner, reblinded_by, reblind_signature)
-            )
-        admission = session.admission
+        session = self.sessions.get(request.query_id)
+        if request.unblind:
+            return Reblinded(self._unblind(session, request, chunks))
+        admission, set_owner = session.admission, request.set_owner
         counted = _Counted(chunks)
         if admission is not None:
             counted.limit = lambda points: self.governance.check_received(
                 admission, set_owner, points
             )
-        blinded = self.executor.blind_points(counted, session.key.scalar, session.group)
+        blinded = self.executor.blind_points(counted, session.psi.blinder())
 
         def checked() -> Iterator[bytes]:
             yield from blinded
-            if session.admission is not None:
-                self.governance.check_counterparty(session.admission, set_owner, counted.points)
+            if admission is not None:
+                self.governance.check_counterparty(admission, set_owner, counted.points)
 
-        if preserve_order:
+        if request.preserve_order:
             return Reblinded(checked())
         points = psi.shuffle_points(b"".join(checked()))
-        try:
-            signature = self.unblinding.owner_signature(session, set_owner, points)
-        except GovernanceRefusal:
-            self.sessions.close(query_id)
-            raise
+        signature = self.unblinding.owner_signature(session, set_owner, points)
         return Reblinded(iter((points,)), signature)
 
     def _unblind(
-        self,
-        session: QuerySession,
-        chunks: Iterator[bytes],
-        set_owner: str,
-        owner: str,
-        signature: bytes,
+        self, session: QuerySession, request: ReblindRequest, chunks: Iterator[bytes]
     ) -> Iterator[bytes]:
-        """The querier's own set as `owner` re-blinded and signed it, with this node's key
-        taken off and reshuffled; read whole and checked before any point is touched."""
+        """The querier's own set as `reblinded_by` re-blinded and signed it, with this node's
+        key taken off and reshuffled; read whole and checked before any point is touched."""
         points = b"".join(chunks)
-        try:
-            self.unblinding.check(session, set_owner, owner, signature, points)
-        except GovernanceRefusal:
-            self.sessions.close(session.query_id)
-            raise
-        scalar = group(session.group).invert_scalar(session.key.scalar)
-        unblinded = self.executor.blind_points(
-            chunk_payloads(iter((points,)), 32), scalar, session.group
+        self.unblinding.check(
+            session, request.set_owner, request.reblinded_by, request.reblind_signature, points
         )
+        unblinded = self.executor.blind_points(_chunks(points), session.psi.unblinder())
         return iter((psi.shuffle_points(b"".join(unblinded)),))
 
 
+def _chunks(points: bytes) -> Iterator[bytes]:
+    """A whole buffer of points cut into executor-sized chunks."""
+    return chunk_payloads(iter((points,)), POINT_BYTES)
+
+
 class _Counted:
-    """Passes chunks through, counting the 32-byte points; `limit` sees each running count
+    """Passes chunks through, counting the points; `limit` sees each running count
     before its chunk goes on (and raises to stop a set that is too large)."""
 
     def __init__(self, chunks: Iterator[bytes]) -> None:
@@ -165,7 +151,7 @@ class _Counted:
 
     def __iter__(self) -> Iterator[bytes]:
         for chunk in self.chunks:
-            self.points += len(chunk) // 32
+            self.points += len(chunk) // POINT_BYTES
             if self.limit is not None:
                 self.limit(self.points)
             yield chunk

@@ -36,16 +36,13 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from typing import NoReturn
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from model.errors import GovernanceRefusal
 from node.governance import NodeGovernance
-from node.partner_keys import PartnerKeys
-from node.policy import PERMISSION_DENIED
-from node.sessions import QuerySession
+from node.refusals import QueryRefusals
+from node.sessions import QuerySession, SessionStore
 
 UNBLIND_VERSION = "gongying/unblind/v1"
 RULE = "unblind"
@@ -101,11 +98,12 @@ class Unblinding:
         party: str,
         governance: NodeGovernance,
         signing_key: Ed25519PrivateKey | None,
+        sessions: SessionStore | None = None,
     ) -> None:
         self.party = party
         self.governance = governance
         self.signing_key = signing_key
-        self.keys = PartnerKeys(governance)
+        self.refusals = QueryRefusals(governance, sessions)
         self._lock = threading.Lock()
 
     def owner_signature(self, session: QuerySession, set_owner: str, points: bytes) -> bytes:
@@ -117,7 +115,7 @@ class Unblinding:
             return b""
         with self._lock:
             if session.reblind_signed:
-                self._refuse(
+                self.refusals.refuse(
                     session,
                     RULE,
                     f"{self.party} re-blinds the querier's set once per query; query "
@@ -138,21 +136,21 @@ class Unblinding:
         re-blinded and signed it for this query, and not unblinded for `owner` before."""
         where = f"query {session.query_id}"
         if session.kind != "profile" or session.role != "querier":
-            self._refuse(
+            self.refusals.refuse(
                 session,
                 RULE,
                 f"{self.party} takes its key off only its own set as an owner re-blinded it in "
                 f"a profile query it asks; refused in its {session.role} session of {where}",
             )
         if set_owner != self.party:
-            self._refuse(
+            self.refusals.refuse(
                 session,
                 RULE,
                 f"{self.party} takes its key off its own set only, not off the set of "
                 f"{set_owner or 'an unnamed party'} ({where})",
             )
         if owner == self.party or owner not in session.parties:
-            self._refuse(
+            self.refusals.refuse(
                 session,
                 RULE,
                 f"{self.party} unblinds only sets re-blinded by an owner of {where}; "
@@ -160,23 +158,23 @@ class Unblinding:
             )
         size = len(session.elements)
         if len(points) != 32 * size:
-            self._refuse(
+            self.refusals.refuse(
                 session,
                 RULE,
                 f"{self.party} unblinds exactly its own {size} points in {where}; "
                 f"{len(points) // 32} arrived",
             )
         if self.governance.policy is not None:
-            key = self._owner_key(session, owner)
+            key = self.refusals.partner_key(session, owner, f"{owner}'s re-blinding")
             if not signature:
-                self._refuse(
+                self.refusals.refuse(
                     session,
                     RULE,
                     f"{owner} signed no re-blinding for {where}; set signing_key in {owner}'s "
                     "node config",
                 )
             if not reblinding_signed(key, signature, session.query_id, self.party, owner, points):
-                self._refuse(
+                self.refusals.refuse(
                     session,
                     RULE,
                     f"the points to unblind in {where} are not those {owner} signed as its "
@@ -184,22 +182,10 @@ class Unblinding:
                 )
         with self._lock:
             if owner in session.unblinded_for:
-                self._refuse(
+                self.refusals.refuse(
                     session,
                     RULE,
                     f"{self.party} already unblinded the set re-blinded by {owner} in {where} "
                     "(once per owner)",
                 )
             session.unblinded_for.add(owner)
-
-    def _owner_key(self, session: QuerySession, owner: str) -> Ed25519PublicKey:
-        try:
-            return self.keys.key(owner, f"{owner}'s re-blinding")
-        except GovernanceRefusal as refusal:
-            self._refuse(session, refusal.rule, str(refusal))
-
-    def _refuse(self, session: QuerySession, rule: str, message: str) -> NoReturn:
-        refusal = GovernanceRefusal(PERMISSION_DENIED, rule, message)
-        if session.admission is not None:
-            self.governance.refuse(session.admission, refusal)
-        raise refusal

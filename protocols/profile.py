@@ -15,7 +15,8 @@ ciphertext is rerandomised with a fresh mask before it leaves (``seal_aggregate`
 Leakage: the aggregate ciphertexts reveal nothing to D or C (semantic security under Q's key);
 Q learns exactly the aggregates declared, plus whatever noise D adds with ``add_plain`` before
 sealing (the DP hook). Row ranges can be aggregated separately (``aggregate_rows`` in a worker)
-and merged with ``combine_aggregates`` before sealing.
+and merged with ``combine_aggregates`` before sealing. The parties that run these steps, in the
+node and in the oracle tests alike, are in ``protocols.profile_parties``.
 """
 
 from __future__ import annotations
@@ -31,7 +32,6 @@ import gmpy2
 from protocols.masks import MaskPool
 from protocols.multiexp import bucket_products, marginal_products, multi_exp, product_mod
 from protocols.paillier import (
-    PaillierPrivateKey,
     PaillierPublicKey,
     check_ciphertexts,
     rerandomise,
@@ -59,11 +59,11 @@ __all__ = [
     "NumericMoments",
     "OwnerAggregate",
     "PlaintextOverflow",
-    "aggregate_owner",
     "aggregate_rows",
+    "check_requested",
     "ciphertext_count",
     "combine_aggregates",
-    "decrypt_profile",
+    "decode_cells",
     "seal_aggregate",
 ]
 
@@ -233,17 +233,6 @@ def seal_aggregate(
     return aggregate.with_ciphertexts(sealed, sealed=True)
 
 
-def aggregate_owner(
-    public_key: PaillierPublicKey,
-    indicators: Sequence[int],
-    values: Mapping[str, Iterable[object]],
-    specs: Sequence[Attribute],
-    masks: MaskPool | Sequence[int],
-) -> OwnerAggregate:
-    """Aggregate all rows in this process and seal the result (see module docstring)."""
-    return seal_aggregate(public_key, aggregate_rows(public_key, indicators, values, specs), masks)
-
-
 def combine_aggregates(
     public_key: PaillierPublicKey, aggregates: Sequence[OwnerAggregate]
 ) -> OwnerAggregate:
@@ -335,29 +324,28 @@ def decode_numeric(spec: NumericAttribute, count: int, total: int, squares: int)
     return _summarise(spec, count, total, squares)
 
 
-def decrypt_profile(
-    private_key: PaillierPrivateKey, aggregate: OwnerAggregate, specs: Sequence[Attribute]
-) -> DecodedProfile:
-    """Decrypt an aggregate (signed, so owner noise may be negative) and undo the encodings.
-
-    ``specs`` are the attributes the querier asked for; the aggregate must declare exactly them.
-    """
-    public_key = private_key.public_key
+def check_requested(aggregate: OwnerAggregate, specs: Sequence[Attribute]) -> None:
+    """Refuse an aggregate that does not declare exactly the attributes asked for, in order."""
     declared = tuple(item.attribute for item in aggregate.attributes)
     if declared != tuple(specs):
         raise AttributeMismatch(_describe_mismatch(tuple(specs), declared, -1, "the request"))
-    check_ciphertexts(public_key, aggregate.ciphertexts(), aggregate.key_fingerprint)
+
+
+def decode_cells(specs: tuple[Attribute, ...], plain: Sequence[int]) -> DecodedProfile:
+    """Undo the encodings of decrypted cells (overlap first, then each attribute's in order)."""
     categorical: dict[str, dict[str, int]] = {}
     numeric: dict[str, NumericMoments] = {}
-    for item in aggregate.attributes:
-        plain = [private_key.decrypt_signed(c) for c in item.ciphertexts]
-        spec = item.attribute
+    position = 1
+    for spec in specs:
         if isinstance(spec, CategoricalAttribute):
-            categorical[spec.name] = dict(zip(spec.bins, plain, strict=True))
+            width = len(spec.bins)
+            cells = plain[position : position + width]
+            categorical[spec.name] = dict(zip(spec.bins, cells, strict=True))
         else:
-            numeric[spec.name] = _summarise(spec, *plain)
-    return DecodedProfile(
-        overlap=private_key.decrypt_signed(aggregate.overlap),
-        categorical=categorical,
-        numeric=numeric,
-    )
+            width = 3
+            count, total, squares = plain[position : position + width]
+            numeric[spec.name] = _summarise(spec, count, total, squares)
+        position += width
+    if position != len(plain):
+        raise AttributeMismatch(f"{len(plain)} cells for attributes that have {position}")
+    return DecodedProfile(overlap=plain[0], categorical=categorical, numeric=numeric)

@@ -1,4 +1,7 @@
-"""ECDH PSI-cardinality over ristretto255 or X25519 (DESIGN 3.2): keys, blinding, shuffling.
+"""ECDH PSI-cardinality over ristretto255 or X25519 (DESIGN 3.2): one party's state and steps.
+
+`PsiParty` is what a node holds for one query (its key, its group, its set's secret order) and
+what the oracle tests run; `Blinder` is the per-chunk multiplication its worker tasks run.
 
 Security (semi-honest parties, non-colluding coordinator):
 - Each party draws a fresh secret scalar per query (`BlindingKey.fresh`) and forgets it when the
@@ -21,7 +24,7 @@ import numpy as np
 
 from protocols.group_names import LEGACY_GROUP
 from protocols.groups import group
-from protocols.ristretto import POINT_BYTES
+from protocols.ristretto import POINT_BYTES as POINT_BYTES  # both groups: 32-byte points
 
 
 class KeyForgotten(RuntimeError):
@@ -73,19 +76,92 @@ def shuffle_points(points: bytes) -> bytes:
     count = len(points) // POINT_BYTES
     if count < 2:
         return points
-    rows = np.frombuffer(points, dtype=np.uint8).reshape(count, POINT_BYTES)
-    return bytes(rows[secure_permutation(count)].tobytes())
+    return bytes(_rows(points)[secure_permutation(count)].tobytes())
 
 
-def blind_own_set(
-    elements: Sequence[bytes], key: BlindingKey, group_name: str = LEGACY_GROUP
-) -> bytes:
-    """k * H(x) for each element, in the given order (callers shuffle first)."""
-    return group(group_name).hash_and_blind(elements, key.scalar, len(elements))
+@dataclass(frozen=True)
+class Blinder:
+    """Multiplication by one scalar of one group: the unit of work a worker process runs.
+
+    It holds a copy of the scalar (so it can be pickled to a worker with each chunk); a party
+    makes one per step (`PsiParty.blinder`, `PsiParty.unblinder`) and drops it with the step.
+    """
+
+    group_name: str
+    scalar: bytes = field(repr=False)
+
+    def hash_and_blind(self, elements: Sequence[bytes]) -> bytes:
+        """k * H(x) for each element, concatenated in the given order."""
+        return group(self.group_name).hash_and_blind(elements, self.scalar, len(elements))
+
+    def hash_and_blind_keeping_hashes(self, elements: Sequence[bytes]) -> tuple[bytes, bytes]:
+        """(H(x), k * H(x)) for each element, both concatenated in the given order."""
+        chosen = group(self.group_name)
+        hashed = chosen.hash_points(elements)
+        return hashed, chosen.blind_points(hashed, self.scalar)
+
+    def blind(self, points: bytes, first_index: int = 0) -> bytes:
+        """k * P for each point, validating each (an error names its position from
+        `first_index`: the point's place in the whole stream)."""
+        return group(self.group_name).blind_points(points, self.scalar, first_index)
 
 
-def reblind(
-    points: bytes, key: BlindingKey, first_index: int = 0, group_name: str = LEGACY_GROUP
-) -> bytes:
-    """k * P for each received point, validating each one."""
-    return group(group_name).blind_points(points, key.scalar, first_index)
+class PsiParty:
+    """One party's state in one PSI query: its group, its fresh key and its set's secret order.
+
+    The node's session holds one (node/set_blinding.py runs its steps on the executor, one
+    `Blinder` task per chunk); the oracle tests run the same object in one process. `order` is
+    the secret shuffle of the party's own set: position i of the blinded stream is member
+    `order[i]` of the set as loaded; only the party holds it (the profile owner uses it to keep
+    its attribute rows in stream order).
+    """
+
+    def __init__(self, key: BlindingKey, order: np.ndarray, group_name: str = LEGACY_GROUP):
+        self.key = key
+        self.order = order
+        self.group_name = group_name
+
+    @classmethod
+    def fresh(cls, set_size: int = 0, group_name: str = LEGACY_GROUP) -> PsiParty:
+        """A new key of the named group and a new secret order of a set of `set_size`."""
+        return cls(BlindingKey.fresh(group_name), secure_permutation(set_size), group_name)
+
+    def blinder(self) -> Blinder:
+        """Multiplication by this party's key (raises KeyForgotten once forgotten)."""
+        return Blinder(self.group_name, self.key.scalar)
+
+    def unblinder(self) -> Blinder:
+        """Multiplication by the inverse of this party's key: takes its key off."""
+        return Blinder(self.group_name, group(self.group_name).invert_scalar(self.key.scalar))
+
+    def in_secret_order(self, points: bytes) -> bytes:
+        """Points of the set as loaded (one per member), put in the secret order."""
+        return bytes(_rows(points)[self.order].tobytes())
+
+    def in_load_order(self, points: bytes) -> bytes:
+        """Points in the secret order (one per member), put back in the order as loaded."""
+        rows = np.empty((len(self.order), POINT_BYTES), dtype=np.uint8)
+        rows[self.order] = _rows(points)
+        return bytes(rows.tobytes())
+
+    def blind_own_set(self, elements: Sequence[bytes]) -> bytes:
+        """k * H(x) for the party's own elements, already in their secret order."""
+        return self.blinder().hash_and_blind(elements)
+
+    def reblind(self, points: bytes, first_index: int = 0) -> bytes:
+        """k * P for each point received from another party, validating each."""
+        return self.blinder().blind(points, first_index)
+
+    def unblind(self, points: bytes, first_index: int = 0) -> bytes:
+        """k^-1 * P for each point: this party's key taken off (only as node/unblinding.py
+        allows: asked of arbitrary points it is an oracle)."""
+        return self.unblinder().blind(points, first_index)
+
+    def forget(self) -> None:
+        """Wipe the key and drop the order: nothing of this query can be linked any more."""
+        self.key.forget()
+        self.order = np.empty(0, dtype=np.int64)
+
+
+def _rows(points: bytes) -> np.ndarray:
+    return np.frombuffer(points, dtype=np.uint8).reshape(-1, POINT_BYTES)

@@ -1,9 +1,11 @@
 """One interface for the CPU-heavy steps, with two backends: a local process pool or Dask.
 
-`CryptoExecutor` runs top-level worker functions (hash-to-group and scalar multiplication, scalar
-multiplication of received points, owner aggregation chunks, Paillier masks) over chunks, results
-in submission order, with a bounded window in flight (2 x workers + 2 chunks), so memory stays
-proportional to the window, not the set. The backend is chosen by the `executor` config key:
+`CryptoExecutor` runs top-level worker functions over chunks, each a thin call of the protocol
+object that production and the oracle tests share (`protocols.psi.Blinder`: hash-to-group and
+scalar multiplication; `protocols.profile_parties.IndicatorChunk`: an owner's aggregation) or of
+`protocols.masks` (Paillier masks). Results come in submission order, with a bounded window in
+flight (2 x workers + 2 chunks), so memory stays proportional to the window, not the set.
+The backend is chosen by the `executor` config key:
 
 - `"local"` (default): a `spawn` process pool, created before the gRPC server starts (gRPC's
   threads and `fork` do not mix);
@@ -25,12 +27,13 @@ from concurrent.futures import ProcessPoolExecutor
 from typing import Any, Protocol, TypeVar
 
 from model.sizes import CHUNK_ITEMS
-from protocols import ristretto
-from protocols.group_names import LEGACY_GROUP
+from protocols.group_names import KNOWN_GROUPS
 from protocols.groups import group
 from protocols.masks import MaskTable, generate_masks, table_for_base
-from protocols.paillier import PaillierPublicKey, check_ciphertexts
-from protocols.profile import Attribute, OwnerAggregate, aggregate_rows
+from protocols.paillier import PaillierPublicKey
+from protocols.profile import OwnerAggregate
+from protocols.profile_parties import IndicatorChunk
+from protocols.psi import POINT_BYTES, Blinder
 from runtime.executor_spec import LOCAL, dask_address
 
 T = TypeVar("T")
@@ -63,47 +66,29 @@ def _exit_with_parent(parent: int) -> None:
 
 def _warm_up() -> int:
     """Import the crypto libraries in a worker (so the first query does not pay for it)."""
-    return len(group("x25519").random_scalar()) + len(ristretto.random_scalar())
+    return sum(len(group(name).random_scalar()) for name in KNOWN_GROUPS)
 
 
-def hash_and_blind_chunk(
-    elements: Sequence[bytes], scalar: bytes, group_name: str = LEGACY_GROUP
-) -> bytes:
-    """Worker task: k * H(x) for a chunk of elements."""
-    return group(group_name).hash_and_blind(elements, scalar, len(elements))
+def hash_and_blind_chunk(blinder: Blinder, elements: Sequence[bytes]) -> bytes:
+    """Worker task: k * H(x) for a chunk of elements (`Blinder.hash_and_blind`)."""
+    return blinder.hash_and_blind(elements)
 
 
 def hash_and_blind_keeping_chunk(
-    elements: Sequence[bytes], scalar: bytes, group_name: str = LEGACY_GROUP
+    blinder: Blinder, elements: Sequence[bytes]
 ) -> tuple[bytes, bytes]:
-    """Worker task: (H(x), k * H(x)) for a chunk of elements, both concatenated in order."""
-    chosen = group(group_name)
-    hashed = chosen.hash_points(elements)
-    return hashed, chosen.blind_points(hashed, scalar)
+    """Worker task: (H(x), k * H(x)) for a chunk (`Blinder.hash_and_blind_keeping_hashes`)."""
+    return blinder.hash_and_blind_keeping_hashes(elements)
 
 
-def blind_points_chunk(
-    points: bytes, scalar: bytes, first_index: int, group_name: str = LEGACY_GROUP
-) -> bytes:
-    """Worker task: k * P for a chunk of received points, validating each."""
-    return group(group_name).blind_points(points, scalar, first_index)
+def blind_points_chunk(blinder: Blinder, points: bytes, first_index: int) -> bytes:
+    """Worker task: k * P for a chunk of received points, validating each (`Blinder.blind`)."""
+    return blinder.blind(points, first_index)
 
 
-def aggregate_chunk(
-    modulus: int,
-    fingerprint: bytes,
-    ciphertexts: bytes,
-    values: dict[str, list[object]],
-    specs: tuple[Attribute, ...],
-) -> OwnerAggregate:
-    """Worker task: decode and check a chunk of indicator ciphertexts, aggregate its rows."""
-    public_key = PaillierPublicKey(modulus)
-    width = public_key.ciphertext_width
-    indicators = [
-        int.from_bytes(ciphertexts[i : i + width], "big") for i in range(0, len(ciphertexts), width)
-    ]
-    check_ciphertexts(public_key, indicators, fingerprint)
-    return aggregate_rows(public_key, indicators, values, specs)
+def aggregate_chunk(chunk: IndicatorChunk) -> OwnerAggregate:
+    """Worker task: a chunk of indicator ciphertexts aggregated (`IndicatorChunk.aggregate`)."""
+    return chunk.aggregate()
 
 
 _mask_tables: dict[tuple[int, int], MaskTable] = {}
@@ -240,42 +225,30 @@ class CryptoExecutor:
             for future in window:
                 future.cancel()
 
-    def blind_elements(
-        self, elements: Sequence[bytes], scalar: bytes, group_name: str = LEGACY_GROUP
-    ) -> Iterator[bytes]:
+    def blind_elements(self, elements: Sequence[bytes], blinder: Blinder) -> Iterator[bytes]:
         """k * H(x) for all elements, chunk by chunk, in order."""
-        return self.map_ordered(
-            hash_and_blind_chunk,
-            (
-                (list(elements[start : start + CHUNK_ITEMS]), scalar, group_name)
-                for start in range(0, len(elements), CHUNK_ITEMS)
-            ),
-        )
+        return self.map_ordered(hash_and_blind_chunk, _element_chunks(blinder, elements))
 
     def blind_elements_keeping_hashes(
-        self, elements: Sequence[bytes], scalar: bytes, group_name: str = LEGACY_GROUP
+        self, elements: Sequence[bytes], blinder: Blinder
     ) -> Iterator[tuple[bytes, bytes]]:
         """(H(x), k * H(x)) chunk by chunk, in order: blinding that also yields the hashes."""
-        return self.map_ordered(
-            hash_and_blind_keeping_chunk,
-            (
-                (list(elements[start : start + CHUNK_ITEMS]), scalar, group_name)
-                for start in range(0, len(elements), CHUNK_ITEMS)
-            ),
-        )
+        return self.map_ordered(hash_and_blind_keeping_chunk, _element_chunks(blinder, elements))
 
-    def blind_points(
-        self, chunks: Iterable[bytes], scalar: bytes, group_name: str = LEGACY_GROUP
-    ) -> Iterator[bytes]:
+    def blind_points(self, chunks: Iterable[bytes], blinder: Blinder) -> Iterator[bytes]:
         """k * P for each chunk of points, in order; errors name the point's stream position."""
 
         def arguments() -> Iterator[tuple[object, ...]]:
             index = 0
             for chunk in chunks:
-                yield (chunk, scalar, index, group_name)
-                index += len(chunk) // ristretto.POINT_BYTES
+                yield (blinder, chunk, index)
+                index += len(chunk) // POINT_BYTES
 
         return self.map_ordered(blind_points_chunk, arguments())
+
+    def aggregate(self, chunks: Iterable[IndicatorChunk]) -> Iterator[OwnerAggregate]:
+        """Each chunk of indicators aggregated against its rows, in order."""
+        return self.map_ordered(aggregate_chunk, ((chunk,) for chunk in chunks))
 
     def generate_masks(
         self, n: int, h_s: int, count: int, batch: int = MASK_BATCH
@@ -289,6 +262,12 @@ class CryptoExecutor:
     def shutdown(self) -> None:
         """Stop the local workers or disconnect from the cluster; pending work is dropped."""
         self._backend.shutdown()
+
+
+def _element_chunks(blinder: Blinder, elements: Sequence[bytes]) -> Iterator[tuple[object, ...]]:
+    """(blinder, chunk) task arguments over `elements`, CHUNK_ITEMS at a time."""
+    for start in range(0, len(elements), CHUNK_ITEMS):
+        yield (blinder, list(elements[start : start + CHUNK_ITEMS]))
 
 
 def make_executor(spec: str, workers: int) -> CryptoExecutor:

@@ -111,7 +111,7 @@ def test_the_querier_unblinds_nothing_the_owner_did_not_sign(
     mine = own_set(deployment, BRAND, query_id)
     points = {
         "own output": lambda: mine,
-        "multiple of own output": lambda: psi.reblind(mine, psi.BlindingKey.fresh()),
+        "multiple of own output": lambda: psi.PsiParty.fresh().reblind(mine),
         "owner's list": lambda: own_set(deployment, RETAILER_A, query_id)[: len(mine)],
     }[forgery]()
     header = _unblind_request(query_id, RETAILER_A, signed.reblind_signature)

@@ -108,7 +108,7 @@ def test_coordinator_killed_and_restarted(cluster: Cluster) -> None:
     # the first attempt's keys are wiped and nothing is left open or reserved
     for session in first:
         with pytest.raises(KeyForgotten):
-            session.key.scalar  # noqa: B018 - the property raises once the key is wiped
+            session.psi.key.scalar  # noqa: B018 - the property raises once the key is wiped
     for party in PARTIES:
         assert cluster.nodes[party].service.sessions.open_count() == 0
         decisions = [r.record.decision for r in cluster.records(party, query_id)]

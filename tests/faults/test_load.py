@@ -74,7 +74,7 @@ class Watcher:
             self.most = max(self.most, len(sessions))
             for session in sessions:
                 with contextlib.suppress(KeyForgotten):
-                    self.keys.setdefault(session.query_id, session.key.scalar)
+                    self.keys.setdefault(session.query_id, session.psi.key.scalar)
 
     def stop(self) -> None:
         self._stop.set()
@@ -148,7 +148,7 @@ def test_idle_sessions_expire_and_drop_keys(cluster: Cluster) -> None:
         store.idle_seconds = DEFAULT_IDLE_SECONDS
     for query_id, session in opened:
         with pytest.raises(KeyForgotten):
-            session.key.scalar  # noqa: B018 - the property raises once the key is wiped
+            session.psi.key.scalar  # noqa: B018 - the property raises once the key is wiped
         assert not session.elements
         kept = cluster.records(RETAILER_A, query_id)
         assert [r.record.decision for r in kept] == ["failed"], kept

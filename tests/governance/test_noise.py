@@ -20,7 +20,8 @@ from protocols.noise import (
 )
 from protocols.owner_noise import OVERLAP, noise_plan, noised_aggregate, released_statistics
 from protocols.paillier_attributes import CategoricalAttribute, NumericAttribute
-from protocols.profile import aggregate_rows, decrypt_profile
+from protocols.profile import aggregate_rows
+from protocols.profile_parties import ProfileQuerier
 from tests.protocols.test_paillier_support import cached_keypair, cached_table, encrypt_indicators
 
 PUB, PRIV = cached_keypair()
@@ -122,14 +123,15 @@ def test_owner_noise_is_added_under_encryption_within_its_error_bars() -> None:
     visits = [float(i % 21) for i in range(rows)]
     indicators = encrypt_indicators(PUB, TABLE, [i % 2 == 0 for i in range(rows)])
     raw = aggregate_rows(PUB, indicators, {"tier": tiers, "visits": visits}, specs)
-    truth = decrypt_profile(PRIV, raw, specs)
+    querier = ProfileQuerier(PRIV)
+    truth = querier.decrypt_profile(raw, specs)
     plan = noise_plan(specs, 2.0)
     outside = {name: 0 for name in plan}
     trials = 200
     for _ in range(trials):
         noised = noised_aggregate(PUB, raw, 2.0)
         assert not noised.sealed
-        got = decrypt_profile(PRIV, noised, specs)
+        got = querier.decrypt_profile(noised, specs)
         errors = {
             OVERLAP: got.overlap - truth.overlap,
             "tier": got.categorical["tier"]["gold"] - truth.categorical["tier"]["gold"],

@@ -39,19 +39,20 @@ def new_id(label: str) -> str:
 def brand_node_that_aborts_after_decrypting(deployment: Governed) -> Iterator[list[list[int]]]:
     """The brand's node, modified: it decrypts the owners' aggregates, keeps the plaintexts,
     then fails the call (as a querier that wants to dodge the charge would)."""
-    service = deployment.nodes[BRAND].service
-    original = service.decrypt
+    decryption = deployment.nodes[BRAND].service.decryption
+    assert decryption is not None
+    original = decryption.decrypt
     kept: list[list[int]] = []
 
     def decrypt_and_abort(*args: Any, **kwargs: Any) -> list[int]:
         kept.append(original(*args, **kwargs))
         raise QueryRefused("brand's node aborts after decrypting")
 
-    service.decrypt = decrypt_and_abort  # type: ignore[method-assign]
+    decryption.decrypt = decrypt_and_abort  # type: ignore[method-assign]
     try:
         yield kept
     finally:
-        service.decrypt = original  # type: ignore[method-assign]
+        decryption.decrypt = original  # type: ignore[method-assign]
 
 
 def test_aborting_after_decrypting_is_charged_and_the_budget_runs_out_on_time(

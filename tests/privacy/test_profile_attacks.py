@@ -42,8 +42,9 @@ class Aborted(RuntimeError):
 def keeping_decryptions(arena: Arena, abort: bool = False) -> Iterator[list[list[int]]]:
     """Replace the brand node's decryption with one that keeps every plaintext (and, with
     `abort`, fails the query right after), as a brand that modified its own node would."""
-    service = arena.nodes[BRAND].service
-    honest: Callable[..., list[int]] = service.decrypt
+    decryption = arena.nodes[BRAND].service.decryption
+    assert decryption is not None
+    honest: Callable[..., list[int]] = decryption.decrypt
     kept: list[list[int]] = []
 
     def keep(*args: Any, **kwargs: Any) -> list[int]:
@@ -53,11 +54,11 @@ def keeping_decryptions(arena: Arena, abort: bool = False) -> Iterator[list[list
             raise Aborted("the brand's node keeps the plaintexts and aborts")
         return values
 
-    service.decrypt = keep  # type: ignore[method-assign]
+    decryption.decrypt = keep  # type: ignore[method-assign]
     try:
         yield kept
     finally:
-        service.decrypt = honest  # type: ignore[method-assign]
+        decryption.decrypt = honest  # type: ignore[method-assign]
 
 
 def _profile(arena: Arena) -> None:

@@ -1,4 +1,9 @@
-"""Profile aggregation end to end (encrypt indicators, aggregate, combine, decrypt) vs pandas."""
+"""Profile aggregation end to end (encrypt indicators, aggregate, combine, decrypt) vs pandas.
+
+The owner and the querier are `ProfileOwner` and `ProfileQuerier`, the objects the node runs
+(node/profile_steps.py, node/decryption.py); the indicators are encrypted as the coordinator
+does it (`protocols.indicators`) and reach the owner in several chunks.
+"""
 
 from __future__ import annotations
 
@@ -13,8 +18,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from protocols import indicators
 from protocols.masks import MaskPool, generate_masks
-from protocols.paillier import add_plain
+from protocols.paillier import InvalidCiphertext, add_plain, ciphertext_to_bytes
 from protocols.profile import (
     OTHER_BIN,
     AttributeDeclarationError,
@@ -26,13 +32,12 @@ from protocols.profile import (
     NumericAttribute,
     OwnerAggregate,
     PlaintextOverflow,
-    aggregate_owner,
     aggregate_rows,
     ciphertext_count,
     combine_aggregates,
-    decrypt_profile,
     seal_aggregate,
 )
+from protocols.profile_parties import ProfileOwner, ProfileQuerier
 from tests.protocols.test_paillier_support import cached_keypair, cached_table, encrypt_indicators
 
 PUB, PRIV = cached_keypair()
@@ -113,10 +118,25 @@ def assert_matches(result: DecodedProfile, expected: Expected) -> None:
             assert summary.std == pytest.approx(std, rel=1e-9, abs=1e-9)
 
 
+QUERIER = ProfileQuerier(PRIV)
+CHUNK = 7  # indicators per chunk of the owner's stream
+
+
+def indicator_stream(matched: np.ndarray) -> list[bytes]:
+    """The indicators as the coordinator sends them: fixed-width ciphertexts, in chunks."""
+    data = indicators.encrypt_indicators(PUB, matched, generate_masks(TABLE, len(matched)))
+    step = CHUNK * PUB.ciphertext_width
+    return [data[i : i + step] for i in range(0, len(data), step)]
+
+
+def owner_of(frame: pd.DataFrame) -> ProfileOwner:
+    """The owner's side, its columns as lists in the order of its blinded set (as a node has)."""
+    lists = {str(name): frame[name].tolist() for name in frame.columns}
+    return ProfileOwner(PUB, SPECS, lists, len(frame), "retailer_a")
+
+
 def run_owner(frame: pd.DataFrame, matched: np.ndarray, pool: MaskPool) -> OwnerAggregate:
-    indicators = encrypt_indicators(PUB, TABLE, matched.tolist())
-    values = columns(frame)
-    return aggregate_owner(PUB, indicators, values, SPECS, pool)
+    return owner_of(frame).aggregate(PUB.fingerprint(), indicator_stream(matched), pool)
 
 
 def columns(frame: pd.DataFrame) -> dict[str, Iterable[object]]:
@@ -142,7 +162,7 @@ def test_single_owner_matches_pandas(pattern: str) -> None:
     aggregate = run_owner(frame, matched, pool)
     assert aggregate.sealed
     assert len(pool) == 200 - ciphertext_count(SPECS)
-    assert_matches(decrypt_profile(PRIV, aggregate, SPECS), oracle([frame], [matched]))
+    assert_matches(QUERIER.decrypt_profile(aggregate, SPECS), oracle([frame], [matched]))
 
 
 def test_several_owners_combined_match_pandas() -> None:
@@ -153,9 +173,9 @@ def test_several_owners_combined_match_pandas() -> None:
     aggregates = [run_owner(f, m, pool) for f, m in zip(frames, matched, strict=True)]
     combined = combine_aggregates(PUB, aggregates)
     assert combined.rows == 67 and combined.sealed
-    assert_matches(decrypt_profile(PRIV, combined, SPECS), oracle(frames, matched))
+    assert_matches(QUERIER.decrypt_profile(combined, SPECS), oracle(frames, matched))
     for frame, mask, aggregate in zip(frames, matched, aggregates, strict=True):
-        assert_matches(decrypt_profile(PRIV, aggregate, SPECS), oracle([frame], [mask]))
+        assert_matches(QUERIER.decrypt_profile(aggregate, SPECS), oracle([frame], [mask]))
 
 
 def test_row_range_partials_combine_to_the_whole() -> None:
@@ -174,10 +194,13 @@ def test_row_range_partials_combine_to_the_whole() -> None:
     ]
     assert not any(p.sealed for p in partials)
     merged = seal_aggregate(PUB, combine_aggregates(PUB, partials), generate_masks(TABLE, 11))
-    whole = aggregate_owner(PUB, indicators, columns(frame), SPECS, generate_masks(TABLE, 11))
+    stream = [b"".join(ciphertext_to_bytes(PUB, c) for c in indicators)]
+    whole = owner_of(frame).aggregate(PUB.fingerprint(), stream, generate_masks(TABLE, 11))
     assert merged.ciphertexts() != whole.ciphertexts()  # different randomness...
-    assert decrypt_profile(PRIV, merged, SPECS) == decrypt_profile(PRIV, whole, SPECS)  # same sums
-    assert_matches(decrypt_profile(PRIV, merged, SPECS), oracle([frame], [matched]))
+    assert QUERIER.decrypt_profile(merged, SPECS) == QUERIER.decrypt_profile(
+        whole, SPECS
+    )  # same sums
+    assert_matches(QUERIER.decrypt_profile(merged, SPECS), oracle([frame], [matched]))
 
 
 @settings(max_examples=15, deadline=None)
@@ -201,7 +224,7 @@ def test_random_owners_match_pandas(rows: list[tuple[bool, str | None, float | N
     )
     matched = np.array([r[0] for r in rows], dtype=bool)
     aggregate = run_owner(frame, matched, MaskPool(PUB, TABLE))
-    assert_matches(decrypt_profile(PRIV, aggregate, SPECS), oracle([frame], [matched]))
+    assert_matches(QUERIER.decrypt_profile(aggregate, SPECS), oracle([frame], [matched]))
 
 
 def test_owner_noise_hook_allows_negative_results() -> None:
@@ -215,7 +238,7 @@ def test_owner_noise_hook_allows_negative_results() -> None:
         age, ciphertexts=(add_plain(PUB, age.ciphertexts[0], -1), *age.ciphertexts[1:])
     )
     noisy = dataclasses.replace(noisy, attributes=(raw.attributes[0], noisy_age, raw.attributes[2]))
-    result = decrypt_profile(PRIV, seal_aggregate(PUB, noisy, MaskPool(PUB, TABLE)), SPECS)
+    result = QUERIER.decrypt_profile(seal_aggregate(PUB, noisy, MaskPool(PUB, TABLE)), SPECS)
     assert result.overlap == -2
     assert result.numeric["age"].count == -1
     assert result.numeric["age"].mean is None
@@ -237,7 +260,7 @@ def test_combine_refuses_other_declarations_and_keys() -> None:
     with pytest.raises(AttributeMismatch, match="aggregate 0 was encrypted against a different"):
         combine_aggregates(other_pub, [base])
     with pytest.raises(AttributeMismatch, match="'age' is declared differently: the request has"):
-        decrypt_profile(PRIV, base, other_specs)
+        QUERIER.decrypt_profile(base, other_specs)
     with pytest.raises(PlaintextOverflow, match="'age'"):
         combine_aggregates(PUB, [dataclasses.replace(base, rows=2**1020)])
 
@@ -256,7 +279,33 @@ def test_aggregation_refuses_bad_input() -> None:
     with pytest.raises(AttributeDeclarationError, match="declared more than once"):
         aggregate_rows(PUB, indicators, columns(frame), (*SPECS, SPECS[0]))
     with pytest.raises(ValueError, match="sealing needs 11 masks, got 2"):
-        aggregate_owner(PUB, indicators, columns(frame), SPECS, [1, 2])
+        owner_of(frame).seal([aggregate_rows(PUB, indicators, columns(frame), SPECS)], [1, 2])
+
+
+def test_the_owner_refuses_a_stream_that_does_not_fit_its_list() -> None:
+    frame = make_owner(9, seed=8)
+    owner, pool = owner_of(frame), fresh_pool()
+    stream = indicator_stream(np.ones(9, dtype=bool))
+    other_key = cached_keypair(1024, slot=1)[0]
+    with pytest.raises(InvalidCiphertext, match="different key than the query's"):
+        owner.aggregate(other_key.fingerprint(), stream, pool)
+    with pytest.raises(MissingAttributeValues, match="more indicators than the 9 members of"):
+        owner.aggregate(PUB.fingerprint(), [*stream, stream[0]], pool)
+    with pytest.raises(MissingAttributeValues, match="7 indicators for the 9 members of"):
+        owner.aggregate(PUB.fingerprint(), stream[:1], pool)
+    zero = bytes(PUB.ciphertext_width)  # 0 is no ciphertext: not a unit mod n^2
+    with pytest.raises(InvalidCiphertext):
+        owner.aggregate(PUB.fingerprint(), [zero + stream[0][len(zero) :], stream[1]], pool)
+
+
+def test_the_querier_refuses_aggregates_under_another_key() -> None:
+    frame = make_owner(4, seed=6)
+    aggregate = run_owner(frame, np.ones(4, dtype=bool), fresh_pool())
+    other = ProfileQuerier(cached_keypair(1024, slot=1)[1])
+    with pytest.raises(InvalidCiphertext, match="different key"):
+        other.decrypt_cells(aggregate)
+    with pytest.raises(InvalidCiphertext, match="different key"):
+        QUERIER.check(other.public_key.fingerprint(), [aggregate])
 
 
 def test_declarations_are_validated() -> None:

@@ -1,8 +1,9 @@
 """The overlap protocol in one process (DESIGN 3.2) against the plaintext oracle.
 
-Each party blinds its own (de-duplicated, shuffled) set with a fresh key; the set then visits
-every other party, which re-blinds and re-shuffles it; `count_regions` counts the fully blinded
-sets. The counts must equal `gongying.oracle.overlap_truth` over the plaintext sets.
+Each party is a `PsiParty`, the object a node's session holds: it blinds its own
+(de-duplicated) set in its secret order with its fresh key; the set then visits every other
+party, which re-blinds and re-shuffles it; `count_regions` counts the fully blinded sets. The
+counts must equal `gongying.oracle.overlap_truth` over the plaintext sets.
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ from hypothesis import strategies as st
 
 from gongying.oracle import overlap_truth
 from protocols import psi, ristretto
+from protocols.group_names import KNOWN_GROUPS, LEGACY_GROUP
+from protocols.groups import group
 from protocols.matching import DuplicatePoints, count_regions
-from protocols.psi import BlindingKey, KeyForgotten
+from protocols.psi import KeyForgotten, PsiParty
 from protocols.ristretto import POINT_BYTES
 
 NAMES = ("brand", "retailer_a", "retailer_b", "retailer_c", "retailer_d")
@@ -26,27 +29,30 @@ def _points(buffer: bytes) -> list[bytes]:
     return [buffer[i : i + POINT_BYTES] for i in range(0, len(buffer), POINT_BYTES)]
 
 
-def run_protocol(inputs: dict[str, list[bytes]]) -> dict[str, bytes]:
+def run_protocol(
+    inputs: dict[str, list[bytes]], group_name: str = LEGACY_GROUP
+) -> dict[str, bytes]:
     """Every party's set after its owner's key and every other party's key (chained order)."""
-    keys = {party: BlindingKey.fresh() for party in inputs}
+    sets = {party: list(dict.fromkeys(given)) for party, given in inputs.items()}  # de-duplicate
+    parties = {name: PsiParty.fresh(len(got), group_name) for name, got in sets.items()}
     order = list(inputs)
     finals: dict[str, bytes] = {}
     try:
         for index, owner in enumerate(order):
-            elements = list(dict.fromkeys(inputs[owner]))  # set semantics: de-duplicate first
-            points = psi.blind_own_set(psi.shuffle_elements(elements), keys[owner])
+            party = parties[owner]
+            points = party.blind_own_set([sets[owner][i] for i in party.order])
             for step in range(1, len(order)):
-                other = order[(index + step) % len(order)]
-                points = psi.shuffle_points(psi.reblind(points, keys[other]))
+                other = parties[order[(index + step) % len(order)]]
+                points = psi.shuffle_points(other.reblind(points))
             finals[owner] = points
     finally:
-        for key in keys.values():
-            key.forget()
+        for party in parties.values():
+            party.forget()
     return finals
 
 
-def assert_matches_oracle(inputs: dict[str, list[bytes]]) -> None:
-    counts = count_regions(run_protocol(inputs))
+def assert_matches_oracle(inputs: dict[str, list[bytes]], group_name: str = LEGACY_GROUP) -> None:
+    counts = count_regions(run_protocol(inputs, group_name))
     truth = overlap_truth({party: set(elements) for party, elements in inputs.items()})
     assert counts.sizes == truth.sizes
     assert counts.regions == truth.regions
@@ -71,6 +77,12 @@ def party_sets(draw: st.DrawFn) -> dict[str, list[bytes]]:
 @given(party_sets())
 def test_random_overlaps_match_oracle(inputs: dict[str, list[bytes]]) -> None:
     assert_matches_oracle(inputs)
+
+
+@pytest.mark.parametrize("group_name", KNOWN_GROUPS)
+def test_every_group_matches_oracle(group_name: str) -> None:
+    inputs = {NAMES[p]: [_element(i) for i in range(3 * p, 3 * p + 20)] for p in range(3)}
+    assert_matches_oracle(inputs, group_name)
 
 
 @pytest.mark.parametrize("parties", [2, 3, 4, 5])
@@ -112,22 +124,22 @@ def test_duplicates_in_input_follow_set_semantics() -> None:
 
 
 def test_undeduplicated_input_is_caught_by_counting() -> None:
-    key_a, key_b = BlindingKey.fresh(), BlindingKey.fresh()
-    a = psi.reblind(psi.blind_own_set([_element(1), _element(1)], key_a), key_b)
-    b = psi.reblind(psi.blind_own_set([_element(1)], key_b), key_a)
+    party_a, party_b = PsiParty.fresh(), PsiParty.fresh()
+    a = party_b.reblind(party_a.blind_own_set([_element(1), _element(1)]))
+    b = party_a.reblind(party_b.blind_own_set([_element(1)]))
     with pytest.raises(DuplicatePoints, match="brand"):
         count_regions({"brand": a, "retailer_a": b})
 
 
 def test_fully_blinded_points_do_not_depend_on_key_order() -> None:
-    keys = [BlindingKey.fresh() for _ in range(3)]
+    parties = [PsiParty.fresh() for _ in range(3)]
     elements = [_element(i) for i in range(10)]
-    forward = psi.blind_own_set(elements, keys[0])
-    for key in keys[1:]:
-        forward = psi.reblind(forward, key)
-    backward = psi.blind_own_set(elements, keys[2])
-    for key in (keys[1], keys[0]):
-        backward = psi.reblind(backward, key)
+    forward = parties[0].blind_own_set(elements)
+    for party in parties[1:]:
+        forward = party.reblind(forward)
+    backward = parties[2].blind_own_set(elements)
+    for party in (parties[1], parties[0]):
+        backward = party.reblind(backward)
     assert forward == backward  # same input order, no shuffles: identical bytes
 
 
@@ -136,33 +148,37 @@ def test_fully_blinded_points_do_not_depend_on_key_order() -> None:
 
 def test_fresh_keys_blind_the_same_element_differently() -> None:
     elements = [_element(i) for i in range(20)]
-    first, second = BlindingKey.fresh(), BlindingKey.fresh()
-    assert first.scalar != second.scalar
-    one = set(_points(psi.blind_own_set(elements, first)))
-    two = set(_points(psi.blind_own_set(elements, second)))
+    first, second = PsiParty.fresh(), PsiParty.fresh()
+    assert first.key.scalar != second.key.scalar
+    one = set(_points(first.blind_own_set(elements)))
+    two = set(_points(second.blind_own_set(elements)))
     assert len(one) == len(two) == 20
     assert one.isdisjoint(two)
     # the same key is deterministic, so the difference comes from the key alone
-    assert set(_points(psi.blind_own_set(elements, first))) == one
+    assert set(_points(first.blind_own_set(elements))) == one
 
 
 def test_forgotten_key_raises() -> None:
-    key = BlindingKey.fresh()
-    points = psi.blind_own_set([_element(1)], key)
-    key.forget()
-    assert not any(key._scalar)
+    party = PsiParty.fresh(3)
+    points = party.blind_own_set([_element(1)])
+    party.forget()
+    assert not any(party.key._scalar)
+    assert len(party.order) == 0
     with pytest.raises(KeyForgotten):
-        _ = key.scalar
+        _ = party.key.scalar
     with pytest.raises(KeyForgotten):
-        psi.blind_own_set([_element(1)], key)
+        party.blind_own_set([_element(1)])
     with pytest.raises(KeyForgotten):
-        psi.reblind(points, key)
+        party.reblind(points)
+    with pytest.raises(KeyForgotten):
+        party.unblind(points)
 
 
 def test_key_repr_hides_the_scalar() -> None:
-    key = BlindingKey.fresh()
-    assert key.scalar.hex() not in repr(key)
-    assert str(list(key.scalar)) not in repr(key)
+    party = PsiParty.fresh()
+    for shown in (party.key, party.blinder(), party.unblinder()):
+        assert party.key.scalar.hex() not in repr(shown)
+        assert str(list(party.key.scalar)) not in repr(shown)
 
 
 # --- shuffles and unblinding --------------------------------------------------------------------
@@ -201,14 +217,28 @@ def test_secure_permutation_covers_range() -> None:
         assert sorted(psi.secure_permutation(count).tolist()) == list(range(count))
 
 
+@pytest.mark.parametrize("group_name", KNOWN_GROUPS)
+def test_secret_order_and_back(group_name: str) -> None:
+    """The cached hash-to-group points of a load, put in the party's secret order, are its
+    elements' points in that order; `in_load_order` undoes it."""
+    elements = [_element(i) for i in range(50)]
+    party = PsiParty.fresh(len(elements), group_name)
+    hashed = group(group_name).hash_points(elements)
+    shuffled = party.in_secret_order(hashed)
+    in_order = [elements[i] for i in party.order]
+    assert shuffled == group(group_name).hash_points(in_order)
+    assert party.in_load_order(shuffled) == hashed
+    assert party.blinder().blind(shuffled) == party.blind_own_set(in_order)
+
+
 def test_unblinding_with_inverse_scalars_gives_back_the_hash() -> None:
     elements = [_element(i) for i in range(30)]
-    keys = [BlindingKey.fresh() for _ in range(3)]
-    points = psi.blind_own_set(elements, keys[0])
-    for key in keys[1:]:
-        points = psi.shuffle_points(psi.reblind(points, key))
-    for key in keys:
-        points = ristretto.blind_points(points, ristretto.invert_scalar(key.scalar))
+    parties = [PsiParty.fresh() for _ in range(3)]
+    points = parties[0].blind_own_set(elements)
+    for party in parties[1:]:
+        points = psi.shuffle_points(party.reblind(points))
+    for party in parties:
+        points = party.unblind(points)
     hashed = {ristretto.hash_to_point(e) for e in elements}
     assert Counter(_points(points)) == Counter(hashed)
     # unblinding with the wrong key gives nothing recognisable
@@ -217,11 +247,11 @@ def test_unblinding_with_inverse_scalars_gives_back_the_hash() -> None:
 
 
 def test_reblind_reports_invalid_point_position() -> None:
-    key = BlindingKey.fresh()
-    points = bytearray(psi.blind_own_set([_element(i) for i in range(4)], key))
+    party = PsiParty.fresh()
+    points = bytearray(party.blind_own_set([_element(i) for i in range(4)]))
     points[2 * POINT_BYTES : 3 * POINT_BYTES] = b"\xff" * POINT_BYTES
     with pytest.raises(ristretto.InvalidPoint, match="point 102 is invalid"):
-        psi.reblind(bytes(points), key, first_index=100)
+        party.reblind(bytes(points), first_index=100)
 
 
 def test_count_regions_refuses_bad_input() -> None:

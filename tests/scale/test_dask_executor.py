@@ -30,9 +30,9 @@ from gongying.demo_profile import (  # noqa: E402
 )
 from node.config import load_node_config  # noqa: E402
 from node.server import NodeServer, start_node  # noqa: E402
-from protocols import ristretto  # noqa: E402
 from protocols.masks import build_mask_table  # noqa: E402
 from protocols.paillier import generate_keypair  # noqa: E402
+from protocols.psi import PsiParty  # noqa: E402
 from runtime.config_file import ConfigError  # noqa: E402
 from runtime.config_writer import node_table, write_toml  # noqa: E402
 from runtime.executor import CryptoExecutor, DaskBackend, hash_and_blind_chunk  # noqa: E402
@@ -78,14 +78,14 @@ def test_blinding_is_identical_on_both_backends(
     local, dask = executors
     assert dask.workers == 2
     elements = [f"email:m{i}@x.cn".encode() for i in range(20_000)]
-    scalar = ristretto.random_scalar()
-    from_local = b"".join(local.blind_elements(elements, scalar))
-    from_dask = b"".join(dask.blind_elements(elements, scalar))
-    assert from_dask == from_local == hash_and_blind_chunk(elements, scalar)
-    other = ristretto.random_scalar()
+    party = PsiParty.fresh()
+    from_local = b"".join(local.blind_elements(elements, party.blinder()))
+    from_dask = b"".join(dask.blind_elements(elements, party.blinder()))
+    assert from_dask == from_local == party.blind_own_set(elements)
+    other = PsiParty.fresh()
     chunks = [from_local[i : i + 32 * 3000] for i in range(0, len(from_local), 32 * 3000)]
-    assert b"".join(dask.blind_points(iter(chunks), other)) == b"".join(
-        local.blind_points(iter(chunks), other)
+    assert b"".join(dask.blind_points(iter(chunks), other.blinder())) == b"".join(
+        local.blind_points(iter(chunks), other.blinder())
     )
 
 
@@ -95,9 +95,9 @@ def test_bad_point_error_crosses_the_cluster(
     local, dask = executors
     bad = b"\xff" * 32 * 4
     with pytest.raises(Exception) as on_local:
-        list(local.blind_points(iter([bad]), ristretto.random_scalar()))
+        list(local.blind_points(iter([bad]), PsiParty.fresh().blinder()))
     with pytest.raises(type(on_local.value)):
-        list(dask.blind_points(iter([bad]), ristretto.random_scalar()))
+        list(dask.blind_points(iter([bad]), PsiParty.fresh().blinder()))
 
 
 def test_dask_window_is_bounded_and_ordered(
@@ -106,20 +106,20 @@ def test_dask_window_is_bounded_and_ordered(
     _, dask = executors
     pulled = 0
     most_ahead = 0
-    scalar = ristretto.random_scalar()
+    blinder = PsiParty.fresh().blinder()
 
     def tasks() -> Iterator[tuple[object, ...]]:
         nonlocal pulled
         for i in range(40):
             pulled += 1
-            yield ([f"e{i}".encode()], scalar)
+            yield (blinder, [f"e{i}".encode()])
 
     results = []
     for result in dask.map_ordered(hash_and_blind_chunk, tasks()):
         results.append(result)
         most_ahead = max(most_ahead, pulled - len(results))
     assert most_ahead <= 2 * dask.workers + 2
-    assert results == [hash_and_blind_chunk([f"e{i}".encode()], scalar) for i in range(40)]
+    assert results == [blinder.hash_and_blind([f"e{i}".encode()]) for i in range(40)]
 
 
 def test_dask_masks_are_fresh(executors: tuple[CryptoExecutor, CryptoExecutor]) -> None:

@@ -20,7 +20,7 @@ from gongying.demo_data import generate_demo_data
 from protocols import psi
 from protocols.matching import DuplicatePoints, RegionCounts, count_regions
 from protocols.partitions import partition_keys, split_by_partition, sum_region_counts
-from protocols.psi import BlindingKey
+from protocols.psi import PsiParty
 from tests.scale.test_dask_executor import _start
 
 PARTIES = ("brand", "retailer_a", "retailer_b", "retailer_c", "retailer_d")
@@ -80,8 +80,8 @@ def test_fully_blinded_ristretto_points_fill_every_partition(tmp_path: Path) -> 
     # Byte 0 of a ristretto255 encoding is always even: keyed on it, half the partitions would
     # stay empty (and the others twice as full). The key comes from bytes 1-2 instead.
     elements = [f"email:m{i}@x.cn".encode() for i in range(4096)]
-    keys = [BlindingKey.fresh(), BlindingKey.fresh()]
-    points = psi.reblind(psi.blind_own_set(elements, keys[0]), keys[1])
+    first, second = PsiParty.fresh(), PsiParty.fresh()
+    points = second.reblind(first.blind_own_set(elements))
     assert all(points[i] % 2 == 0 for i in range(0, len(points), 32))
     counts = np.bincount(partition_keys(points, 4), minlength=16)
     assert counts.min() > 4096 / 16 / 2

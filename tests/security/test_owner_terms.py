@@ -10,7 +10,7 @@ import dataclasses
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from node.owner_terms import SignedAggregate, sign_terms, terms_signed
+from node.owner_terms import SignedAggregate, terms_signed, terms_statement
 from protocols.paillier import encrypt, generate_keypair
 from protocols.paillier_attributes import CategoricalAttribute, NumericAttribute
 from protocols.plausibility import OwnerTerms
@@ -36,7 +36,7 @@ AGGREGATE = OwnerAggregate(
         AttributeAggregate(SPEND, _cells(40, 9000, 3_000_000)),
     ),
 )
-SIGNATURE = sign_terms(OWNER_KEY, "q1", "brand", TERMS, AGGREGATE, PUBLIC)
+SIGNATURE = OWNER_KEY.sign(terms_statement("q1", "brand", TERMS, AGGREGATE, PUBLIC))
 
 
 def _verifies(signed: SignedAggregate, query_id: str = "q1", querier: str = "brand") -> bool:
@@ -79,5 +79,5 @@ def test_other_queries_queriers_cells_and_specs_do_not_verify() -> None:
     )
     assert not _verifies(SignedAggregate(respec, TERMS, SIGNATURE))
     other_owner = Ed25519PrivateKey.generate()
-    forged = sign_terms(other_owner, "q1", "brand", TERMS, AGGREGATE, PUBLIC)
+    forged = other_owner.sign(terms_statement("q1", "brand", TERMS, AGGREGATE, PUBLIC))
     assert not _verifies(SignedAggregate(AGGREGATE, TERMS, forged))

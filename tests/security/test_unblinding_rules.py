@@ -26,7 +26,7 @@ def test_the_signature_binds_query_querier_owner_and_every_point() -> None:
     signature = sign_reblinding(KEY, "q-1", "brand", "retailer_a", POINTS)
     public = KEY.public_key()
     assert reblinding_signed(public, signature, "q-1", "brand", "retailer_a", POINTS)
-    altered = psi.reblind(POINTS[:32], psi.BlindingKey.fresh()) + POINTS[32:]
+    altered = psi.PsiParty.fresh().reblind(POINTS[:32]) + POINTS[32:]
     for query_id, querier, owner, points in (
         ("q-2", "brand", "retailer_a", POINTS),
         ("q-1", "retailer_b", "retailer_a", POINTS),
