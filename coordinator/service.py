@@ -12,8 +12,6 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 
-import grpc
-
 from connectors.identifiers import IdType
 from coordinator.cached import reusable_answer
 from coordinator.callers import check_caller, requester_label
@@ -27,13 +25,13 @@ from coordinator.profile_run import run_profile
 from coordinator.progress import REGISTRY, ProgressRegistry
 from coordinator.query_run import QueryRun
 from coordinator.witnesses import WitnessBook
+from model.errors import CoordinatorMisconfigured, QueryRefused
 from model.progress import AGGREGATION, OPEN, OVERLAP_STEPS, PROFILE_STEPS
 from model.results import OverlapResult, ProfileResult
 from protocols.matching import MAX_PARTIES
 from release.overlap import overlap_cells, overlap_result, profile_cells
 from runtime.audit import AuditLog
 from runtime.signing import AUDIENCES, SHARED, SignedQueryError, signed_audience
-from wire.status import QueryFailed
 from wire.v1 import query_pb2
 
 
@@ -65,15 +63,13 @@ class CoordinatorService:
         unknown = [p for p in parties if p not in self.nodes]
         if unknown:
             known = ", ".join(sorted(self.nodes))
-            raise QueryFailed(
-                grpc.StatusCode.INVALID_ARGUMENT,
+            raise QueryRefused(
                 f"unknown party {', '.join(repr(p) for p in unknown)}; known parties: {known}",
             )
         if len(set(parties)) != len(parties):
-            raise QueryFailed(grpc.StatusCode.INVALID_ARGUMENT, "a party is named twice")
+            raise QueryRefused("a party is named twice")
         if not 2 <= len(parties) <= MAX_PARTIES:
-            raise QueryFailed(
-                grpc.StatusCode.INVALID_ARGUMENT,
+            raise QueryRefused(
                 f"an overlap needs 2 to {MAX_PARTIES} parties, got {len(parties)}",
             )
         return {p: self.nodes[p] for p in parties}
@@ -240,16 +236,13 @@ class CoordinatorService:
 def _check_id_type(id_type: str) -> None:
     if id_type not in {t.value for t in IdType}:
         known = ", ".join(t.value for t in IdType)
-        raise QueryFailed(
-            grpc.StatusCode.INVALID_ARGUMENT, f"unknown id type {id_type!r}; known: {known}"
-        )
+        raise QueryRefused(f"unknown id type {id_type!r}; known: {known}")
 
 
 def _check_audience(audience: str, signed: query_pb2.SignedQuery | None) -> None:
     """The audience must be known and, in a signed query, the one the querier signed."""
     if audience not in AUDIENCES:
-        raise QueryFailed(
-            grpc.StatusCode.INVALID_ARGUMENT,
+        raise QueryRefused(
             f"audience {audience!r} is not one of {', '.join(AUDIENCES)}",
         )
     if signed is None:
@@ -257,10 +250,9 @@ def _check_audience(audience: str, signed: query_pb2.SignedQuery | None) -> None
     try:
         signed_as = signed_audience(signed.payload)
     except SignedQueryError as error:
-        raise QueryFailed(grpc.StatusCode.INVALID_ARGUMENT, str(error)) from None
+        raise QueryRefused(str(error)) from None
     if signed_as != audience:
-        raise QueryFailed(
-            grpc.StatusCode.INVALID_ARGUMENT,
+        raise QueryRefused(
             f"the request asks for audience {audience} but the querier signed {signed_as}",
         )
 
@@ -273,16 +265,12 @@ def _check_profile(
     id_type: str,
 ) -> MaskSupply:
     if masks is None:
-        raise QueryFailed(
-            grpc.StatusCode.FAILED_PRECONDITION, "this coordinator runs no mask workers"
-        )
+        raise CoordinatorMisconfigured("this coordinator runs no mask workers")
     _check_id_type(id_type)
     if querier in owners:
-        raise QueryFailed(
-            grpc.StatusCode.INVALID_ARGUMENT, f"the querier {querier!r} cannot also be an owner"
-        )
+        raise QueryRefused(f"the querier {querier!r} cannot also be an owner")
     if not owners:
-        raise QueryFailed(grpc.StatusCode.INVALID_ARGUMENT, "name at least one owner")
+        raise QueryRefused("name at least one owner")
     if not attributes:
-        raise QueryFailed(grpc.StatusCode.INVALID_ARGUMENT, "name at least one attribute")
+        raise QueryRefused("name at least one attribute")
     return masks
