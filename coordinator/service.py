@@ -7,13 +7,13 @@ coordinator's own audit record is durable; a failed query releases nothing, ever
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 from connectors.identifiers import IdType
-from coordinator.cached import reusable_answer
+from coordinator.cached import answer_to_release
 from coordinator.callers import check_caller, requester_label
 from coordinator.config import CoordinatorConfig
 from coordinator.group_choice import choose_group
@@ -26,6 +26,7 @@ from coordinator.progress import REGISTRY, ProgressRegistry
 from coordinator.query_run import QueryRun
 from coordinator.witnesses import WitnessBook
 from model.errors import CoordinatorMisconfigured, QueryRefused
+from model.outcomes import ProfileOutcome
 from model.progress import AGGREGATION, OPEN, OVERLAP_STEPS, PROFILE_STEPS
 from model.results import OverlapResult, ProfileResult
 from protocols.matching import MAX_PARTIES
@@ -118,16 +119,13 @@ class CoordinatorService:
                 signed,
                 choose_group(nodes, psi_groups, signed, deadline),
             )
-            reused = outcome.cached or reusable_answer(
-                (s.epsilon, s.cached_answer) for s in outcome.sessions.values()
+            result, answer = answer_to_release(
+                outcome.cached,
+                lambda cached: OverlapResult.from_json(cached).renamed(
+                    query_id, time.monotonic() - run.started, from_cache=True
+                ),
+                lambda: overlap_result(outcome, time.monotonic() - run.started, signer, requester),
             )
-            if reused is not None:
-                cached = OverlapResult.from_json(json.loads(reused))
-                result = cached.renamed(query_id, time.monotonic() - run.started, from_cache=True)
-                answer = reused
-            else:
-                result = overlap_result(outcome, time.monotonic() - run.started, signer, requester)
-                answer = json.dumps(result.to_json(), sort_keys=True)
             release = result.release
             run.release(
                 deadline, answer, overlap_cells(result), release.suppressed, release.epsilon
@@ -174,32 +172,13 @@ class CoordinatorService:
                 audience,
                 choose_group(nodes, psi_groups, signed, deadline),
             )
-            reused = outcome.cached or reusable_answer(
-                (s.epsilon, s.cached_answer) for s in outcome.sessions.values()
+            result, answer = answer_to_release(
+                outcome.cached,
+                lambda cached: replace(
+                    ProfileResult.from_json(cached), query_id=query_id, from_cache=True
+                ),
+                lambda: _profile_result(outcome, owners, attributes, audience),
             )
-            if reused is not None:
-                result = ProfileResult.from_json(json.loads(reused))
-                result = ProfileResult(
-                    **{**result.__dict__, "query_id": query_id, "from_cache": True}
-                )
-                answer = reused
-            else:
-                result = ProfileResult(
-                    query_id=outcome.query_id,
-                    querier=querier,
-                    owners=tuple(owners),
-                    attributes=tuple(attributes),
-                    profiles=tuple(
-                        with_owner_labels(
-                            outcome.profiles, {o: s.labels for o, s in outcome.sessions.items()}
-                        )
-                    ),
-                    not_combined=outcome.not_combined,
-                    seconds=outcome.seconds,
-                    phases=outcome.phases,
-                    audience=audience,
-                )
-                answer = json.dumps(result.to_json(), sort_keys=True)
             suppressed = sum(p.release.suppressed for p in result.profiles)
             run.release(deadline, answer, profile_cells(result.profiles), suppressed, 0.0)
         return result
@@ -231,6 +210,24 @@ class CoordinatorService:
             self.masks.shutdown()
         if self.audit is not None:
             self.audit.close()
+
+
+def _profile_result(
+    outcome: ProfileOutcome, owners: Sequence[str], attributes: Sequence[str], audience: str
+) -> ProfileResult:
+    """A fresh profile answer: the profiles the querier's node released, with owners' labels."""
+    labels = {owner: session.labels for owner, session in outcome.sessions.items()}
+    return ProfileResult(
+        query_id=outcome.query_id,
+        querier=outcome.querier,
+        owners=tuple(owners),
+        attributes=tuple(attributes),
+        profiles=tuple(with_owner_labels(outcome.profiles, labels)),
+        not_combined=outcome.not_combined,
+        seconds=outcome.seconds,
+        phases=outcome.phases,
+        audience=audience,
+    )
 
 
 def _check_id_type(id_type: str) -> None:
