@@ -3,10 +3,8 @@ the party that signed the query (or a client that coordinator.toml lets act for 
 
 from __future__ import annotations
 
-import grpc
-
 from coordinator.config import CoordinatorConfig
-from wire.status import QueryFailed
+from model.errors import CallerRefused
 
 
 def requester_label(identity: str, querier: str) -> str:
@@ -25,9 +23,8 @@ def check_caller(config: CoordinatorConfig, identity: str, signer: str, querier:
     where there is no certificate to compare: the nodes' signature checks still apply.
     """
     if signer and querier and signer != querier:
-        raise QueryFailed(
-            grpc.StatusCode.PERMISSION_DENIED,
-            f"the profile query names querier {querier!r} but is signed by {signer!r}",
+        raise CallerRefused(
+            f"the profile query names querier {querier!r} but is signed by {signer!r}"
         )
     asker = signer or querier
     if not identity or not asker or asker in config.signers_for(identity):
@@ -38,8 +35,7 @@ def check_caller(config: CoordinatorConfig, identity: str, signer: str, querier:
         if identity in config.clients
         else ""
     )
-    raise QueryFailed(
-        grpc.StatusCode.PERMISSION_DENIED,
+    raise CallerRefused(
         f"the caller's certificate names {identity!r} but the query is "
         f"{'signed by' if signer else 'asked for'} {asker!r}; a result goes only to "
         f"{asker}{hint}",

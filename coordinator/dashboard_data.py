@@ -19,8 +19,8 @@ from coordinator.dashboard_config import DIMENSIONS, DashboardSettings
 from coordinator.dashboard_trends import EMPTY, Point, Trends, growth, overlap_trends
 from coordinator.history import HistoryStore, Run, SettlementShare
 from coordinator.node_client import Deadline, NodeClient
+from model.errors import DeadlinePassed, PartyFailed
 from runtime.audit import AuditError, AuditLog, SignedHead, StoredRecord, load_public_key
-from wire.status import QueryFailed
 
 HEALTH_SECONDS = 3.0
 TREND_DAYS = 14
@@ -163,7 +163,7 @@ def _probe(node: NodeClient) -> Health:
     started = time.monotonic()
     try:
         node.describe(Deadline(HEALTH_SECONDS))
-    except QueryFailed as error:
+    except (PartyFailed, DeadlinePassed) as error:
         return Health(node.party, node.address, False, None, str(error))
     elapsed = (time.monotonic() - started) * 1000
     return Health(node.party, node.address, True, elapsed, "")

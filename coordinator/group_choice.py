@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-import grpc
-
 from coordinator.node_client import Deadline, NodeClient
+from model.errors import NoCommonGroup, QueryRefused
 from protocols.group_names import DEFAULT_GROUPS, LEGACY_GROUP, UnknownGroup, check_names, choose
 from runtime.signing import SignedQueryError, signed_groups
-from wire.status import QueryFailed
 from wire.v1 import query_pb2
 
 
@@ -22,7 +20,7 @@ def allowed_groups(
     try:
         names = check_names(requested, "psi_groups") if requested else None
     except UnknownGroup as error:
-        raise QueryFailed(grpc.StatusCode.INVALID_ARGUMENT, str(error)) from None
+        raise QueryRefused(str(error)) from None
     if signed is None:
         return names or DEFAULT_GROUPS
     try:
@@ -30,8 +28,7 @@ def allowed_groups(
     except SignedQueryError:
         return names or DEFAULT_GROUPS
     if names is not None and names != signed_as:
-        raise QueryFailed(
-            grpc.StatusCode.INVALID_ARGUMENT,
+        raise QueryRefused(
             f"the request allows PSI groups {', '.join(names)} but the querier signed "
             f"{', '.join(signed_as)}",
         )
@@ -55,4 +52,4 @@ def choose_group(
     try:
         return choose(allowed, served)
     except UnknownGroup as error:
-        raise QueryFailed(grpc.StatusCode.FAILED_PRECONDITION, str(error)) from None
+        raise NoCommonGroup(str(error)) from None

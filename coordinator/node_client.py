@@ -10,13 +10,18 @@ from dataclasses import dataclass
 
 import grpc
 
-from model.errors import QueryRefused
+from model.errors import (
+    DeadlinePassed,
+    PartyFailed,
+    PartyMisconfigured,
+    QueryCancelled,
+    QueryRefused,
+)
 from model.node import SessionOpened
 from runtime.audit import SignedHead, Witness
 from runtime.serving import channel
 from runtime.tls import TLSFiles
 from wire import node_serde as node_codec
-from wire.status import QueryFailed
 from wire.v1 import node_pb2, node_pb2_grpc, points_pb2
 
 
@@ -58,22 +63,24 @@ class Deadline:
 
     def remaining(self) -> float:
         if self.cancelled:
-            raise QueryFailed(grpc.StatusCode.CANCELLED, "the querier cancelled the query")
+            raise QueryCancelled("the querier cancelled the query")
         left = self.expires - time.monotonic()
         if left <= 0:
-            raise QueryFailed(grpc.StatusCode.DEADLINE_EXCEEDED, "the query's deadline passed")
+            raise DeadlinePassed("the query's deadline passed")
         return left
 
 
-def party_error(party: str, address: str, error: grpc.RpcError) -> QueryFailed:
-    """A node's RPC failure as a QueryFailed naming the party and what went wrong."""
+def party_error(party: str, address: str, error: grpc.RpcError) -> PartyFailed:
+    """A node's RPC failure naming the party and what went wrong, with the node's status."""
     code = error.code() if isinstance(error, grpc.Call) else grpc.StatusCode.UNKNOWN
     details = error.details() if isinstance(error, grpc.Call) else str(error)
     if code == grpc.StatusCode.UNAVAILABLE:
-        return QueryFailed(code, f"node {party} at {address} is unreachable: {details}")
+        return PartyFailed(code.name, f"node {party} at {address} is unreachable: {details}")
     if code == grpc.StatusCode.DEADLINE_EXCEEDED:
-        return QueryFailed(code, f"node {party} at {address} did not answer within the deadline")
-    return QueryFailed(code, f"node {party} at {address} failed: {details}")
+        return PartyFailed(
+            code.name, f"node {party} at {address} did not answer within the deadline"
+        )
+    return PartyFailed(code.name, f"node {party} at {address} failed: {details}")
 
 
 class NodeClient:
@@ -103,9 +110,8 @@ class NodeClient:
         except grpc.RpcError as error:
             raise party_error(self.party, self.address, error) from None
         if response.party != self.party:
-            raise QueryFailed(
-                grpc.StatusCode.FAILED_PRECONDITION,
-                f"node at {self.address} says it is {response.party!r}, expected {self.party!r}",
+            raise PartyMisconfigured(
+                f"node at {self.address} says it is {response.party!r}, expected {self.party!r}"
             )
         return SessionOpened(
             self.party,
@@ -181,10 +187,9 @@ class NodeClient:
         except grpc.RpcError as error_:
             raise party_error(self.party, self.address, error_) from None
         except QueryRefused as refused:
-            raise QueryFailed(grpc.StatusCode.FAILED_PRECONDITION, str(refused)) from None
+            raise PartyMisconfigured(str(refused)) from None
         if witness is not None and witness.head.party != self.party:
-            raise QueryFailed(
-                grpc.StatusCode.FAILED_PRECONDITION,
+            raise PartyMisconfigured(
                 f"node {self.party} at {self.address} signed its audit-log head as "
                 f"{witness.head.party!r}",
             )

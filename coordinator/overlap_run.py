@@ -10,132 +10,70 @@ spilled to disk by point prefix as they arrive and counted one partition at a ti
 
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor, wait
+from dataclasses import dataclass
 from functools import partial
-from typing import Any, TypeVar
-
-import grpc
 
 from coordinator.cached import reusable_answer
-from coordinator.node_client import Deadline, NodeClient, party_error
+from coordinator.node_client import Deadline, NodeClient
 from coordinator.progress import REGISTRY
+from coordinator.relay import QueryCalls, consume_points, relay
 from coordinator.spill import PointSpill
+from model.errors import ProtocolViolation
 from model.node import SessionOpened
 from model.outcomes import OverlapOutcome
 from model.progress import OPEN, ROUTING
 from protocols.matching import RegionCounts
-from wire.status import QueryFailed
-from wire.streams import point_messages, read_header, unframe
 from wire.v1 import node_pb2, points_pb2, query_pb2
 
-T = TypeVar("T")
 
+@dataclass(frozen=True)
+class _Routing:
+    """One overlap's routing: every party's set through every other node, spilled as it arrives."""
 
-class _QueryCalls:
-    """The live calls of one query, so a failure can cancel all of them; keeps the first cause."""
+    order: list[str]
+    nodes: Mapping[str, NodeClient]
+    deadline: Deadline
+    calls: QueryCalls
+    spill: PointSpill
 
-    def __init__(self, query_id: str = "") -> None:
-        self.query_id = query_id  # for progress counts
-        self._calls: list[grpc.Call] = []
-        self._lock = threading.Lock()
-        self.first_failure: QueryFailed | None = None
+    def chain(self, index: int) -> int:
+        """Party order[index]'s set: own blinding, then every other node in turn, then spilled
+        to disk by partition as it arrives; the number of points."""
+        order, calls, query_id = self.order, self.calls, self.calls.query_id
+        owner = order[index]
+        current = self.nodes[owner]
+        call = calls.add(current.stream_own_set(query_id, self.deadline))
+        for step in range(1, len(order)):
+            nxt = self.nodes[order[(index + step) % len(order)]]
+            header = points_pb2.StreamHeader(query_id=query_id, set_owner=owner)
+            call = calls.add(nxt.reblind(relay(call, current, header, calls), self.deadline))
+            current = nxt
+        return consume_points(call, current, calls, partial(self.spill.add_all, owner))[1]
 
-    def add(self, call: grpc.Call) -> grpc.Call:
-        with self._lock:
-            self._calls.append(call)
-        return call
-
-    def fail(self, failure: QueryFailed) -> None:
-        with self._lock:
-            if self.first_failure is None:
-                self.first_failure = failure
-            calls = list(self._calls)
-        for call in calls:
-            call.cancel()
-
-
-def _relay(
-    call: Any,
-    node: NodeClient,
-    header: points_pb2.StreamHeader,
-    calls: _QueryCalls,
-) -> Iterator[points_pb2.PointMessage]:
-    """Read a node's point stream (checked) and re-frame it under a new header for the next hop."""
-    source = f"stream from node {node.party}"
-    try:
-        read_header(call, source)
-        points = REGISTRY.counted(calls.query_id, ROUTING, unframe(call, 32, "points", source))
-        yield from point_messages(header, points)
-    except grpc.RpcError as error:
-        calls.fail(party_error(node.party, node.address, error))
-        raise
-    except Exception as error:
-        calls.fail(QueryFailed(grpc.StatusCode.INVALID_ARGUMENT, str(error)))
-        raise
-
-
-def _collect(call: Any, node: NodeClient, calls: _QueryCalls) -> bytes:
-    """Read a node's final point stream completely, checking framing and trailer."""
-    return _collect_with_header(call, node, calls)[1]
-
-
-def _collect_with_header(call: Any, node: NodeClient, calls: _QueryCalls) -> tuple[Any, bytes]:
-    """A node's point stream read completely: its header and its points."""
-    return _consume_points(call, node, calls, b"".join)
-
-
-def _consume_points(
-    call: Any, node: NodeClient, calls: _QueryCalls, consume: Callable[[Iterator[bytes]], T]
-) -> tuple[Any, T]:
-    """A node's point stream, checked, handed chunk by chunk to `consume`: header, its result."""
-    source = f"stream from node {node.party}"
-    try:
-        header = read_header(call, source)
-        return header, consume(
-            REGISTRY.counted(calls.query_id, ROUTING, unframe(call, 32, "points", source))
-        )
-    except grpc.RpcError as error:
-        calls.fail(party_error(node.party, node.address, error))
-        raise calls.first_failure or party_error(node.party, node.address, error) from None
-    except QueryFailed:
-        raise
-    except OSError as error:
-        failure = QueryFailed(
-            grpc.StatusCode.INTERNAL,
-            f"the coordinator could not spill the points of {node.party} to disk "
-            f"(free space in TMPDIR?): {error}",
-        )
-        calls.fail(failure)
-        raise calls.first_failure or failure from None
-    except Exception as error:
-        failure = QueryFailed(grpc.StatusCode.INVALID_ARGUMENT, str(error))
-        calls.fail(failure)
-        raise calls.first_failure or failure from None
-
-
-def _chain(
-    index: int,
-    order: list[str],
-    nodes: Mapping[str, NodeClient],
-    query_id: str,
-    deadline: Deadline,
-    calls: _QueryCalls,
-    spill: PointSpill,
-) -> int:
-    """Party order[index]'s set: own blinding, then every other node in turn, then spilled to
-    disk by partition as it arrives; the number of points."""
-    owner = order[index]
-    current = nodes[owner]
-    call = calls.add(current.stream_own_set(query_id, deadline))
-    for step in range(1, len(order)):
-        nxt = nodes[order[(index + step) % len(order)]]
-        header = points_pb2.StreamHeader(query_id=query_id, set_owner=owner)
-        call = calls.add(nxt.reblind(_relay(call, current, header, calls), deadline))
-        current = nxt
-    return _consume_points(call, current, calls, partial(spill.add_all, owner))[1]
+    def count(
+        self, opened: Mapping[str, SessionOpened], threads: ThreadPoolExecutor
+    ) -> RegionCounts:
+        """Run every party's chain into the spill, check the set sizes, count partition by
+        partition."""
+        futures = [threads.submit(self.chain, i) for i in range(len(self.order))]
+        wait(futures)  # every chain has stopped writing to the spill before it can be removed
+        for future in futures:
+            try:
+                future.result()
+            except Exception as failure:
+                self.calls.fail(failure)
+        if self.calls.first_failure is not None:
+            raise self.calls.first_failure
+        for party, count in self.spill.sizes.items():
+            if count != opened[party].set_size:
+                raise ProtocolViolation(
+                    f"the set of {party} came back with {count} points, "
+                    f"but {party} announced {opened[party].set_size}"
+                )
+        return self.spill.count_regions()
 
 
 def _open_sessions(
@@ -167,39 +105,6 @@ def _open_sessions(
     return {p: opened[p] for p in order}
 
 
-def _count_chains(
-    order: list[str],
-    nodes: Mapping[str, NodeClient],
-    query_id: str,
-    deadline: Deadline,
-    calls: _QueryCalls,
-    spill: PointSpill,
-    opened: Mapping[str, SessionOpened],
-    threads: ThreadPoolExecutor,
-) -> RegionCounts:
-    """Run every party's chain into `spill`, check the set sizes, count partition by partition."""
-    futures = [
-        threads.submit(_chain, i, order, nodes, query_id, deadline, calls, spill)
-        for i in range(len(order))
-    ]
-    wait(futures)  # every chain has stopped writing to the spill before it can be removed
-    for future in futures:
-        try:
-            future.result()
-        except QueryFailed as failure:
-            calls.fail(failure)
-    if calls.first_failure is not None:
-        raise calls.first_failure
-    for party, count in spill.sizes.items():
-        if count != opened[party].set_size:
-            raise QueryFailed(
-                grpc.StatusCode.INTERNAL,
-                f"the set of {party} came back with {count} points, "
-                f"but {party} announced {opened[party].set_size}",
-            )
-    return spill.count_regions()
-
-
 def run_overlap(
     nodes: Mapping[str, NodeClient],
     query_id: str,
@@ -228,12 +133,7 @@ def run_overlap(
         signed=signed,
         psi_group=psi_group,
     )
-    calls = _QueryCalls(query_id)
-    deadline.on_cancel(
-        lambda: calls.fail(
-            QueryFailed(grpc.StatusCode.CANCELLED, "the querier cancelled the query")
-        )
-    )
+    calls = QueryCalls(query_id, deadline)
     with ThreadPoolExecutor(max_workers=max(2, len(order))) as threads:
         opened = _open_sessions(nodes, order, request, signed, deadline, threads)
         REGISTRY.set_total(query_id, ROUTING, len(order) * sum(s.set_size for s in opened.values()))
@@ -243,5 +143,5 @@ def run_overlap(
                 query_id, id_type, None, opened, time.monotonic() - started, answer
             )
         with PointSpill(order) as spill:
-            counts = _count_chains(order, nodes, query_id, deadline, calls, spill, opened, threads)
+            counts = _Routing(order, nodes, deadline, calls, spill).count(opened, threads)
     return OverlapOutcome(query_id, id_type, counts, opened, time.monotonic() - started)

@@ -17,14 +17,14 @@ from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Any
 
-import grpc
 import numpy as np
 
 from coordinator.cached import reusable_answer
 from coordinator.mask_pool import MaskSupply
-from coordinator.node_client import Deadline, NodeClient, party_error
-from coordinator.overlap_run import _collect, _collect_with_header, _QueryCalls
+from coordinator.node_client import Deadline, NodeClient
 from coordinator.progress import REGISTRY
+from coordinator.relay import QueryCalls, collect, collect_with_header
+from model.errors import PartyMisconfigured, ProtocolViolation
 from model.node import SessionOpened
 from model.outcomes import ProfileOutcome
 from model.progress import AGGREGATION, DECRYPTION, INDICATORS, MASKS, OPEN, ROUTING
@@ -34,9 +34,9 @@ from protocols.matching import matched_positions, sorted_reference
 from protocols.paillier import PaillierPublicKey
 from protocols.profile import OwnerAggregate
 from protocols.querier_keys import WeakQuerierKey, check_querier_modulus
+from protocols.ristretto import POINT_BYTES
 from runtime.signing import SHARED
 from wire import node_serde as node_codec
-from wire.status import QueryFailed
 from wire.streams import frame, point_messages, read_header, unframe
 from wire.v1 import node_pb2, points_pb2, query_pb2
 
@@ -62,7 +62,7 @@ def _owner_aggregate(
     query_id: str,
     deadline: Deadline,
     masks: MaskSupply,
-    calls: _QueryCalls,
+    calls: QueryCalls,
     phases: _Phases,
     audience: str = SHARED,
 ) -> tuple[OwnerAggregate, node_pb2.AggregateResponse]:
@@ -82,7 +82,7 @@ def _owner_aggregate(
     reference_call = calls.add(
         owner.reblind(point_messages(header, iter((querier_points,))), deadline)
     )
-    reblinded, both = _collect_with_header(reference_call, owner, calls)
+    reblinded, both = collect_with_header(reference_call, owner, calls)
     unblind = points_pb2.StreamHeader(
         query_id=query_id,
         set_owner=querier.party,
@@ -91,7 +91,7 @@ def _owner_aggregate(
         reblind_signature=reblinded.reblind_signature,
     )
     unblinded_call = calls.add(querier.reblind(point_messages(unblind, iter((both,))), deadline))
-    reference = sorted_reference(_collect(unblinded_call, querier, calls))
+    reference = sorted_reference(collect(unblinded_call, querier, calls))
     phases.mark(f"{owner.party}: querier set evaluated under the owner's key")
     listed_call = calls.add(owner.stream_own_set(query_id, deadline))
     indicators = _indicators(listed_call, owner, reference, public_key, masks, calls, audience)
@@ -105,7 +105,7 @@ def _owner_aggregate(
     try:
         return node_codec.aggregate_from_proto(public_key, response), response
     except ValueError as error:
-        raise QueryFailed(grpc.StatusCode.INTERNAL, f"owner {owner.party}: {error}") from None
+        raise ProtocolViolation(f"owner {owner.party}: {error}") from None
 
 
 def _indicators(
@@ -114,7 +114,7 @@ def _indicators(
     reference: np.ndarray,
     public_key: PaillierPublicKey,
     masks: MaskSupply,
-    calls: _QueryCalls,
+    calls: QueryCalls,
     audience: str = SHARED,
 ) -> Iterator[bytes]:
     """Indicators for each chunk of the owner's blinded list as it arrives from `node`: Enc(1)
@@ -125,18 +125,15 @@ def _indicators(
         read_header(listed_call, source)
         query_id = calls.query_id
         for chunk in REGISTRY.counted(
-            query_id, ROUTING, unframe(listed_call, 32, "points", source)
+            query_id, ROUTING, unframe(listed_call, POINT_BYTES, "points", source)
         ):
             matched = audience_indicators(matched_positions(chunk, reference), audience)
             taken = masks.take(public_key, len(matched), lambda n: REGISTRY.add(query_id, MASKS, n))
             ciphertexts = encrypt_indicators(public_key, matched, taken)
             REGISTRY.add(query_id, INDICATORS, len(matched))
             yield ciphertexts
-    except grpc.RpcError as error:
-        calls.fail(party_error(node.party, node.address, error))
-        raise
     except Exception as error:
-        calls.fail(QueryFailed(grpc.StatusCode.INVALID_ARGUMENT, str(error)))
+        calls.failed(node, error)
         raise
 
 
@@ -203,9 +200,8 @@ def _release(
     try:
         return node_codec.profiles_from_json(response.profiles_json)
     except (ValueError, KeyError, TypeError) as error:
-        raise QueryFailed(
-            grpc.StatusCode.INTERNAL,
-            f"querier {querier.party} released malformed profiles: {error}",
+        raise ProtocolViolation(
+            f"querier {querier.party} released malformed profiles: {error}"
         ) from None
 
 
@@ -230,12 +226,7 @@ def run_profile(
     """
     phases = _Phases()
     parties = [querier.party, *owners]
-    calls = _QueryCalls(query_id)
-    deadline.on_cancel(
-        lambda: calls.fail(
-            QueryFailed(grpc.StatusCode.CANCELLED, "the querier cancelled the query")
-        )
-    )
+    calls = QueryCalls(query_id, deadline)
     sessions: dict[str, SessionOpened] = {}
     with ThreadPoolExecutor(max_workers=max(2, len(parties))) as threads:
         base = node_pb2.OpenSessionRequest(
@@ -255,16 +246,14 @@ def run_profile(
         REGISTRY.add(query_id, OPEN)
         modulus = sessions[querier.party].paillier_n
         if modulus is None:
-            raise QueryFailed(
-                grpc.StatusCode.FAILED_PRECONDITION,
-                f"querier {querier.party} did not provide a Paillier public key",
+            raise PartyMisconfigured(
+                f"querier {querier.party} did not provide a Paillier public key"
             )
         try:
             public_key = check_querier_modulus(modulus)
         except WeakQuerierKey as error:
-            raise QueryFailed(
-                grpc.StatusCode.FAILED_PRECONDITION,
-                f"the Paillier key of querier {querier.party} is refused: {error}",
+            raise PartyMisconfigured(
+                f"the Paillier key of querier {querier.party} is refused: {error}"
             ) from None
         owner_request = node_pb2.OpenSessionRequest()
         owner_request.CopyFrom(base)
@@ -299,7 +288,7 @@ def run_profile(
                 cached,
             )
         own_call = calls.add(querier.stream_own_set(query_id, deadline))
-        querier_points = _collect(own_call, querier, calls)
+        querier_points = collect(own_call, querier, calls)
         phases.mark("querier set blinded")
         futures = {
             name: threads.submit(
@@ -323,7 +312,7 @@ def run_profile(
             try:
                 aggregates[name], response = future.result()
                 relayed.append(response)
-            except QueryFailed as failure:
+            except Exception as failure:
                 calls.fail(failure)
         if calls.first_failure is not None:
             raise calls.first_failure

@@ -33,14 +33,11 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from typing import Any
 
+from model.errors import UnknownQuery as UnknownQuery  # raised by `watch`; re-exported
 from model.progress import INDICATORS, MASKS, ROUTING, QueryProgress, StepProgress
 
 KEEP_SECONDS = 30.0
 POINT_BYTES = 32
-
-
-class UnknownQuery(KeyError):
-    """No running (or recently finished) query has this id."""
 
 
 class _Entry:

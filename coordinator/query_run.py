@@ -21,8 +21,9 @@ import grpc
 from coordinator.node_client import Deadline, NodeClient, Settlement
 from coordinator.progress import ProgressRegistry
 from coordinator.witnesses import WitnessBook
+from model.errors import DeadlinePassed, PartyFailed, PartyMisconfigured
 from runtime.audit import AuditLog, AuditRecord, SignedHead
-from wire.status import QueryFailed, status_for
+from wire.status import status_for
 
 SETTLE_FAILED_WAIT = 1.0
 """Seconds the querier's error waits for nodes to log a failure; stragglers finish behind it."""
@@ -163,6 +164,7 @@ class QueryRun:
 def _settle_quietly(
     node: NodeClient, query_id: str, message: str, head: SignedHead | None
 ) -> Settlement | None:
-    with contextlib.suppress(QueryFailed):  # else the node expires the session and logs it
+    # else the node expires the session and logs it
+    with contextlib.suppress(PartyFailed, PartyMisconfigured, DeadlinePassed):
         return node.settle(query_id, "failed", Deadline(30.0), error=message, head=head)
     return None

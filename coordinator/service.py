@@ -7,15 +7,13 @@ coordinator's own audit record is durable; a failed query releases nothing, ever
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from collections.abc import Callable, Sequence
-
-import grpc
+from dataclasses import replace
 
 from connectors.identifiers import IdType
-from coordinator.cached import reusable_answer
+from coordinator.cached import answer_to_release
 from coordinator.callers import check_caller, requester_label
 from coordinator.config import CoordinatorConfig
 from coordinator.group_choice import choose_group
@@ -27,13 +25,14 @@ from coordinator.profile_run import run_profile
 from coordinator.progress import REGISTRY, ProgressRegistry
 from coordinator.query_run import QueryRun
 from coordinator.witnesses import WitnessBook
+from model.errors import CoordinatorMisconfigured, QueryRefused
+from model.outcomes import ProfileOutcome
 from model.progress import AGGREGATION, OPEN, OVERLAP_STEPS, PROFILE_STEPS
 from model.results import OverlapResult, ProfileResult
 from protocols.matching import MAX_PARTIES
 from release.overlap import overlap_cells, overlap_result, profile_cells
 from runtime.audit import AuditLog
 from runtime.signing import AUDIENCES, SHARED, SignedQueryError, signed_audience
-from wire.status import QueryFailed
 from wire.v1 import query_pb2
 
 
@@ -65,15 +64,13 @@ class CoordinatorService:
         unknown = [p for p in parties if p not in self.nodes]
         if unknown:
             known = ", ".join(sorted(self.nodes))
-            raise QueryFailed(
-                grpc.StatusCode.INVALID_ARGUMENT,
+            raise QueryRefused(
                 f"unknown party {', '.join(repr(p) for p in unknown)}; known parties: {known}",
             )
         if len(set(parties)) != len(parties):
-            raise QueryFailed(grpc.StatusCode.INVALID_ARGUMENT, "a party is named twice")
+            raise QueryRefused("a party is named twice")
         if not 2 <= len(parties) <= MAX_PARTIES:
-            raise QueryFailed(
-                grpc.StatusCode.INVALID_ARGUMENT,
+            raise QueryRefused(
                 f"an overlap needs 2 to {MAX_PARTIES} parties, got {len(parties)}",
             )
         return {p: self.nodes[p] for p in parties}
@@ -122,16 +119,13 @@ class CoordinatorService:
                 signed,
                 choose_group(nodes, psi_groups, signed, deadline),
             )
-            reused = outcome.cached or reusable_answer(
-                (s.epsilon, s.cached_answer) for s in outcome.sessions.values()
+            result, answer = answer_to_release(
+                outcome.cached,
+                lambda cached: OverlapResult.from_json(cached).renamed(
+                    query_id, time.monotonic() - run.started, from_cache=True
+                ),
+                lambda: overlap_result(outcome, time.monotonic() - run.started, signer, requester),
             )
-            if reused is not None:
-                cached = OverlapResult.from_json(json.loads(reused))
-                result = cached.renamed(query_id, time.monotonic() - run.started, from_cache=True)
-                answer = reused
-            else:
-                result = overlap_result(outcome, time.monotonic() - run.started, signer, requester)
-                answer = json.dumps(result.to_json(), sort_keys=True)
             release = result.release
             run.release(
                 deadline, answer, overlap_cells(result), release.suppressed, release.epsilon
@@ -178,32 +172,13 @@ class CoordinatorService:
                 audience,
                 choose_group(nodes, psi_groups, signed, deadline),
             )
-            reused = outcome.cached or reusable_answer(
-                (s.epsilon, s.cached_answer) for s in outcome.sessions.values()
+            result, answer = answer_to_release(
+                outcome.cached,
+                lambda cached: replace(
+                    ProfileResult.from_json(cached), query_id=query_id, from_cache=True
+                ),
+                lambda: _profile_result(outcome, owners, attributes, audience),
             )
-            if reused is not None:
-                result = ProfileResult.from_json(json.loads(reused))
-                result = ProfileResult(
-                    **{**result.__dict__, "query_id": query_id, "from_cache": True}
-                )
-                answer = reused
-            else:
-                result = ProfileResult(
-                    query_id=outcome.query_id,
-                    querier=querier,
-                    owners=tuple(owners),
-                    attributes=tuple(attributes),
-                    profiles=tuple(
-                        with_owner_labels(
-                            outcome.profiles, {o: s.labels for o, s in outcome.sessions.items()}
-                        )
-                    ),
-                    not_combined=outcome.not_combined,
-                    seconds=outcome.seconds,
-                    phases=outcome.phases,
-                    audience=audience,
-                )
-                answer = json.dumps(result.to_json(), sort_keys=True)
             suppressed = sum(p.release.suppressed for p in result.profiles)
             run.release(deadline, answer, profile_cells(result.profiles), suppressed, 0.0)
         return result
@@ -237,19 +212,34 @@ class CoordinatorService:
             self.audit.close()
 
 
+def _profile_result(
+    outcome: ProfileOutcome, owners: Sequence[str], attributes: Sequence[str], audience: str
+) -> ProfileResult:
+    """A fresh profile answer: the profiles the querier's node released, with owners' labels."""
+    labels = {owner: session.labels for owner, session in outcome.sessions.items()}
+    return ProfileResult(
+        query_id=outcome.query_id,
+        querier=outcome.querier,
+        owners=tuple(owners),
+        attributes=tuple(attributes),
+        profiles=tuple(with_owner_labels(outcome.profiles, labels)),
+        not_combined=outcome.not_combined,
+        seconds=outcome.seconds,
+        phases=outcome.phases,
+        audience=audience,
+    )
+
+
 def _check_id_type(id_type: str) -> None:
     if id_type not in {t.value for t in IdType}:
         known = ", ".join(t.value for t in IdType)
-        raise QueryFailed(
-            grpc.StatusCode.INVALID_ARGUMENT, f"unknown id type {id_type!r}; known: {known}"
-        )
+        raise QueryRefused(f"unknown id type {id_type!r}; known: {known}")
 
 
 def _check_audience(audience: str, signed: query_pb2.SignedQuery | None) -> None:
     """The audience must be known and, in a signed query, the one the querier signed."""
     if audience not in AUDIENCES:
-        raise QueryFailed(
-            grpc.StatusCode.INVALID_ARGUMENT,
+        raise QueryRefused(
             f"audience {audience!r} is not one of {', '.join(AUDIENCES)}",
         )
     if signed is None:
@@ -257,10 +247,9 @@ def _check_audience(audience: str, signed: query_pb2.SignedQuery | None) -> None
     try:
         signed_as = signed_audience(signed.payload)
     except SignedQueryError as error:
-        raise QueryFailed(grpc.StatusCode.INVALID_ARGUMENT, str(error)) from None
+        raise QueryRefused(str(error)) from None
     if signed_as != audience:
-        raise QueryFailed(
-            grpc.StatusCode.INVALID_ARGUMENT,
+        raise QueryRefused(
             f"the request asks for audience {audience} but the querier signed {signed_as}",
         )
 
@@ -273,16 +262,12 @@ def _check_profile(
     id_type: str,
 ) -> MaskSupply:
     if masks is None:
-        raise QueryFailed(
-            grpc.StatusCode.FAILED_PRECONDITION, "this coordinator runs no mask workers"
-        )
+        raise CoordinatorMisconfigured("this coordinator runs no mask workers")
     _check_id_type(id_type)
     if querier in owners:
-        raise QueryFailed(
-            grpc.StatusCode.INVALID_ARGUMENT, f"the querier {querier!r} cannot also be an owner"
-        )
+        raise QueryRefused(f"the querier {querier!r} cannot also be an owner")
     if not owners:
-        raise QueryFailed(grpc.StatusCode.INVALID_ARGUMENT, "name at least one owner")
+        raise QueryRefused("name at least one owner")
     if not attributes:
-        raise QueryFailed(grpc.StatusCode.INVALID_ARGUMENT, "name at least one attribute")
+        raise QueryRefused("name at least one attribute")
     return masks

@@ -11,7 +11,7 @@ from coordinator.service import CoordinatorService
 from runtime.identity import peer_identity
 from runtime.signing import SHARED
 from wire import coordinator_serde as codec
-from wire.status import QueryFailed, reported
+from wire.status import reported
 from wire.v1 import coordinator_pb2, coordinator_pb2_grpc
 
 
@@ -73,13 +73,8 @@ class CoordinatorServicer(coordinator_pb2_grpc.CoordinatorServicer):
         self, request: coordinator_pb2.WatchQueryRequest, context: grpc.ServicerContext
     ) -> Iterator[coordinator_pb2.QueryProgress]:
         with reported(context, "watch query"):
-            try:
-                for update in progress.REGISTRY.watch(request.query_id, active=context.is_active):
-                    yield codec.progress_to_proto(update)
-            except progress.UnknownQuery:
-                raise QueryFailed(
-                    grpc.StatusCode.NOT_FOUND, f"no query {request.query_id!r} is running"
-                ) from None
+            for update in progress.REGISTRY.watch(request.query_id, active=context.is_active):
+                yield codec.progress_to_proto(update)
 
 
 def _query_timeout(remaining: float | None) -> float | None:

@@ -67,7 +67,7 @@ def test_every_package_has_a_layer() -> None:
     [
         ("protocols", "from node.config import NodeConfig\n", False),
         ("node", "def f():\n    from coordinator import overlap\n", False),
-        ("coordinator", "from wire.status import QueryFailed\n", True),
+        ("coordinator", "from wire.status import reported\n", True),
         ("client", "import coordinator.progress\n", False),
     ],
 )

@@ -2,20 +2,31 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from types import TracebackType
+from collections.abc import Iterator
 
 import grpc
 
 from connectors.errors import ConnectorError, IdentifierTypeError, ProfileError
 from model.errors import (
     AttributeTypeError,
+    CallerRefused,
+    CoordinatorMisconfigured,
+    DeadlinePassed,
     GovernanceRefusal,
     IdentifierUnavailable,
+    NoCommonGroup,
+    PartyFailed,
+    PartyMisconfigured,
+    ProtocolViolation,
+    QueryCancelled,
     QueryRefused,
     SessionExists,
     SessionNotFound,
+    SpillFailed,
     StreamError,
+    UnknownQuery,
 )
 from protocols.matching import DuplicatePoints
 from protocols.paillier import PaillierError
@@ -28,15 +39,11 @@ from runtime.signing import SignedQueryError
 log = logging.getLogger(__name__)
 
 
-class QueryFailed(RuntimeError):
-    """A query could not complete; carries the status code to report and names the party."""
+CARRIED = None
+"""A table entry for an error that names its own status (`code`): a governance decision, or a
+partner node's answer relayed to the querier."""
 
-    def __init__(self, code: grpc.StatusCode, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-_TABLE: tuple[tuple[type[BaseException], grpc.StatusCode], ...] = (
+_TABLE: tuple[tuple[type[BaseException], grpc.StatusCode | None], ...] = (
     (InvalidPoint, grpc.StatusCode.INVALID_ARGUMENT),
     (StreamError, grpc.StatusCode.INVALID_ARGUMENT),
     (DuplicatePoints, grpc.StatusCode.INVALID_ARGUMENT),
@@ -47,6 +54,7 @@ _TABLE: tuple[tuple[type[BaseException], grpc.StatusCode], ...] = (
     (ConnectorError, grpc.StatusCode.FAILED_PRECONDITION),
     (ConfigError, grpc.StatusCode.FAILED_PRECONDITION),
     (SessionNotFound, grpc.StatusCode.NOT_FOUND),
+    (UnknownQuery, grpc.StatusCode.NOT_FOUND),
     (KeyForgotten, grpc.StatusCode.NOT_FOUND),
     (SessionExists, grpc.StatusCode.ALREADY_EXISTS),
     (PaillierError, grpc.StatusCode.INVALID_ARGUMENT),
@@ -55,40 +63,46 @@ _TABLE: tuple[tuple[type[BaseException], grpc.StatusCode], ...] = (
     (PlaintextOverflow, grpc.StatusCode.FAILED_PRECONDITION),
     (AttributeTypeError, grpc.StatusCode.FAILED_PRECONDITION),
     (SignedQueryError, grpc.StatusCode.PERMISSION_DENIED),
+    (CallerRefused, grpc.StatusCode.PERMISSION_DENIED),
+    (QueryCancelled, grpc.StatusCode.CANCELLED),
+    (DeadlinePassed, grpc.StatusCode.DEADLINE_EXCEEDED),
+    (PartyMisconfigured, grpc.StatusCode.FAILED_PRECONDITION),
+    (NoCommonGroup, grpc.StatusCode.FAILED_PRECONDITION),
+    (CoordinatorMisconfigured, grpc.StatusCode.FAILED_PRECONDITION),
+    (ProtocolViolation, grpc.StatusCode.INTERNAL),
+    (SpillFailed, grpc.StatusCode.INTERNAL),
+    (GovernanceRefusal, CARRIED),
+    (PartyFailed, CARRIED),
 )
 
 
+def table_entry(kind: type[BaseException]) -> tuple[type[BaseException], grpc.StatusCode | None]:
+    """The table's entry for an error class: the first it is a subclass of (a subclass is listed
+    before its base); LookupError when there is none."""
+    for entry in _TABLE:
+        if issubclass(kind, entry[0]):
+            return entry
+    raise LookupError(f"{kind.__name__} has no entry in the status table (wire/status.py)")
+
+
 def status_for(error: BaseException) -> grpc.StatusCode:
-    """The status code for a domain error; INTERNAL for anything unexpected."""
-    if isinstance(error, QueryFailed):
-        return error.code
-    if isinstance(error, GovernanceRefusal):
-        return grpc.StatusCode[error.code]
-    for kind, code in _TABLE:
-        if isinstance(error, kind):
-            return code
-    return grpc.StatusCode.INTERNAL
+    """The status code for a domain error; INTERNAL for anything unexpected (a bug)."""
+    try:
+        _, code = table_entry(type(error))
+    except LookupError:
+        return grpc.StatusCode.INTERNAL
+    if code is CARRIED:
+        return grpc.StatusCode[getattr(error, "code", "UNKNOWN")]
+    return code
 
 
-class _Reported:
-    """The context of one servicer handler; `__exit__` returns None, so it never swallows."""
-
-    def __init__(self, context: grpc.ServicerContext, where: str) -> None:
-        self.context = context
-        self.where = where
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        if error is None or not isinstance(error, Exception):
-            return
-        context, where = self.context, self.where
+@contextlib.contextmanager
+def reported(context: grpc.ServicerContext, where: str) -> Iterator[None]:
+    """Turn an exception raised inside a handler into an abort with a mapped status (the only
+    place a domain error becomes a gRPC status)."""
+    try:
+        yield
+    except Exception as error:
         if isinstance(error, grpc.RpcError) and not context.is_active():
             # a request stream raises this when the caller cancelled or dropped the call
             log.info("%s: the caller cancelled the call", where)
@@ -98,9 +112,4 @@ class _Reported:
             log.exception("%s failed unexpectedly", where, exc_info=error)
         message = str(error) or type(error).__name__
         context.abort(code, f"{where}: {message}")
-
-
-def reported(context: grpc.ServicerContext, where: str) -> _Reported:
-    """Turn an exception raised inside a handler into an abort with a mapped status (the only
-    place a domain error becomes a gRPC status)."""
-    return _Reported(context, where)
+        raise  # abort raises; a context that does not must not swallow the error

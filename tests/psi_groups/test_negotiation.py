@@ -23,7 +23,6 @@ from runtime.signing import (
     signed_groups,
     verify_query,
 )
-from wire.status import QueryFailed
 from wire.v1 import query_pb2
 
 KEY = Ed25519PrivateKey.generate()
@@ -62,9 +61,9 @@ def test_the_coordinator_takes_the_signed_groups() -> None:
     signed = _signed(("ristretto255",))
     assert allowed_groups((), signed) == ("ristretto255",)
     assert allowed_groups((), None) == DEFAULT_GROUPS
-    with pytest.raises(QueryFailed, match="the querier signed ristretto255"):
+    with pytest.raises(QueryRefused, match="the querier signed ristretto255"):
         allowed_groups(("x25519",), signed)
-    with pytest.raises(QueryFailed, match="unknown PSI group 'p256'"):
+    with pytest.raises(QueryRefused, match="unknown PSI group 'p256'"):
         allowed_groups(("p256",), None)
     # an unreadable signed payload is the nodes' to refuse (they verify signatures)
     junk = query_pb2.SignedQuery(payload=b"junk", signature=b"", signer="brand")
