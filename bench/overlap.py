@@ -51,34 +51,30 @@ Run from the repository root::
 from __future__ import annotations
 
 import argparse
-import contextlib
 import csv
 import json
 import multiprocessing
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
-import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
-
-import psutil
 
 if __package__ in (None, ""):  # `python bench/overlap.py`: make `bench` and `gongying` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.overlap_tables import print_groups, print_tables
+from bench.process_sampling import TreeSampler, tcp_bytes
 from client.sdk import CoordinatorClient
 from connectors.source_spec import SourceSpec
 from gongying.launch import LocalProcesses, free_port
-from protocols.group_names import KNOWN_GROUPS, RISTRETTO255, X25519
+from protocols.group_names import KNOWN_GROUPS, X25519
 from runtime.config_writer import coordinator_table, node_table, write_toml
 
 POINT_BYTES = 32
-MIB = 1024 * 1024
 PARTIES = ("a", "b")
 
 
@@ -97,147 +93,6 @@ def write_csv(path: Path, emails: list[str]) -> None:
         writer = csv.writer(handle)
         writer.writerow(["email"])
         writer.writerows([email] for email in emails)
-
-
-# --------------------------------------------------------------------------- process sampling
-
-
-def _vm_hwm_mib(pid: int) -> float | None:
-    """The kernel's peak RSS of `pid` so far (Linux), in MiB."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except (OSError, ValueError):
-        return None
-    return None
-
-
-def _tcp_bytes(pid: int) -> dict[tuple[str, str], int] | None:
-    """bytes_sent + bytes_received per established TCP socket of `pid` (from `ss -tinp`).
-
-    These are TCP payload bytes (HTTP/2 frames with gRPC and protobuf inside), without TCP/IP
-    headers. None if `ss` is missing or fails.
-    """
-    try:
-        listing = subprocess.run(
-            ["ss", "-tinpH", "state", "established"],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=10,
-        ).stdout
-    except (OSError, subprocess.SubprocessError):
-        return None
-    sockets: dict[tuple[str, str], int] = {}
-    owner: tuple[str, str] | None = None
-    for line in listing.splitlines():
-        if not line[:1].isspace():  # "Recv-Q Send-Q local peer users:((...))"
-            fields = line.split()
-            owner = (fields[2], fields[3]) if f"pid={pid}," in line else None
-        elif owner is not None:
-            counters = dict(
-                item.split(":", 1) for item in line.split() if item.startswith("bytes_")
-            )
-            sockets[owner] = int(counters.get("bytes_sent", 0)) + int(
-                counters.get("bytes_received", 0)
-            )
-    return sockets
-
-
-def _cpu_seconds(process: psutil.Process) -> float:
-    times = process.cpu_times()
-    return float(times.user + times.system)
-
-
-@dataclass
-class ProcessStats:
-    """What was seen of one process: its label, sampled peak RSS, kernel peak, CPU in the query."""
-
-    root: str
-    label: str
-    pid: int
-    sampled_peak_mib: float = 0.0
-    hwm_mib: float | None = None
-    cpu_seconds_in_query: float | None = None
-
-    @property
-    def peak_mib(self) -> float:
-        return max(self.sampled_peak_mib, self.hwm_mib or 0.0)
-
-
-@dataclass
-class TreeSampler:
-    """Polls the RSS of each root process and all its descendants in a background thread."""
-
-    roots: dict[str, int]
-    interval: float = 0.2
-    stats: dict[int, ProcessStats] = field(default_factory=dict)
-    _handles: dict[int, psutil.Process] = field(default_factory=dict)
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _thread: threading.Thread | None = None
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def _label_child(self, root: str, child: psutil.Process) -> str:
-        try:
-            command = " ".join(child.cmdline())
-        except psutil.Error:
-            command = ""
-        if "resource_tracker" in command:
-            return f"{root} resource tracker"
-        workers = sum(1 for s in self.stats.values() if s.label.startswith(f"{root} worker"))
-        return f"{root} worker {workers + 1}"
-
-    def sample_once(self) -> None:
-        with self._lock:
-            for root, pid in self.roots.items():
-                try:
-                    top = self._handles.setdefault(pid, psutil.Process(pid))
-                    members = [(top, root)] + [(c, "") for c in top.children(recursive=True)]
-                except psutil.Error:
-                    continue
-                for process, label in members:
-                    if process.pid not in self.stats:
-                        self._handles[process.pid] = process
-                        self.stats[process.pid] = ProcessStats(
-                            root, label or self._label_child(root, process), process.pid
-                        )
-                    try:
-                        rss = self._handles[process.pid].memory_info().rss / MIB
-                    except psutil.Error:
-                        continue
-                    entry = self.stats[process.pid]
-                    entry.sampled_peak_mib = max(entry.sampled_peak_mib, rss)
-
-    def cpu_snapshot(self) -> dict[int, float]:
-        """CPU seconds (user + system) of every process seen so far."""
-        self.sample_once()
-        snapshot = {}
-        with self._lock:
-            for pid, handle in self._handles.items():
-                with contextlib.suppress(psutil.Error):
-                    snapshot[pid] = _cpu_seconds(handle)
-        return snapshot
-
-    def read_high_water_marks(self) -> None:
-        with self._lock:
-            for pid, entry in self.stats.items():
-                entry.hwm_mib = _vm_hwm_mib(pid)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            self.sample_once()
-
-    def start(self) -> None:
-        self.sample_once()
-        self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-        self.sample_once()
 
 
 # --------------------------------------------------------------------------- gongying
@@ -280,11 +135,11 @@ def run_gongying(
         with CoordinatorClient(coordinator) as client:
             client.parties()  # connect the channel before the clock starts
             cpu_before = sampler.cpu_snapshot()
-            tcp_before = _tcp_bytes(coordinator_pid)
+            tcp_before = tcp_bytes(coordinator_pid)
             started = time.perf_counter()
             result = client.overlap(list(PARTIES), "email", timeout=7200.0, groups=(group,))
             wall = time.perf_counter() - started
-            tcp_after = _tcp_bytes(coordinator_pid)
+            tcp_after = tcp_bytes(coordinator_pid)
             cpu_after = sampler.cpu_snapshot()
         sampler.stop()
         sampler.read_high_water_marks()
@@ -358,98 +213,6 @@ def run_openmined(size: int, shared: int, fpr: float) -> dict[str, Any]:
 # --------------------------------------------------------------------------- report
 
 
-def print_tables(report: dict[str, Any]) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    gy, om, truth = report["gongying"], report["openmined"], report["truth"]
-    console = Console()
-    title = (
-        f"Two-party overlap, {report['size']:,} per side, {truth:,} shared "
-        f"({gy['elements']:,} elements), gongying workers/node = {report['workers']}"
-    )
-    table = Table(title=title)
-    table.add_column("metric")
-    table.add_column("gongying", justify="right")
-    table.add_column("openmined-psi", justify="right")
-    table.add_column("gongying / openmined", justify="right")
-
-    def mark(count: int) -> str:
-        return f"{count:,} " + ("ok" if count == truth else f"WRONG (true {truth:,})")
-
-    measured = gy["measured_bytes_per_element"]
-    table.add_row("count", mark(gy["count"]), mark(om["count"]), "")
-    table.add_row(
-        "wall s",
-        f"{gy['wall_seconds']:.2f}",
-        f"{om['wall_seconds']:.2f}",
-        f"{report['wall_time_ratio']:.2f}x",
-    )
-    table.add_row(
-        "elements/s",
-        f"{gy['elements_per_second']:,.0f}",
-        f"{om['elements_per_second']:,.0f}",
-        f"{report['throughput_ratio']:.3f}x",
-    )
-    table.add_row(
-        "CPU s (all processes)",
-        f"{gy['cpu_seconds']:.2f}",
-        f"{om['cpu_seconds']:.2f}",
-        f"{gy['cpu_seconds'] / om['cpu_seconds']:.2f}x",
-    )
-    table.add_row(
-        "elements / CPU s",
-        f"{gy['elements'] / gy['cpu_seconds']:,.0f}",
-        f"{om['elements'] / om['cpu_seconds']:,.0f}",
-        f"{om['cpu_seconds'] / gy['cpu_seconds']:.3f}x",
-    )
-    table.add_row(
-        "wire B/element",
-        f"{gy['payload_bytes_per_element']:.0f} payload"
-        + ("" if measured is None else f"\n{measured:.1f} measured"),
-        f"{om['wire_bytes_per_element']:.1f}",
-        f"{gy['payload_bytes_per_element'] / om['wire_bytes_per_element']:.2f}x payload"
-        + (
-            "" if measured is None else f"\n{measured / om['wire_bytes_per_element']:.2f}x measured"
-        ),
-    )
-    table.add_row(
-        "peak RSS MiB (sum)",
-        f"{sum(p['peak_mib'] for p in gy['processes']):,.0f}",
-        f"{om['processes'][0]['peak_mib']:,.0f}",
-        "",
-    )
-    console.print(table)
-
-    memory = Table(title="Peak RSS per process (MiB) and CPU seconds during the query")
-    memory.add_column("process", no_wrap=True)
-    memory.add_column("pid", justify="right")
-    memory.add_column("peak (VmHWM)", justify="right")
-    memory.add_column("peak sampled", justify="right")
-    memory.add_column("CPU s in query", justify="right")
-    for entry in gy["processes"]:
-        cpu = entry["cpu_seconds_in_query"]
-        hwm = entry["hwm_mib"]
-        memory.add_row(
-            f"gongying {entry['label']}",
-            str(entry["pid"]),
-            "-" if hwm is None else f"{hwm:,.1f}",
-            f"{entry['sampled_peak_mib']:,.1f}",
-            "-" if cpu is None else f"{cpu:.2f}",
-        )
-    memory.add_row(
-        "openmined-psi (one process)", "", f"{om['processes'][0]['peak_mib']:,.1f}", "", ""
-    )
-    console.print(memory)
-    console.print(
-        "gongying wire: payload = 3 hops x 32-byte points (node->coordinator->node->coordinator), "
-        "excluding protobuf/gRPC/HTTP2 framing; measured = growth of bytes sent + received on the "
-        "coordinator's TCP sockets during the query (ss/tcp_info: HTTP/2 frames, framing "
-        "included, no TCP/IP headers). "
-        f"Coordinator-side query time {gy['coordinator_seconds']:.2f} s."
-    )
-
-
 def _group_summary(run: dict[str, Any], om: dict[str, Any]) -> dict[str, float]:
     """Wall and CPU seconds of one group's run, per element, and its ratios to openmined-psi."""
     elements = run["elements"]
@@ -460,35 +223,6 @@ def _group_summary(run: dict[str, Any], om: dict[str, Any]) -> dict[str, float]:
         "openmined_wall_over_this": om["wall_seconds"] / run["wall_seconds"],
         "openmined_cpu_over_this": om["cpu_seconds"] / run["cpu_seconds"],
     }
-
-
-def print_groups(report: dict[str, Any]) -> None:
-    """One row per PSI group measured, with ratios to ristretto255 when it ran too."""
-    from rich.console import Console
-    from rich.table import Table
-
-    groups: dict[str, dict[str, float]] = report["groups"]
-    base = groups.get(RISTRETTO255)
-    table = Table(title="gongying per PSI group (same run; ratios > 1: faster than the other)")
-    for column in ("group", "wall s", "CPU s", "CPU us/element", "vs openmined wall, CPU"):
-        table.add_column(column, justify="right")
-    table.add_column("vs ristretto255 wall, CPU", justify="right")
-    for group, row in groups.items():
-        versus = (
-            f"{base['wall_seconds'] / row['wall_seconds']:.2f}x, "
-            f"{base['cpu_seconds'] / row['cpu_seconds']:.2f}x"
-            if base is not None
-            else "-"
-        )
-        table.add_row(
-            group,
-            f"{row['wall_seconds']:.2f}",
-            f"{row['cpu_seconds']:.2f}",
-            f"{row['cpu_us_per_element']:.1f}",
-            f"{row['openmined_wall_over_this']:.2f}x, {row['openmined_cpu_over_this']:.2f}x",
-            versus,
-        )
-    Console().print(table)
 
 
 def main() -> int:

@@ -61,14 +61,6 @@ if __package__ in (None, ""):  # `python bench/profile.py`: make the packages im
 from bench.paillier_ops import measure
 from client.sdk import CoordinatorClient
 from connectors.source_spec import SourceSpec
-from gongying.demo_data import (
-    AGE_BANDS,
-    CATEGORIES,
-    CITY_TIERS,
-    GENDERS,
-    SPEND_BOUNDS,
-    VISITS_BOUNDS,
-)
 from gongying.demo_profile import ATTRIBUTES, CATEGORICAL, DEMO_ATTRIBUTES, NUMERIC
 from gongying.launch import LocalProcesses, free_port
 from runtime.config_writer import coordinator_table, node_table, write_toml
@@ -94,21 +86,14 @@ def write_data(
     brand_path, owner_path = data / "brand.csv", data / "owner.csv"
     email_range(0, brand_size).to_frame().to_csv(brand_path, index=False)
     start = brand_size // 2
-    owner = pd.DataFrame(
-        {
-            "email": email_range(start, start + owner_size),
-            "age_band": rng.choice(AGE_BANDS, owner_size),
-            "gender": rng.choice(GENDERS, owner_size),
-            "city_tier": rng.choice(CITY_TIERS, owner_size),
-            "favourite_category": rng.choice(CATEGORIES, owner_size),
-            # whole cents, so the fixed-point sums (scale 100) are exact
-            "spend_12m": rng.integers(
-                int(SPEND_BOUNDS[0]) * 100, int(SPEND_BOUNDS[1]) * 100 + 1, owner_size
-            )
-            / 100,
-            "visits_12m": rng.integers(VISITS_BOUNDS[0], VISITS_BOUNDS[1] + 1, owner_size),
-        }
-    )
+    columns: dict[str, Any] = {"email": email_range(start, start + owner_size)}
+    for name, domain in CATEGORICAL.items():
+        columns[name] = rng.choice(domain, owner_size)
+    for name, (lower, upper, scale) in NUMERIC.items():
+        # whole multiples of 1/scale (cents for spend), so the fixed-point sums are exact
+        steps = rng.integers(round(lower * scale), round(upper * scale) + 1, owner_size)
+        columns[name] = steps / scale if scale != 1 else steps
+    owner = pd.DataFrame(columns)
     owner.to_csv(owner_path, index=False)
     brand_ids = set(range(brand_size))
     overlap = len(brand_ids & set(range(start, start + owner_size)))

@@ -141,44 +141,26 @@ def find_client_profile(path: Path | str | None = None) -> ClientProfile | None:
     return load_client_profile(default) if default.is_file() else None
 
 
-def with_flags(
-    profile: ClientProfile | None,
-    coordinator: str | None = None,
-    ca: Path | None = None,
-    cert: Path | None = None,
-    key: Path | None = None,
-    signing_key: Path | None = None,
-    party: str | None = None,
-) -> ClientProfile:
-    """The profile with every explicitly given value in its place (flags override the file);
-    with no profile, the flags alone (path `.`, as no file was read)."""
+def with_flags(profile: ClientProfile | None, flags: ClientProfile) -> ClientProfile:
+    """The profile with every value `flags` sets in its place (flags override the file); with
+    no profile, the flags alone (path `.`, as no file was read)."""
     base = profile or ClientProfile(path=Path("."))
     return ClientProfile(
         path=base.path,
-        coordinator=coordinator or base.coordinator,
-        party=party or base.party,
-        ca=ca or base.ca,
-        cert=cert or base.cert,
-        key=key or base.key,
-        signing_key=signing_key or base.signing_key,
+        coordinator=flags.coordinator or base.coordinator,
+        party=flags.party or base.party,
+        ca=flags.ca or base.ca,
+        cert=flags.cert or base.cert,
+        key=flags.key or base.key,
+        signing_key=flags.signing_key or base.signing_key,
         server_name=base.server_name,
     )
 
 
-def client_settings(
-    profile: Path | None,
-    coordinator: str | None,
-    ca: Path | None,
-    cert: Path | None,
-    key: Path | None,
-    signing_key: Path | None,
-    party: str | None,
-) -> ClientProfile:
+def client_settings(profile: Path | None, flags: ClientProfile) -> ClientProfile:
     """What a CLI query uses: the profile (`profile`, else the default one when it exists)
     with every flag given in its place; a ClientProfileError when no coordinator is known."""
-    settings = with_flags(
-        find_client_profile(profile), coordinator, ca, cert, key, signing_key, party
-    )
+    settings = with_flags(find_client_profile(profile), flags)
     if not settings.coordinator:
         raise ClientProfileError(
             "no coordinator: pass --coordinator HOST:PORT, or --profile with a client profile "

@@ -8,10 +8,9 @@ from collections.abc import Iterator, Sequence
 
 import pandas as pd
 
-from connectors.errors import SourceNotFound
+from connectors.file_source import FileSource
 from connectors.source_spec import (
     DEFAULT_CHUNK_ROWS,
-    SourceSpec,
     check_chunk_rows,
     distinct,
     require_columns,
@@ -22,20 +21,12 @@ _PARSE_ERRORS = (pd.errors.ParserError, UnicodeDecodeError, ValueError)
 TAIL_BYTES = 65536
 
 
-class CsvSource:
+class CsvSource(FileSource):
     """A CSV file with a header row; values come back as str (None for empty cells).
 
     CSV carries no types, so attributes are returned as written; callers that aggregate them
     parse numbers themselves. This keeps results identical whatever `chunk_rows` is.
     """
-
-    def __init__(self, spec: SourceSpec) -> None:
-        self._spec = spec
-        self._path = spec.path or ""
-
-    @property
-    def spec(self) -> SourceSpec:
-        return self._spec
 
     def columns(self) -> list[str]:
         self._check_exists()
@@ -100,7 +91,3 @@ class CsvSource:
                 f"the last row has {len(row)} of {fields} fields and no line ending: the file "
                 "looks partially written",
             )
-
-    def _check_exists(self) -> None:
-        if not os.path.isfile(self._path):
-            raise SourceNotFound(self._spec.describe(), "no such file")

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator, Sequence
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from connectors.errors import SourceNotFound
+from connectors.file_source import FileSource
 from connectors.source_spec import (
     DEFAULT_CHUNK_ROWS,
-    SourceSpec,
     check_chunk_rows,
     distinct,
     require_columns,
@@ -20,16 +18,8 @@ from connectors.source_spec import (
 )
 
 
-class ParquetSource:
+class ParquetSource(FileSource):
     """A Parquet file; integer columns with nulls come back as Python ints and None."""
-
-    def __init__(self, spec: SourceSpec) -> None:
-        self._spec = spec
-        self._path = spec.path or ""
-
-    @property
-    def spec(self) -> SourceSpec:
-        return self._spec
 
     def columns(self) -> list[str]:
         return [str(name) for name in self._open().schema_arrow.names]
@@ -55,8 +45,7 @@ class ParquetSource:
             yield frame[wanted]
 
     def _open(self) -> pq.ParquetFile:
-        if not os.path.isfile(self._path):
-            raise SourceNotFound(self._spec.describe(), "no such file")
+        self._check_exists()
         try:
             return pq.ParquetFile(self._path)
         except (pa.ArrowException, OSError) as error:

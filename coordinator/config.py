@@ -12,12 +12,12 @@ from coordinator.dashboard_config import DashboardSettings, dashboard_key_proble
 from coordinator.schedules import Schedule, parse_schedules, schedule_key_problems
 from runtime.config_file import (
     ConfigError,
-    check_sql_url,
     expect,
     optional,
     parse_address,
     read_toml,
     require,
+    store_location,
     unknown_keys,
 )
 from runtime.executor_spec import LOCAL, parse_executor
@@ -132,7 +132,7 @@ def load_coordinator_config(path: Path) -> CoordinatorConfig:
         ),
         tls=parse_tls_table(raw, path.parent, where),
         insecure_plaintext=optional(raw, INSECURE_FLAG, bool, False, where),
-        audit_log=_location(
+        audit_log=store_location(
             optional(raw, "audit_log", str, "", where) or "coordinator.audit.db",
             path.parent,
             f"{where}.audit_log",
@@ -143,19 +143,12 @@ def load_coordinator_config(path: Path) -> CoordinatorConfig:
         clients=tuple(clients),
         acting_for=acting_for,
         executor=parse_executor(optional(raw, "executor", str, LOCAL, where), f"{where}.executor"),
-        history=_location(history or "coordinator.history.db", path.parent, f"{where}.history")
+        history=store_location(history or "coordinator.history.db", path.parent, f"{where}.history")
         if wants_history
         else None,
         schedules=schedules,
         dashboard=dashboard,
     )
-
-
-def _location(value: str, base: Path, where: str) -> str:
-    """A SQLAlchemy URL as given, or a file path relative to the config's folder."""
-    if "://" in value:
-        check_sql_url(value, where)
-    return value if "://" in value or Path(value).is_absolute() else str(base / value)
 
 
 def _acting_for(

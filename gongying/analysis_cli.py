@@ -12,7 +12,6 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from client.profile import client_settings
 from gongying.cli_common import (
     CaOption,
     CertOption,
@@ -20,6 +19,7 @@ from gongying.cli_common import (
     IdTypeOption,
     KeyOption,
     ProfileOption,
+    client_options,
     fail,
 )
 from runtime.config_file import ConfigError
@@ -28,6 +28,7 @@ from runtime.signing import SignedQueryError
 if TYPE_CHECKING:
     import pandas as pd
 
+    from client.profile import ClientProfile
     from client.sdk import CoordinatorClient
     from model.results import OverlapResult, ProfileResult
 
@@ -52,26 +53,16 @@ def _names(text: str) -> list[str]:
     return [p.strip() for p in text.split(",") if p.strip()]
 
 
-def _client(
-    profile: Path | None,
-    coordinator: str | None,
-    ca: Path | None,
-    cert: Path | None,
-    key: Path | None,
-    signing_key: Path | None,
-    querier: str,
-) -> tuple[CoordinatorClient, str]:
-    """A signing client from the client profile and flags, and the querier it signs as."""
+def _client(settings: ClientProfile) -> tuple[CoordinatorClient, str]:
+    """A client signing as the querier of `settings` (the client profile and flags), and the
+    querier."""
     from client.sdk import CoordinatorClient, QuerySigner  # loaded when used: a quick start
 
+    if not settings.party:
+        raise fail("name the querier: pass --querier (or set party in the client profile)", 2)
+    if settings.signing_key is None:
+        raise fail("campaign groups are signed: pass --signing-key (or set signing_key)", 2)
     try:
-        settings = client_settings(
-            profile, coordinator, ca, cert, key, signing_key, querier or None
-        )
-        if not settings.party:
-            raise fail("name the querier: pass --querier (or set party in the client profile)", 2)
-        if settings.signing_key is None:
-            raise fail("campaign groups are signed: pass --signing-key (or set signing_key)", 2)
         signer = QuerySigner.from_file(settings.party, settings.signing_key)
         client = CoordinatorClient(
             settings.coordinator or "", settings.tls, settings.server_name, signer
@@ -160,7 +151,8 @@ def query_lift(
     _check_lang(lang)
     if exposed == holdout:
         raise fail(f"--exposed and --holdout are both {exposed!r}: name two groups")
-    client, party = _client(profile, coordinator, ca, cert, key, signing_key, querier)
+    settings = client_options(profile, coordinator, ca, cert, key, signing_key, querier)
+    client, party = _client(settings)
     try:
         with client:
             result = client.lift(
@@ -247,7 +239,8 @@ def query_contribution(
         overlap = _read(from_overlap, "an overlap answer", OverlapResult.from_json)
     spent: ProfileResult | None = None
     if overlap is None or spend:
-        client, party = _client(profile, coordinator, ca, cert, key, signing_key, querier)
+        settings = client_options(profile, coordinator, ca, cert, key, signing_key, querier)
+        client, party = _client(settings)
         querier = party
         try:
             with client:

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -18,6 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from gongying.audit_listing import narrow_lines, wide_lines
 from gongying.audit_times import BadTime, parse_span
+from gongying.cli_common import fail
 from gongying.officer_cli import report
 from runtime.audit import (
     AuditError,
@@ -53,19 +54,16 @@ class ExportFormat(StrEnum):
     CSV = "csv"
 
 
-def _fail(message: str) -> NoReturn:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(EXIT_USAGE)
-
-
 @contextmanager
 def _opened(location: str) -> Iterator[AuditLog]:
     try:
         log = open_audit_log(location)
     except AuditError as exc:
-        _fail(str(exc))
+        raise fail(str(exc), EXIT_USAGE) from None
     except SQLAlchemyError as exc:
-        _fail(f"cannot open the audit log at {location}: {str(exc).splitlines()[0]}")
+        raise fail(
+            f"cannot open the audit log at {location}: {str(exc).splitlines()[0]}", EXIT_USAGE
+        ) from None
     try:
         yield log
     finally:
@@ -95,14 +93,15 @@ def _span(since: str | None, until: str | None) -> tuple[datetime | None, dateti
     try:
         return parse_span(since, until, datetime.now(UTC))
     except BadTime as exc:
-        _fail(str(exc))
+        raise fail(str(exc), EXIT_USAGE) from None
 
 
 def _check_status(status: str | None) -> None:
     if status is not None and status not in DECISIONS:
-        _fail(
+        raise fail(
             f"--status {status!r} is not a decision; use one of {', '.join(sorted(DECISIONS))} "
-            "(a refusal is 'refused')"
+            "(a refusal is 'refused')",
+            EXIT_USAGE,
         )
 
 
@@ -157,7 +156,10 @@ def _query_records(audit: AuditLog, query_id: str, log: str) -> list[StoredRecor
     found = [s for s in audit.records() if s.record.query_id.startswith(query_id)]
     ids = sorted({stored.record.query_id for stored in found})
     if len(ids) > 1:
-        _fail(f"query id prefix {query_id} matches {len(ids)} queries in {log}; give more of it")
+        raise fail(
+            f"query id prefix {query_id} matches {len(ids)} queries in {log}; give more of it",
+            EXIT_USAGE,
+        )
     return found
 
 
@@ -213,11 +215,11 @@ def verify(
     --chain-only is given.
     """
     if chain_only and public_key is not None:
-        _fail("--chain-only and --public-key exclude each other: give one")
+        raise fail("--chain-only and --public-key exclude each other: give one", EXIT_USAGE)
     try:
         key = load_public_key(public_key) if public_key is not None else None
     except AuditError as exc:
-        _fail(str(exc))
+        raise fail(str(exc), EXIT_USAGE) from None
     with _opened(log) as audit:
         report = audit.verify(key)
     first = report.first
@@ -238,7 +240,9 @@ def verify(
             err=True,
         )
         if not chain_only:
-            _fail("no --public-key given; add --chain-only to accept a chain-only check")
+            raise fail(
+                "no --public-key given; add --chain-only to accept a chain-only check", EXIT_USAGE
+            )
         return
     problem = report.coverage_problem(allow_unsigned_tail)
     if problem is not None:
@@ -264,7 +268,7 @@ def export_records(
             with out.open("w", encoding="utf-8", newline="") as stream:
                 count = export(audit, fmt.value, stream)
         except OSError as exc:
-            _fail(f"cannot write {out}: {exc.strerror}")
+            raise fail(f"cannot write {out}: {exc.strerror}", EXIT_USAGE) from None
     typer.echo(f"{count} records written to {out}", err=True)
 
 
@@ -273,11 +277,14 @@ def _party_keys(given: list[str]) -> dict[str, Ed25519PublicKey]:
     for item in given:
         party, sep, path = item.partition("=")
         if not sep or not party or not path:
-            _fail(f"--public-key {item!r} is not PARTY=PEM (e.g. retailer_a=retailer_a.sign.pub)")
+            raise fail(
+                f"--public-key {item!r} is not PARTY=PEM (e.g. retailer_a=retailer_a.sign.pub)",
+                EXIT_USAGE,
+            )
         try:
             keys[party] = load_public_key(path)
         except AuditError as exc:
-            _fail(str(exc))
+            raise fail(str(exc), EXIT_USAGE) from None
     return keys
 
 
@@ -352,12 +359,14 @@ def reconcile_logs(
             try:
                 audit = open_audit_log(location)
             except AuditError as exc:
-                _fail(str(exc))
+                raise fail(str(exc), EXIT_USAGE) from None
             name = audit.party if audit.party not in opened else f"{audit.party}@{location}"
             opened[name] = audit
         unknown = sorted(set(keys) - set(opened))
         if unknown:
-            _fail(f"--public-key names {', '.join(unknown)}, whose log is not given")
+            raise fail(
+                f"--public-key names {', '.join(unknown)}, whose log is not given", EXIT_USAGE
+            )
         report = reconcile(opened, named_only=named_only, keys=keys)
     finally:
         for audit in opened.values():

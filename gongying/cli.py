@@ -87,7 +87,8 @@ def demo(
     lang: LangOption = None,
 ) -> None:
     """Generate partners' data, start their nodes and a coordinator, query, check the truth."""
-    from gongying.demo import DemoError, run_demo
+    from gongying.demo import run_demo
+    from gongying.demo_configs import DemoError
 
     language = report_language(lang)
     from gongying.progress_view import progress_console

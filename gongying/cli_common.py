@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -13,7 +15,7 @@ from protocols.group_names import UnknownGroup, check_names
 
 if TYPE_CHECKING:
     from client.profile import ClientProfile
-    from client.sdk import QueryError, QuerySigner
+    from client.sdk import CoordinatorClient, ProgressCallback, QueryError, QuerySigner
     from model.results import OverlapResult, ProfileResult
     from runtime.tls import TLSFiles
 
@@ -151,11 +153,12 @@ def client_options(
 ) -> ClientProfile:
     """The client profile (--profile, or the default one when it exists) with the flags given
     in its place; a query needs a coordinator from one or the other."""
-    from client.profile import client_settings
+    from client.profile import ClientProfile, client_settings
     from runtime.config_file import ConfigError
 
+    flags = ClientProfile(Path("."), coordinator, party or None, ca, cert, key, signing_key)
     try:
-        return client_settings(profile, coordinator, ca, cert, key, signing_key, party or None)
+        return client_settings(profile, flags)
     except ConfigError as error:
         raise fail(str(error), code=2) from None
 
@@ -171,6 +174,34 @@ def client_tls(ca: Path | None, cert: Path | None, key: Path | None) -> TLSFiles
         raise fail("--ca, --cert and --key go together (mutual TLS needs all three)", code=2)
     assert ca is not None and cert is not None and key is not None
     return TLSFiles(ca, cert, key)
+
+
+@contextmanager
+def asking(
+    settings: ClientProfile, signer: str, no_progress: bool, title: str
+) -> Iterator[tuple[CoordinatorClient, ProgressCallback | None]]:
+    """A client of the settings' coordinator, its queries signed as `signer` when a signing key
+    is set, and the progress bars titled `title`; a TLS or query failure ends the command in
+    one line."""
+    from client.sdk import CoordinatorClient, QueryError
+    from gongying.progress_view import progress_bars, progress_console
+    from runtime.tls import TLSError
+
+    address = settings.coordinator or ""
+    query_signer = signer_for(settings.signing_key, signer)
+    tls = client_tls(settings.ca, settings.cert, settings.key)
+    try:
+        with (
+            CoordinatorClient(
+                address, tls, server_name=settings.server_name, signer=query_signer
+            ) as client,
+            progress_bars(progress_console(no_progress), title) as on_progress,
+        ):
+            yield client, on_progress
+    except TLSError as error:
+        raise fail(str(error)) from None
+    except QueryError as error:
+        raise query_failed(error, address, tls) from None
 
 
 def write_result_outputs(

@@ -17,17 +17,24 @@ Guarantees, relied on by the tests and the demo:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Hashable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 
+from gongying.demo_identifiers import (
+    Ints,
+    Strings,
+    draw_emails,
+    draw_phones,
+    messy_emails,
+    messy_phones,
+)
 from gongying.oracle import OverlapTruth, overlap_truth
 
 AGE_BANDS: tuple[str, ...] = ("18-24", "25-34", "35-44", "45-54", "55-64", "65+")
@@ -74,113 +81,15 @@ _TIER_AFFINITY = {  # relative chance that a person in each city tier is a membe
 }
 _SPEND_SCALE = {"retailer_a": 1.3, "retailer_b": 1.0, "retailer_c": 0.7}
 _DUPLICATE_RATE = 0.01
-_INVALID_EMAIL_RATE = 0.004
-_INVALID_PHONE_RATE = 0.004
-_MISSING_PHONE_RATE = 0.05
 _MISSING_ATTRIBUTE_RATE = 0.01
 _MIN_MEMBERS = 20
 
-_SURNAMES = np.array(
-    [
-        "wang",
-        "li",
-        "zhang",
-        "liu",
-        "chen",
-        "yang",
-        "huang",
-        "zhao",
-        "wu",
-        "zhou",
-        "xu",
-        "sun",
-        "ma",
-        "zhu",
-        "hu",
-        "guo",
-        "he",
-        "lin",
-        "gao",
-        "luo",
-        "zheng",
-        "liang",
-        "xie",
-        "song",
-        "tang",
-        "han",
-        "feng",
-        "deng",
-        "cao",
-        "peng",
-        "zeng",
-        "xiao",
-        "tian",
-        "dong",
-        "pan",
-        "yuan",
-        "cai",
-        "jiang",
-    ]
-)
-_GIVEN = np.array(
-    [
-        "wei",
-        "fang",
-        "na",
-        "min",
-        "jing",
-        "li",
-        "qiang",
-        "lei",
-        "jun",
-        "yang",
-        "yong",
-        "yan",
-        "jie",
-        "tao",
-        "ming",
-        "chao",
-        "xiu",
-        "xia",
-        "ping",
-        "gang",
-        "hui",
-        "hua",
-        "yu",
-        "xin",
-        "hao",
-        "yi",
-        "ting",
-        "ying",
-        "lan",
-        "bo",
-        "peng",
-        "zhen",
-        "lin",
-        "jian",
-        "dan",
-        "xue",
-        "mei",
-        "qing",
-        "kai",
-        "rui",
-    ]
-)
-_DOMAINS = np.array(
-    ["qq.com", "163.com", "126.com", "gmail.com", "outlook.com", "sina.com", "foxmail.com"]
-)
-_DOMAIN_WEIGHTS = np.array([0.36, 0.2, 0.1, 0.1, 0.1, 0.07, 0.07])
-_MOBILE_PREFIXES = np.array(
-    [*range(130, 140), 150, 151, 152, 153, 155, 156, 157, 158, 159, 166, 176, 177, *range(180, 190)]
-)
 _AGE_WEIGHTS = np.array([0.12, 0.3, 0.26, 0.16, 0.1, 0.06])
 _GENDER_WEIGHTS = np.array([0.56, 0.38, 0.06])
 _TIER_WEIGHTS = np.array([0.22, 0.33, 0.28, 0.17])
 _CATEGORY_WEIGHTS = np.array([0.22, 0.16, 0.15, 0.12, 0.1, 0.09, 0.09, 0.07])
 
-_Strings = npt.NDArray[np.str_]
-_Ints = npt.NDArray[np.int64]
-_PartyRows = tuple[dict[str, npt.NDArray[Any]], _Ints, npt.NDArray[np.bool_], npt.NDArray[np.bool_]]
+_PartyRows = tuple[dict[str, npt.NDArray[Any]], Ints, npt.NDArray[np.bool_], npt.NDArray[np.bool_]]
 """(columns of the file, person id per row, row's email is valid, row's phone is valid)"""
 
 
@@ -206,13 +115,13 @@ class DemoDataset:
 class _Population:
     """Everything about a person that is the same in every file."""
 
-    email_local: _Strings
-    email_domain: _Strings
-    phone: _Strings
-    age: _Ints
-    gender: _Ints
-    tier: _Ints
-    category: _Ints
+    email_local: Strings
+    email_domain: Strings
+    phone: Strings
+    age: Ints
+    gender: Ints
+    tier: Ints
+    category: Ints
     spend_level: npt.NDArray[np.float64]
 
 
@@ -259,11 +168,11 @@ def generate_demo_data(out_dir: Path, members: int = 20_000, seed: int = 7) -> D
 
 def _draw_population(rng: np.random.Generator, size: int) -> _Population:
     """Draw each person's identifiers and stable traits."""
-    local, domain = _draw_emails(rng, size)
+    local, domain = draw_emails(rng, size)
     return _Population(
         email_local=local,
         email_domain=domain,
-        phone=_draw_phones(rng, size),
+        phone=draw_phones(rng, size),
         age=rng.choice(len(AGE_BANDS), size=size, p=_AGE_WEIGHTS),
         gender=rng.choice(len(GENDERS), size=size, p=_GENDER_WEIGHTS),
         tier=rng.choice(len(CITY_TIERS), size=size, p=_TIER_WEIGHTS),
@@ -272,145 +181,18 @@ def _draw_population(rng: np.random.Generator, size: int) -> _Population:
     )
 
 
-def _draw_emails(rng: np.random.Generator, size: int) -> tuple[_Strings, _Strings]:
-    """Pinyin-like local parts (or QQ numbers at qq.com), unique per person after lower-casing."""
-    add = np.strings.add
-    surname = _SURNAMES[rng.integers(0, len(_SURNAMES), size)]
-    given = _GIVEN[rng.integers(0, len(_GIVEN), size)].astype("U12")
-    two_syllables = rng.random(size) < 0.5
-    given[two_syllables] = add(
-        given[two_syllables], _GIVEN[rng.integers(0, len(_GIVEN), int(two_syllables.sum()))]
-    )
-    domain = _DOMAINS[rng.choice(len(_DOMAINS), size=size, p=_DOMAIN_WEIGHTS)]
-    qq_number = (domain == "qq.com") & (rng.random(size) < 0.5)
-    style = np.where(qq_number, 4, rng.integers(0, 4, size))
-    local = _compose(
-        style,
-        [
-            lambda i: add(add(surname[i], given[i]), rng.integers(1965, 2006, len(i)).astype(str)),
-            lambda i: add(add(given[i], "."), surname[i]),
-            lambda i: add(add(surname[i], "_"), given[i]),
-            lambda i: add(add(surname[i], given[i]), rng.integers(10, 100, len(i)).astype(str)),
-            lambda i: rng.integers(10_000, 3_000_000_000, len(i)).astype(str),
-        ],
-    )
-    local = local.astype(f"U{local.dtype.itemsize // 4 + 20}")
-    for _ in range(20):
-        undotted = np.strings.replace(local, ".", "")  # unique under gmail's dot rule too
-        taken = pd.Series(add(add(undotted, "@"), domain)).duplicated().to_numpy()
-        if not taken.any():
-            return local, domain
-        local[taken] = add(local[taken], rng.integers(10, 1000, int(taken.sum())).astype(str))
-    raise RuntimeError("could not make demo emails unique")  # unreachable in practice
-
-
-def _compose(choice: _Ints, variants: Sequence[Callable[[_Ints], _Strings]]) -> _Strings:
-    """Row r gets ``variants[choice[r]]``, each variant evaluated only on the rows choosing it."""
-    parts = [(rows, variant(rows)) for rows, variant in _rows_per_choice(choice, variants)]
-    width = max(values.dtype.itemsize // 4 for _, values in parts)
-    out = np.empty(len(choice), dtype=f"<U{max(width, 1)}")
-    for rows, values in parts:
-        out[rows] = values
-    return out
-
-
-def _rows_per_choice(
-    choice: _Ints, variants: Sequence[Callable[[_Ints], _Strings]]
-) -> list[tuple[_Ints, Callable[[_Ints], _Strings]]]:
-    return [(np.flatnonzero(choice == k), variant) for k, variant in enumerate(variants)]
-
-
-def _draw_phones(rng: np.random.Generator, size: int) -> _Strings:
-    """Distinct valid mainland mobile numbers, 11 digits each."""
-    prefix = _MOBILE_PREFIXES[rng.integers(0, len(_MOBILE_PREFIXES), size)].astype(np.int64)
-    numbers = prefix * 100_000_000 + rng.integers(0, 100_000_000, size)
-    for _ in range(20):
-        taken = pd.Series(numbers).duplicated().to_numpy()
-        if not taken.any():
-            return numbers.astype(str)
-        numbers[taken] = prefix[taken] * 100_000_000 + rng.integers(0, 100_000_000, taken.sum())
-    raise RuntimeError("could not make demo phone numbers unique")  # unreachable in practice
-
-
 def _weighted_sample(
-    rng: np.random.Generator, pool: _Ints, count: int, weight: npt.NDArray[np.float64]
-) -> _Ints:
+    rng: np.random.Generator, pool: Ints, count: int, weight: npt.NDArray[np.float64]
+) -> Ints:
     """``count`` distinct persons from ``pool``, each drawn with chance growing with its weight."""
     keys = rng.exponential(size=len(pool)) / weight[pool]  # Efraimidis-Spirakis, as exponentials
     return pool[np.argpartition(keys, count)[:count]] if count < len(pool) else pool.copy()
 
 
-def _with_duplicates(rng: np.random.Generator, count: int) -> _Ints:
+def _with_duplicates(rng: np.random.Generator, count: int) -> Ints:
     """Row -> index into the party's persons: each once, a few twice, in shuffled order."""
     extra = rng.choice(count, size=round(_DUPLICATE_RATE * count), replace=False)
     return rng.permutation(np.concatenate([np.arange(count), extra]))
-
-
-def _messy_emails(
-    rng: np.random.Generator, local: _Strings, domain: _Strings
-) -> tuple[_Strings, npt.NDArray[np.bool_]]:
-    """Emails with random case and padding, a few made invalid; returns (values, valid)."""
-    add, upper, n = np.strings.add, np.strings.upper, len(local)
-    case = rng.choice(4, size=n, p=[0.7, 0.14, 0.08, 0.08])
-    cased = _compose(
-        case,
-        [
-            lambda i: add(add(local[i], "@"), domain[i]),
-            lambda i: add(add(np.strings.capitalize(local[i]), "@"), domain[i]),
-            lambda i: upper(add(add(local[i], "@"), domain[i])),
-            lambda i: add(add(local[i], "@"), upper(domain[i])),
-        ],
-    )
-    invalid = rng.random(n) < _INVALID_EMAIL_RATE
-    look = np.where(
-        invalid, 4 + rng.integers(0, 3, n), rng.choice(4, n, p=[0.85, 0.05, 0.05, 0.05])
-    )
-    shown = _compose(
-        look,
-        [
-            lambda i: cased[i],
-            lambda i: add(" ", cased[i]),
-            lambda i: add(cased[i], "  "),
-            lambda i: add(add("  ", cased[i]), " "),
-            lambda i: add(local[i], domain[i]),
-            lambda i: add("@", domain[i]),
-            lambda i: add(local[i], "@"),
-        ],
-    )
-    return shown, ~invalid
-
-
-def _messy_phones(
-    rng: np.random.Generator, phone: _Strings
-) -> tuple[_Strings, npt.NDArray[np.bool_]]:
-    """One mobile number per row in one of several formats, a few empty or invalid."""
-    add, part, n = np.strings.add, np.strings.slice, len(phone)
-
-    def grouped(rows: _Ints, sep: str) -> _Strings:
-        digits = phone[rows]
-        head, mid, tail = part(digits, 0, 3), part(digits, 3, 7), part(digits, 7, 11)
-        return add(add(add(add(head, sep), mid), sep), tail)
-
-    missing = rng.random(n) < _MISSING_PHONE_RATE
-    invalid = ~missing & (rng.random(n) < _INVALID_PHONE_RATE)
-    style = rng.choice(7, size=n, p=[0.45, 0.12, 0.1, 0.08, 0.08, 0.1, 0.07])
-    style = np.where(missing, 7, np.where(invalid, 8 + rng.integers(0, 2, n), style))
-    shown = _compose(
-        style,
-        [
-            lambda i: phone[i],
-            lambda i: grouped(i, " "),
-            lambda i: add("+86 ", grouped(i, "-")),
-            lambda i: add("0086 ", phone[i]),
-            lambda i: add("(+86) ", phone[i]),
-            lambda i: add("+86", phone[i]),
-            lambda i: grouped(i, "-"),
-            lambda i: np.full(len(i), "", dtype="U1"),
-            lambda i: part(phone[i], 0, 10),
-            lambda i: add(phone[i], rng.integers(0, 10, len(i)).astype(str)),
-        ],
-    )
-    return shown, ~(missing | invalid)
 
 
 def _write_csv(path: Path, columns: dict[str, npt.NDArray[Any]]) -> None:
@@ -421,17 +203,17 @@ def _write_csv(path: Path, columns: dict[str, npt.NDArray[Any]]) -> None:
         pa_csv.write_csv(pa.table(columns), sink, options)
 
 
-def _ids(prefix: str, count: int) -> _Strings:
+def _ids(prefix: str, count: int) -> Strings:
     return np.strings.add(prefix, np.strings.zfill(np.arange(1, count + 1).astype(str), 8))
 
 
-def _brand_rows(rng: np.random.Generator, people: _Population, persons: _Ints) -> _PartyRows:
+def _brand_rows(rng: np.random.Generator, people: _Population, persons: Ints) -> _PartyRows:
     """The brand's CRM list: customer_id, email, phone, signup_date."""
     row_persons = persons[_with_duplicates(rng, len(persons))]
-    email, email_ok = _messy_emails(
+    email, email_ok = messy_emails(
         rng, people.email_local[row_persons], people.email_domain[row_persons]
     )
-    phone, phone_ok = _messy_phones(rng, people.phone[row_persons])
+    phone, phone_ok = messy_phones(rng, people.phone[row_persons])
     first_day = np.datetime64("2015-01-01")
     days = rng.integers(
         0, (np.datetime64("2025-06-30") - first_day).astype(int) + 1, len(row_persons)
@@ -446,7 +228,7 @@ def _brand_rows(rng: np.random.Generator, people: _Population, persons: _Ints) -
 
 
 def _retailer_rows(
-    rng: np.random.Generator, people: _Population, persons: _Ints, spend_scale: float
+    rng: np.random.Generator, people: _Population, persons: Ints, spend_scale: float
 ) -> _PartyRows:
     """A retailer's membership table; traits drift a little and spend/visits are per retailer."""
     n = len(persons)
@@ -470,10 +252,10 @@ def _retailer_rows(
 
     rows = _with_duplicates(rng, n)
     row_persons = persons[rows]
-    email, email_ok = _messy_emails(
+    email, email_ok = messy_emails(
         rng, people.email_local[row_persons], people.email_domain[row_persons]
     )
-    phone, phone_ok = _messy_phones(rng, people.phone[row_persons])
+    phone, phone_ok = messy_phones(rng, people.phone[row_persons])
     frame: dict[str, npt.NDArray[Any]] = {
         "member_id": _ids("M", len(rows)),
         "email": email,

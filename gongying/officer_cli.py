@@ -7,7 +7,7 @@ import shutil
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
 from sqlalchemy import Engine
@@ -21,6 +21,7 @@ from gongying.audit_report import (
     render_text,
 )
 from gongying.audit_times import BadTime, parse_span
+from gongying.cli_common import fail
 from node.config import load_node_config
 from node.ledger_view import LedgerUnreadable, Standing, charged_between, open_ledger_engine
 from node.ledger_view import standing as ledger_standing
@@ -45,11 +46,6 @@ PolicyOption = Annotated[
 ]
 
 
-def _fail(message: str) -> NoReturn:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(EXIT_USAGE)
-
-
 @dataclass(frozen=True)
 class _Sources:
     log: str | None
@@ -66,7 +62,7 @@ def _sources(
         terms = policy or (node.policy if node is not None else None)
         loaded = load_policy(terms) if terms is not None else None
     except (ConfigError, OSError) as exc:
-        _fail(str(exc))
+        raise fail(str(exc), EXIT_USAGE) from None
     return _Sources(
         log or (node.audit_log if node is not None else None),
         ledger or (node.ledger if node is not None else None),
@@ -78,7 +74,9 @@ def _engine(location: str) -> Engine:
     try:
         return open_ledger_engine(location)
     except LedgerUnreadable as exc:
-        _fail(f"{exc}; give the node's ledger (--ledger or the ledger key of --config)")
+        raise fail(
+            f"{exc}; give the node's ledger (--ledger or the ledger key of --config)", EXIT_USAGE
+        ) from None
 
 
 def report(
@@ -103,18 +101,20 @@ def report(
     try:
         start, end = parse_span(since, until, now)
     except BadTime as exc:
-        _fail(str(exc))
+        raise fail(str(exc), EXIT_USAGE) from None
     where = _sources(config, log, ledger, policy)
     if where.log is None:
-        _fail("no audit log: give --log PATH|URL or --config node.toml")
+        raise fail("no audit log: give --log PATH|URL or --config node.toml", EXIT_USAGE)
     try:
         with open_audit_log(where.log) as audit:
             party = audit.party
             every = list(audit.records())
     except AuditError as exc:
-        _fail(str(exc))
+        raise fail(str(exc), EXIT_USAGE) from None
     except SQLAlchemyError as exc:
-        _fail(f"cannot open the audit log at {where.log}: {str(exc).splitlines()[0]}")
+        raise fail(
+            f"cannot open the audit log at {where.log}: {str(exc).splitlines()[0]}", EXIT_USAGE
+        ) from None
     records = [
         s
         for s in every
@@ -155,7 +155,7 @@ def report(
         try:
             path.write_text(text(result), encoding="utf-8")
         except OSError as exc:
-            _fail(f"cannot write {path}: {exc.strerror}")
+            raise fail(f"cannot write {path}: {exc.strerror}", EXIT_USAGE) from None
         typer.echo(f"written {path}", err=True)
 
 
@@ -194,12 +194,15 @@ def show(
     charge falls out of the window."""
     where = _sources(config, None, ledger, policy)
     if where.ledger is None or where.policy is None:
-        _fail("give --config node.toml, or --ledger PATH|URL with --policy policy.toml")
+        raise fail(
+            "give --config node.toml, or --ledger PATH|URL with --policy policy.toml", EXIT_USAGE
+        )
     known = where.policy
     if partner is not None and partner not in known.partners:
-        _fail(
+        raise fail(
             f"partner {partner!r} is not in {known.path}; its partners: "
-            f"{', '.join(sorted(known.partners)) or 'none'}"
+            f"{', '.join(sorted(known.partners)) or 'none'}",
+            EXIT_USAGE,
         )
     names = [partner] if partner is not None else sorted(known.partners)
     engine = _engine(where.ledger)

@@ -24,13 +24,11 @@ from gongying.cli_common import (
     ReportOption,
     SigningKeyOption,
     TimeoutOption,
+    asking,
     client_options,
-    client_tls,
     err,
     fail,
     psi_groups,
-    query_failed,
-    signer_for,
     write_result_outputs,
 )
 from gongying.report_cli import LangOption, report_language
@@ -59,35 +57,20 @@ def query_overlap(
 ) -> None:
     """How many members the parties share: sizes, every exclusive region, pairs, all parties."""
     language = report_language(lang)
-    from client.sdk import CoordinatorClient, QueryError
-    from gongying.progress_view import progress_bars, progress_console
     from gongying.render import print_overlap
-    from runtime.tls import TLSError
 
     names = [p.strip() for p in parties.split(",") if p.strip()]
     settings = client_options(profile, coordinator, ca, cert, key, signing_key, signer_party)
-    address = settings.coordinator or ""
-    signer = signer_for(settings.signing_key, settings.party or (names[0] if names else ""))
-    tls = client_tls(settings.ca, settings.cert, settings.key)
-    try:
-        with (
-            CoordinatorClient(
-                address, tls, server_name=settings.server_name, signer=signer
-            ) as client,
-            progress_bars(progress_console(no_progress), "overlap") as on_progress,
-        ):
-            result = client.overlap(
-                names,
-                id_type,
-                query_id=query_id,
-                timeout=timeout,
-                on_progress=on_progress,
-                groups=psi_groups(groups),
-            )
-    except TLSError as error:
-        raise fail(str(error)) from None
-    except QueryError as error:
-        raise query_failed(error, address, tls) from None
+    signer = settings.party or (names[0] if names else "")
+    with asking(settings, signer, no_progress, "overlap") as (client, on_progress):
+        result = client.overlap(
+            names,
+            id_type,
+            query_id=query_id,
+            timeout=timeout,
+            on_progress=on_progress,
+            groups=psi_groups(groups),
+        )
     if as_json:
         typer.echo(json.dumps(result.to_json(), indent=2))
     else:
@@ -137,11 +120,8 @@ def query_profile(
 ) -> None:
     """Who the shared audience is: attribute bins and statistics per owner and combined."""
     language = report_language(lang)
-    from client.sdk import CoordinatorClient, QueryError
-    from gongying.progress_view import progress_bars, progress_console
     from gongying.render import print_profile
     from runtime.signing import AUDIENCES
-    from runtime.tls import TLSError
 
     def names(text: str) -> list[str]:
         return [p.strip() for p in text.split(",") if p.strip()]
@@ -151,33 +131,20 @@ def query_profile(
     if report is not None and audience != "shared":
         raise fail("--report shows the shared audience only; leave out --report for " + audience)
     settings = client_options(profile, coordinator, ca, cert, key, signing_key, querier)
-    address = settings.coordinator or ""
     if not settings.party:
         raise fail("name the querier: pass --querier (or set party in the client profile)", 2)
-    signer = signer_for(settings.signing_key, settings.party)
-    tls = client_tls(settings.ca, settings.cert, settings.key)
-    try:
-        with (
-            CoordinatorClient(
-                address, tls, server_name=settings.server_name, signer=signer
-            ) as client,
-            progress_bars(progress_console(no_progress), "profile") as on_progress,
-        ):
-            result = client.profile(
-                settings.party,
-                names(owners),
-                names(attributes),
-                id_type=id_type,
-                query_id=query_id,
-                timeout=timeout,
-                on_progress=on_progress,
-                audience=audience,
-                groups=psi_groups(groups),
-            )
-    except TLSError as error:
-        raise fail(str(error)) from None
-    except QueryError as error:
-        raise query_failed(error, address, tls) from None
+    with asking(settings, settings.party, no_progress, "profile") as (client, on_progress):
+        result = client.profile(
+            settings.party,
+            names(owners),
+            names(attributes),
+            id_type=id_type,
+            query_id=query_id,
+            timeout=timeout,
+            on_progress=on_progress,
+            audience=audience,
+            groups=psi_groups(groups),
+        )
     if as_json:
         typer.echo(json.dumps(result.to_json(), indent=2))
     else:
@@ -222,12 +189,9 @@ def query_prospects(
     language = report_language(lang)
     from client.joint_frames import complementarity_frame, prospects_frame
     from client.prospects import ProspectError, analyse
-    from client.sdk import CoordinatorClient, QueryError
     from gongying.joint_render import print_joint
-    from gongying.progress_view import progress_bars, progress_console
     from gongying.report import write_joint_report
     from model.results import OverlapResult
-    from runtime.tls import TLSError
 
     if from_json is not None and (coordinator or profile):
         raise fail("name either --coordinator/--profile (run an overlap query) or --from")
@@ -239,23 +203,10 @@ def query_prospects(
     else:
         names = [querier] + [p.strip() for p in partners.split(",") if p.strip()]
         settings = client_options(profile, coordinator, ca, cert, key, signing_key, querier)
-        address = settings.coordinator or ""
-        signer = signer_for(settings.signing_key, querier)
-        tls = client_tls(settings.ca, settings.cert, settings.key)
-        try:
-            with (
-                CoordinatorClient(
-                    address, tls, server_name=settings.server_name, signer=signer
-                ) as client,
-                progress_bars(progress_console(no_progress), "overlap") as on_progress,
-            ):
-                result = client.overlap(
-                    names, id_type, query_id=query_id, timeout=timeout, on_progress=on_progress
-                )
-        except TLSError as error:
-            raise fail(str(error)) from None
-        except QueryError as error:
-            raise query_failed(error, address, tls) from None
+        with asking(settings, querier, no_progress, "overlap") as (client, on_progress):
+            result = client.overlap(
+                names, id_type, query_id=query_id, timeout=timeout, on_progress=on_progress
+            )
     try:
         analysis = analyse(result, querier, best)
     except ProspectError as error:

@@ -14,7 +14,7 @@ from client.prospects import JointAnalysis
 from gongying.messages import ENGLISH, Messages, check_language
 from gongying.report_charts import heatmap_chart, upset_chart
 from gongying.report_contribution import contribution_section
-from gongying.report_html import SUPPRESSED, esc, table
+from gongying.report_html import SUPPRESSED, cards, esc, table
 from gongying.report_joint import joint_operations_section
 from gongying.report_profile import profile_section
 from model.results import OverlapResult, ProfileResult, ReleaseInfo
@@ -67,7 +67,7 @@ def _overlap_section(result: OverlapResult, t: Messages = ENGLISH) -> str:
         for m, c in result.regions
         if c is None
     ]
-    cards = [
+    headline = [
         (t("card_parties"), str(len(result.parties))),
         (
             t("all_parties"),
@@ -123,13 +123,7 @@ def _overlap_section(result: OverlapResult, t: Messages = ENGLISH) -> str:
         '<p class="note">'
         + esc(t("overlap_note", query_id=result.query_id, parties=", ".join(result.parties)))
         + "</p>",
-        '<div class="cards">'
-        + "".join(
-            f'<div class="card"><div class="value">{esc(v)}</div>'
-            f'<div class="label">{esc(k)}</div></div>'
-            for k, v in cards
-        )
-        + "</div>",
+        cards(headline),
         table(size_header, size_rows, t),
         f"<h3>{esc(t('regions_heading'))}</h3>",
         f'<p class="note">{esc(t("regions_note"))}</p>',

@@ -5,7 +5,7 @@ from __future__ import annotations
 from client.insights import Contribution
 from gongying.messages import ENGLISH, Messages
 from gongying.report_charts import bars
-from gongying.report_html import count_cell, esc, fmt_count, fmt_share, legend, table
+from gongying.report_html import cards, count_cell, esc, fmt_count, fmt_share, legend, table
 
 
 def contribution_section(contribution: Contribution, t: Messages = ENGLISH) -> str:
@@ -49,7 +49,7 @@ def contribution_section(contribution: Contribution, t: Messages = ENGLISH) -> s
                 UNKNOWN if s.shapley is None else fmt_share(float(s.shapley), total) or "-",
             ]
         )
-    cards = [
+    headline = [
         (
             t("brand_customers", brand=contribution.brand),
             count_cell(contribution.brand_customers, t),
@@ -63,13 +63,7 @@ def contribution_section(contribution: Contribution, t: Messages = ENGLISH) -> s
     parts = [
         f'<section id="contribution"><h2>{esc(t("contribution_heading"))}</h2>',
         f'<p class="note">{esc(t("contribution_note", brand=contribution.brand))}</p>',
-        '<div class="cards">'
-        + "".join(
-            f'<div class="card"><div class="value">{esc(v)}</div>'
-            f'<div class="label">{esc(k)}</div></div>'
-            for k, v in cards
-        )
-        + "</div>",
+        cards(headline),
         legend(list(measures), measures),
         f'<div class="chart">{bars(groups, measures, t("chart_contribution"))}</div>',
         table(

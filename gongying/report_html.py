@@ -103,6 +103,16 @@ def count_cell(value: int | None, t: Messages) -> str:
     return t("suppressed") if value is None else f"{value:,}"
 
 
+def cards(items: Sequence[tuple[str, str]]) -> str:
+    """Headline figures as cards: each a value over its label."""
+    body = "".join(
+        f'<div class="card"><div class="value">{esc(v)}</div>'
+        f'<div class="label">{esc(k)}</div></div>'
+        for k, v in items
+    )
+    return f'<div class="cards">{body}</div>'
+
+
 def table(header: Sequence[str], rows: Sequence[Sequence[str]], t: Messages = ENGLISH) -> str:
     head = "".join(f"<th>{esc(h)}</th>" for h in header)
     hidden = t.hidden_words()

@@ -14,9 +14,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from client.profile import client_settings
 from client.sdk import CoordinatorClient, QueryError, QuerySigner
-from gongying.cli_common import fail
+from gongying.cli_common import client_options, fail
 from runtime.audit import AuditError, open_audit_log
 from runtime.config_file import ConfigError
 from runtime.signing import SignedQueryError, load_verify_key
@@ -60,8 +59,8 @@ def _client(
     signing_key: Path | None,
     party: str,
 ) -> CoordinatorClient:
+    settings = client_options(profile, coordinator, *tls, signing_key, party)
     try:
-        settings = client_settings(profile, coordinator, *tls, signing_key, party)
         if settings.signing_key is None:
             raise ConfigError("a statement is signed: pass --signing-key or a client profile")
         signer = QuerySigner.from_file(party, settings.signing_key)

@@ -25,6 +25,7 @@ from runtime.config_file import (
     read_toml,
     refuse_unknown_keys,
     require,
+    store_location,
     unknown_keys,
 )
 from runtime.executor_spec import LOCAL, parse_executor
@@ -256,10 +257,7 @@ def _governance(raw: dict[str, Any], base: Path, where: str) -> dict[str, Any]:
     signing_key = optional(raw, "signing_key", str, "", where)
 
     def location(key: str, default: str) -> str:
-        value = optional(raw, key, str, "", where) or default
-        if "://" in value:
-            check_sql_url(value, f"{where}.{key}")
-        return value if "://" in value or Path(value).is_absolute() else str(base / value)
+        return store_location(optional(raw, key, str, "", where) or default, base, f"{where}.{key}")
 
     return {
         "policy": base / policy if policy else None,

@@ -8,11 +8,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from datetime import datetime
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from runtime.audit import AuditLog, AuditRecord, Checkpoint, StoredRecord, VerifyReport
+from runtime.audit import (
+    AuditLog,
+    AuditRecord,
+    Checkpoint,
+    RecordFilter,
+    StoredRecord,
+    VerifyReport,
+)
 
 log = logging.getLogger("gongying.queries")
 
@@ -46,15 +52,8 @@ class OutcomeLoggingAuditLog(AuditLog):
     def checkpoint(self) -> Checkpoint:
         return self.inner.checkpoint()
 
-    def records(
-        self,
-        since: datetime | None = None,
-        requester: str | None = None,
-        kind: str | None = None,
-        status: str | None = None,
-        query_id: str | None = None,
-    ) -> Iterator[StoredRecord]:
-        return self.inner.records(since, requester, kind, status, query_id)
+    def matching(self, where: RecordFilter) -> Iterator[StoredRecord]:
+        return self.inner.matching(where)
 
     def checkpoints(self) -> list[Checkpoint]:
         return self.inner.checkpoints()

@@ -101,6 +101,14 @@ def check_sql_url(url: str, where: str) -> str:
     return url
 
 
+def store_location(value: str, base: Path, where: str) -> str:
+    """A store (audit log, ledger, history): a SQLAlchemy URL as given, once checked, or a file
+    path relative to the config's folder `base`."""
+    if "://" in value:
+        return check_sql_url(value, where)
+    return value if Path(value).is_absolute() else str(base / value)
+
+
 def mask_password(url: str) -> str:
     """A URL with the password between ':' and '@' of its authority replaced by ***."""
     scheme, sep, rest = url.partition("://")

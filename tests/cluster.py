@@ -1,5 +1,6 @@
 """One builder of test deployments: parties' data and policies, certificates, real nodes and a
-coordinator on loopback gRPC, the clients and stubs tests call them with, and teardown.
+coordinator on loopback gRPC (in this process or as `gongying ... serve` processes), the clients
+and stubs tests call them with, and teardown.
 
 Config files are written with runtime.config_writer and read back with the loaders a node
 started from the command line uses, so every deployment also tests those. Nothing here runs at
@@ -8,26 +9,34 @@ import time: starting a node creates a spawn process pool.
 
 from __future__ import annotations
 
+import subprocess
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
 from client.sdk import ClientTLS, CoordinatorClient, QuerySigner
 from connectors.source_spec import SourceSpec
-from coordinator.config import CoordinatorConfig
+from coordinator.config import CoordinatorConfig, load_coordinator_config
 from coordinator.server import CoordinatorServer, start_coordinator
 from gongying.demo_data import RETAILERS
 from gongying.demo_profile import DEMO_ATTRIBUTES
-from gongying.launch import free_port
+from gongying.launch import LocalProcesses, free_port
 from node.config import NodeConfig, load_node_config
 from node.ledger import PrivacyLedger
 from node.server import NodeServer, start_node
 from protocols.paillier_attributes import Attribute
-from runtime.audit import AuditLog, StoredRecord
+from runtime.audit import AuditLog, StoredRecord, open_audit_log
 from runtime.certs import COORDINATOR, CertSet, init_certs
-from runtime.config_writer import PolicyTerms, Table, node_table, policy_table, write_toml
+from runtime.config_writer import (
+    PolicyTerms,
+    Table,
+    coordinator_table,
+    node_table,
+    policy_table,
+    write_toml,
+)
 from runtime.serving import channel
 from wire.v1 import coordinator_pb2_grpc, node_pb2_grpc
 
@@ -84,7 +93,8 @@ def demo_parties(paths: Mapping[str, Path]) -> list[Party]:
 
 @dataclass
 class Cluster:
-    """The running deployment and its files; `cert_set` is None for a plaintext one."""
+    """The running deployment and its files; `cert_set` is None for a plaintext one, and with
+    `mutual_tls` false a governed one (policies, signing keys, audit logs) speaks plaintext."""
 
     root: Path
     parties: dict[str, Party]
@@ -93,6 +103,9 @@ class Cluster:
     nodes: dict[str, NodeServer] = field(default_factory=dict)
     unreachable: dict[str, str] = field(default_factory=dict)  # party -> nobody's address
     server: CoordinatorServer | None = None
+    mutual_tls: bool = True
+    coordinator_listen: str = LOOPBACK  # coordinator.toml's: a port chosen at its first start
+    processes: LocalProcesses | None = None  # parties run as `gongying ... serve` processes
     _stopped: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -109,11 +122,14 @@ class Cluster:
 
     @property
     def address(self) -> str:
+        """The coordinator's address, in this process or run as a process of its own."""
+        if self.server is None and self.processes and "coordinator" in self.processes.processes:
+            return self.coordinator_listen
         return self.coordinator.address
 
     def tls(self, party: str) -> ClientTLS | None:
         """`party`'s TLS files (None in a plaintext deployment)."""
-        if self.cert_set is None:
+        if self.cert_set is None or not self.mutual_tls:
             return None
         files = self.cert_set.parties[party]
         return ClientTLS(self.certs.ca, files.cert, files.key)
@@ -156,6 +172,58 @@ class Cluster:
     def stop_node(self, party: str) -> None:
         self.nodes.pop(party).stop(grace=1.0)
 
+    def set_source(self, party: str, source: SourceSpec) -> Path:
+        """Point `party`'s node.toml at `source` (read when the node next starts)."""
+        self.parties[party] = replace(self.parties[party], data=source)
+        return write_node(self, self.parties[party])
+
+    def start_process(self, party: str) -> subprocess.Popen[bytes]:
+        """Run `party`'s node as `gongying node serve` from its node.toml (a fixed port), once
+        it is healthy."""
+        return self._serve(party, "node", self.config_path(party), self.listen[party])
+
+    def write_coordinator(
+        self, deadline_seconds: float = 60, parties: Mapping[str, str] | None = None
+    ) -> Path:
+        """coordinator.toml routing to every node (and `parties` in their place), with an audit
+        log and signing key when governed; its port, chosen the first time (as late as can be,
+        so nothing else takes it meanwhile), stays, so that the coordinator restarts in place."""
+        if self.coordinator_listen == LOOPBACK:
+            self.coordinator_listen = f"127.0.0.1:{free_port()}"
+        certs = self.cert_set
+        table = coordinator_table(
+            self.coordinator_listen,
+            {
+                **{p: self.node_address(p) for p in self.parties},
+                **self.unreachable,
+                **(parties or {}),
+            },
+            tls=self.tls(COORDINATOR),
+            signing_key=certs.parties[COORDINATOR].sign_key if certs else None,
+            audit_log=self.audit_path(COORDINATOR) if certs else None,
+            deadline_seconds=deadline_seconds,
+        )
+        return write_toml(self.root / "coordinator.toml", table)
+
+    def start_coordinator(
+        self, deadline: float = 60.0, parties: Mapping[str, str] | None = None
+    ) -> CoordinatorServer:
+        """Start the coordinator in this process from a freshly written coordinator.toml."""
+        config = load_coordinator_config(self.write_coordinator(deadline, parties))
+        self.server = start_coordinator(config)
+        return self.server
+
+    def start_coordinator_process(self) -> subprocess.Popen[bytes]:
+        """Run the coordinator as `gongying coordinator serve` (a fixed port), once healthy."""
+        path = self.write_coordinator()
+        return self._serve("coordinator", "coordinator", path, self.coordinator_listen)
+
+    def _serve(self, name: str, role: str, config: Path, address: str) -> subprocess.Popen[bytes]:
+        if self.processes is None:
+            self.processes = LocalProcesses(self.root / "logs")
+        self.processes.start(name, role, config, address)
+        return self.processes.processes[name]
+
     def audit(self, party: str) -> AuditLog:
         log = (
             self.coordinator.service.audit
@@ -165,8 +233,16 @@ class Cluster:
         assert log is not None
         return log
 
+    def audit_path(self, party: str) -> Path:
+        return self.root / f"{party}.audit.db"
+
     def records(self, party: str, query_id: str) -> list[StoredRecord]:
-        return list(self.audit(party).records(query_id=query_id))
+        """`party`'s records of `query_id`: from its running log, else from its file."""
+        running = self.server if party == COORDINATOR else self.nodes.get(party)
+        if running is not None:
+            return list(self.audit(party).records(query_id=query_id))
+        with open_audit_log(str(self.audit_path(party))) as log:
+            return list(log.records(query_id=query_id))
 
     def ledger(self, party: str) -> PrivacyLedger:
         ledger = self.nodes[party].service.governance.ledger
@@ -187,6 +263,8 @@ class Cluster:
         for node in self.nodes.values():
             node.stop(grace=1.0)
         self.nodes.clear()
+        if self.processes is not None:
+            self.processes.stop(grace=10.0)
 
 
 def signed_terms(certs: CertSet, party: Party) -> dict[str, PolicyTerms]:
@@ -231,6 +309,31 @@ def write_node(cluster: Cluster, party: Party) -> Path:
 C = TypeVar("C", bound=Cluster)
 
 
+def write_cluster(
+    root: Path,
+    parties: Sequence[Party],
+    *,
+    kind: type[C] = Cluster,  # type: ignore[assignment]
+    secure: bool = True,
+    mutual_tls: bool = True,
+    identities: Sequence[str] = (),
+    fields: Mapping[str, Any] | None = None,
+) -> C:
+    """Write every party's files under `root` (certificates, node.toml, policy.toml) and start
+    nothing; `start_cluster` says what the arguments mean, `mutual_tls` false keeps a secure
+    deployment's governance over plaintext."""
+    root.mkdir(parents=True, exist_ok=True)
+    names = [p.name for p in parties]
+    certs = init_certs(root / "certs", [*names, *identities], days=2) if secure else None
+    listen = {p.name: f"127.0.0.1:{free_port()}" if p.fixed_port else LOOPBACK for p in parties}
+    cluster = kind(root, {p.name: p for p in parties}, certs, listen, **(fields or {}))
+    cluster.mutual_tls = mutual_tls
+    for party in parties:
+        if party.config is None:
+            write_node(cluster, party)
+    return cluster
+
+
 def start_cluster(
     root: Path,
     parties: Sequence[Party],
@@ -254,15 +357,13 @@ def start_cluster(
     coordinator at a port nobody listens on; `fields` are the `kind`'s own. `coordinator`
     starts the coordinator instead (e.g. from a coordinator.toml with schedules).
     """
-    root.mkdir(parents=True, exist_ok=True)
+    cluster = write_cluster(
+        root, parties, kind=kind, secure=secure, identities=identities, fields=fields
+    )
     names = [p.name for p in parties]
-    certs = init_certs(root / "certs", [*names, *identities], days=2) if secure else None
-    listen = {p.name: f"127.0.0.1:{free_port()}" if p.fixed_port else LOOPBACK for p in parties}
-    cluster = kind(root, {p.name: p for p in parties}, certs, listen, **(fields or {}))
+    certs = cluster.cert_set
     try:
         for party in parties:
-            if party.config is None:
-                write_node(cluster, party)
             cluster.start_node(party.name)
         dead = {party: f"127.0.0.1:{free_port()}" for party in unreachable}
         cluster.unreachable = dead
@@ -279,7 +380,7 @@ def start_cluster(
                 insecure_plaintext=not secure,
                 clients=tuple(clients),
                 acting_for=dict(acting_for or {}),
-                audit_log=str(root / "coordinator.audit.db") if secure else None,
+                audit_log=str(cluster.audit_path(COORDINATOR)) if secure else None,
                 signing_key=certs.parties[COORDINATOR].sign_key if certs else None,
             )
         )

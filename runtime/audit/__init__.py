@@ -11,7 +11,7 @@ from runtime.audit.errors import (
 )
 from runtime.audit.export import CSV_COLUMNS, export
 from runtime.audit.keys import load_private_key, load_public_key, private_key_pem, public_key_pem
-from runtime.audit.log import AuditLog
+from runtime.audit.log import AuditLog, RecordFilter
 from runtime.audit.reconcile import (
     HeadFault,
     LogFault,
@@ -52,6 +52,7 @@ __all__ = [
     "MissingQuery",
     "QueryConflict",
     "ReconcileReport",
+    "RecordFilter",
     "SignedHead",
     "SqlAuditLog",
     "StoredRecord",

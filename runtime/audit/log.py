@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
 
@@ -11,6 +12,17 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from runtime.audit.chain import VerifyReport
 from runtime.audit.record import AuditRecord, Checkpoint, StoredRecord
+
+
+@dataclass(frozen=True)
+class RecordFilter:
+    """Which stored records to read: each field given must match (`status` is the decision)."""
+
+    since: datetime | None = None
+    requester: str | None = None
+    kind: str | None = None
+    status: str | None = None
+    query_id: str | None = None
 
 
 class AuditLog(abc.ABC):
@@ -29,7 +41,6 @@ class AuditLog(abc.ABC):
     def checkpoint(self) -> Checkpoint:
         """Sign (seq, hash) of the current head with the party's key and store the signature."""
 
-    @abc.abstractmethod
     def records(
         self,
         since: datetime | None = None,
@@ -39,6 +50,11 @@ class AuditLog(abc.ABC):
         query_id: str | None = None,
     ) -> Iterator[StoredRecord]:
         """Stored records in seq order; each filter given must match (`status` is the decision)."""
+        return self.matching(RecordFilter(since, requester, kind, status, query_id))
+
+    @abc.abstractmethod
+    def matching(self, where: RecordFilter) -> Iterator[StoredRecord]:
+        """Stored records in seq order that `where` admits."""
 
     @abc.abstractmethod
     def checkpoints(self) -> list[Checkpoint]:

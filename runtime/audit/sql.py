@@ -22,7 +22,7 @@ from runtime.audit.errors import (
     AuditRecordInvalid,
     CheckpointKeyMissing,
 )
-from runtime.audit.log import AuditLog
+from runtime.audit.log import AuditLog, RecordFilter
 from runtime.audit.record import (
     GENESIS_HASH,
     AuditRecord,
@@ -194,23 +194,16 @@ class SqlAuditLog(AuditLog):
             seq, digest = self._head(conn)
             return self._sign(conn, seq, digest, self._signing_key)
 
-    def records(
-        self,
-        since: datetime | None = None,
-        requester: str | None = None,
-        kind: str | None = None,
-        status: str | None = None,
-        query_id: str | None = None,
-    ) -> Iterator[StoredRecord]:
+    def matching(self, where: RecordFilter) -> Iterator[StoredRecord]:
         t = records_table
         query = select(t).order_by(t.c.seq).limit(_PAGE)
-        if since is not None:
-            query = query.where(t.c.time >= format_time(since))
+        if where.since is not None:
+            query = query.where(t.c.time >= format_time(where.since))
         for column, value in (
-            (t.c.requester, requester),
-            (t.c.kind, kind),
-            (t.c.decision, status),
-            (t.c.query_id, query_id),
+            (t.c.requester, where.requester),
+            (t.c.kind, where.kind),
+            (t.c.decision, where.status),
+            (t.c.query_id, where.query_id),
         ):
             if value is not None:
                 query = query.where(column == value)

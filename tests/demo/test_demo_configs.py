@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gongying.demo import write_configs
+from gongying.demo_configs import write_configs
 from gongying.demo_data import RETAILERS, generate_demo_data
 from gongying.demo_labels import ZH_CN
 from gongying.demo_profile import DEMO_ATTRIBUTES

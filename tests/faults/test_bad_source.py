@@ -24,7 +24,7 @@ from tests.faults.harness import (
     BRAND,
     PARTIES,
     RETAILER_A,
-    Cluster,
+    FaultCluster,
     csv_source,
     email,
     make_cluster,
@@ -36,27 +36,27 @@ PAIR = [BRAND, RETAILER_A]
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory, key_file: Path) -> Iterator[Cluster]:
+def cluster(tmp_path_factory: pytest.TempPathFactory, key_file: Path) -> Iterator[FaultCluster]:
     running = make_cluster(tmp_path_factory.mktemp("bad_source"), key_file, size=SIZE)
     try:
         for party in PARTIES:
-            running.start_inprocess(party)
+            running.start_node(party)
         running.start_coordinator(deadline=30.0)
         yield running
     finally:
         running.stop()
 
 
-def restart_a(cluster: Cluster, source: SourceSpec) -> None:
+def restart_a(cluster: FaultCluster, source: SourceSpec) -> None:
     """retailer_a again, reading `source` (same port, same audit log and ledger)."""
     cluster.nodes.pop(RETAILER_A).stop(grace=0.5)
     cluster.set_source(RETAILER_A, source)
-    cluster.start_inprocess(RETAILER_A)
+    cluster.start_node(RETAILER_A)
 
 
-def overlap(cluster: Cluster) -> tuple[str, int | QueryError | None]:
+def overlap(cluster: FaultCluster) -> tuple[str, int | QueryError | None]:
     query_id = f"bad-{uuid.uuid4()}"
-    with cluster.client() as client:
+    with cluster.client(BRAND) as client:
         try:
             result = client.overlap(PAIR, "email", query_id=query_id, timeout=30)
         except QueryError as error:
@@ -64,12 +64,12 @@ def overlap(cluster: Cluster) -> tuple[str, int | QueryError | None]:
     return query_id, result.all_parties
 
 
-def expected(cluster: Cluster) -> int:
+def expected(cluster: FaultCluster) -> int:
     return truth(cluster.held, PAIR).all_parties
 
 
 def check_failed(
-    cluster: Cluster, query_id: str, outcome: object, names: str, hidden: Path
+    cluster: FaultCluster, query_id: str, outcome: object, names: str, hidden: Path
 ) -> None:
     """The querier's error names the source by its label, not its location; retailer_a
     logged the failure; nothing charged."""
@@ -87,12 +87,12 @@ def check_failed(
     assert all(n.service.sessions.open_count() == 0 for n in cluster.nodes.values())
 
 
-def check_good(cluster: Cluster) -> None:
+def check_good(cluster: FaultCluster) -> None:
     _, result = overlap(cluster)
     assert result == expected(cluster), result
 
 
-def test_file_replaced_by_directory(cluster: Cluster) -> None:
+def test_file_replaced_by_directory(cluster: FaultCluster) -> None:
     data = cluster.root / f"{RETAILER_A}.csv"
     kept = data.read_bytes()
     data.unlink()
@@ -116,7 +116,7 @@ def test_file_replaced_by_directory(cluster: Cluster) -> None:
         pytest.param(lambda row: '"' + row[:10], id="open-quote"),
     ],
 )
-def test_partially_written_csv(cluster: Cluster, tail: Callable[[str], str]) -> None:
+def test_partially_written_csv(cluster: FaultCluster, tail: Callable[[str], str]) -> None:
     data = cluster.root / f"{RETAILER_A}.csv"
     kept = data.read_bytes()
     lines = kept.decode().splitlines(keepends=True)
@@ -129,7 +129,7 @@ def test_partially_written_csv(cluster: Cluster, tail: Callable[[str], str]) -> 
     check_good(cluster)
 
 
-def test_numeric_attribute_holding_text(cluster: Cluster) -> None:
+def test_numeric_attribute_holding_text(cluster: FaultCluster) -> None:
     data = cluster.root / f"{RETAILER_A}.csv"
     kept = data.read_bytes()
     frame = pd.read_csv(data, dtype=str)
@@ -137,7 +137,7 @@ def test_numeric_attribute_holding_text(cluster: Cluster) -> None:
     frame.to_csv(data, index=False)
     query_id = f"bad-{uuid.uuid4()}"
     try:
-        with cluster.client() as client, pytest.raises(QueryError) as failed:
+        with cluster.client(BRAND) as client, pytest.raises(QueryError) as failed:
             client.profile(BRAND, [RETAILER_A], ["spend"], query_id=query_id, timeout=60)
         check_failed(cluster, query_id, failed.value, "attribute 'spend' of csv", data)
         assert "spend" in str(failed.value) and "lots" in str(failed.value)
@@ -146,7 +146,7 @@ def test_numeric_attribute_holding_text(cluster: Cluster) -> None:
         data.write_bytes(kept)
 
 
-def test_corrupt_parquet(cluster: Cluster) -> None:
+def test_corrupt_parquet(cluster: FaultCluster) -> None:
     data = cluster.root / f"{RETAILER_A}.parquet"
     pd.read_csv(cluster.root / f"{RETAILER_A}.csv", dtype=str).to_parquet(data)
     good = data.read_bytes()
@@ -161,7 +161,7 @@ def test_corrupt_parquet(cluster: Cluster) -> None:
         restart_a(cluster, csv_source(cluster.root / f"{RETAILER_A}.csv"))
 
 
-def test_vanished_sqlite_database(cluster: Cluster) -> None:
+def test_vanished_sqlite_database(cluster: FaultCluster) -> None:
     database = cluster.root / f"{RETAILER_A}.sqlite"
     with sqlite3.connect(database) as connection:
         connection.execute("create table members (email text, age_band text, spend real)")

@@ -24,7 +24,7 @@ from tests.faults.harness import (
     PARTIES,
     RETAILER_A,
     RETAILER_B,
-    Cluster,
+    FaultCluster,
     make_cluster,
     truth,
     wait_until,
@@ -38,18 +38,18 @@ ALL = [BRAND, RETAILER_A, RETAILER_B]
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory, key_file: Path) -> Iterator[Cluster]:
+def cluster(tmp_path_factory: pytest.TempPathFactory, key_file: Path) -> Iterator[FaultCluster]:
     running = make_cluster(tmp_path_factory.mktemp("coordinator"), key_file, size=SIZE)
     try:
         for party in PARTIES:
-            running.start_inprocess(party)
+            running.start_node(party)
         running.start_coordinator_process()
         yield running
     finally:
         running.stop()
 
 
-def expire_idle(cluster: Cluster) -> None:
+def expire_idle(cluster: FaultCluster) -> None:
     """What the reaper does, with a short idle time."""
     try:
         for node in cluster.nodes.values():
@@ -66,12 +66,12 @@ def expire_idle(cluster: Cluster) -> None:
             node.service.sessions.idle_seconds = DEFAULT_IDLE_SECONDS
 
 
-def test_coordinator_killed_and_restarted(cluster: Cluster) -> None:
+def test_coordinator_killed_and_restarted(cluster: FaultCluster) -> None:
     assert cluster.processes is not None
     before = {p: cluster.usage(p) for p in (RETAILER_A, RETAILER_B)}
     query_id = f"restart-{uuid.uuid4()}"
     store = cluster.nodes[RETAILER_B].service.sessions
-    with cluster.client(cluster.coordinator_address) as client, ThreadPoolExecutor(1) as pool:
+    with cluster.client(BRAND) as client, ThreadPoolExecutor(1) as pool:
         future = pool.submit(client.overlap, ALL, "email", query_id, DEADLINE)
         wait_until(lambda: query_id in store._sessions or future.done(), 30, "the session")
         assert not future.done(), f"the query ended before the kill: {future.exception()}"
@@ -92,7 +92,7 @@ def test_coordinator_killed_and_restarted(cluster: Cluster) -> None:
 
     cluster.start_coordinator_process()  # same port; returns once it is healthy
     outcomes: list[object] = []
-    with cluster.client(cluster.coordinator_address) as client:
+    with cluster.client(BRAND) as client:
         for _ in range(2):  # while the first attempt's sessions are open, then after they expire
             try:
                 outcomes.append(client.overlap(ALL, "email", query_id, DEADLINE))

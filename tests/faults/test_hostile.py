@@ -22,7 +22,7 @@ from tests.faults.harness import (
     PARTIES,
     RETAILER_A,
     RETAILER_B,
-    Cluster,
+    FaultCluster,
     make_cluster,
     rpc_code,
     truth,
@@ -37,11 +37,11 @@ COORDINATOR = "/gongying.v1.Coordinator/"
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory, key_file: Path) -> Iterator[Cluster]:
+def cluster(tmp_path_factory: pytest.TempPathFactory, key_file: Path) -> Iterator[FaultCluster]:
     running = make_cluster(tmp_path_factory.mktemp("hostile"), key_file, size=200)
     try:
         for party in PARTIES:
-            running.start_inprocess(party)
+            running.start_node(party)
         running.start_coordinator(deadline=30.0)
         yield running
     finally:
@@ -49,7 +49,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory, key_file: Path) -> Iterato
 
 
 @pytest.fixture(autouse=True)
-def nothing_left_open(cluster: Cluster) -> Iterator[None]:
+def nothing_left_open(cluster: FaultCluster) -> Iterator[None]:
     yield
     for party, node in cluster.nodes.items():
         for query_id in list(node.service.sessions._sessions):
@@ -70,15 +70,15 @@ def refused(call: Callable[[], Any], *codes: grpc.StatusCode) -> grpc.RpcError:
     return error
 
 
-def signed(cluster: Cluster, query_id: str, kind: str, parties: list[str]) -> Any:
-    signer = cluster.client().signer
+def signed(cluster: FaultCluster, query_id: str, kind: str, parties: list[str]) -> Any:
+    signer = cluster.client(BRAND).signer
     assert signer is not None
     owners = parties[1:] if kind == "profile" else []
     attributes = list(ATTRIBUTES) if kind == "profile" else []
     return signer.sign(query_id, kind, parties, "email", owners, attributes)
 
 
-def open_member(cluster: Cluster, party: str = RETAILER_A) -> str:
+def open_member(cluster: FaultCluster, party: str = RETAILER_A) -> str:
     """An open overlap session at `party`, opened the way the coordinator does."""
     query_id = f"hostile-{uuid.uuid4()}"
     parties = [BRAND, RETAILER_A]
@@ -97,7 +97,7 @@ def open_member(cluster: Cluster, party: str = RETAILER_A) -> str:
     return query_id
 
 
-def open_profile(cluster: Cluster) -> tuple[str, PaillierPrivateKey]:
+def open_profile(cluster: FaultCluster) -> tuple[str, PaillierPrivateKey]:
     """A profile query's querier session at brand and owner session at retailer_a."""
     query_id = f"hostile-{uuid.uuid4()}"
     parties = [BRAND, RETAILER_A]
@@ -165,7 +165,7 @@ def good_points(n: int) -> bytes:
     return b"".join(hash_to_point(os.urandom(16)) for _ in range(n))
 
 
-def reblind(cluster: Cluster, messages: list[Any]) -> list[Any]:
+def reblind(cluster: FaultCluster, messages: list[Any]) -> list[Any]:
     return list(cluster.node_stub(RETAILER_A).Reblind(iter(messages), timeout=TIMEOUT))
 
 
@@ -181,28 +181,28 @@ def _garbage() -> list[bytes]:
 
 
 @pytest.mark.parametrize("method", NODE_UNARY)
-def test_node_unary_garbage(cluster: Cluster, method: str) -> None:
-    with channel(cluster.address(RETAILER_A)) as raw:
+def test_node_unary_garbage(cluster: FaultCluster, method: str) -> None:
+    with channel(cluster.node_address(RETAILER_A)) as raw:
         call = raw.unary_unary(NODE + method)
         for body in _garbage():
             refused(lambda body=body: call(body, timeout=TIMEOUT))  # type: ignore[misc]
         assert cluster.node_stub(RETAILER_A).Describe(node_pb2.DescribeRequest(), timeout=TIMEOUT)
 
 
-def test_node_server_stream_garbage(cluster: Cluster) -> None:
-    with channel(cluster.address(RETAILER_A)) as raw:
+def test_node_server_stream_garbage(cluster: FaultCluster) -> None:
+    with channel(cluster.node_address(RETAILER_A)) as raw:
         call = raw.unary_stream(NODE + "StreamOwnSet")
         for body in _garbage():
             refused(lambda body=body: list(call(body, timeout=TIMEOUT)))  # type: ignore[misc]
 
 
 @pytest.mark.parametrize("method", NODE_STREAMS)
-def test_node_client_stream_garbage(cluster: Cluster, method: str) -> None:
+def test_node_client_stream_garbage(cluster: FaultCluster, method: str) -> None:
     query_id = open_member(cluster)
     header = points_pb2.PointMessage(
         header=points_pb2.StreamHeader(query_id=query_id)
     ).SerializeToString()
-    with channel(cluster.address(RETAILER_A)) as raw:
+    with channel(cluster.node_address(RETAILER_A)) as raw:
         if method == "Reblind":
             call: Any = raw.stream_stream(NODE + method)
         else:
@@ -219,9 +219,8 @@ def test_node_client_stream_garbage(cluster: Cluster, method: str) -> None:
 
 
 @pytest.mark.parametrize("method", ["ListParties", "RunOverlap", "RunProfile"])
-def test_coordinator_garbage(cluster: Cluster, method: str) -> None:
-    assert cluster.coordinator is not None
-    with channel(cluster.coordinator.address) as raw:
+def test_coordinator_garbage(cluster: FaultCluster, method: str) -> None:
+    with channel(cluster.address) as raw:
         call = raw.unary_unary(COORDINATOR + method)
         for body in _garbage():
             refused(lambda body=body: call(body, timeout=TIMEOUT))  # type: ignore[misc]
@@ -246,7 +245,7 @@ def test_coordinator_garbage(cluster: Cluster, method: str) -> None:
         ("empty_chunk", "non-empty"),
     ],
 )
-def test_reblind_refuses(cluster: Cluster, case: str, needle: str) -> None:
+def test_reblind_refuses(cluster: FaultCluster, case: str, needle: str) -> None:
     query_id = open_member(cluster)
     ok = good_points(4)
     streams = {
@@ -267,7 +266,7 @@ def test_reblind_refuses(cluster: Cluster, case: str, needle: str) -> None:
     assert RETAILER_A in error.details()
 
 
-def test_reblind_unknown_and_empty_query(cluster: Cluster) -> None:
+def test_reblind_unknown_and_empty_query(cluster: FaultCluster) -> None:
     ok = good_points(2)
     for query_id in ("no-such-query", ""):
         error = refused(
@@ -277,7 +276,7 @@ def test_reblind_unknown_and_empty_query(cluster: Cluster) -> None:
         assert "no open session" in error.details()
 
 
-def test_stream_own_set_unknown_query(cluster: Cluster) -> None:
+def test_stream_own_set_unknown_query(cluster: FaultCluster) -> None:
     stub = cluster.node_stub(RETAILER_A)
     for query_id in ("no-such-query", ""):
         refused(
@@ -288,7 +287,7 @@ def test_stream_own_set_unknown_query(cluster: Cluster) -> None:
         )
 
 
-def test_reblind_oversized_message(cluster: Cluster) -> None:
+def test_reblind_oversized_message(cluster: FaultCluster) -> None:
     query_id = open_member(cluster)
     huge = os.urandom(5 * 1024 * 1024 // 32 * 32)
     refused(
@@ -297,7 +296,7 @@ def test_reblind_oversized_message(cluster: Cluster) -> None:
     )
 
 
-def test_reblind_oversized_chunk_under_grpc_limit(cluster: Cluster) -> None:
+def test_reblind_oversized_chunk_under_grpc_limit(cluster: FaultCluster) -> None:
     """A 2 MiB chunk passes gRPC's 4 MiB limit but not the stream's 8192-point limit."""
     query_id = open_member(cluster)
     refused(lambda: reblind(cluster, points_stream(query_id, [os.urandom(2 * 1024 * 1024)])))
@@ -306,7 +305,7 @@ def test_reblind_oversized_chunk_under_grpc_limit(cluster: Cluster) -> None:
 # -- OpenSession ----------------------------------------------------------------------------
 
 
-def _open(cluster: Cluster, **changes: Any) -> None:
+def _open(cluster: FaultCluster, **changes: Any) -> None:
     query_id = changes.pop("query_id", f"hostile-{uuid.uuid4()}")
     parties = changes.pop("parties", [BRAND, RETAILER_A])
     request = node_pb2.OpenSessionRequest(
@@ -345,7 +344,7 @@ def _open(cluster: Cluster, **changes: Any) -> None:
         ),
     ],
 )
-def test_open_session_refuses(cluster: Cluster, changes: dict[str, Any], codes: Any) -> None:
+def test_open_session_refuses(cluster: FaultCluster, changes: dict[str, Any], codes: Any) -> None:
     if not changes:
         return
     if changes.get("signed", 0) is None:
@@ -368,7 +367,7 @@ def test_open_session_refuses(cluster: Cluster, changes: dict[str, Any], codes: 
     refused(lambda: _open(cluster, **changes), *codes)
 
 
-def test_open_session_twice(cluster: Cluster) -> None:
+def test_open_session_twice(cluster: FaultCluster) -> None:
     query_id = open_member(cluster)
     refused(
         lambda: _open(cluster, query_id=query_id),
@@ -376,7 +375,7 @@ def test_open_session_twice(cluster: Cluster) -> None:
     )
 
 
-def test_open_session_oversized(cluster: Cluster) -> None:
+def test_open_session_oversized(cluster: FaultCluster) -> None:
     refused(
         lambda: _open(cluster, attributes=["a" * (5 * 1024 * 1024)]),
         grpc.StatusCode.RESOURCE_EXHAUSTED,
@@ -404,7 +403,7 @@ def indicator_stream(
     )
 
 
-def test_aggregate_refuses(cluster: Cluster) -> None:
+def test_aggregate_refuses(cluster: FaultCluster) -> None:
     query_id, key = open_profile(cluster)
     public = key.public_key
     width = public.ciphertext_width
@@ -432,7 +431,7 @@ def test_aggregate_refuses(cluster: Cluster) -> None:
     refused(lambda: aggregate(good, [one], qid="no-such-query"), grpc.StatusCode.NOT_FOUND)
 
 
-def test_aggregate_on_a_member_session(cluster: Cluster) -> None:
+def test_aggregate_on_a_member_session(cluster: FaultCluster) -> None:
     query_id = open_member(cluster)
     refused(
         lambda: cluster.node_stub(RETAILER_A).Aggregate(
@@ -441,7 +440,7 @@ def test_aggregate_on_a_member_session(cluster: Cluster) -> None:
     )
 
 
-def test_release_refuses(cluster: Cluster) -> None:
+def test_release_refuses(cluster: FaultCluster) -> None:
     query_id, key = open_profile(cluster)
     public = key.public_key
     width = public.ciphertext_width
@@ -487,7 +486,7 @@ def test_release_refuses(cluster: Cluster) -> None:
     )
 
 
-def test_close_unknown_session_is_harmless(cluster: Cluster) -> None:
+def test_close_unknown_session_is_harmless(cluster: FaultCluster) -> None:
     reply = cluster.node_stub(RETAILER_A).CloseSession(
         node_pb2.CloseSessionRequest(query_id="never-opened", outcome="released"), timeout=TIMEOUT
     )
@@ -524,8 +523,8 @@ def test_close_unknown_session_is_harmless(cluster: Cluster) -> None:
         ),
     ],
 )
-def test_run_overlap_refuses(cluster: Cluster, request_: Any, codes: Any) -> None:
-    stub = cluster.coordinator_stub()
+def test_run_overlap_refuses(cluster: FaultCluster, request_: Any, codes: Any) -> None:
+    stub = cluster.coordinator_stub(BRAND)
     refused(lambda: stub.RunOverlap(request_, timeout=TIMEOUT), *codes)
 
 
@@ -543,20 +542,20 @@ def test_run_overlap_refuses(cluster: Cluster, request_: Any, codes: Any) -> Non
         ),
     ],
 )
-def test_run_profile_refuses(cluster: Cluster, request_: Any) -> None:
-    stub = cluster.coordinator_stub()
+def test_run_profile_refuses(cluster: FaultCluster, request_: Any) -> None:
+    stub = cluster.coordinator_stub(BRAND)
     refused(lambda: stub.RunProfile(request_, timeout=TIMEOUT))
 
 
-def test_coordinator_oversized(cluster: Cluster) -> None:
-    stub = cluster.coordinator_stub()
+def test_coordinator_oversized(cluster: FaultCluster) -> None:
+    stub = cluster.coordinator_stub(BRAND)
     request = coordinator_pb2.OverlapRequest(parties=["p" * (5 * 1024 * 1024)], id_type="email")
     refused(lambda: stub.RunOverlap(request, timeout=TIMEOUT), grpc.StatusCode.RESOURCE_EXHAUSTED)
 
 
-def test_queries_still_work(cluster: Cluster) -> None:
+def test_queries_still_work(cluster: FaultCluster) -> None:
     """After all of the above, a real overlap query still returns the right counts."""
-    result = cluster.client().overlap([BRAND, RETAILER_A, RETAILER_B], "email", timeout=60)
+    result = cluster.client(BRAND).overlap([BRAND, RETAILER_A, RETAILER_B], "email", timeout=60)
     expected = truth(cluster.held, [BRAND, RETAILER_A, RETAILER_B])
     assert result.all_parties == expected.all_parties
     assert result.pair(BRAND, RETAILER_B) == expected.pair(BRAND, RETAILER_B)

@@ -25,7 +25,7 @@ from tests.faults.harness import (
     PARTIES,
     RETAILER_A,
     RETAILER_B,
-    Cluster,
+    FaultCluster,
     make_cluster,
     truth,
     wait_until,
@@ -45,11 +45,11 @@ SHAPES = [
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory, key_file: Path) -> Iterator[Cluster]:
+def cluster(tmp_path_factory: pytest.TempPathFactory, key_file: Path) -> Iterator[FaultCluster]:
     running = make_cluster(tmp_path_factory.mktemp("load"), key_file, size=SIZE)
     try:
         for party in PARTIES:
-            running.start_inprocess(party)
+            running.start_node(party)
         running.start_coordinator(deadline=120.0)
         yield running
     finally:
@@ -59,7 +59,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory, key_file: Path) -> Iterato
 class Watcher:
     """Samples a node's open sessions: how many at once, and each query's key."""
 
-    def __init__(self, cluster: Cluster, party: str) -> None:
+    def __init__(self, cluster: FaultCluster, party: str) -> None:
         self.store = cluster.nodes[party].service.sessions
         self.most = 0
         self.keys: dict[str, bytes] = {}
@@ -81,13 +81,13 @@ class Watcher:
         self._thread.join(5)
 
 
-def test_twenty_concurrent_overlaps(cluster: Cluster) -> None:
+def test_twenty_concurrent_overlaps(cluster: FaultCluster) -> None:
     watcher = Watcher(cluster, RETAILER_A)
     jobs = [(f"load-{i}-{uuid.uuid4()}", SHAPES[i % len(SHAPES)]) for i in range(QUERIES)]
 
     def run(job: tuple[str, list[str]]) -> tuple[str, list[str], OverlapResult]:
         query_id, parties = job
-        with cluster.client() as client:
+        with cluster.client(BRAND) as client:
             return query_id, parties, client.overlap(parties, "email", query_id, timeout=120)
 
     try:
@@ -117,9 +117,9 @@ def test_twenty_concurrent_overlaps(cluster: Cluster) -> None:
                 assert kept == ["released"], (party, query_id, kept)
 
 
-def test_idle_sessions_expire_and_drop_keys(cluster: Cluster) -> None:
+def test_idle_sessions_expire_and_drop_keys(cluster: FaultCluster) -> None:
     """Sessions opened as the coordinator does, then abandoned, expire once idle."""
-    signer = cluster.client().signer
+    signer = cluster.client(BRAND).signer
     assert signer is not None
     parties = [BRAND, RETAILER_A]
     opened: list[tuple[str, QuerySession]] = []
@@ -157,7 +157,7 @@ def test_idle_sessions_expire_and_drop_keys(cluster: Cluster) -> None:
     assert usage.reserved == 0.0, usage
 
 
-def test_memory_returns_to_its_level_after_bursts(cluster: Cluster) -> None:
+def test_memory_returns_to_its_level_after_bursts(cluster: FaultCluster) -> None:
     """Repeated bursts of 20 queries do not grow the nodes' memory: nothing per query is kept.
 
     The nodes run in this process, so its resident size is measured after a warm-up burst and
@@ -175,7 +175,7 @@ def test_memory_returns_to_its_level_after_bursts(cluster: Cluster) -> None:
 
         def run(job: tuple[str, list[str]]) -> OverlapResult:
             query_id, parties = job
-            with cluster.client() as client:
+            with cluster.client(BRAND) as client:
                 return client.overlap(parties, "email", query_id, timeout=120)
 
         with ThreadPoolExecutor(QUERIES) as pool:

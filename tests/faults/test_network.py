@@ -18,7 +18,7 @@ from tests.faults.harness import (
     PARTIES,
     RETAILER_A,
     RETAILER_B,
-    Cluster,
+    FaultCluster,
     make_cluster,
     rpc_code,
     wait_until,
@@ -33,18 +33,20 @@ ALL = [BRAND, RETAILER_A, RETAILER_B]
 
 
 @pytest.fixture(scope="module")
-def base(tmp_path_factory: pytest.TempPathFactory, key_file: Path) -> Iterator[Cluster]:
+def base(tmp_path_factory: pytest.TempPathFactory, key_file: Path) -> Iterator[FaultCluster]:
     running = make_cluster(tmp_path_factory.mktemp("network"), key_file, size=SIZE)
     try:
         for party in PARTIES:
-            running.start_inprocess(party)
+            running.start_node(party)
         yield running
     finally:
         running.stop()
 
 
 @pytest.fixture
-def proxied(base: Cluster, request: pytest.FixtureRequest) -> Iterator[tuple[Cluster, Proxy]]:
+def proxied(
+    base: FaultCluster, request: pytest.FixtureRequest
+) -> Iterator[tuple[FaultCluster, Proxy]]:
     """The nodes, a coordinator reaching retailer_a through a proxy in the given mode."""
     mode, trigger = request.param
     host, port = base.nodes[RETAILER_A].address.rsplit(":", 1)
@@ -54,13 +56,13 @@ def proxied(base: Cluster, request: pytest.FixtureRequest) -> Iterator[tuple[Clu
         yield base, proxy
     finally:
         proxy.close()
-        assert base.coordinator is not None
-        base.coordinator.stop(grace=1.0)
-        base.coordinator = None
+        assert base.server is not None
+        base.server.stop(grace=1.0)
+        base.server = None
     expire_idle(base)
 
 
-def expire_idle(cluster: Cluster, idle: float = 1.0) -> None:
+def expire_idle(cluster: FaultCluster, idle: float = 1.0) -> None:
     """Sessions the coordinator could not close (the path to the node is stalled or cut)
     expire: with a short idle time every node is empty again (as the reaper does it)."""
     try:
@@ -82,10 +84,10 @@ STREAMING = 40_000  # bytes back from retailer_a: past OpenSession, inside its p
 
 
 @pytest.mark.parametrize("proxied", [("stall", STREAMING)], indirect=True)
-def test_stalled_peer(proxied: tuple[Cluster, Proxy]) -> None:
+def test_stalled_peer(proxied: tuple[FaultCluster, Proxy]) -> None:
     cluster, proxy = proxied
     started = time.monotonic()
-    with cluster.client() as client, pytest.raises(QueryError) as caught:
+    with cluster.client(BRAND) as client, pytest.raises(QueryError) as caught:
         client.overlap(ALL, "email", timeout=8)
     took = time.monotonic() - started
     assert proxy.tripped.is_set()
@@ -96,9 +98,9 @@ def test_stalled_peer(proxied: tuple[Cluster, Proxy]) -> None:
 
 
 @pytest.mark.parametrize("proxied", [("cut", STREAMING)], indirect=True)
-def test_cut_stream(proxied: tuple[Cluster, Proxy]) -> None:
+def test_cut_stream(proxied: tuple[FaultCluster, Proxy]) -> None:
     cluster, proxy = proxied
-    with cluster.client() as client, pytest.raises(QueryError) as caught:
+    with cluster.client(BRAND) as client, pytest.raises(QueryError) as caught:
         client.overlap(ALL, "email", timeout=10)
     assert proxy.tripped.is_set()
     error = caught.value
@@ -107,10 +109,10 @@ def test_cut_stream(proxied: tuple[Cluster, Proxy]) -> None:
 
 
 @pytest.mark.parametrize("proxied", [("pass", 0)], indirect=True)
-def test_client_cancel_stops_every_party(proxied: tuple[Cluster, Proxy]) -> None:
+def test_client_cancel_stops_every_party(proxied: tuple[FaultCluster, Proxy]) -> None:
     cluster, _ = proxied
     query_id = f"cancel-{uuid.uuid4()}"
-    signer = cluster.client().signer
+    signer = cluster.client(BRAND).signer
     assert signer is not None
     request = coordinator_pb2.OverlapRequest(
         query_id=query_id,
@@ -118,7 +120,7 @@ def test_client_cancel_stops_every_party(proxied: tuple[Cluster, Proxy]) -> None
         id_type="email",
         signed=signer.sign(query_id, "overlap", ALL, "email"),
     )
-    future = cluster.coordinator_stub().RunOverlap.future(request, timeout=60)
+    future = cluster.coordinator_stub(BRAND).RunOverlap.future(request, timeout=60)
     sessions = cluster.nodes[RETAILER_B].service.sessions
     wait_until(lambda: query_id in sessions._sessions or future.done(), 30, "the query to start")
     assert not future.done()

@@ -24,7 +24,7 @@ from tests.faults.harness import (
     BRAND,
     RETAILER_A,
     RETAILER_B,
-    Cluster,
+    FaultCluster,
     audit_verify,
     make_cluster,
     wait_until,
@@ -37,11 +37,11 @@ DEADLINE = 60.0
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory, key_file: Path) -> Iterator[Cluster]:
+def cluster(tmp_path_factory: pytest.TempPathFactory, key_file: Path) -> Iterator[FaultCluster]:
     running = make_cluster(tmp_path_factory.mktemp("killed"), key_file, size=SIZE)
     try:
-        running.start_inprocess(BRAND)
-        running.start_inprocess(RETAILER_B)
+        running.start_node(BRAND)
+        running.start_node(RETAILER_B)
         running.start_process(RETAILER_A)
         running.start_coordinator(deadline=DEADLINE)
         yield running
@@ -50,7 +50,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory, key_file: Path) -> Iterato
 
 
 def kill_mid_query(
-    cluster: Cluster, run: Callable[[str], Any], watch: str, after: float
+    cluster: FaultCluster, run: Callable[[str], Any], watch: str, after: float
 ) -> tuple[str, QueryError, float]:
     """Start `run(query_id)`, wait until `watch` holds the query's session plus `after` seconds,
     SIGKILL retailer_a, and return the querier's error and how long the query took."""
@@ -73,7 +73,7 @@ def kill_mid_query(
     return query_id, error, took
 
 
-def check_failed_everywhere(cluster: Cluster, query_id: str, error: QueryError) -> None:
+def check_failed_everywhere(cluster: FaultCluster, query_id: str, error: QueryError) -> None:
     assert RETAILER_A in str(error), str(error)
     assert error.code in ("UNAVAILABLE", "CANCELLED", "DEADLINE_EXCEEDED"), error
     wait_until(
@@ -92,7 +92,7 @@ def check_failed_everywhere(cluster: Cluster, query_id: str, error: QueryError) 
         assert not kept[0].record.released
 
 
-def restart_victim(cluster: Cluster) -> None:
+def restart_victim(cluster: FaultCluster) -> None:
     """retailer_a again (its log verifies) so the next query can run."""
     key = cluster.certs.parties[RETAILER_A].sign_pub
     verified = audit_verify(cluster.audit_path(RETAILER_A), key, unsigned_tail=1)
@@ -100,9 +100,9 @@ def restart_victim(cluster: Cluster) -> None:
     cluster.start_process(RETAILER_A)
 
 
-def test_node_killed_mid_overlap(cluster: Cluster) -> None:
+def test_node_killed_mid_overlap(cluster: FaultCluster) -> None:
     before = cluster.usage(RETAILER_B)
-    with cluster.client() as client:
+    with cluster.client(BRAND) as client:
         query_id, error, took = kill_mid_query(
             cluster,
             lambda q: client.overlap(
@@ -122,10 +122,10 @@ def test_node_killed_mid_overlap(cluster: Cluster) -> None:
     restart_victim(cluster)
 
 
-def test_node_killed_mid_profile(cluster: Cluster) -> None:
+def test_node_killed_mid_profile(cluster: FaultCluster) -> None:
     if cluster.processes is None or cluster.processes.processes[RETAILER_A].poll() is not None:
         restart_victim(cluster)
-    with cluster.client() as client:
+    with cluster.client(BRAND) as client:
         query_id, error, took = kill_mid_query(
             cluster,
             lambda q: client.profile(

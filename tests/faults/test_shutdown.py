@@ -28,7 +28,7 @@ from tests.faults.harness import (
     BRAND,
     RETAILER_A,
     RETAILER_B,
-    Cluster,
+    FaultCluster,
     audit_verify,
     make_cluster,
     truth,
@@ -43,11 +43,11 @@ ALL = [BRAND, RETAILER_A, RETAILER_B]
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory, key_file: Path) -> Iterator[Cluster]:
+def cluster(tmp_path_factory: pytest.TempPathFactory, key_file: Path) -> Iterator[FaultCluster]:
     running = make_cluster(tmp_path_factory.mktemp("shutdown"), key_file, size=SIZE)
     try:
-        running.start_inprocess(BRAND)
-        running.start_inprocess(RETAILER_B)
+        running.start_node(BRAND)
+        running.start_node(RETAILER_B)
         running.start_process(RETAILER_A)
         running.start_coordinator(deadline=DEADLINE)
         yield running
@@ -55,7 +55,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory, key_file: Path) -> Iterato
         running.stop()
 
 
-def victim(cluster: Cluster) -> int:
+def victim(cluster: FaultCluster) -> int:
     assert cluster.processes is not None
     process = cluster.processes.processes[RETAILER_A]
     if process.poll() is not None:
@@ -64,16 +64,16 @@ def victim(cluster: Cluster) -> int:
     return process.pid
 
 
-def test_sigterm_with_query_in_flight(cluster: Cluster) -> None:
+def test_sigterm_with_query_in_flight(cluster: FaultCluster) -> None:
     pid = victim(cluster)
     assert cluster.processes is not None
     process = cluster.processes.processes[RETAILER_A]
-    health = health_pb2_grpc.HealthStub(channel(cluster.address(RETAILER_A)))
+    health = health_pb2_grpc.HealthStub(channel(cluster.node_address(RETAILER_A)))
     watch = health.Watch(health_pb2.HealthCheckRequest(service=""), timeout=60)
     assert next(watch).status == health_pb2.HealthCheckResponse.SERVING
     query_id = f"term-{uuid.uuid4()}"
     sessions = cluster.nodes[RETAILER_B].service.sessions
-    with cluster.client() as client, ThreadPoolExecutor(1) as pool:
+    with cluster.client(BRAND) as client, ThreadPoolExecutor(1) as pool:
         future = pool.submit(client.overlap, ALL, "email", query_id, DEADLINE)
         wait_until(lambda: query_id in sessions._sessions or future.done(), 30, "the session")
         assert not future.done(), f"the query ended before SIGTERM: {future.exception()}"
@@ -114,7 +114,7 @@ def test_sigterm_with_query_in_flight(cluster: Cluster) -> None:
     )
 
 
-def test_kill9_under_queries_then_restart(cluster: Cluster) -> None:
+def test_kill9_under_queries_then_restart(cluster: FaultCluster) -> None:
     """Queries one after another; SIGKILL retailer_a after two were released; restart."""
     pid = victim(cluster)
     parties = [BRAND, RETAILER_A]
@@ -123,7 +123,7 @@ def test_kill9_under_queries_then_restart(cluster: Cluster) -> None:
     stop = threading.Event()
 
     def loop() -> None:
-        with cluster.client() as client:
+        with cluster.client(BRAND) as client:
             while not stop.is_set():
                 query_id = f"kill9-{uuid.uuid4()}"
                 try:
@@ -161,6 +161,6 @@ def test_kill9_under_queries_then_restart(cluster: Cluster) -> None:
     assert kept in ([], ["failed"], ["released"]), kept  # never two records
     usage = cluster.usage(RETAILER_A)
     assert usage.reserved == 0.0, usage
-    with cluster.client() as client:
+    with cluster.client(BRAND) as client:
         again = client.overlap(parties, "email", f"after-{uuid.uuid4()}", 30)
     assert again.all_parties == truth(cluster.held, parties).all_parties
