@@ -24,12 +24,55 @@ class IdentifierUnavailable(LookupError):
 
 
 class GovernanceRefusal(Exception):
-    """A request refused by signature, policy or budget; `code` is the gRPC status name."""
+    """A request a node's governance refuses, audited under `rule` (the policy key it breaks);
+    each subclass below is a kind of refusal, and says why."""
 
-    def __init__(self, code: str, rule: str, message: str) -> None:
+    def __init__(self, rule: str, message: str) -> None:
         super().__init__(message)
-        self.code = code
         self.rule = rule
+
+
+class NotPermitted(GovernanceRefusal):
+    """The owner's policy or the node's rules do not permit this: an unlisted partner, query
+    kind, id type, attribute, audience, agreement or co-party; a step asked of the wrong party,
+    about another party's set, or more often than once."""
+
+
+class SignatureRefused(GovernanceRefusal):
+    """A signature the request must carry is missing, does not verify, is replayed or signs
+    something else; or there is no verify key configured to check it with."""
+
+
+class LimitReached(GovernanceRefusal):
+    """A partner's limit is reached: its privacy budget, its queries per day, its queries open
+    at once, or the size of the set it sends."""
+
+
+class CounterpartySetTooSmall(GovernanceRefusal):
+    """A counter-party's set is smaller than the partner's `min_counterparty_set`."""
+
+
+class QuerierKeyTooWeak(GovernanceRefusal):
+    """The querier's Paillier key fails a structural check (too short, or malformed)."""
+
+
+class AnswerImplausible(GovernanceRefusal):
+    """Decrypted cells that the query's sets could not have produced: nothing is released."""
+
+
+class QueryIdReused(GovernanceRefusal):
+    """A query id that this node already counted (for another partner or epsilon, or after the
+    query ended) used again."""
+
+
+class QueryEnded(GovernanceRefusal):
+    """The query already ended at this node (settled or refused) when a later step asked for
+    its contribution."""
+
+
+class AnswerSuperseded(GovernanceRefusal):
+    """An identical noised query was answered first, while this one ran: only that answer is
+    released (asking again returns it)."""
 
 
 class StreamError(ValueError):

@@ -7,8 +7,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from model.errors import GovernanceRefusal
-from node.policy import RESOURCE_EXHAUSTED, PartnerTerms
+from model.errors import LimitReached
+from node.policy import PartnerTerms
 from runtime.signing import SHARED, Segment
 
 
@@ -59,8 +59,7 @@ class OpenQueries:
             running = self._open.setdefault(terms.name, set())
             if len(running) >= terms.max_concurrent and query_id not in running:
                 rule = f"partners.{terms.name}.max_concurrent"
-                raise GovernanceRefusal(
-                    RESOURCE_EXHAUSTED,
+                raise LimitReached(
                     rule,
                     f"{terms.name} already has {len(running)} queries open at {self.party}; "
                     f"{rule} is {terms.max_concurrent} (retry when one finishes)",

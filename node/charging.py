@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from model.errors import GovernanceRefusal
+from model.errors import QueryIdReused
 from node.admission import Admission, OpenQueries
 from node.ledger import LedgerRefusal, PrivacyLedger, QueryIdConflict
 
@@ -21,7 +21,7 @@ class QueryCharges:
     def admit(self, admission: Admission, now: datetime) -> None:
         """Take a place among the partner's open queries, then count the query: with the answer
         released for an identical noised query (nothing charged) or a reservation of its
-        epsilon; refusals as GovernanceRefusal, leaving nothing held."""
+        epsilon; refusals as GovernanceRefusal kinds, leaving nothing held."""
         terms = admission.terms
         if terms is None:
             return
@@ -49,9 +49,9 @@ class QueryCharges:
                 terms.name, admission.query_id, terms.epsilon_per_query, now, cached
             )
         except QueryIdConflict as conflict:
-            raise GovernanceRefusal("ALREADY_EXISTS", "query_id", str(conflict)) from None
+            raise QueryIdReused("query_id", str(conflict)) from None
         except LedgerRefusal as refusal:
-            raise GovernanceRefusal(refusal.code, refusal.rule, str(refusal)) from None
+            raise refusal.decision.refusal() from None
         admission.reserved = not cached
 
     def spend(self, admission: Admission, now: datetime) -> None:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import threading
 
+from model.errors import AnswerImplausible
 from node.governance import NodeGovernance
-from node.policy import DEFAULT_MAX_SET_SIZE, FAILED_PRECONDITION
+from node.policy import DEFAULT_MAX_SET_SIZE
 from node.refusals import QueryRefusals
 from node.sessions import QuerySession, SessionStore
 from protocols.paillier import PaillierPrivateKey
@@ -64,7 +65,7 @@ class QuerierDecryption:
                 self._tallies.pop(session.query_id, None)
                 message = f"{self.governance.party} releases nothing for query {session.query_id}"
                 self.refusals.refuse(
-                    session, PLAUSIBILITY_RULE, f"{message}: {error}", FAILED_PRECONDITION
+                    session, PLAUSIBILITY_RULE, f"{message}: {error}", AnswerImplausible
                 )
         return plain
 

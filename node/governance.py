@@ -11,17 +11,17 @@ from datetime import UTC, datetime
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from model.errors import GovernanceRefusal
+from model.errors import (
+    AnswerSuperseded,
+    CounterpartySetTooSmall,
+    GovernanceRefusal,
+    LimitReached,
+    QueryEnded,
+)
 from node.admission import Admission
 from node.charging import QueryCharges
 from node.ledger import PrivacyLedger
-from node.policy import (
-    FAILED_PRECONDITION,
-    RESOURCE_EXHAUSTED,
-    PartnerTerms,
-    Policy,
-    PolicyRequest,
-)
+from node.policy import PartnerTerms, Policy, PolicyRequest
 from node.query_key import FINGERPRINT_SECRET, query_key, set_fingerprint
 from node.query_signature import QuerySignatures, match_signed
 from node.segments import unverified_segment
@@ -125,8 +125,7 @@ class NodeGovernance:
         terms = admission.terms
         with self._lock:
             if admission.settled:
-                raise GovernanceRefusal(
-                    "ABORTED",
+                raise QueryEnded(
                     f"partners.{terms.name}" if terms else "query",
                     f"query {admission.query_id} has already ended at {self.party}",
                 )
@@ -142,8 +141,7 @@ class NodeGovernance:
         if terms is None or set_owner != admission.querier or points <= terms.max_set_size:
             return
         rule = f"partners.{terms.name}.max_set_size"
-        refusal = GovernanceRefusal(
-            RESOURCE_EXHAUSTED,
+        refusal = LimitReached(
             rule,
             f"{self.party} received more than {terms.max_set_size} points of the set of "
             f"{set_owner} ({rule}); send a smaller set",
@@ -176,7 +174,7 @@ class NodeGovernance:
         )
         decision = self.policy.check(partner, request)
         if not decision.allowed:
-            raise GovernanceRefusal(decision.code, decision.rule, decision.message)
+            raise decision.refusal()
         assert partner is not None
         return self.policy.terms(partner)
 
@@ -185,8 +183,7 @@ class NodeGovernance:
         terms = admission.terms
         if terms is None or counterparty == self.party or size >= terms.min_counterparty_set:
             return
-        refusal = GovernanceRefusal(
-            FAILED_PRECONDITION,
+        refusal = CounterpartySetTooSmall(
             f"partners.{terms.name}.min_counterparty_set",
             f"{self.party} will not intersect with the set of {counterparty} "
             f"({size} members): partner {terms.name} requires at least "
@@ -254,7 +251,7 @@ class NodeGovernance:
             "only that answer (ask again to get it)"
         )
         self._record_for(admission, "failed", rule, epsilon=admission.charged, error=message)
-        raise GovernanceRefusal("ABORTED", rule, message)
+        raise AnswerSuperseded(rule, message)
 
     def _record_for(
         self,

@@ -36,6 +36,7 @@ from typing import Any, Final
 
 from sqlalchemy import Connection, Engine, func, select
 
+from model.errors import LimitReached
 from node.ledger_admissions import AdmissionNotes
 from node.ledger_schema import (
     CACHED,
@@ -55,7 +56,7 @@ from node.ledger_schema import (
     secrets_table,
     utc_time,
 )
-from node.policy import RESOURCE_EXHAUSTED, Decision, Policy
+from node.policy import Decision, Policy
 from runtime.storage import store_engine
 
 _EPOCH: Final = date(1970, 1, 1)
@@ -69,9 +70,7 @@ class LedgerError(Exception):
 
 
 class LedgerRefusal(LedgerError):
-    """A query refused by the rate limit or the privacy budget (RESOURCE_EXHAUSTED)."""
-
-    code: Final = RESOURCE_EXHAUSTED
+    """A query refused by the rate limit or the privacy budget (a `LimitReached`)."""
 
     def __init__(self, partner: str, rule: str, message: str) -> None:
         super().__init__(message)
@@ -81,7 +80,7 @@ class LedgerRefusal(LedgerError):
     @property
     def decision(self) -> Decision:
         """The refusal as a policy decision, for the audit record and the gRPC status."""
-        return Decision.refuse(self.rule, str(self), self.code)
+        return Decision.refuse(self.rule, str(self), LimitReached)
 
 
 class BudgetExhausted(LedgerRefusal):

@@ -10,7 +10,7 @@ How. Owner D, returning its aggregate of query q, signs with its party's Ed25519
 attribute specs as declared, the Paillier key fingerprint and the SHA-256 of exactly the aggregate
 ciphertexts it returns. Q verifies it under `partners.<D>.signing_key` from its policy before it
 decrypts anything, so changed terms, terms replayed from another query or querier, and cells
-swapped under genuine terms are refused (PERMISSION_DENIED, rule `owner_terms`, audited). Nodes
+swapped under genuine terms are refused (SignatureRefused, rule `owner_terms`, audited). Nodes
 run with `insecure_no_policy` have no partner keys: the signature is not checked (local tests).
 """
 

@@ -6,15 +6,14 @@ import threading
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from model.errors import GovernanceRefusal
+from model.errors import SignatureRefused
 from node.governance import NodeGovernance
-from node.policy import PERMISSION_DENIED
 from runtime.signing import SignedQueryError, load_verify_key
 
 
 class PartnerKeys:
     """The keys under `partners.<party>.signing_key`; a missing or unreadable one is a refusal
-    (PERMISSION_DENIED, rule `partners.<party>.signing_key`) saying what it was needed for."""
+    (`SignatureRefused`, rule `partners.<party>.signing_key`) saying what it was needed for."""
 
     def __init__(self, governance: NodeGovernance) -> None:
         self.governance = governance
@@ -28,8 +27,7 @@ class PartnerKeys:
         terms = policy.partners.get(party)
         rule = f"partners.{party}.signing_key"
         if terms is None or terms.signing_key is None:
-            raise GovernanceRefusal(
-                PERMISSION_DENIED,
+            raise SignatureRefused(
                 rule,
                 f"{self.governance.party} cannot check {needed_for}: set {rule} in "
                 f"{policy.path or 'its policy'} (the path of {party}.sign.pub)",
@@ -40,7 +38,7 @@ class PartnerKeys:
             try:
                 key = load_verify_key(terms.signing_key)
             except SignedQueryError as error:
-                raise GovernanceRefusal(PERMISSION_DENIED, rule, f"{rule}: {error}") from None
+                raise SignatureRefused(rule, f"{rule}: {error}") from None
             with self._lock:
                 self._keys[party] = key
         return key

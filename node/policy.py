@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from connectors.identifiers import IdType
+from model.errors import CounterpartySetTooSmall, GovernanceRefusal, NotPermitted
 from node.policy_values import (
     agreement_hashes,
     at_least,
@@ -59,11 +60,6 @@ _OPTIONAL: Final[dict[str, Any]] = {
     "agreements": [],  # SHA-256 hashes of the agreements the partner may query for here
 }
 KEYS: Final = frozenset(_REQUIRED) | frozenset(_OPTIONAL)
-
-PERMISSION_DENIED: Final = "PERMISSION_DENIED"
-FAILED_PRECONDITION: Final = "FAILED_PRECONDITION"
-RESOURCE_EXHAUSTED: Final = "RESOURCE_EXHAUSTED"
-OK: Final = "OK"
 
 
 class UnknownPartner(LookupError):
@@ -120,22 +116,27 @@ class PolicyRequest:
 
 @dataclass(frozen=True)
 class Decision:
-    """The policy's verdict; `rule` names the policy key, `code` is a gRPC status name."""
+    """The policy's verdict; `rule` names the policy key, `kind` the refusal's (None: allowed)."""
 
     allowed: bool
     rule: str
     message: str
-    code: str
+    kind: type[GovernanceRefusal] | None = None
 
     @classmethod
     def allow(cls, partner: str) -> Decision:
         """The decision for a request that passes every rule."""
-        return cls(True, f"partners.{partner}", f"allowed for {partner}", OK)
+        return cls(True, f"partners.{partner}", f"allowed for {partner}")
 
     @classmethod
-    def refuse(cls, rule: str, message: str, code: str) -> Decision:
+    def refuse(cls, rule: str, message: str, kind: type[GovernanceRefusal]) -> Decision:
         """A refusal naming the rule it breaks."""
-        return cls(False, rule, message, code)
+        return cls(False, rule, message, kind)
+
+    def refusal(self) -> GovernanceRefusal:
+        """The refusal to raise for this decision (a refusal of its kind, rule and message)."""
+        assert self.kind is not None, "an allowed request is not refused"
+        return self.kind(self.rule, self.message)
 
 
 @dataclass(frozen=True)
@@ -165,48 +166,48 @@ class Policy:
             return Decision.refuse(
                 "partners",
                 "the requester's identity is not mapped to any partner in the policy",
-                PERMISSION_DENIED,
+                NotPermitted,
             )
         terms = self.partners.get(partner)
         if terms is None:
             return Decision.refuse(
                 f"partners.{partner}",
                 f"partner {partner} is not listed in the policy",
-                PERMISSION_DENIED,
+                NotPermitted,
             )
         rule = f"partners.{partner}"
         if request.kind not in terms.query_kinds:
             return Decision.refuse(
                 f"{rule}.query_kinds",
                 f"query kind {request.kind} is not allowed for {partner}",
-                PERMISSION_DENIED,
+                NotPermitted,
             )
         if request.id_type not in terms.id_types:
             return Decision.refuse(
                 f"{rule}.id_types",
                 f"id type {request.id_type} is not allowed for {partner}",
-                PERMISSION_DENIED,
+                NotPermitted,
             )
         for attribute in request.attributes:
             if attribute not in terms.attributes:
                 return Decision.refuse(
                     f"{rule}.attributes",
                     f"attribute {attribute} is not allowed for {partner}",
-                    PERMISSION_DENIED,
+                    NotPermitted,
                 )
         if request.kind == "profile" and request.audience not in terms.audiences:
             return Decision.refuse(
                 f"{rule}.audiences",
                 f"audience {request.audience} is not allowed for {partner} (allowed: "
                 f"{', '.join(sorted(terms.audiences))}); add it to {rule}.audiences to allow it",
-                PERMISSION_DENIED,
+                NotPermitted,
             )
         if request.agreement and request.agreement not in terms.agreements:
             return Decision.refuse(
                 f"{rule}.agreements",
                 f"agreement {request.agreement} is not accepted by {request.node or 'this node'} "
                 f"for {partner}; add its hash to {rule}.agreements to accept it",
-                PERMISSION_DENIED,
+                NotPermitted,
             )
         if request.querier:
             refusal = _party_refusal(terms, request)
@@ -218,7 +219,7 @@ class Policy:
                     f"{rule}.min_counterparty_set",
                     f"the set of {party} has {size} identifiers, fewer than min_counterparty_set "
                     f"{terms.min_counterparty_set} for {partner}",
-                    FAILED_PRECONDITION,
+                    CounterpartySetTooSmall,
                 )
         return Decision.allow(partner)
 
@@ -231,7 +232,7 @@ def _party_refusal(terms: PartnerTerms, request: PolicyRequest) -> Decision | No
             rule,
             f"{request.querier} may query only with its own party among the parties "
             f"({rule}): {', '.join(request.parties)} without {request.querier} is refused",
-            PERMISSION_DENIED,
+            NotPermitted,
         )
     others = [p for p in request.parties if p not in (request.querier, request.node)]
     for party in others:
@@ -240,7 +241,7 @@ def _party_refusal(terms: PartnerTerms, request: PolicyRequest) -> Decision | No
                 rule,
                 f"{party} may not appear in queries of {terms.name} at {request.node or 'this'}"
                 f" node: add it to {rule} to consent",
-                PERMISSION_DENIED,
+                NotPermitted,
             )
     return None
 

@@ -18,6 +18,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from model.errors import SignatureRefused
 from model.outcomes import COMBINED, DecryptedProfile
 from model.results import OwnerProfile
 from node.decryption import QuerierDecryption
@@ -114,6 +115,7 @@ class ProfileRelease:
                 TERMS_RULE,
                 f"{owner} signed no terms for its aggregate in {where}; set signing_key in "
                 f"{owner}'s node config",
+                SignatureRefused,
             )
         key = self.refusals.partner_key(session, owner, f"{owner}'s terms")
         if not terms_signed(key, session.query_id, self.party, signed, public_key):
@@ -122,6 +124,7 @@ class ProfileRelease:
                 TERMS_RULE,
                 f"the terms or cells of {owner}'s aggregate in {where} are not those {owner} "
                 f"signed for {self.party} in this query (k, epsilon, set size, specs, cells)",
+                SignatureRefused,
             )
 
     def _combined(

@@ -18,9 +18,8 @@ from pathlib import Path
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from model.errors import GovernanceRefusal
+from model.errors import GovernanceRefusal, QuerierKeyTooWeak, SignatureRefused
 from node.governance import Admission, NodeGovernance
-from node.policy import FAILED_PRECONDITION, PERMISSION_DENIED
 from protocols.paillier import PaillierPrivateKey, PaillierPublicKey, generate_keypair
 from protocols.querier_keys import WeakQuerierKey, check_querier_modulus, key_binding_statement
 from runtime.signing import load_verify_key
@@ -120,13 +119,13 @@ def accept_querier_key(
         public_key = check_querier_modulus(modulus or 0)
         verify_key_binding(governance, querier, query_id, public_key, signature)
     except WeakQuerierKey as error:
-        code, message = FAILED_PRECONDITION, str(error)
+        kind: type[GovernanceRefusal] = QuerierKeyTooWeak
+        message = str(error)
     except UnboundQuerierKey as error:
-        code, message = PERMISSION_DENIED, str(error)
+        kind, message = SignatureRefused, str(error)
     else:
         return public_key
-    refusal = GovernanceRefusal(
-        code,
+    refusal = kind(
         KEY_RULE,
         f"{governance.party} refuses the Paillier key of {who}: {message}",
     )

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from model.errors import GovernanceRefusal
-from node.policy import PERMISSION_DENIED, Policy
+from model.errors import NotPermitted, SignatureRefused
+from node.policy import Policy
 from runtime.signing import (
     QueryFields,
     ReplayGuard,
@@ -41,22 +41,18 @@ class QuerySignatures:
         """The signed fields, if `signed` verifies under its signer's key in `policy` (or this
         node's own key for its own party) and is no replay; refused otherwise."""
         if signed is None or not signed.payload:
-            raise GovernanceRefusal(
-                PERMISSION_DENIED, "signed_query", "the query is not signed by its querier"
-            )
+            raise SignatureRefused("signed_query", "the query is not signed by its querier")
         if signed.signer == self.party and own_key is not None:
             return self._checked(signed, own_key, now)  # the node's own party asking
         partner = policy.partner_for_identity(signed.signer)
         terms = policy.partners.get(partner) if partner else None
         if terms is None:
-            raise GovernanceRefusal(
-                PERMISSION_DENIED,
+            raise NotPermitted(
                 "partners",
                 f"{signed.signer!r} is not listed as a partner in the policy of {self.party}",
             )
         if terms.signing_key is None:
-            raise GovernanceRefusal(
-                PERMISSION_DENIED,
+            raise SignatureRefused(
                 f"partners.{terms.name}.signing_key",
                 f"no query-signing key is configured for {signed.signer!r} at {self.party}",
             )
@@ -67,7 +63,7 @@ class QuerySignatures:
             fields = verify_query(signed, key, now)
             self.replays.check(fields, now)
         except SignedQueryError as error:
-            raise GovernanceRefusal(PERMISSION_DENIED, "signed_query", str(error)) from None
+            raise SignatureRefused("signed_query", str(error)) from None
         return fields
 
     def _key(self, path: Path) -> Ed25519PublicKey:
@@ -104,8 +100,7 @@ def match_signed(
     if party not in fields.parties:
         differences.append(f"parties (no {party})")
     if differences:
-        raise GovernanceRefusal(
-            PERMISSION_DENIED,
+        raise SignatureRefused(
             "signed_query",
             f"the request differs from what {fields.querier} signed: {', '.join(differences)}",
         )

@@ -6,10 +6,9 @@ from typing import NoReturn
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from model.errors import GovernanceRefusal
+from model.errors import GovernanceRefusal, NotPermitted
 from node.governance import NodeGovernance
 from node.partner_keys import PartnerKeys
-from node.policy import PERMISSION_DENIED
 from node.sessions import QuerySession, SessionStore
 
 
@@ -23,10 +22,14 @@ class QueryRefusals:
         self.keys = PartnerKeys(governance)
 
     def refuse(
-        self, session: QuerySession, rule: str, message: str, code: str = PERMISSION_DENIED
+        self,
+        session: QuerySession,
+        rule: str,
+        message: str,
+        kind: type[GovernanceRefusal] = NotPermitted,
     ) -> NoReturn:
-        """Refuse `session`'s query under `rule`, saying why in `message`."""
-        refusal = GovernanceRefusal(code, rule, message)
+        """Refuse `session`'s query under `rule`, saying why in `message` (a refusal of `kind`)."""
+        refusal = kind(rule, message)
         if session.admission is not None:
             self.governance.refuse(session.admission, refusal)
         if self.sessions is not None:
@@ -38,4 +41,4 @@ class QueryRefusals:
         try:
             return self.keys.key(party, needed_for)
         except GovernanceRefusal as refusal:
-            self.refuse(session, refusal.rule, str(refusal))
+            self.refuse(session, refusal.rule, str(refusal), type(refusal))

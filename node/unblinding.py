@@ -9,7 +9,7 @@ is checked is where the points come from: they must have gone through the owner'
 How. Owner D, re-blinding the querier Q's set in a profile query, signs with its party's Ed25519
 key (node config `signing_key`) the statement `reblind_statement(query_id, Q, D, count, digest)`
 over the SHA-256 of exactly the points it returns, once per query. Q's node takes its key off
-only when all of these hold, and otherwise refuses (PERMISSION_DENIED, audited):
+only when all of these hold, and otherwise refuses (NotPermitted or SignatureRefused, audited):
 - its session is the querier session of a profile query, and the points are its own set;
 - D is one of the query's owners, and Q has not unblinded for D in this query yet;
 - there are exactly as many points as Q's own set has;
@@ -40,6 +40,7 @@ import threading
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from model.errors import SignatureRefused
 from node.governance import NodeGovernance
 from node.refusals import QueryRefusals
 from node.sessions import QuerySession, SessionStore
@@ -172,6 +173,7 @@ class Unblinding:
                     RULE,
                     f"{owner} signed no re-blinding for {where}; set signing_key in {owner}'s "
                     "node config",
+                    SignatureRefused,
                 )
             if not reblinding_signed(key, signature, session.query_id, self.party, owner, points):
                 self.refusals.refuse(
@@ -179,6 +181,7 @@ class Unblinding:
                     RULE,
                     f"the points to unblind in {where} are not those {owner} signed as its "
                     f"re-blinding of {self.party}'s set",
+                    SignatureRefused,
                 )
         with self._lock:
             if owner in session.unblinded_for:

@@ -10,20 +10,29 @@ import grpc
 
 from connectors.errors import ConnectorError, IdentifierTypeError, ProfileError
 from model.errors import (
+    AnswerImplausible,
+    AnswerSuperseded,
     AttributeTypeError,
     CallerRefused,
     CoordinatorMisconfigured,
+    CounterpartySetTooSmall,
     DeadlinePassed,
     GovernanceRefusal,
     IdentifierUnavailable,
+    LimitReached,
     NoCommonGroup,
+    NotPermitted,
     PartyFailed,
     PartyMisconfigured,
     ProtocolViolation,
+    QuerierKeyTooWeak,
     QueryCancelled,
+    QueryEnded,
+    QueryIdReused,
     QueryRefused,
     SessionExists,
     SessionNotFound,
+    SignatureRefused,
     SpillFailed,
     StreamError,
     UnknownQuery,
@@ -40,8 +49,8 @@ log = logging.getLogger(__name__)
 
 
 CARRIED = None
-"""A table entry for an error that names its own status (`code`): a governance decision, or a
-partner node's answer relayed to the querier."""
+"""A table entry for an error that names its own status (`code`): a partner node's answer,
+relayed to the querier."""
 
 _TABLE: tuple[tuple[type[BaseException], grpc.StatusCode | None], ...] = (
     (InvalidPoint, grpc.StatusCode.INVALID_ARGUMENT),
@@ -71,7 +80,17 @@ _TABLE: tuple[tuple[type[BaseException], grpc.StatusCode | None], ...] = (
     (CoordinatorMisconfigured, grpc.StatusCode.FAILED_PRECONDITION),
     (ProtocolViolation, grpc.StatusCode.INTERNAL),
     (SpillFailed, grpc.StatusCode.INTERNAL),
-    (GovernanceRefusal, CARRIED),
+    # a node's governance refusals, by kind
+    (NotPermitted, grpc.StatusCode.PERMISSION_DENIED),
+    (SignatureRefused, grpc.StatusCode.PERMISSION_DENIED),
+    (LimitReached, grpc.StatusCode.RESOURCE_EXHAUSTED),
+    (CounterpartySetTooSmall, grpc.StatusCode.FAILED_PRECONDITION),
+    (QuerierKeyTooWeak, grpc.StatusCode.FAILED_PRECONDITION),
+    (AnswerImplausible, grpc.StatusCode.FAILED_PRECONDITION),
+    (QueryIdReused, grpc.StatusCode.ALREADY_EXISTS),
+    (QueryEnded, grpc.StatusCode.ABORTED),
+    (AnswerSuperseded, grpc.StatusCode.ABORTED),
+    (GovernanceRefusal, grpc.StatusCode.PERMISSION_DENIED),  # of no more particular kind
     (PartyFailed, CARRIED),
 )
 

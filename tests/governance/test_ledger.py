@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import create_engine
 
+from model.errors import LimitReached
 from node.ledger import (
     BudgetExhausted,
     PrivacyLedger,
@@ -49,7 +50,7 @@ def test_budget_is_exhausted_with_a_message_naming_partner_budget_and_spend(
     assert "epsilon_per_period 2.0 over the last 30 days" in message and "spent 1.5" in message
     assert "reserved 0.5" in message
     decision = caught.value.decision
-    assert not decision.allowed and decision.code == "RESOURCE_EXHAUSTED"
+    assert not decision.allowed and decision.kind is LimitReached
     assert decision.rule == "partners.brand_x.epsilon_per_period"
     usage = ledger.usage("brand_x", NOW)
     assert (usage.spent, usage.reserved, usage.budget) == (1.5, 0.5, 2.0)

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from model.errors import CounterpartySetTooSmall, GovernanceRefusal, NotPermitted
 from node.policy import Decision, Policy, PolicyRequest, UnknownPartner, load_policy
 from runtime.config_file import ConfigError
 
@@ -64,40 +65,40 @@ def test_identities_map_to_partners(policy: Policy) -> None:
 def test_allowed_request(policy: Policy) -> None:
     request = overlap(kind="profile", attributes=ALLOWED, counterparty_sizes={"retailer_a": 100})
     decision = policy.check("brand_x", request)
-    assert decision == Decision(True, "partners.brand_x", "allowed for brand_x", "OK")
+    assert decision == Decision(True, "partners.brand_x", "allowed for brand_x")
 
 
 @pytest.mark.parametrize(
-    ("partner", "request_", "rule", "message", "code"),
+    ("partner", "request_", "rule", "message", "kind"),
     [
-        (None, overlap(), "partners", "not mapped to any partner", "PERMISSION_DENIED"),
+        (None, overlap(), "partners", "not mapped to any partner", NotPermitted),
         (
             "mallory",
             overlap(),
             "partners.mallory",
             "partner mallory is not listed",
-            "PERMISSION_DENIED",
+            NotPermitted,
         ),
         (
             "retailer_b",
             overlap(kind="profile"),
             "partners.retailer_b.query_kinds",
             "query kind profile is not allowed for retailer_b",
-            "PERMISSION_DENIED",
+            NotPermitted,
         ),
         (
             "retailer_b",
             overlap(id_type="phone"),
             "partners.retailer_b.id_types",
             "id type phone is not allowed for retailer_b",
-            "PERMISSION_DENIED",
+            NotPermitted,
         ),
         (
             "brand_x",
             overlap(kind="profile", attributes=("age_band", "income")),
             "partners.brand_x.attributes",
             "attribute income is not allowed for brand_x",
-            "PERMISSION_DENIED",
+            NotPermitted,
         ),
         (
             "brand_x",
@@ -105,22 +106,22 @@ def test_allowed_request(policy: Policy) -> None:
             "partners.brand_x.min_counterparty_set",
             "the set of retailer_c has 99 identifiers, fewer than min_counterparty_set 100 for "
             "brand_x",
-            "FAILED_PRECONDITION",
+            CounterpartySetTooSmall,
         ),
     ],
     ids=["unmapped", "unlisted", "kind", "id_type", "attribute", "counterparty_set"],
 )
-def test_refusals_name_rule_and_code(
+def test_refusals_name_rule_and_kind(
     policy: Policy,
     partner: str | None,
     request_: PolicyRequest,
     rule: str,
     message: str,
-    code: str,
+    kind: type[GovernanceRefusal],
 ) -> None:
     decision = policy.check(partner, request_)
     assert not decision.allowed
-    assert (decision.rule, decision.code) == (rule, code)
+    assert (decision.rule, decision.kind) == (rule, kind)
     assert message in decision.message
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from model.errors import NotPermitted
 from node.policy import (
     DEFAULT_EPSILON_PER_PERIOD,
     DEFAULT_EPSILON_PER_QUERY,
@@ -122,7 +123,7 @@ def test_third_party_overlap_is_refused(tmp_path: Path) -> None:
     policy = _load(tmp_path, MINIMAL + 'co_parties = ["*"]\n')
     decision = policy.check("brand", _request(("retailer_a", "retailer_b")))
     assert not decision.allowed
-    assert (decision.rule, decision.code) == ("partners.brand.co_parties", "PERMISSION_DENIED")
+    assert (decision.rule, decision.kind) == ("partners.brand.co_parties", NotPermitted)
     assert "brand may query only with its own party among the parties" in decision.message
 
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from types import SimpleNamespace
 
+import grpc
 import pytest
 
 from model.errors import GovernanceRefusal
 from node.partner_keys import PartnerKeys
 from runtime.certs import init_certs
+from wire.status import status_for
 
 
 def _keys(tmp_path: Path, signing_key: Path | None) -> PartnerKeys:
@@ -33,7 +35,7 @@ def test_a_missing_or_unreadable_key_is_a_refusal_naming_the_rule(tmp_path: Path
     with pytest.raises(GovernanceRefusal) as missing:
         _keys(tmp_path, None).key("retailer_a", "retailer_a's re-blinding")
     assert missing.value.rule == "partners.retailer_a.signing_key"
-    assert missing.value.code == "PERMISSION_DENIED"
+    assert status_for(missing.value) == grpc.StatusCode.PERMISSION_DENIED
     assert str(missing.value) == (
         "brand cannot check retailer_a's re-blinding: set partners.retailer_a.signing_key in "
         f"{tmp_path / 'brand.policy.toml'} (the path of retailer_a.sign.pub)"

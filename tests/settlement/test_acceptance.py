@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from model.errors import NotPermitted
 from node.policy import PolicyRequest, load_policy
 from runtime.config_file import ConfigError
 from runtime.signing import MalformedQuery, new_query_fields, sign_query, verify_query
@@ -49,7 +50,7 @@ def test_the_policy_names_accepted_agreement_hashes(tmp_path: Path) -> None:
         "overlap", "email", ("brand", "retailer_a"), node="retailer_a", agreement=OTHER
     )
     decision = policy.check("brand", other)
-    assert not decision.allowed and decision.code == "PERMISSION_DENIED"
+    assert not decision.allowed and decision.kind is NotPermitted
     assert decision.rule == "partners.brand.agreements"
     assert decision.message == (
         f"agreement {OTHER} is not accepted by retailer_a for brand; add its hash to "
