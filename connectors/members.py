@@ -92,12 +92,22 @@ class PackedElements(Sequence[bytes]):
 
     def __getitem__(self, item: int | slice) -> bytes | list[bytes]:
         if isinstance(item, slice):
-            return [self._at(i) for i in range(*item.indices(len(self)))]
+            return self._slice(*item.indices(len(self)))
         if item < 0:
             item += len(self)
         if not 0 <= item < len(self):
             raise IndexError("element index out of range")
         return self._at(item)
+
+    def _slice(self, start: int, stop: int, step: int) -> list[bytes]:
+        """Elements start:stop:step, their bounds looked up for the whole slice at once."""
+        rows = np.arange(start, stop, step)
+        if self._index is not None:
+            rows = self._index[rows]
+        begins = self._offsets[rows].tolist()
+        ends = self._offsets[rows + 1].tolist()
+        view = memoryview(self._data)
+        return [view[b:e].tobytes() for b, e in zip(begins, ends, strict=True)]
 
     def __iter__(self) -> Iterator[bytes]:
         for i in range(len(self)):

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import random
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given, settings
@@ -22,6 +24,7 @@ from connectors import (
     open_source,
     psi_element,
 )
+from connectors.members import PackedElements
 
 from .conftest import email_oracle, member_frame
 
@@ -129,3 +132,24 @@ def test_every_row_is_accounted_for(rows: int, seed: int, chunk_rows: int) -> No
         whole.elements, whole.attributes, whole.report
     )  # fmt: skip
     assert len(set(chunked.elements)) == len(chunked.elements) == len(chunked.attributes["city"])
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(st.binary(max_size=12), max_size=40),
+    st.integers(-45, 45),
+    st.integers(-45, 45),
+    st.sampled_from([1, 2, 3, -1, -4]),
+    st.randoms(use_true_random=False),
+)
+def test_packed_elements_slice_like_a_list(
+    elements: list[bytes], start: int, stop: int, step: int, rng: random.Random
+) -> None:
+    """Slices of the packed buffer (whole, or reordered by `take`) equal the list's slices."""
+    packed = PackedElements.from_list(elements)
+    window = slice(start, stop, step)
+    assert packed[window] == elements[window]
+    order = list(range(len(elements)))
+    rng.shuffle(order)
+    shuffled = [elements[i] for i in order]
+    assert packed.take(np.array(order, dtype=np.int64))[window] == shuffled[window]

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
+
+import pytest
+
+from node.policy import Policy
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -80,3 +85,21 @@ def profile_args(root: str, coordinator: str) -> list[str]:
         "email",
         *_as_brand(root),
     ]
+
+
+PROBE = "/usr/local/lib/gongying/healthcheck.py"  # where the Dockerfile puts deploy/healthcheck.py
+
+
+def load_yaml(path: Path) -> list[Any]:
+    """The YAML documents of `path` (the test is skipped, saying why, without PyYAML)."""
+    return [doc for doc in yaml_module().safe_load_all(path.read_text()) if doc is not None]
+
+
+def yaml_module() -> Any:
+    """PyYAML (the test is skipped, saying why, without it)."""
+    return pytest.importorskip("yaml", reason="PyYAML is needed to parse compose/k8s YAML")
+
+
+def policy_files(policy: Policy) -> list[Path]:
+    """The partners' signing keys a policy names."""
+    return [t.signing_key for t in policy.partners.values() if t.signing_key is not None]
