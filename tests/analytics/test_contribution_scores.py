@@ -24,6 +24,8 @@ from tests.analytics.test_prospects_cli import tls_options
 from tests.insights.samples import overlap_from_sets, with_suppressed
 from tests.privacy.conftest import BRAND, RETAILER_A, RETAILER_B, Arena
 
+pytestmark = pytest.mark.slow  # deploys a brand and retailers over gRPC
+
 PARTNERS = [RETAILER_A, RETAILER_B]
 WEIGHTS = """
 [weights]

@@ -31,6 +31,8 @@ from tests.faults.harness import (
     truth,
 )
 
+pytestmark = pytest.mark.slow  # kills, restarts or floods real node processes
+
 SIZE = 120
 PAIR = [BRAND, RETAILER_A]
 

@@ -26,6 +26,8 @@ from tests.faults.hostile import (
 from wire import node_serde as codec
 from wire.v1 import coordinator_pb2, query_pb2
 
+pytestmark = pytest.mark.slow  # a deployment of node processes under hostile input
+
 cluster = hostile.cluster  # the deployment and its clean-up, shared by both hostile suites
 nothing_left_open = hostile.nothing_left_open
 

@@ -33,6 +33,8 @@ from tests.faults.hostile import (
 )
 from wire.v1 import node_pb2, points_pb2
 
+pytestmark = pytest.mark.slow  # a deployment of node processes under hostile input
+
 cluster = hostile.cluster  # the deployment and its clean-up, shared by both hostile suites
 nothing_left_open = hostile.nothing_left_open
 

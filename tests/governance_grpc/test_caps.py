@@ -33,6 +33,8 @@ from tests.governance_grpc.conftest import (
 from tests.governance_grpc.test_charging import _signed
 from wire.v1 import node_pb2
 
+pytestmark = pytest.mark.slow  # deploys nodes over gRPC and floods them
+
 FLOOD = 40
 
 

@@ -15,6 +15,8 @@ import pytest
 from client.insights import contribution
 from tests.insights.samples import demo_sets, overlap_from_sets, sample_profile
 
+pytestmark = pytest.mark.slow  # runs the CLI in subprocesses against a deployment
+
 GONGYING = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "gongying"
 
 

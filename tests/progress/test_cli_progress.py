@@ -21,6 +21,8 @@ from gongying.progress_view import FORCE_ENV, ProgressView, progress_bars, progr
 from model.progress import OPEN, OVERLAP_STEPS, PROFILE_STEPS, ROUTING, QueryProgress, StepProgress
 from tests.progress.conftest import PARTIES
 
+pytestmark = pytest.mark.slow  # runs queries on a deployment through a terminal
+
 
 def _overlap_args(coordinator: CoordinatorServer, *extra: str) -> list[str]:
     return [

@@ -29,6 +29,8 @@ from runtime.serving import channel
 from tests.progress.conftest import PARTIES
 from wire.v1 import coordinator_pb2, coordinator_pb2_grpc
 
+pytestmark = pytest.mark.slow  # deploys nodes and a coordinator over gRPC
+
 
 def _check_monotonic(updates: list[QueryProgress]) -> None:
     for before, after in itertools.pairwise(updates):

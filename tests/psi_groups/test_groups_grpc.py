@@ -15,6 +15,8 @@ from tests.cluster import EMAIL_PHONE, Cluster, Party, start_cluster
 from tests.integration.deployment import assert_equals_truth, file_truth
 from wire.v1 import node_pb2, node_pb2_grpc
 
+pytestmark = pytest.mark.slow  # deploys nodes of both PSI groups over gRPC
+
 # brand serves only X25519, retailer_b only ristretto255 (a node from before X25519)
 SERVES = {
     "brand": ("x25519",),

@@ -38,6 +38,8 @@ from runtime.config_writer import node_table, write_toml  # noqa: E402
 from runtime.executor import CryptoExecutor, DaskBackend, hash_and_blind_chunk  # noqa: E402
 from runtime.executor_spec import parse_executor  # noqa: E402
 
+pytestmark = pytest.mark.slow  # starts a local Dask cluster and worker pools
+
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[str]:

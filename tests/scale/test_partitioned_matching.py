@@ -23,6 +23,8 @@ from protocols.partitions import partition_keys, split_by_partition, sum_region_
 from protocols.psi import PsiParty
 from tests.scale.test_dask_executor import _start
 
+pytestmark = pytest.mark.slow  # matches sets spilled to disk over gRPC
+
 PARTIES = ("brand", "retailer_a", "retailer_b", "retailer_c", "retailer_d")
 
 

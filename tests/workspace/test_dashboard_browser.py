@@ -13,10 +13,13 @@ import pytest
 from tests.workspace.browser import CHROMIUM, Browser
 from tests.workspace.cluster import PARTIES, PASSWORD, USER, Workspace
 
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None,
-    reason="no `chromium` binary; install it with `apt-get install -y chromium` (see .ci/run)",
-)
+pytestmark = [
+    pytest.mark.slow,  # a deployment and a real browser
+    pytest.mark.skipif(
+        CHROMIUM is None,
+        reason="no `chromium` binary; install it with `apt-get install -y chromium` (see .ci/run)",
+    ),
+]
 
 CHARTS = """JSON.stringify([...document.querySelectorAll('[data-spec]')].map(e => ({
   name: e.getAttribute('data-spec'),
