@@ -57,7 +57,6 @@ def marginal_products(
     cell). Used only when the occupied combinations are few enough to save work; otherwise each
     column is bucketed on its own.
     """
-    m = gmpy2.mpz(modulus)
     for column in columns:
         if len(column) != len(bases):
             raise ValueError(f"a column has {len(column)} codes for {len(bases)} bases")
@@ -79,7 +78,7 @@ def marginal_products(
             table = bucket_products(
                 table.values(), [key[:at] + key[at + 1 :] for key in table], modulus
             )
-    return [{code: value % m for code, value in bins.items()} for bins in result]
+    return result
 
 
 def _window_bits(count: int, bits: int) -> int:

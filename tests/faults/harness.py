@@ -15,7 +15,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -164,3 +164,15 @@ def audit_verify(
         timeout=60,
         check=False,
     )
+
+
+def running_cluster(root: Path, key_file: Path, size: int) -> Iterator[FaultCluster]:
+    """A written cluster with every node and the coordinator started in-process; stopped after."""
+    running = make_cluster(root, key_file, size=size)
+    try:
+        for party in PARTIES:
+            running.start_node(party)
+        running.start_coordinator(deadline=30.0)
+        yield running
+    finally:
+        running.stop()

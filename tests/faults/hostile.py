@@ -17,11 +17,10 @@ from protocols.paillier import PaillierPrivateKey
 from tests.faults.harness import (
     ATTRIBUTES,
     BRAND,
-    PARTIES,
     RETAILER_A,
     FaultCluster,
-    make_cluster,
     rpc_code,
+    running_cluster,
 )
 from wire.v1 import node_pb2, points_pb2
 
@@ -33,14 +32,7 @@ COORDINATOR = "/gongying.v1.Coordinator/"
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory, key_file: Path) -> Iterator[FaultCluster]:
-    running = make_cluster(tmp_path_factory.mktemp("hostile"), key_file, size=200)
-    try:
-        for party in PARTIES:
-            running.start_node(party)
-        running.start_coordinator(deadline=30.0)
-        yield running
-    finally:
-        running.stop()
+    yield from running_cluster(tmp_path_factory.mktemp("hostile"), key_file, size=200)
 
 
 @pytest.fixture(autouse=True)

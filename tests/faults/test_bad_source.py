@@ -22,12 +22,11 @@ from client.sdk import QueryError
 from connectors.source_spec import SourceSpec
 from tests.faults.harness import (
     BRAND,
-    PARTIES,
     RETAILER_A,
     FaultCluster,
     csv_source,
     email,
-    make_cluster,
+    running_cluster,
     truth,
 )
 
@@ -39,14 +38,7 @@ PAIR = [BRAND, RETAILER_A]
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory, key_file: Path) -> Iterator[FaultCluster]:
-    running = make_cluster(tmp_path_factory.mktemp("bad_source"), key_file, size=SIZE)
-    try:
-        for party in PARTIES:
-            running.start_node(party)
-        running.start_coordinator(deadline=30.0)
-        yield running
-    finally:
-        running.stop()
+    yield from running_cluster(tmp_path_factory.mktemp("bad_source"), key_file, size=SIZE)
 
 
 def restart_a(cluster: FaultCluster, source: SourceSpec) -> None:
