@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from node.governance import NodeGovernance
 from node.member_cache import MAX_CACHED_POINTS, CachedMembers
+from node.reshuffle import reshuffled
 from node.sessions import QuerySession, SessionStore
 from node.unblinding import Unblinding
 from protocols import psi
@@ -94,7 +95,9 @@ class SetBlinding:
         """Multiply every received point by the session key; reshuffle unless told not to.
 
         Every point is validated in the workers. A reshuffled set is read whole (and its trailer
-        checked by the caller's framing) before anything is sent back; an order-preserving one
+        checked by the caller's framing) before anything is sent back, through random buckets
+        spilled to disk past 32 MiB (node/reshuffle.py), unless this node signs it (a profile
+        owner re-blinding the querier's set), which needs it in one piece; an order-preserving one
         streams through chunk by chunk, and a bad trailer still fails the call, so the
         coordinator never completes a query from part of a set. An owner of a profile query
         signs its re-blinding of the querier's set; `unblind` takes the key off instead, only
@@ -118,6 +121,8 @@ class SetBlinding:
 
         if request.preserve_order:
             return Reblinded(checked())
+        if not self.unblinding.signs(session):
+            return Reblinded(reshuffled(checked()))
         points = psi.shuffle_points(b"".join(checked()))
         signature = self.unblinding.owner_signature(session, set_owner, points)
         return Reblinded(iter((points,)), signature)

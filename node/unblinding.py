@@ -107,12 +107,17 @@ class Unblinding:
         self.refusals = QueryRefusals(governance, sessions)
         self._lock = threading.Lock()
 
+    def signs(self, session: QuerySession) -> bool:
+        """Whether this node signs its re-blinding in `session` (a profile owner with a key)."""
+        owner = session.kind == "profile" and session.role == "owner"
+        return owner and self.signing_key is not None
+
     def owner_signature(self, session: QuerySession, set_owner: str, points: bytes) -> bytes:
         """As owner of a profile query: sign the re-blinded querier set, once per query.
 
         Nothing is signed in any other session, or by a node without a `signing_key`.
         """
-        if session.kind != "profile" or session.role != "owner" or self.signing_key is None:
+        if not self.signs(session) or self.signing_key is None:
             return b""
         with self._lock:
             if session.reblind_signed:

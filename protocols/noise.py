@@ -33,7 +33,6 @@ from typing import Any, Final
 
 import numpy as np
 import opendp.prelude as dp
-from scipy.signal import fftconvolve
 
 dp.enable_features("contrib")
 
@@ -142,13 +141,21 @@ def _half_width(scales: tuple[float, ...], confidence: float) -> int:
     for scale, reach in zip(scales, reaches, strict=True):
         z = np.arange(-reach, reach + 1)
         q = math.exp(-1 / scale)
-        mass = fftconvolve(mass, (1 - q) / (1 + q) * q ** np.abs(z))
+        mass = _convolve(mass, (1 - q) / (1 + q) * q ** np.abs(z))
     mass = np.clip(mass, 0.0, None)
     centre = (len(mass) - 1) // 2
     inside = np.cumsum(mass[centre:]) + np.concatenate(([0.0], np.cumsum(mass[:centre][::-1])))
     # inside[h] = Pr[|S| <= h]
     hits = np.nonzero(inside >= confidence * mass.sum())[0]
     return int(hits[0]) if len(hits) else centre
+
+
+def _convolve(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """The full linear convolution of two real arrays through numpy's real FFT (what
+    `scipy.signal.fftconvolve` computes, without importing scipy.signal: ~1 s per process)."""
+    size = len(first) + len(second) - 1
+    spectrum = np.fft.rfft(first, size) * np.fft.rfft(second, size)
+    return np.fft.irfft(spectrum, size)
 
 
 def _support(scale: float) -> int:

@@ -41,7 +41,14 @@ def partition_keys(points: bytes, bits: int) -> np.ndarray:
 
 def split_by_partition(points: bytes, bits: int) -> Iterator[tuple[int, bytes]]:
     """(partition, its points in their original order) for every partition `points` touches."""
-    keys = partition_keys(points, bits)
+    return split_by_key(points, partition_keys(points, bits))
+
+
+def split_by_key(points: bytes, keys: np.ndarray) -> Iterator[tuple[int, bytes]]:
+    """(key, the points with that key in their original order) for every key in `keys`, one
+    key per 32-byte point of `points`, in ascending key order."""
+    if len(keys) != len(points) // POINT_BYTES or len(points) % POINT_BYTES:
+        raise ValueError("need one key per 32-byte point")
     if len(keys) == 0:
         return
     order = np.argsort(keys, kind="stable")

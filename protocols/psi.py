@@ -55,14 +55,18 @@ class BlindingKey:
             self._scalar[i] = 0
 
 
-def secure_permutation(count: int) -> np.ndarray:
-    """A uniformly random permutation of range(count), seeded from the OS CSPRNG.
+def secure_generator() -> np.random.Generator:
+    """A numpy generator keyed from the OS CSPRNG, for secret orders and secret draws.
 
     Philox is a counter-based generator built on a block-cipher design; its 128-bit key comes from
-    `secrets`, so the order is unpredictable to anyone who does not hold that key.
+    `secrets`, so its output is unpredictable to anyone who does not hold that key.
     """
-    generator = np.random.Generator(np.random.Philox(key=secrets.randbits(128)))
-    return generator.permutation(count)
+    return np.random.Generator(np.random.Philox(key=secrets.randbits(128)))
+
+
+def secure_permutation(count: int) -> np.ndarray:
+    """A uniformly random permutation of range(count) from a fresh `secure_generator`."""
+    return secure_generator().permutation(count)
 
 
 def shuffle_elements(elements: Sequence[bytes]) -> list[bytes]:

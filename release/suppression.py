@@ -46,7 +46,6 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import linprog
 
 
 @dataclass(frozen=True)
@@ -93,6 +92,10 @@ def _solve(
     ties: Sequence[Tie],
 ) -> tuple[float, float, set[str]]:
     """The feasible interval and the known cells that bind either end (non-zero duals)."""
+    # Imported here, not at the top: scipy.optimize costs every node, coordinator and CLI
+    # process ~0.4 s at start, and only exact-mode suppression needs it.
+    from scipy.optimize import linprog
+
     terms = [c.terms for c in cells] + [a | b for a, b in ties]
     width = 1 + max((max(t, default=-1) for t in terms), default=-1)
     rows = [c for c in cells if c.name in known]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import subprocess
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
@@ -363,8 +364,8 @@ def start_cluster(
     names = [p.name for p in parties]
     certs = cluster.cert_set
     try:
-        for party in parties:
-            cluster.start_node(party.name)
+        with ThreadPoolExecutor(len(names) or 1) as starting:  # their pools warm up together
+            list(starting.map(cluster.start_node, names))
         dead = {party: f"127.0.0.1:{free_port()}" for party in unreachable}
         cluster.unreachable = dead
         if coordinator is not None:

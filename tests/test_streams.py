@@ -106,6 +106,21 @@ def test_chunk_payloads_recuts_blobs() -> None:
     ]
 
 
+@given(
+    st.lists(st.binary(max_size=40), max_size=12),
+    st.integers(min_value=1, max_value=4),
+    st.integers(min_value=1, max_value=9),
+)
+def test_chunk_payloads_cuts_like_the_joined_bytes(
+    blobs: list[bytes], item_bytes: int, items: int
+) -> None:
+    """Whatever the blob sizes: full chunks of the joined bytes in order, then the rest."""
+    whole = b"".join(blobs)
+    limit = item_bytes * items
+    expected = [whole[i : i + limit] for i in range(0, len(whole), limit)]
+    assert list(chunk_payloads(blobs, item_bytes, items)) == expected
+
+
 # --- refusals -----------------------------------------------------------------------------------
 
 

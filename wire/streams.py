@@ -26,14 +26,26 @@ def items_per_chunk(item_bytes: int) -> int:
 def chunk_payloads(
     blobs: Iterable[bytes], item_bytes: int, items: int = CHUNK_ITEMS
 ) -> Iterator[bytes]:
-    """Re-cut a sequence of byte blobs into chunks of at most `items` items."""
+    """Re-cut a sequence of byte blobs into chunks of at most `items` items.
+
+    A large blob is cut through a view, not copied whole: only the chunk being sent is a copy.
+    """
     limit = item_bytes * items
     pending = bytearray()
     for blob in blobs:
-        pending += blob
-        while len(pending) >= limit:
-            yield bytes(pending[:limit])
-            del pending[:limit]
+        view = memoryview(blob)
+        if pending:
+            taken = limit - len(pending)
+            pending += view[:taken]
+            view = view[taken:]
+            if len(pending) < limit:
+                continue
+            yield bytes(pending)
+            pending = bytearray()
+        while len(view) >= limit:
+            yield bytes(view[:limit])
+            view = view[limit:]
+        pending += view
     if pending:
         yield bytes(pending)
 
