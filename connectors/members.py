@@ -139,14 +139,31 @@ _HASH_KEYS = ("gongying-dedup-1", "gongying-dedup-2")
 
 
 def _first_occurrences(high: np.ndarray, low: np.ndarray) -> np.ndarray:
-    """Positions of the first occurrence of each distinct (high, low) pair, ascending."""
-    if len(high) == 0:
+    """Positions of the first occurrence of each distinct (high, low) pair, ascending.
+
+    Sorted by `high` alone (one index array and one sorted copy at a time, ~3 x 8 bytes per
+    row at the peak); only the rows whose `high` repeats (duplicates, or a 64-bit collision of
+    two different elements) are then sorted exactly by (high, low, position).
+    """
+    count = len(high)
+    if count == 0:
         return np.zeros(0, dtype=np.int64)
-    order = np.lexsort((low, high))  # stable: equal keys keep their original order
-    high, low = high[order], low[order]
-    first = np.ones(len(order), dtype=bool)
-    first[1:] = (high[1:] != high[:-1]) | (low[1:] != low[:-1])
-    return np.sort(order[first])
+    order = np.argsort(high, kind="stable")
+    ordered = high[order]
+    same = ordered[1:] == ordered[:-1]
+    del ordered
+    tied = np.zeros(count, dtype=bool)
+    tied[1:] |= same
+    tied[:-1] |= same
+    del same
+    rows = order[tied]
+    del order, tied
+    first = np.ones(count, dtype=bool)
+    if len(rows):
+        rows = rows[np.lexsort((rows, low[rows], high[rows]))]
+        repeat = (high[rows][1:] == high[rows][:-1]) & (low[rows][1:] == low[rows][:-1])
+        first[rows[1:][repeat]] = False
+    return np.flatnonzero(first)
 
 
 @dataclass
@@ -184,7 +201,8 @@ def load_members(
     prefix = f"{id_type}:"
     data = bytearray()
     lengths: list[np.ndarray] = []
-    hashes: list[tuple[np.ndarray, np.ndarray]] = []
+    highs: list[np.ndarray] = []  # two 64-bit hashes per row, for de-duplicating
+    lows: list[np.ndarray] = []
     values_read: dict[str, list[object]] = {a: [] for a in attribute_names}
     for chunk in source.iter_chunks([id_column, *attribute_names], chunk_rows):
         chunk = chunk.reset_index(drop=True)
@@ -196,21 +214,23 @@ def load_members(
         texts = np.asarray(outcome.values[valid].tolist(), dtype=object)
         encoded = [(prefix + value).encode() for value in texts]
         data += b"".join(encoded)
-        lengths.append(np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded)))
-        hashes.append(tuple(pd.util.hash_array(texts, hash_key=k) for k in _HASH_KEYS))  # type: ignore[arg-type]
+        lengths.append(np.fromiter(map(len, encoded), dtype=np.int32, count=len(encoded)))
+        highs.append(pd.util.hash_array(texts, hash_key=_HASH_KEYS[0]))
+        lows.append(pd.util.hash_array(texts, hash_key=_HASH_KEYS[1]))
         del encoded, texts
         kept = valid[valid].index.tolist()
         for name in attribute_names:
             values_read[name].extend(_plain_values(chunk[name].iloc[kept]))
+    high = np.concatenate(highs) if highs else np.zeros(0, np.uint64)
+    del highs
+    low = np.concatenate(lows) if lows else np.zeros(0, np.uint64)
+    del lows
+    first = _first_occurrences(high, low)
+    del high, low
     offsets = np.zeros(1 + sum(len(x) for x in lengths), dtype=np.int64)
     if lengths:
         np.cumsum(np.concatenate(lengths), out=offsets[1:])
     del lengths
-    high = np.concatenate([h for h, _ in hashes]) if hashes else np.zeros(0, np.uint64)
-    low = np.concatenate([lo for _, lo in hashes]) if hashes else np.zeros(0, np.uint64)
-    del hashes
-    first = _first_occurrences(high, low)
-    del high, low
     rows = len(offsets) - 1
     report.duplicates = rows - len(first)
     whole = len(first) == rows

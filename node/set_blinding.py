@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from model.sizes import CHUNK_ITEMS
 from node.governance import NodeGovernance
 from node.member_cache import MAX_CACHED_POINTS, CachedMembers
 from node.reshuffle import reshuffled
@@ -71,22 +72,21 @@ class SetBlinding:
         with cached.lock:  # the points of one group, kept by an earlier query (maybe another group)
             points = cached.points if cached.points_group == party.group_name else None
         if points is not None:
-            shuffled = party.in_secret_order(points)
-            return self.executor.blind_points(_chunks(shuffled), blinder)
+            shuffled = party.in_secret_order(points, CHUNK_ITEMS)
+            return self.executor.blind_points(shuffled, blinder)
         keep = len(party.order) <= MAX_CACHED_POINTS
 
         def blinded() -> Iterator[bytes]:
-            hashed: list[bytes] = []
+            rows = party.load_order_rows() if keep else None
             for hashes, chunk in self.executor.blind_elements_keeping_hashes(
                 session.elements, blinder
             ):
-                if keep:
-                    hashed.append(hashes)
+                if rows is not None:
+                    rows.add(hashes)
                 yield chunk
-            if keep:
-                in_load_order = party.in_load_order(b"".join(hashed))
+            if rows is not None and rows.complete:
                 with cached.lock:
-                    cached.points = in_load_order
+                    cached.points = rows.rows
                     cached.points_group = party.group_name
 
         return blinded()

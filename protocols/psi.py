@@ -17,7 +17,7 @@ sizes of the sets they re-blind. No party sees another party's elements or hashe
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -25,6 +25,9 @@ import numpy as np
 from protocols.group_names import LEGACY_GROUP
 from protocols.groups import group
 from protocols.ristretto import POINT_BYTES as POINT_BYTES  # both groups: 32-byte points
+
+Points = bytes | np.ndarray
+"""Concatenated 32-byte points: bytes, or an (n, 32) uint8 array of them."""
 
 
 class KeyForgotten(RuntimeError):
@@ -138,15 +141,22 @@ class PsiParty:
         """Multiplication by the inverse of this party's key: takes its key off."""
         return Blinder(self.group_name, group(self.group_name).invert_scalar(self.key.scalar))
 
-    def in_secret_order(self, points: bytes) -> bytes:
-        """Points of the set as loaded (one per member), put in the secret order."""
-        return bytes(_rows(points)[self.order].tobytes())
+    def in_secret_order(self, points: Points, items: int) -> Iterator[bytes]:
+        """Points of the set as loaded (one per member), put in the secret order a chunk of
+        `items` at a time (no second copy of the whole set)."""
+        rows = _rows(points)
+        for start in range(0, len(self.order), items):
+            yield rows[self.order[start : start + items]].tobytes()
+
+    def load_order_rows(self) -> LoadOrderRows:
+        """An empty buffer that puts points arriving in the secret order back in load order."""
+        return LoadOrderRows(self.order)
 
     def in_load_order(self, points: bytes) -> bytes:
         """Points in the secret order (one per member), put back in the order as loaded."""
-        rows = np.empty((len(self.order), POINT_BYTES), dtype=np.uint8)
-        rows[self.order] = _rows(points)
-        return bytes(rows.tobytes())
+        rows = self.load_order_rows()
+        rows.add(points)
+        return rows.rows.tobytes()
 
     def blind_own_set(self, elements: Sequence[bytes]) -> bytes:
         """k * H(x) for the party's own elements, already in their secret order."""
@@ -167,5 +177,26 @@ class PsiParty:
         self.order = np.empty(0, dtype=np.int64)
 
 
-def _rows(points: bytes) -> np.ndarray:
+class LoadOrderRows:
+    """One point per member in load order, filled from points that arrive in the secret order:
+    each chunk is written straight to its members' rows (the whole set is held once)."""
+
+    def __init__(self, order: np.ndarray) -> None:
+        self._order = order
+        self._filled = 0
+        self.rows = np.empty((len(order), POINT_BYTES), dtype=np.uint8)
+
+    def add(self, points: bytes) -> None:
+        """The next points of the secret order."""
+        count = len(points) // POINT_BYTES
+        self.rows[self._order[self._filled : self._filled + count]] = _rows(points)
+        self._filled += count
+
+    @property
+    def complete(self) -> bool:
+        """Whether every member's point has arrived."""
+        return self._filled == len(self._order)
+
+
+def _rows(points: Points) -> np.ndarray:
     return np.frombuffer(points, dtype=np.uint8).reshape(-1, POINT_BYTES)

@@ -24,7 +24,7 @@ from connectors import (
     open_source,
     psi_element,
 )
-from connectors.members import PackedElements
+from connectors.members import PackedElements, _first_occurrences
 
 from .conftest import email_oracle, member_frame
 
@@ -153,3 +153,18 @@ def test_packed_elements_slice_like_a_list(
     rng.shuffle(order)
     shuffled = [elements[i] for i in order]
     assert packed.take(np.array(order, dtype=np.int64))[window] == shuffled[window]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 3)), max_size=60))
+def test_first_occurrences_are_exact_even_when_the_high_hash_collides(
+    pairs: list[tuple[int, int]],
+) -> None:
+    """Few distinct high hashes force the exact (high, low) path: the result is the position
+    of each distinct pair's first occurrence, as a dictionary would find it."""
+    high = np.array([h for h, _ in pairs], dtype=np.uint64)
+    low = np.array([lo for _, lo in pairs], dtype=np.uint64)
+    seen: dict[tuple[int, int], int] = {}
+    for position, pair in enumerate(pairs):
+        seen.setdefault(pair, position)
+    assert _first_occurrences(high, low).tolist() == sorted(seen.values())

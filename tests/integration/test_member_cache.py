@@ -10,9 +10,11 @@ from pathlib import Path
 import pytest
 
 from client.sdk import CoordinatorClient
+from connectors.members import LoadTally, PackedElements
 from connectors.source_spec import SourceSpec
 from coordinator.config import CoordinatorConfig
 from coordinator.server import CoordinatorServer, start_coordinator
+from node.member_cache import CachedMembers, MemberCache, held_bytes
 from node.server import NodeServer, start_node
 from tests.cluster import LOOPBACK
 from tests.integration.deployment import node_config
@@ -66,3 +68,24 @@ def test_unchanged_file_reuses_points_and_a_change_is_seen(pair) -> None:  # typ
         third = client.overlap(["a", "b"], "email")
     assert third.all_parties == 150
     assert third.region("a") == 200 and third.region("b") == 50
+
+
+def test_the_cache_keeps_within_its_byte_budget() -> None:
+    """Two loads that fit are kept; a third pushes the oldest out by bytes before count; a load
+    over the whole budget is not kept (and does not push anything out)."""
+
+    def load(count: int) -> CachedMembers:
+        elements = PackedElements.from_list([b"e%08d" % i for i in range(count)])
+        return CachedMembers(elements, {"age": [1] * count}, LoadTally(source="test"))
+
+    size = held_bytes(load(1000))
+    cache = MemberCache(max_entries=3, max_bytes=2 * size + size // 2)
+    cache.put(("a",), load(1000))
+    cache.put(("b",), load(1000))
+    assert cache.get(("b",)) is not None and cache.get(("a",)) is not None  # b least recent
+    cache.put(("c",), load(1000))  # over the bytes (not the count): the least recent, b, goes
+    assert cache.get(("b",)) is None
+    assert cache.get(("a",)) is not None and cache.get(("c",)) is not None
+    cache.put(("huge",), load(3000))
+    assert cache.get(("huge",)) is None
+    assert cache.get(("a",)) is not None and cache.get(("c",)) is not None
