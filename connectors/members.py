@@ -8,7 +8,7 @@ objects plus a set to de-duplicate), and de-duplication uses two 64-bit keyed ha
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import overload
 
@@ -138,12 +138,14 @@ class PackedElements(Sequence[bytes]):
 _HASH_KEYS = ("gongying-dedup-1", "gongying-dedup-2")
 
 
-def _first_occurrences(high: np.ndarray, low: np.ndarray) -> np.ndarray:
-    """Positions of the first occurrence of each distinct (high, low) pair, ascending.
+def _first_occurrences(high: np.ndarray, second: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """Positions of the first occurrence of each distinct row, ascending, where rows are
+    distinct when their 128-bit hash (`high`, `second(rows)`) differs.
 
     Sorted by `high` alone (one index array and one sorted copy at a time, ~3 x 8 bytes per
     row at the peak); only the rows whose `high` repeats (duplicates, or a 64-bit collision of
-    two different elements) are then sorted exactly by (high, low, position).
+    two different elements) get their second hash, and are sorted exactly by (high, second,
+    position).
     """
     count = len(high)
     if count == 0:
@@ -160,8 +162,10 @@ def _first_occurrences(high: np.ndarray, low: np.ndarray) -> np.ndarray:
     del order, tied
     first = np.ones(count, dtype=bool)
     if len(rows):
-        rows = rows[np.lexsort((rows, low[rows], high[rows]))]
-        repeat = (high[rows][1:] == high[rows][:-1]) & (low[rows][1:] == low[rows][:-1])
+        rows_high, rows_low = high[rows], second(rows)
+        by = np.lexsort((rows, rows_low, rows_high))
+        rows, rows_high, rows_low = rows[by], rows_high[by], rows_low[by]
+        repeat = (rows_high[1:] == rows_high[:-1]) & (rows_low[1:] == rows_low[:-1])
         first[rows[1:][repeat]] = False
     return np.flatnonzero(first)
 
@@ -201,8 +205,7 @@ def load_members(
     prefix = f"{id_type}:"
     data = bytearray()
     lengths: list[np.ndarray] = []
-    highs: list[np.ndarray] = []  # two 64-bit hashes per row, for de-duplicating
-    lows: list[np.ndarray] = []
+    highs: list[np.ndarray] = []  # a 64-bit hash per row, for de-duplicating
     values_read: dict[str, list[object]] = {a: [] for a in attribute_names}
     for chunk in source.iter_chunks([id_column, *attribute_names], chunk_rows):
         chunk = chunk.reset_index(drop=True)
@@ -216,21 +219,25 @@ def load_members(
         data += b"".join(encoded)
         lengths.append(np.fromiter(map(len, encoded), dtype=np.int32, count=len(encoded)))
         highs.append(pd.util.hash_array(texts, hash_key=_HASH_KEYS[0]))
-        lows.append(pd.util.hash_array(texts, hash_key=_HASH_KEYS[1]))
         del encoded, texts
         kept = valid[valid].index.tolist()
         for name in attribute_names:
             values_read[name].extend(_plain_values(chunk[name].iloc[kept]))
-    high = np.concatenate(highs) if highs else np.zeros(0, np.uint64)
-    del highs
-    low = np.concatenate(lows) if lows else np.zeros(0, np.uint64)
-    del lows
-    first = _first_occurrences(high, low)
-    del high, low
     offsets = np.zeros(1 + sum(len(x) for x in lengths), dtype=np.int64)
     if lengths:
         np.cumsum(np.concatenate(lengths), out=offsets[1:])
     del lengths
+    high = np.concatenate(highs) if highs else np.zeros(0, np.uint64)
+    del highs
+    every = PackedElements(data, offsets)
+
+    def second(rows: np.ndarray) -> np.ndarray:
+        """A second 64-bit hash of the given rows' elements (only rows whose first repeats)."""
+        chosen = np.array(every.take(rows)[:], dtype=object)
+        return np.asarray(pd.util.hash_array(chosen, hash_key=_HASH_KEYS[1]), dtype=np.uint64)
+
+    first = _first_occurrences(high, second)
+    del high
     rows = len(offsets) - 1
     report.duplicates = rows - len(first)
     whole = len(first) == rows

@@ -74,17 +74,17 @@ class SetBlinding:
         if points is not None:
             shuffled = party.in_secret_order(points, CHUNK_ITEMS)
             return self.executor.blind_points(shuffled, blinder)
-        keep = len(party.order) <= MAX_CACHED_POINTS
+        if len(party.order) > MAX_CACHED_POINTS:  # too many to keep: blind without the hashes
+            return self.executor.blind_elements(session.elements, blinder)
 
         def blinded() -> Iterator[bytes]:
-            rows = party.load_order_rows() if keep else None
+            rows = party.load_order_rows()
             for hashes, chunk in self.executor.blind_elements_keeping_hashes(
                 session.elements, blinder
             ):
-                if rows is not None:
-                    rows.add(hashes)
+                rows.add(hashes)
                 yield chunk
-            if rows is not None and rows.complete:
+            if rows.complete:
                 with cached.lock:
                     cached.points = rows.rows
                     cached.points_group = party.group_name

@@ -167,4 +167,4 @@ def test_first_occurrences_are_exact_even_when_the_high_hash_collides(
     seen: dict[tuple[int, int], int] = {}
     for position, pair in enumerate(pairs):
         seen.setdefault(pair, position)
-    assert _first_occurrences(high, low).tolist() == sorted(seen.values())
+    assert _first_occurrences(high, lambda rows: low[rows]).tolist() == sorted(seen.values())
