@@ -138,36 +138,51 @@ class PackedElements(Sequence[bytes]):
 _HASH_KEYS = ("gongying-dedup-1", "gongying-dedup-2")
 
 
-def _first_occurrences(high: np.ndarray, second: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+def _first_occurrences(
+    high: np.ndarray, second: Callable[[np.ndarray], np.ndarray], block: int = 1 << 20
+) -> np.ndarray | None:
     """Positions of the first occurrence of each distinct row, ascending, where rows are
-    distinct when their 128-bit hash (`high`, `second(rows)`) differs.
+    distinct when their 128-bit hash (`high`, `second(rows)`) differs; None when every row is.
 
-    Sorted by `high` alone (one index array and one sorted copy at a time, ~3 x 8 bytes per
-    row at the peak); only the rows whose `high` repeats (duplicates, or a 64-bit collision of
+    Only an index sorted by `high` is made (8 bytes per row; neighbours are compared `block`
+    rows at a time); only the rows whose `high` repeats (duplicates, or a 64-bit collision of
     two different elements) get their second hash, and are sorted exactly by (high, second,
     position).
     """
     count = len(high)
-    if count == 0:
-        return np.zeros(0, dtype=np.int64)
-    order = np.argsort(high, kind="stable")
-    ordered = high[order]
-    same = ordered[1:] == ordered[:-1]
-    del ordered
+    order = np.argsort(high)
     tied = np.zeros(count, dtype=bool)
-    tied[1:] |= same
-    tied[:-1] |= same
-    del same
+    for start in range(0, max(count - 1, 0), block):
+        end = min(start + block + 1, count)
+        window = high[order[start:end]]
+        same = window[1:] == window[:-1]
+        tied[start + 1 : end] |= same
+        tied[start : end - 1] |= same
     rows = order[tied]
     del order, tied
+    if len(rows) == 0:
+        return None
+    rows_high, rows_low = high[rows], second(rows)
+    by = np.lexsort((rows, rows_low, rows_high))
+    rows, rows_high, rows_low = rows[by], rows_high[by], rows_low[by]
+    repeat = (rows_high[1:] == rows_high[:-1]) & (rows_low[1:] == rows_low[:-1])
+    if not repeat.any():
+        return None
     first = np.ones(count, dtype=bool)
-    if len(rows):
-        rows_high, rows_low = high[rows], second(rows)
-        by = np.lexsort((rows, rows_low, rows_high))
-        rows, rows_high, rows_low = rows[by], rows_high[by], rows_low[by]
-        repeat = (rows_high[1:] == rows_high[:-1]) & (rows_low[1:] == rows_low[:-1])
-        first[rows[1:][repeat]] = False
+    first[rows[1:][repeat]] = False
     return np.flatnonzero(first)
+
+
+def _joined(parts: list[np.ndarray], dtype: type[np.generic]) -> np.ndarray:
+    """The parts end to end in one array, each part dropped from the list once copied (so the
+    parts and the whole are never all held at once)."""
+    whole = np.empty(sum(len(part) for part in parts), dtype=dtype)
+    at = 0
+    while parts:
+        part = parts.pop(0)
+        whole[at : at + len(part)] = part
+        at += len(part)
+    return whole
 
 
 @dataclass
@@ -224,11 +239,8 @@ def load_members(
         for name in attribute_names:
             values_read[name].extend(_plain_values(chunk[name].iloc[kept]))
     offsets = np.zeros(1 + sum(len(x) for x in lengths), dtype=np.int64)
-    if lengths:
-        np.cumsum(np.concatenate(lengths), out=offsets[1:])
-    del lengths
-    high = np.concatenate(highs) if highs else np.zeros(0, np.uint64)
-    del highs
+    np.cumsum(_joined(lengths, np.int64), out=offsets[1:])
+    high = _joined(highs, np.uint64)
     every = PackedElements(data, offsets)
 
     def second(rows: np.ndarray) -> np.ndarray:
@@ -239,11 +251,10 @@ def load_members(
     first = _first_occurrences(high, second)
     del high
     rows = len(offsets) - 1
-    report.duplicates = rows - len(first)
-    whole = len(first) == rows
-    elements = PackedElements(data, offsets, None if whole else first)
+    report.duplicates = 0 if first is None else rows - len(first)
+    elements = PackedElements(data, offsets, first)
     aligned = {
-        name: values if whole else [values[i] for i in first.tolist()]
+        name: values if first is None else [values[i] for i in first.tolist()]
         for name, values in values_read.items()
     }
     report.accepted = len(elements)
