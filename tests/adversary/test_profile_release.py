@@ -34,6 +34,8 @@ from tests.adversary.deviating import (
 from wire import node_serde as codec
 from wire.v1 import node_pb2
 
+pytestmark = pytest.mark.slow  # a deviating coordinator against a deployed querier node
+
 SMALL = 3  # members a deviating coordinator selects: below the owners' k = 5
 
 

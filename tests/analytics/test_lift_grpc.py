@@ -16,6 +16,8 @@ from protocols.noise import half_width
 from runtime.signing import Segment
 from tests.privacy.conftest import BRAND, RETAILER_A, Arena
 
+pytestmark = pytest.mark.slow  # noised and exact lift over a mutual-TLS deployment
+
 OUTCOMES = ["converted", "spend"]
 
 

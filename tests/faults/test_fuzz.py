@@ -145,6 +145,7 @@ def test_aggregate_codec(cells_: list[Any], specs_: list[Any]) -> None:
         return
 
 
+@pytest.mark.slow  # a coverage-guided fuzzing run (200,000 inputs)
 def test_atheris_stream_decoder() -> None:
     """A short coverage-guided run over raw wire bytes into the point-stream decoder."""
     atheris = pytest.importorskip("atheris")

@@ -20,6 +20,8 @@ from tests.cluster import Cluster, demo_parties, start_cluster
 from wire.streams import frame
 from wire.v1 import node_pb2, node_pb2_grpc
 
+pytestmark = pytest.mark.slow  # profile queries over a deployment, 2048-bit Paillier
+
 
 @pytest.fixture(scope="module")
 def deployment(
