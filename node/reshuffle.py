@@ -9,9 +9,11 @@ CSPRNG-keyed generator, and once the whole set is in, every bucket in turn is pe
 draws are independent and uniform and each bucket's permutation is uniform, every order of the
 whole set is equally likely, as with one permutation of it. Buckets stay in memory up to
 `memory_points` points; past that they are appended to files (`runtime.point_files`) in a
-private temporary directory, removed when the stream ends or fails. Memory: `memory_points` x 32
-bytes plus about one bucket (set size / `buckets` x 32 bytes) twice while it is permuted; disk:
-32 bytes per point of the set once it is past `memory_points`.
+private temporary directory, removed when the stream ends or fails. The files hold only the
+re-blinded points this node is about to send to the coordinator (which it can make again from
+what it received and its own key): nothing on disk that was not in the stream. Memory:
+`memory_points` x 32 bytes plus about one bucket (set size / `buckets` x 32 bytes) twice while it
+is permuted; disk: 32 bytes per point of the set once it is past `memory_points`.
 """
 
 from __future__ import annotations
