@@ -142,3 +142,24 @@ def test_json_round_trip_keeps_every_number_and_query_id() -> None:
     assert frame.loc[0, "exposed_query_id"] == "q-exposed"
     assert frame.loc[0, "holdout_query_id"] == "q-holdout"
     assert len(lift_rows(answers[0], answers[1], ["spend", "age"])) == 2
+
+
+def test_a_count_whose_interval_reaches_zero_leaves_its_group_unknown() -> None:
+    """The two reasons a noised group is withheld: its members matched, or its outcome's count,
+    may be 0 within their 95% interval."""
+    _, _, release = _bars(0.1)  # overlap scale 10: a 95% half-width of 30
+    h_n = release.error_bar("overlap")
+    assert h_n is not None and 29 < h_n.half_width < 31
+    stats = NumericStats(20, 400.0, 20.0, 1.0)
+    few = OwnerProfile("retailer", 25, {}, {"spend": stats}, release=release)
+    assert group_outcome(few, "spend", "holdout", "q").why == "members matched may be 0"
+    spread = NumericStats(3, 60.0, None, None)  # its own count's interval reaches 0
+    many = OwnerProfile("retailer", 200, {}, {"spend": spread}, release=release)
+    outcome = group_outcome(many, "spend", "holdout", "q")
+    assert outcome.per_member is None
+    assert outcome.why == "the spread of spend is withheld (its count may be 0)"
+    row = lift_row("retailer", "spend", group_outcome(many, "spend", "exposed", "q1"), outcome)
+    assert row.lift is None and row.why.startswith("exposed: the spread of spend")
+    shown = OwnerProfile("retailer", 200, {}, {"spend": stats}, release=release)
+    row = lift_row("retailer", "spend", group_outcome(shown, "spend", "exposed", "q1"), outcome)
+    assert row.why == "holdout: the spread of spend is withheld (its count may be 0)"
