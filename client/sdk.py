@@ -19,6 +19,7 @@ from model.progress import StepProgress as StepProgress
 from model.results import OverlapResult, ProfileResult
 from protocols.group_names import DEFAULT_GROUPS
 from runtime.certs import COORDINATOR
+from runtime.closing import ClosedOnExit
 from runtime.serving import channel
 from runtime.signing import (
     Segment,
@@ -44,7 +45,7 @@ class QueryError(RuntimeError):
         self.code = code
 
 
-class CoordinatorClient:
+class CoordinatorClient(ClosedOnExit):
     """A connection to a coordinator at HOST:PORT; mutual TLS when `tls` is given.
 
     With `tls`, the coordinator's certificate must name `server_name`, and the querier's own
@@ -91,12 +92,6 @@ class CoordinatorClient:
             except (OSError, SignedQueryError) as error:
                 raise ClientProfileError(f"{where}: key 'signing_key': {error}") from None
         return cls(coordinator, tls or profile.tls, profile.server_name, signer)
-
-    def __enter__(self) -> CoordinatorClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def _failure(self, error: grpc.RpcError) -> QueryError:
         if not isinstance(error, grpc.Call):

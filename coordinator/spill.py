@@ -16,11 +16,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from types import TracebackType
 
 from protocols.matching import MAX_PARTIES, RegionCounts, count_regions
 from protocols.partitions import check_partition_bits, split_by_partition, sum_region_counts
 from protocols.psi import POINT_BYTES
+from runtime.closing import ClosedOnExit
 from runtime.point_files import BUFFER_POINTS, PointFiles, remove_orphaned
 
 PARTITION_BITS = 8
@@ -57,7 +57,7 @@ class PartySpill:
         return self._files.read(self.name(partition))
 
 
-class PointSpill:
+class PointSpill(ClosedOnExit):
     """Every party's fully blinded set of one overlap query, on disk in 2**bits partitions.
 
     Use as a context manager: the temporary directory is removed on leaving, error or not.
@@ -79,17 +79,6 @@ class PointSpill:
         self._spills = {
             party: PartySpill(self._files, index, bits) for index, party in enumerate(self.parties)
         }
-
-    def __enter__(self) -> PointSpill:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        trace: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def party(self, party: str) -> PartySpill:
         """The spill of one party's set (its `add` is safe to call from that party's thread)."""

@@ -15,9 +15,9 @@ import shutil
 import tempfile
 import threading
 from pathlib import Path
-from types import TracebackType
 
 from protocols.psi import POINT_BYTES
+from runtime.closing import ClosedOnExit
 
 BUFFER_POINTS = 1024
 
@@ -46,7 +46,7 @@ def remove_orphaned(prefix: str, directory: str | Path | None = None) -> list[Pa
     return removed
 
 
-class PointFiles:
+class PointFiles(ClosedOnExit):
     """Named files of 32-byte points in one private temporary directory.
 
     `append` is safe from several threads; a context manager removes the directory on leaving.
@@ -67,17 +67,6 @@ class PointFiles:
         self._limit = buffer_points * POINT_BYTES
         self._buffers: dict[str, bytearray] = {}
         self._lock = threading.Lock()
-
-    def __enter__(self) -> PointFiles:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        trace: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def path(self, name: str) -> Path:
         """The file `name` (it may not exist yet: nothing written under that name)."""

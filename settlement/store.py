@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import json
 import os
-from types import TracebackType
 
 from sqlalchemy import Column, MetaData, String, Table, Text, UniqueConstraint, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
+from runtime.closing import ClosedOnExit
 from runtime.storage import sqlite_path, store_engine
 from settlement.agreement import canonical
 from settlement.statement import Statement, StatementError, statement_from_json
@@ -31,7 +31,7 @@ STATEMENTS = Table(
 )
 
 
-class StatementStore:
+class StatementStore(ClosedOnExit):
     """The statements database; `url_or_path` is a file path (SQLite) or a SQLAlchemy URL."""
 
     def __init__(self, url_or_path: str, create: bool = True) -> None:
@@ -56,17 +56,6 @@ class StatementStore:
             raise StatementError(
                 f"statements database {url_or_path} cannot be opened: {reason}"
             ) from None
-
-    def __enter__(self) -> StatementStore:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def add(self, statement: Statement) -> None:
         """Keep `statement`; StatementError when its agreement already has one for the period."""

@@ -6,12 +6,12 @@ import abc
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from types import TracebackType
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from runtime.audit.chain import VerifyReport
 from runtime.audit.record import AuditRecord, Checkpoint, StoredRecord
+from runtime.closing import ClosedOnExit
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,7 @@ class RecordFilter:
     query_id: str | None = None
 
 
-class AuditLog(abc.ABC):
+class AuditLog(ClosedOnExit, abc.ABC):
     """An append-only, hash-chained, periodically signed log of one party's requests."""
 
     @property
@@ -70,14 +70,3 @@ class AuditLog(abc.ABC):
     @abc.abstractmethod
     def close(self) -> None:
         """Checkpoint the head (when the log can sign and has new records) and release it."""
-
-    def __enter__(self) -> AuditLog:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
