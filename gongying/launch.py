@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -22,12 +23,35 @@ class LaunchError(RuntimeError):
     """A local party process did not start or did not become healthy in time."""
 
 
+LOWEST_PORT = 20_000  # above the well-known database and broker ports
+
+
+def _ephemeral_range() -> tuple[int, int]:
+    """The ports the kernel hands to outgoing connections and to listeners on port 0."""
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32_768, 60_999  # Linux's default; IANA's dynamic range starts at 49152
+
+
 def free_port() -> int:
-    """A TCP port on loopback that is free right now."""
+    """A TCP port on loopback that is free right now, picked at random below the kernel's
+    ephemeral range: between this call and the bind that follows, no outgoing connection and no
+    listener on port 0 (of this machine's other processes) can take it."""
+    low, _ = _ephemeral_range()
+    for _ in range(200) if low - LOWEST_PORT >= 1_000 else ():
+        port = random.randrange(LOWEST_PORT, low)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+        chosen: int = probe.getsockname()[1]
+        return chosen
 
 
 def wait_healthy(
