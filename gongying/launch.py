@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import itertools
 import os
 import random
 import signal
@@ -24,34 +26,34 @@ class LaunchError(RuntimeError):
 
 
 LOWEST_PORT = 20_000  # above the well-known database and broker ports
+_PORT_DRAWS = random.SystemRandom()  # not the global generator, which tests and callers may seed
 
 
-def _ephemeral_range() -> tuple[int, int]:
-    """The ports the kernel hands to outgoing connections and to listeners on port 0."""
+@functools.cache
+def _ephemeral_low() -> int:
+    """The lowest port the kernel hands to outgoing connections and to listeners on port 0."""
     try:
-        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
-        return int(low), int(high)
-    except (OSError, ValueError):
-        return 32_768, 60_999  # Linux's default; IANA's dynamic range starts at 49152
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32_768  # Linux's default
 
 
 def free_port() -> int:
     """A TCP port on loopback that is free right now, picked at random below the kernel's
     ephemeral range: between this call and the bind that follows, no outgoing connection and no
     listener on port 0 (of this machine's other processes) can take it."""
-    low, _ = _ephemeral_range()
-    for _ in range(200) if low - LOWEST_PORT >= 1_000 else ():
-        port = random.randrange(LOWEST_PORT, low)
+    low = _ephemeral_low()
+    tries = 200 if low - LOWEST_PORT >= 1_000 else 0
+    draws = (_PORT_DRAWS.randrange(LOWEST_PORT, low) for _ in range(tries))
+    for port in itertools.chain(draws, [0]):  # port 0: the kernel's choice, if none was free
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
             try:
                 probe.bind(("127.0.0.1", port))
             except OSError:
                 continue
-            return port
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        chosen: int = probe.getsockname()[1]
-        return chosen
+            bound: int = probe.getsockname()[1]
+            return bound
+    raise LaunchError("no free TCP port on 127.0.0.1")
 
 
 def wait_healthy(

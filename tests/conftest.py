@@ -33,8 +33,8 @@ def _package(item: pytest.Item) -> str:
 
 @functools.cache
 def _shares_a_deployment(package: str) -> bool:
-    """Whether `package`'s conftest.py defines a package-scoped fixture (a shared deployment;
-    session-scoped ones are made once per worker anyway)."""
+    """Whether `package`'s conftest.py defines a package-scoped fixture (a deployment or
+    certificates; session-scoped ones are made once per worker anyway)."""
     conftest = TESTS.parent / package / "conftest.py"
     if not conftest.is_file():
         return False
@@ -67,15 +67,11 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> LoadScopeSch
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        units = {item: unit(item.nodeid) for item in items}
-        slow = Counter(units[item] for item in items if item.get_closest_marker("slow"))
-        first: dict[str, int] = {}
-        for index, item in enumerate(items):
-            first.setdefault(units[item], index)
-        items.sort(key=lambda item: (-slow[units[item]], first[units[item]]))
-        return
-    first = {}
+    parallel = bool(os.environ.get("PYTEST_XDIST_WORKER"))
+    group = {item: unit(item.nodeid) if parallel else _package(item) for item in items}
+    slow = Counter(group[item] for item in items if parallel and item.get_closest_marker("slow"))
+    first: dict[str, int] = {}
     for index, item in enumerate(items):
-        first.setdefault(_package(item), index)
-    items.sort(key=lambda item: first[_package(item)])  # stable: keeps the shuffle within
+        first.setdefault(group[item], index)
+    # stable: keeps pytest-randomly's shuffle within each group
+    items.sort(key=lambda item: (-slow[group[item]], first[group[item]]))

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import random
 import socket
 
 import pytest
 
-from gongying.launch import LOWEST_PORT, _ephemeral_range, free_port
+from gongying import launch
+from gongying.launch import LOWEST_PORT, _ephemeral_low, free_port
 
 
 def test_free_ports_lie_below_the_ephemeral_range_and_can_be_bound() -> None:
-    low, _ = _ephemeral_range()
+    low = _ephemeral_low()
     ports = {free_port() for _ in range(50)}
     assert all(LOWEST_PORT <= port < low for port in ports)
     assert len(ports) > 40  # random, not the same few
@@ -25,5 +25,5 @@ def test_a_port_in_use_is_passed_over(monkeypatch: pytest.MonkeyPatch) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
         taken.bind(("127.0.0.1", busy))
         draws = iter([busy, free])
-        monkeypatch.setattr(random, "randrange", lambda low, high: next(draws))
+        monkeypatch.setattr(launch._PORT_DRAWS, "randrange", lambda low, high: next(draws))
         assert free_port() == free
